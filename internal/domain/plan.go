@@ -1,0 +1,145 @@
+package domain
+
+// ObjectType is what a change is about.
+type ObjectType string
+
+const (
+	ObjectUser  ObjectType = "user"
+	ObjectGroup ObjectType = "group"
+)
+
+// ChangeKind is what a change does. Users: add, update, deactivate,
+// reactivate, skip. Groups: add, update, remove.
+type ChangeKind string
+
+const (
+	KindAdd        ChangeKind = "add"
+	KindUpdate     ChangeKind = "update"
+	KindDeactivate ChangeKind = "deactivate"
+	KindReactivate ChangeKind = "reactivate"
+	KindSkip       ChangeKind = "skip"
+	KindRemove     ChangeKind = "remove"
+)
+
+// Reasons carried by changes. Skip reasons explain why a source user is not
+// applied; deactivate reasons why an owned user is leaving.
+const (
+	ReasonNoEmail           = "no_email"             // neither mail nor userPrincipalName usable
+	ReasonDuplicateEmail    = "duplicate_email"      // several source users share the email
+	ReasonEmailOwnedByOther = "email_owned_by_other" // a different linked platform user has it
+	ReasonLinkedElsewhere   = "linked_elsewhere"     // platform user linked to another Entra tenant
+	ReasonDeleted           = "deleted"              // not in the source any more
+	ReasonDisabled          = "disabled"             // accountEnabled=false
+	ReasonOutOfScope        = "out_of_scope"         // not a member of the scope groups, or a guest
+	ReasonLinkByEmail       = "link_by_email"        // update that links a manual user by email
+	ReasonBackInScope       = "back_in_scope"        // reactivation
+)
+
+// Subject names the source object a change is about.
+type Subject struct {
+	ExternalID  string `json:"externalId"`
+	Email       string `json:"email"`
+	DisplayName string `json:"displayName"`
+}
+
+// FieldChange is one changed attribute.
+type FieldChange struct {
+	Name   string `json:"name"`
+	Before string `json:"before"`
+	After  string `json:"after"`
+}
+
+// MemberRef names a group member: by platform user id when the user exists
+// on the platform already, else by Entra object id (a user this plan adds).
+type MemberRef struct {
+	UserID     string `json:"userId,omitempty"`
+	ExternalID string `json:"externalId,omitempty"`
+}
+
+// Change is one planned change. Seq is its position in the plan.
+type Change struct {
+	Seq        int        `json:"seq"`
+	ObjectType ObjectType `json:"objectType"`
+	Kind       ChangeKind `json:"kind"`
+	Subject    Subject    `json:"subject"`
+	// TargetID is the platform user or group touched ("" for an add).
+	TargetID string `json:"targetId,omitempty"`
+	// BaseRevision is the target's revision seen at preview; apply writes
+	// only if it is unchanged (otherwise the change is a conflict).
+	BaseRevision int64         `json:"baseRevision,omitempty"`
+	Fields       []FieldChange `json:"fields,omitempty"`
+	Reason       string        `json:"reason,omitempty"`
+	// Attributes is the complete mapped attribute set after the change, for
+	// user add/update/reactivate (so apply never needs the source again).
+	Attributes Attrs `json:"attributes,omitempty"`
+	// Link asks apply to link the target to Subject.ExternalID (source
+	// becomes entra).
+	Link bool `json:"link,omitempty"`
+	// MembersAdded and MembersRemoved are a group's membership changes.
+	MembersAdded   []MemberRef `json:"membersAdded,omitempty"`
+	MembersRemoved []MemberRef `json:"membersRemoved,omitempty"`
+}
+
+// UserCounts counts user changes by kind, plus users needing no change and
+// source users outside the scope (which are not changes).
+type UserCounts struct {
+	Add        int `json:"add"`
+	Update     int `json:"update"`
+	Deactivate int `json:"deactivate"`
+	Reactivate int `json:"reactivate"`
+	Skip       int `json:"skip"`
+	Unchanged  int `json:"unchanged"`
+	OutOfScope int `json:"outOfScope"`
+}
+
+// GroupCounts counts group changes by kind.
+type GroupCounts struct {
+	Add    int `json:"add"`
+	Update int `json:"update"`
+	Remove int `json:"remove"`
+}
+
+// MembershipCounts counts membership additions and removals.
+type MembershipCounts struct {
+	Add    int `json:"add"`
+	Remove int `json:"remove"`
+}
+
+// Counts summarise a plan.
+type Counts struct {
+	Users       UserCounts       `json:"users"`
+	Groups      GroupCounts      `json:"groups"`
+	Memberships MembershipCounts `json:"memberships"`
+}
+
+// Safeguard names of the deactivation threshold.
+const (
+	SafeguardDeactivationPercent = "deactivation_percent"
+	SafeguardDeactivationCount   = "deactivation_count"
+)
+
+// Safeguard is one safety check and its state in a preview.
+type Safeguard struct {
+	Name    string  `json:"name"`
+	Tripped bool    `json:"tripped"`
+	Limit   float64 `json:"limit"`
+	Actual  float64 `json:"actual"`
+}
+
+// Plan is the full result of comparing a snapshot with the directory.
+type Plan struct {
+	Changes    []Change    `json:"changes"`
+	Counts     Counts      `json:"counts"`
+	Safeguards []Safeguard `json:"safeguards"`
+	Warnings   []string    `json:"warnings,omitempty"`
+}
+
+// Tripped reports whether any safeguard tripped.
+func (p *Plan) Tripped() bool {
+	for _, s := range p.Safeguards {
+		if s.Tripped {
+			return true
+		}
+	}
+	return false
+}

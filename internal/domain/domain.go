@@ -5,6 +5,8 @@
 // It imports no AWS or Graph package, so every layer can depend on it.
 package domain
 
+import "time"
+
 // SourceUser is one Entra ID user, compacted to what a sync needs. Values
 // holds the Graph properties named by Snapshot.UserProperties, in that order,
 // so a million users cost one slice each rather than one map each.
@@ -158,4 +160,31 @@ type Options struct {
 	DeactivationThreshold Threshold `json:"deactivationThreshold"`
 	// Mapping replaces the default attribute mapping when non-empty.
 	Mapping []Mapping `json:"mapping,omitempty"`
+}
+
+// GroupRef names a group a user belongs to.
+type GroupRef struct {
+	ID          string `json:"id"`
+	DisplayName string `json:"displayName"`
+}
+
+// User is a platform user as the directory API shows it.
+type User struct {
+	PlatformUser
+	Groups    []GroupRef
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Group is a platform group as the directory API shows it.
+type Group struct {
+	ID               string
+	DisplayName      string
+	Description      string
+	Source           UserSource
+	ExternalID       string
+	ExternalTenantID string
+	MemberCount      int
+	Revision         int64
+	UpdatedAt        time.Time
 }

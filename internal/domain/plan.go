@@ -78,6 +78,9 @@ type Change struct {
 	// MembersAdded and MembersRemoved are a group's membership changes.
 	MembersAdded   []MemberRef `json:"membersAdded,omitempty"`
 	MembersRemoved []MemberRef `json:"membersRemoved,omitempty"`
+	// Outcome (applied, conflict, failed) and its reason, once applied.
+	Outcome       string `json:"outcome,omitempty"`
+	OutcomeReason string `json:"outcomeReason,omitempty"`
 }
 
 // UserCounts counts user changes by kind, plus users needing no change and

@@ -1,0 +1,126 @@
+package domain
+
+import "time"
+
+// SyncStatus is where a sync is in its life.
+type SyncStatus string
+
+const (
+	SyncPreviewing          SyncStatus = "PREVIEWING"
+	SyncPreviewReady        SyncStatus = "PREVIEW_READY"
+	SyncPreviewFailed       SyncStatus = "PREVIEW_FAILED"
+	SyncApplying            SyncStatus = "APPLYING"
+	SyncCompleted           SyncStatus = "COMPLETED"
+	SyncCompletedWithErrors SyncStatus = "COMPLETED_WITH_ERRORS"
+	SyncFailed              SyncStatus = "FAILED"
+	SyncCancelled           SyncStatus = "CANCELLED"
+	SyncExpired             SyncStatus = "EXPIRED"
+)
+
+// Active reports whether the status holds the tenant's one-at-a-time lock.
+func (s SyncStatus) Active() bool { return s == SyncPreviewing || s == SyncApplying }
+
+// Final reports whether no further transition can happen.
+func (s SyncStatus) Final() bool {
+	switch s {
+	case SyncPreviewFailed, SyncCompleted, SyncCompletedWithErrors, SyncFailed, SyncCancelled, SyncExpired:
+		return true
+	}
+	return false
+}
+
+// SyncError says why a sync failed.
+type SyncError struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// Sync error codes recorded on failed syncs.
+const (
+	SyncErrSourceEmpty = "source_empty"
+	SyncErrSourceRead  = "source_read_failed"
+	SyncErrCredentials = "bad_credentials"
+	SyncErrPermission  = "permission_denied"
+	SyncErrOptions     = "invalid_options"
+	SyncErrInternal    = "internal"
+)
+
+// Sync is one preview-confirm-apply cycle of one platform tenant.
+type Sync struct {
+	ID                string      `json:"id"`
+	TenantID          string      `json:"-"`
+	DirectoryTenantID string      `json:"-"`
+	Status            SyncStatus  `json:"status"`
+	CreatedAt         time.Time   `json:"createdAt"`
+	CreatedBy         string      `json:"createdBy"`
+	ConfirmedAt       *time.Time  `json:"confirmedAt,omitempty"`
+	ConfirmedBy       string      `json:"confirmedBy,omitempty"`
+	ExpiresAt         *time.Time  `json:"expiresAt,omitempty"`
+	UpdatedAt         time.Time   `json:"updatedAt"`
+	Options           Options     `json:"options"`
+	Counts            Counts      `json:"counts"`
+	Safeguards        []Safeguard `json:"safeguards"`
+	Warnings          []string    `json:"warnings"`
+	Error             *SyncError  `json:"error,omitempty"`
+	// Batches is how many apply batches the stored plan has; the first
+	// UserBatches of them hold user changes, the rest group changes.
+	Batches     int `json:"-"`
+	UserBatches int `json:"-"`
+	// ChangeTotal is how many changes the stored plan has (skips included);
+	// ApplyTotal how many of them apply does something with.
+	ChangeTotal int `json:"-"`
+	ApplyTotal  int `json:"-"`
+}
+
+// Tripped reports whether a safeguard of the stored plan tripped.
+func (s *Sync) Tripped() bool {
+	for _, g := range s.Safeguards {
+		if g.Tripped {
+			return true
+		}
+	}
+	return false
+}
+
+// Progress is the apply counter of a sync.
+type Progress struct {
+	Status     SyncStatus `json:"status"`
+	Total      int        `json:"total"`
+	Processed  int        `json:"processed"`
+	Succeeded  int        `json:"succeeded"`
+	Failed     int        `json:"failed"`
+	Conflicts  int        `json:"conflicts"`
+	Percent    float64    `json:"percent"`
+	StartedAt  *time.Time `json:"startedAt,omitempty"`
+	UpdatedAt  *time.Time `json:"updatedAt,omitempty"`
+	FinishedAt *time.Time `json:"finishedAt,omitempty"`
+}
+
+// Cloud names an Entra ID national cloud.
+type Cloud string
+
+const (
+	CloudGlobal Cloud = "global"
+	CloudUSGov  Cloud = "usgov"
+	CloudChina  Cloud = "china"
+)
+
+// Connection is a platform tenant's Entra ID connection. The client secret
+// itself lives in the secret store; only its last four characters are kept.
+type Connection struct {
+	TenantID          string    `json:"-"`
+	DirectoryTenantID string    `json:"directoryTenantId"`
+	ClientID          string    `json:"clientId"`
+	Cloud             Cloud     `json:"cloud"`
+	SecretHint        string    `json:"secretHint"`
+	SecretSetAt       time.Time `json:"secretSetAt"`
+	Options           Options   `json:"options"`
+	UpdatedAt         time.Time `json:"updatedAt"`
+}
+
+// Outcome of an applied change.
+const (
+	OutcomeApplied  = "applied"
+	OutcomeConflict = "conflict"
+	OutcomeFailed   = "failed"
+)

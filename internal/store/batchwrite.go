@@ -1,0 +1,103 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// batchWriteLimit is DynamoDB's maximum number of requests per BatchWriteItem.
+const batchWriteLimit = 25
+
+// maxUnprocessedAttempts bounds the retries of unprocessed items before a
+// bulk write gives up.
+const maxUnprocessedAttempts = 12
+
+// backoff sleeps before retry number attempt (0-based): exponential from
+// 25 ms, capped at 2 s, with full jitter.
+func backoff(ctx context.Context, attempt int) error {
+	d := 25 * time.Millisecond << min(attempt, 7)
+	d = min(d, 2*time.Second)
+	d = time.Duration(rand.Int64N(int64(d)) + 1)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// putAll writes items into table with BatchWriteItem in chunks of 25, up to
+// s.WriteConcurrency chunks at a time, retrying unprocessed items with
+// backoff. It returns the first error, after every started chunk ended.
+func (s *Store) putAll(ctx context.Context, table string, items []item) error {
+	if len(items) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	chunks := make(chan int)
+	var (
+		wg       sync.WaitGroup
+		errOnce  sync.Once
+		firstErr error
+	)
+	workers := max(1, s.WriteConcurrency)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for start := range chunks {
+				end := min(start+batchWriteLimit, len(items))
+				if err := s.writeChunk(ctx, table, items[start:end]); err != nil {
+					errOnce.Do(func() { firstErr = fmt.Errorf("put batch %d: %w", start/batchWriteLimit, err); cancel() })
+				}
+			}
+		}()
+	}
+feed:
+	for start := 0; start < len(items); start += batchWriteLimit {
+		select {
+		case chunks <- start:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(chunks)
+	wg.Wait()
+	if firstErr == nil && ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return firstErr
+}
+
+func (s *Store) writeChunk(ctx context.Context, table string, chunk []item) error {
+	reqs := make([]types.WriteRequest, len(chunk))
+	for i, it := range chunk {
+		reqs[i] = types.WriteRequest{PutRequest: &types.PutRequest{Item: it}}
+	}
+	pending := map[string][]types.WriteRequest{table: reqs}
+	for attempt := 0; ; attempt++ {
+		out, err := s.db.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: pending})
+		if err != nil {
+			return err
+		}
+		if len(out.UnprocessedItems) == 0 || len(out.UnprocessedItems[table]) == 0 {
+			return nil
+		}
+		if attempt+1 >= maxUnprocessedAttempts {
+			return fmt.Errorf("%d items still unprocessed after %d attempts", len(out.UnprocessedItems[table]), attempt+1)
+		}
+		pending = out.UnprocessedItems
+		if err := backoff(ctx, attempt); err != nil {
+			return err
+		}
+	}
+}

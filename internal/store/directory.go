@@ -1,0 +1,566 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"net/mail"
+	"sort"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"dirsync/internal/domain"
+)
+
+// Directory keys (DirectoryTable), all under pk "T#<tenant>":
+//
+//	U#<userId>                      a user
+//	E#<lower(email)>                claim keeping emails unique per tenant
+//	X#<entraTenant>#<entraObjectId> claim keeping Entra links unique
+//	G#<groupId>                     a group
+//	GX#<entraTenant>#<entraGroupId> claim keeping group links unique
+//	M#<groupId>#<userId>            a membership (a user's groups are also
+//	                                kept on the user item, attribute g)
+func tenantPK(tenant string) string { return "T#" + tenant }
+func userSK(id string) string       { return "U#" + id }
+func emailSK(email string) string   { return "E#" + strings.ToLower(email) }
+func linkSK(dirTenant, externalID string) string {
+	return "X#" + dirTenant + "#" + externalID
+}
+func groupSK(id string) string { return "G#" + id }
+func groupLinkSK(dirTenant, externalID string) string {
+	return "GX#" + dirTenant + "#" + externalID
+}
+func memberSK(groupID, userID string) string { return "M#" + groupID + "#" + userID }
+
+func userItem(tenant string, u *domain.User) item {
+	it := key(tenantPK(tenant), userSK(u.ID))
+	it["email"] = avS(u.Email)
+	it["st"] = avS(string(u.Status))
+	it["src"] = avS(string(u.Source))
+	it["rev"] = avN(u.Revision)
+	it["cat"] = avTime(u.CreatedAt)
+	it["uat"] = avTime(u.UpdatedAt)
+	it["q"] = avS(searchText(u.Email, displayNameOf(u.Attributes)))
+	if u.ExternalID != "" {
+		it["xid"] = avS(u.ExternalID)
+		it["xtid"] = avS(u.ExternalTenantID)
+	}
+	if u.Protected {
+		it["prot"] = avBool(true)
+	}
+	if u.DeactivatedBySync {
+		it["dbs"] = avBool(true)
+	}
+	if m := attrsAV(u.Attributes); m != nil {
+		it["a"] = m
+	}
+	if len(u.Groups) > 0 {
+		g := make(map[string]types.AttributeValue, len(u.Groups))
+		for _, ref := range u.Groups {
+			g[ref.ID] = avS(ref.DisplayName)
+		}
+		it["g"] = &types.AttributeValueMemberM{Value: g}
+	}
+	return it
+}
+
+func attrsAV(a domain.Attrs) types.AttributeValue {
+	m := make(map[string]types.AttributeValue, len(a))
+	for _, at := range a {
+		if at.Value != "" {
+			m[at.Name] = avS(at.Value)
+		}
+	}
+	if len(m) == 0 {
+		return nil
+	}
+	return &types.AttributeValueMemberM{Value: m}
+}
+
+func attrsFromAV(v types.AttributeValue) domain.Attrs {
+	m, ok := v.(*types.AttributeValueMemberM)
+	if !ok {
+		return nil
+	}
+	out := make(domain.Attrs, 0, len(m.Value))
+	for k, val := range m.Value {
+		if s, ok := val.(*types.AttributeValueMemberS); ok {
+			out = append(out, domain.Attr{Name: k, Value: s.Value})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+func userFromItem(it item) domain.User {
+	u := domain.User{
+		PlatformUser: domain.PlatformUser{
+			ID:                strings.TrimPrefix(getS(it, "sk"), "U#"),
+			Email:             getS(it, "email"),
+			Status:            domain.UserStatus(getS(it, "st")),
+			Source:            domain.UserSource(getS(it, "src")),
+			ExternalID:        getS(it, "xid"),
+			ExternalTenantID:  getS(it, "xtid"),
+			Protected:         getBool(it, "prot"),
+			DeactivatedBySync: getBool(it, "dbs"),
+			Attributes:        attrsFromAV(it["a"]),
+			Revision:          getN(it, "rev"),
+		},
+		CreatedAt: getTime(it, "cat"),
+		UpdatedAt: getTime(it, "uat"),
+	}
+	if g, ok := it["g"].(*types.AttributeValueMemberM); ok {
+		for id, v := range g.Value {
+			name := ""
+			if s, ok := v.(*types.AttributeValueMemberS); ok {
+				name = s.Value
+			}
+			u.Groups = append(u.Groups, domain.GroupRef{ID: id, DisplayName: name})
+		}
+		sort.Slice(u.Groups, func(i, j int) bool { return u.Groups[i].ID < u.Groups[j].ID })
+	}
+	return u
+}
+
+func displayNameOf(a domain.Attrs) string {
+	v, _ := a.Get("displayName")
+	return v
+}
+
+// searchText is what the text filter q matches: email and display name,
+// lower-cased once at write time.
+func searchText(email, displayName string) string {
+	return strings.ToLower(email + " " + displayName)
+}
+
+// LoadDirectory reads the tenant's whole directory (users, groups and
+// memberships) for the plan engine.
+func (s *Store) LoadDirectory(ctx context.Context, tenant string) (*domain.Directory, error) {
+	d := &domain.Directory{}
+	err := s.queryAll(ctx, s.dirTable, tenantPK(tenant), "U#", func(it item) {
+		d.Users = append(d.Users, userFromItem(it).PlatformUser)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: load users: %w", err)
+	}
+	groupIndex := map[string]int{}
+	err = s.queryAll(ctx, s.dirTable, tenantPK(tenant), "G#", func(it item) {
+		g := groupFromItem(it)
+		groupIndex[g.ID] = len(d.Groups)
+		d.Groups = append(d.Groups, domain.PlatformGroup{
+			ID: g.ID, DisplayName: g.DisplayName, Description: g.Description, Source: g.Source,
+			ExternalID: g.ExternalID, ExternalTenantID: g.ExternalTenantID, Revision: g.Revision,
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: load groups: %w", err)
+	}
+	err = s.queryAll(ctx, s.dirTable, tenantPK(tenant), "M#", func(it item) {
+		rest := strings.TrimPrefix(getS(it, "sk"), "M#")
+		gid, uid, ok := strings.Cut(rest, "#")
+		if i, found := groupIndex[gid]; ok && found {
+			d.Groups[i].MemberIDs = append(d.Groups[i].MemberIDs, uid)
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: load memberships: %w", err)
+	}
+	return d, nil
+}
+
+// queryAll runs a Query over every item of pk whose sk starts with prefix.
+func (s *Store) queryAll(ctx context.Context, table, pk, prefix string, fn func(item)) error {
+	in := &dynamodb.QueryInput{
+		TableName:              aws.String(table),
+		KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :p)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk": avS(pk), ":p": avS(prefix),
+		},
+	}
+	for {
+		out, err := s.db.Query(ctx, in)
+		if err != nil {
+			return err
+		}
+		for _, it := range out.Items {
+			fn(it)
+		}
+		if len(out.LastEvaluatedKey) == 0 {
+			return nil
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
+}
+
+// queryPage returns up to limit items of pk whose sk starts with prefix,
+// after the cursor, keeping only those accepted by keep (nil keeps all). The
+// next cursor is set only when more matching items exist.
+func (s *Store) queryPage(ctx context.Context, table, pk, prefix string, p Page, forward bool, filter *filterExpr, keep func(item) bool) ([]item, string, error) {
+	after, err := decodeCursor(p.Cursor, prefix)
+	if err != nil {
+		return nil, "", err
+	}
+	values := map[string]types.AttributeValue{":pk": avS(pk), ":p": avS(prefix)}
+	in := &dynamodb.QueryInput{
+		TableName:              aws.String(table),
+		KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :p)"),
+		ScanIndexForward:       aws.Bool(forward),
+		Limit:                  aws.Int32(int32(min(p.Limit+1, 1000))),
+	}
+	if filter != nil && filter.expr != "" {
+		in.FilterExpression = aws.String(filter.expr)
+		for k, v := range filter.values {
+			values[k] = v
+		}
+		if len(filter.names) > 0 {
+			in.ExpressionAttributeNames = filter.names
+		}
+	}
+	in.ExpressionAttributeValues = values
+	if after != "" {
+		in.ExclusiveStartKey = key(pk, after)
+	}
+	var items []item
+	for {
+		out, err := s.db.Query(ctx, in)
+		if err != nil {
+			return nil, "", err
+		}
+		for _, it := range out.Items {
+			if keep != nil && !keep(it) {
+				continue
+			}
+			items = append(items, it)
+			if len(items) > p.Limit {
+				last := items[p.Limit-1]
+				return items[:p.Limit], encodeCursor(getS(last, "sk")), nil
+			}
+		}
+		if len(out.LastEvaluatedKey) == 0 {
+			return items, "", nil
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
+}
+
+type filterExpr struct {
+	expr   string
+	names  map[string]string
+	values map[string]types.AttributeValue
+}
+
+func (f *filterExpr) and(expr string, valueName string, v types.AttributeValue) {
+	if f.expr != "" {
+		f.expr += " AND "
+	}
+	f.expr += expr
+	if f.values == nil {
+		f.values = map[string]types.AttributeValue{}
+	}
+	f.values[valueName] = v
+}
+
+// UserFilter narrows a user listing.
+type UserFilter struct {
+	Status domain.UserStatus // "" = any
+	Q      string            // case-insensitive substring of email or display name
+}
+
+// ListUsers pages through the tenant's users in id order.
+func (s *Store) ListUsers(ctx context.Context, tenant string, f UserFilter, p Page) ([]domain.User, string, error) {
+	var fe filterExpr
+	if f.Status != "" {
+		fe.and("st = :st", ":st", avS(string(f.Status)))
+	}
+	if q := strings.ToLower(strings.TrimSpace(f.Q)); q != "" {
+		fe.and("contains(q, :q)", ":q", avS(q))
+	}
+	items, next, err := s.queryPage(ctx, s.dirTable, tenantPK(tenant), "U#", p, true, &fe, nil)
+	if err != nil {
+		return nil, "", fmt.Errorf("store: list users: %w", err)
+	}
+	users := make([]domain.User, len(items))
+	for i, it := range items {
+		users[i] = userFromItem(it)
+	}
+	return users, next, nil
+}
+
+// GetUser returns one user; another tenant's user is not found, exactly
+// like a missing one.
+func (s *Store) GetUser(ctx context.Context, tenant, id string) (*domain.User, error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(s.dirTable), Key: key(tenantPK(tenant), userSK(id)), ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: get user: %w", err)
+	}
+	if out.Item == nil {
+		return nil, domain.Errorf(domain.ENotFound, "user %q not found", id)
+	}
+	u := userFromItem(out.Item)
+	return &u, nil
+}
+
+// NewUser is a manually created user.
+type NewUser struct {
+	Email      string
+	Attributes domain.Attrs
+	Status     domain.UserStatus // "" = active
+	Protected  bool
+}
+
+// ValidEmail reports whether s is a plain address (no display name).
+func ValidEmail(s string) bool {
+	a, err := mail.ParseAddress(s)
+	return err == nil && a.Address == s && !strings.ContainsAny(s, " \t")
+}
+
+// CreateUser creates a manual user, claiming its email atomically.
+func (s *Store) CreateUser(ctx context.Context, tenant string, nu NewUser) (*domain.User, error) {
+	now := s.now().UTC()
+	status := nu.Status
+	if status == "" {
+		status = domain.StatusActive
+	}
+	u := &domain.User{
+		PlatformUser: domain.PlatformUser{
+			ID: NewID(now), Email: nu.Email, Status: status, Source: domain.SourceManual,
+			Protected: nu.Protected, Attributes: nu.Attributes, Revision: 1,
+		},
+		CreatedAt: now, UpdatedAt: now,
+	}
+	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{Put: &types.Put{
+			TableName: aws.String(s.dirTable), Item: userItem(tenant, u),
+			ConditionExpression: aws.String("attribute_not_exists(pk)"),
+		}},
+		{Put: &types.Put{
+			TableName: aws.String(s.dirTable), Item: claimItem(tenant, emailSK(u.Email), u.ID),
+			ConditionExpression: aws.String("attribute_not_exists(pk)"),
+		}},
+	}})
+	if conditionFailed(err, 1) {
+		return nil, domain.Errorf(domain.EConflict, "email %q is already used by another user", nu.Email)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: create user: %w", err)
+	}
+	return u, nil
+}
+
+func claimItem(tenant, sk, userID string) item {
+	it := key(tenantPK(tenant), sk)
+	it["uid"] = avS(userID)
+	return it
+}
+
+// UserPatch is an edit of a user; nil fields are left alone. In Attributes
+// an empty value removes the attribute.
+type UserPatch struct {
+	Email      *string
+	Attributes map[string]string
+	Status     *domain.UserStatus
+	Protected  *bool
+	// IfRevision, when set, makes the edit conditional on the revision.
+	IfRevision *int64
+}
+
+// UpdateUser edits a user and bumps its revision; an email change moves the
+// email claim in the same transaction.
+func (s *Store) UpdateUser(ctx context.Context, tenant, id string, p UserPatch) (*domain.User, error) {
+	cur, err := s.GetUser(ctx, tenant, id)
+	if err != nil {
+		return nil, err
+	}
+	if p.IfRevision != nil && *p.IfRevision != cur.Revision {
+		return nil, domain.Errorf(domain.EConflict, "user %q changed since revision %d (now %d)", id, *p.IfRevision, cur.Revision)
+	}
+	next := *cur
+	next.Attributes = mergeAttrs(cur.Attributes, p.Attributes)
+	if p.Email != nil {
+		next.Email = *p.Email
+	}
+	if p.Status != nil {
+		next.Status = *p.Status
+		if *p.Status == domain.StatusActive {
+			next.DeactivatedBySync = false
+		}
+	}
+	if p.Protected != nil {
+		next.Protected = *p.Protected
+	}
+	next.Revision = cur.Revision + 1
+	next.UpdatedAt = s.now().UTC()
+
+	put := userItem(tenant, &next)
+	txn := []types.TransactWriteItem{{Put: &types.Put{
+		TableName: aws.String(s.dirTable), Item: put,
+		ConditionExpression:       aws.String("rev = :rev"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":rev": avN(cur.Revision)},
+	}}}
+	emailMoved := !strings.EqualFold(cur.Email, next.Email)
+	if emailMoved {
+		txn = append(txn,
+			types.TransactWriteItem{Put: &types.Put{
+				TableName: aws.String(s.dirTable), Item: claimItem(tenant, emailSK(next.Email), id),
+				ConditionExpression: aws.String("attribute_not_exists(pk)"),
+			}},
+			types.TransactWriteItem{Delete: &types.Delete{
+				TableName: aws.String(s.dirTable), Key: key(tenantPK(tenant), emailSK(cur.Email)),
+			}})
+	}
+	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: txn})
+	switch {
+	case emailMoved && conditionFailed(err, 1):
+		return nil, domain.Errorf(domain.EConflict, "email %q is already used by another user", next.Email)
+	case conditionFailed(err, 0):
+		return nil, domain.Errorf(domain.EConflict, "user %q was changed concurrently; retry", id)
+	case err != nil:
+		return nil, fmt.Errorf("store: update user: %w", err)
+	}
+	return &next, nil
+}
+
+func mergeAttrs(cur domain.Attrs, patch map[string]string) domain.Attrs {
+	if len(patch) == 0 {
+		return cur
+	}
+	m := make(map[string]string, len(cur)+len(patch))
+	for _, a := range cur {
+		m[a.Name] = a.Value
+	}
+	for k, v := range patch {
+		if v == "" {
+			delete(m, k)
+		} else {
+			m[k] = v
+		}
+	}
+	out := make(domain.Attrs, 0, len(m))
+	for k, v := range m {
+		out = append(out, domain.Attr{Name: k, Value: v})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+func groupItem(tenant string, g *domain.Group) item {
+	it := key(tenantPK(tenant), groupSK(g.ID))
+	it["dn"] = avS(g.DisplayName)
+	it["src"] = avS(string(g.Source))
+	it["rev"] = avN(g.Revision)
+	it["mc"] = avN(int64(g.MemberCount))
+	it["uat"] = avTime(g.UpdatedAt)
+	if g.Description != "" {
+		it["desc"] = avS(g.Description)
+	}
+	if g.ExternalID != "" {
+		it["xid"] = avS(g.ExternalID)
+		it["xtid"] = avS(g.ExternalTenantID)
+	}
+	return it
+}
+
+func groupFromItem(it item) domain.Group {
+	return domain.Group{
+		ID:               strings.TrimPrefix(getS(it, "sk"), "G#"),
+		DisplayName:      getS(it, "dn"),
+		Description:      getS(it, "desc"),
+		Source:           domain.UserSource(getS(it, "src")),
+		ExternalID:       getS(it, "xid"),
+		ExternalTenantID: getS(it, "xtid"),
+		MemberCount:      int(getN(it, "mc")),
+		Revision:         getN(it, "rev"),
+		UpdatedAt:        getTime(it, "uat"),
+	}
+}
+
+// ListGroups pages through the tenant's groups.
+func (s *Store) ListGroups(ctx context.Context, tenant string, p Page) ([]domain.Group, string, error) {
+	items, next, err := s.queryPage(ctx, s.dirTable, tenantPK(tenant), "G#", p, true, nil, nil)
+	if err != nil {
+		return nil, "", fmt.Errorf("store: list groups: %w", err)
+	}
+	out := make([]domain.Group, len(items))
+	for i, it := range items {
+		out[i] = groupFromItem(it)
+	}
+	return out, next, nil
+}
+
+// GetGroup returns one group.
+func (s *Store) GetGroup(ctx context.Context, tenant, id string) (*domain.Group, error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(s.dirTable), Key: key(tenantPK(tenant), groupSK(id)),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: get group: %w", err)
+	}
+	if out.Item == nil {
+		return nil, domain.Errorf(domain.ENotFound, "group %q not found", id)
+	}
+	g := groupFromItem(out.Item)
+	return &g, nil
+}
+
+// ListGroupMembers pages through a group's members (404 for an unknown
+// group).
+func (s *Store) ListGroupMembers(ctx context.Context, tenant, groupID string, p Page) ([]domain.User, string, error) {
+	if _, err := s.GetGroup(ctx, tenant, groupID); err != nil {
+		return nil, "", err
+	}
+	items, next, err := s.queryPage(ctx, s.dirTable, tenantPK(tenant), "M#"+groupID+"#", p, true, nil, nil)
+	if err != nil {
+		return nil, "", fmt.Errorf("store: list members: %w", err)
+	}
+	ids := make([]string, len(items))
+	for i, it := range items {
+		ids[i] = strings.TrimPrefix(getS(it, "sk"), "M#"+groupID+"#")
+	}
+	users, err := s.getUsers(ctx, tenant, ids)
+	if err != nil {
+		return nil, "", err
+	}
+	return users, next, nil
+}
+
+// getUsers reads users by id (BatchGetItem, 100 at a time), in ids order,
+// leaving out ids that no longer exist.
+func (s *Store) getUsers(ctx context.Context, tenant string, ids []string) ([]domain.User, error) {
+	byID := make(map[string]domain.User, len(ids))
+	for start := 0; start < len(ids); start += 100 {
+		end := min(start+100, len(ids))
+		keys := make([]item, 0, end-start)
+		for _, id := range ids[start:end] {
+			keys = append(keys, key(tenantPK(tenant), userSK(id)))
+		}
+		req := map[string]types.KeysAndAttributes{s.dirTable: {Keys: keys}}
+		for attempt := 0; len(req) > 0; attempt++ {
+			out, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
+			if err != nil {
+				return nil, fmt.Errorf("store: get users: %w", err)
+			}
+			for _, it := range out.Responses[s.dirTable] {
+				u := userFromItem(it)
+				byID[u.ID] = u
+			}
+			req = out.UnprocessedKeys
+			if len(req) > 0 {
+				if err := backoff(ctx, attempt); err != nil {
+					return nil, fmt.Errorf("store: get users: %w", err)
+				}
+			}
+		}
+	}
+	out := make([]domain.User, 0, len(ids))
+	for _, id := range ids {
+		if u, ok := byID[id]; ok {
+			out = append(out, u)
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,360 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"dirsync/internal/domain"
+)
+
+// memberChunkSize bounds the member references per chunk item (~50 bytes
+// each as JSON), keeping chunks near 100 KB, far under the 400 KB item limit.
+const memberChunkSize = 2000
+
+// PlanWrite says how to store a plan.
+type PlanWrite struct {
+	UserBatchSize  int       // applicable user changes per apply batch; default 100
+	GroupBatchSize int       // group changes per apply batch; default 10
+	ExpiresAt      time.Time // the preview can be confirmed until then
+	RetainUntil    time.Time // TTL of the per-sync items (changes, batches, progress)
+}
+
+// Batch is one apply batch: a contiguous seq range of one object type.
+type Batch struct {
+	Index      int
+	ObjectType domain.ObjectType
+	From, To   int // inclusive seq range
+	Size       int // applicable changes in the range
+}
+
+// rangeKey names the seq range of one object type and kind.
+func rangeKey(ot domain.ObjectType, k domain.ChangeKind) string { return string(ot) + "/" + string(k) }
+
+// SavePlan stores a computed plan for a PREVIEWING sync: its changes (with
+// large membership lists split into chunk items), the apply batches and a
+// zeroed progress counter, then marks the sync PREVIEW_READY with counts,
+// safeguards and warnings and releases the tenant's lock.
+func (s *Store) SavePlan(ctx context.Context, tenant, syncID string, plan *domain.Plan, w PlanWrite) error {
+	if w.UserBatchSize <= 0 {
+		w.UserBatchSize = 100
+	}
+	if w.GroupBatchSize <= 0 {
+		w.GroupBatchSize = 10
+	}
+	pk := syncDataPK(tenant, syncID)
+	ttl := avN(w.RetainUntil.Unix())
+	items := make([]item, 0, len(plan.Changes)+len(plan.Changes)/w.UserBatchSize+2)
+	ranges := map[string][2]int{}
+	for i := range plan.Changes {
+		c := &plan.Changes[i]
+		if c.Seq != i+1 {
+			return fmt.Errorf("store: save plan: change %d has seq %d; seqs must be 1..n in order", i, c.Seq)
+		}
+		rk := rangeKey(c.ObjectType, c.Kind)
+		r, seen := ranges[rk]
+		switch {
+		case !seen:
+			ranges[rk] = [2]int{c.Seq, c.Seq}
+		case r[1] == c.Seq-1:
+			ranges[rk] = [2]int{r[0], c.Seq}
+		default:
+			return fmt.Errorf("store: save plan: %s changes are not contiguous (seq %d)", rk, c.Seq)
+		}
+		its, err := changeItems(pk, c, ttl)
+		if err != nil {
+			return fmt.Errorf("store: save plan: %w", err)
+		}
+		items = append(items, its...)
+	}
+	batches := planBatches(plan.Changes, w.UserBatchSize, w.GroupBatchSize)
+	total := 0
+	userBatches := 0
+	for _, b := range batches {
+		it := key(pk, batchSK(b.Index))
+		it["ot"] = avS(string(b.ObjectType))
+		it["from"] = avN(int64(b.From))
+		it["to"] = avN(int64(b.To))
+		it["n"] = avN(int64(b.Size))
+		it["ttl"] = ttl
+		items = append(items, it)
+		total += b.Size
+		if b.ObjectType == domain.ObjectUser {
+			userBatches++
+		}
+	}
+	progress := key(pk, progressSK)
+	progress["st"] = avS(string(domain.SyncPreviewReady))
+	progress["total"] = avN(int64(total))
+	for _, f := range []string{"processed", "succeeded", "failed", "conflicts"} {
+		progress[f] = avN(0)
+	}
+	progress["ttl"] = ttl
+	items = append(items, progress)
+
+	if err := s.putAll(ctx, s.syncTable, items); err != nil {
+		return fmt.Errorf("store: save plan %s: %w", syncID, err)
+	}
+
+	values := map[string]types.AttributeValue{
+		":ready": avS(string(domain.SyncPreviewReady)), ":previewing": avS(string(domain.SyncPreviewing)),
+		":exp": avTime(w.ExpiresAt), ":now": avTime(s.now().UTC()),
+		":batches": avN(int64(len(batches))), ":ub": avN(int64(userBatches)), ":total": avN(int64(total)),
+		":n": avN(int64(len(plan.Changes))),
+	}
+	for name, v := range map[string]any{":counts": plan.Counts, ":sg": plan.Safeguards, ":warn": nonNil(plan.Warnings), ":ranges": ranges} {
+		av, err := avJSON(v)
+		if err != nil {
+			return fmt.Errorf("store: save plan: %w", err)
+		}
+		values[name] = av
+	}
+	err := s.transactReleasingLock(ctx, tenant, syncID, []types.TransactWriteItem{{Update: &types.Update{
+		TableName: aws.String(s.syncTable), Key: key(tenantPK(tenant), syncSK(syncID)),
+		UpdateExpression: aws.String("SET st = :ready, counts = :counts, sg = :sg, warn = :warn, #ranges = :ranges, " +
+			"exp = :exp, uat = :now, batches = :batches, ub = :ub, #total = :total, nchanges = :n"),
+		ConditionExpression:       aws.String("st = :previewing"),
+		ExpressionAttributeNames:  map[string]string{"#ranges": "ranges", "#total": "total"},
+		ExpressionAttributeValues: values,
+	}}})
+	if conditionFailed(err, 0) {
+		return domain.Errorf(domain.EConflict, "sync %q is no longer previewing", syncID)
+	}
+	if err != nil {
+		return fmt.Errorf("store: save plan %s: mark ready: %w", syncID, err)
+	}
+	return nil
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// changeItems returns the item of a change and, for group changes with
+// members, its member chunk items.
+func changeItems(pk string, c *domain.Change, ttl types.AttributeValue) ([]item, error) {
+	body := *c
+	body.MembersAdded, body.MembersRemoved = nil, nil
+	d, err := json.Marshal(&body)
+	if err != nil {
+		return nil, fmt.Errorf("encode change %d: %w", c.Seq, err)
+	}
+	it := key(pk, changeSK(c.Seq))
+	it["ot"] = avS(string(c.ObjectType))
+	it["kind"] = avS(string(c.Kind))
+	it["q"] = avS(searchText(c.Subject.Email, c.Subject.DisplayName))
+	it["d"] = avS(string(d))
+	it["ttl"] = ttl
+	out := []item{it}
+	if len(c.MembersAdded) == 0 && len(c.MembersRemoved) == 0 {
+		return out, nil
+	}
+	it["ma"] = avN(int64(len(c.MembersAdded)))
+	it["mr"] = avN(int64(len(c.MembersRemoved)))
+	chunks := 0
+	for a, r := 0, 0; a < len(c.MembersAdded) || r < len(c.MembersRemoved); chunks++ {
+		ch := key(pk, memberChunkSK(c.Seq, chunks))
+		na := min(memberChunkSize, len(c.MembersAdded)-a)
+		nr := min(memberChunkSize-na, len(c.MembersRemoved)-r)
+		add, err := json.Marshal(c.MembersAdded[a : a+na])
+		if err != nil {
+			return nil, err
+		}
+		rem, err := json.Marshal(c.MembersRemoved[r : r+nr])
+		if err != nil {
+			return nil, err
+		}
+		ch["add"], ch["rem"], ch["ttl"] = avS(string(add)), avS(string(rem)), ttl
+		a, r = a+na, r+nr
+		out = append(out, ch)
+	}
+	it["mch"] = avN(int64(chunks))
+	return out, nil
+}
+
+// planBatches splits the applicable changes (everything but skips) into
+// batches of one object type each: users first, then groups, which apply
+// after users because memberships refer to users the plan adds.
+func planBatches(changes []domain.Change, userSize, groupSize int) []Batch {
+	var out []Batch
+	var cur *Batch
+	for i := range changes {
+		c := &changes[i]
+		if c.Kind == domain.KindSkip {
+			continue
+		}
+		size := userSize
+		if c.ObjectType == domain.ObjectGroup {
+			size = groupSize
+		}
+		if cur == nil || cur.ObjectType != c.ObjectType || cur.Size >= size {
+			out = append(out, Batch{Index: len(out), ObjectType: c.ObjectType, From: c.Seq})
+			cur = &out[len(out)-1]
+		}
+		cur.To = c.Seq
+		cur.Size++
+	}
+	return out
+}
+
+// ChangeFilter narrows a change listing.
+type ChangeFilter struct {
+	ObjectType domain.ObjectType
+	Kind       domain.ChangeKind
+	Outcome    string
+	Q          string // case-insensitive substring of email or display name
+}
+
+// ListChanges pages through a sync's changes in seq order. Filters by object
+// type and kind read only the matching seq ranges.
+func (s *Store) ListChanges(ctx context.Context, tenant, syncID string, f ChangeFilter, p Page) ([]domain.Change, string, error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(s.syncTable), Key: key(tenantPK(tenant), syncSK(syncID)),
+		ProjectionExpression: aws.String("st, #ranges, nchanges"), ExpressionAttributeNames: map[string]string{"#ranges": "ranges"},
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("store: list changes: %w", err)
+	}
+	if out.Item == nil {
+		return nil, "", domain.Errorf(domain.ENotFound, "sync %q not found", syncID)
+	}
+	var ranges map[string][2]int
+	if err := getJSON(out.Item, "ranges", &ranges); err != nil {
+		return nil, "", fmt.Errorf("store: list changes: %w", err)
+	}
+	after, err := decodeCursor(p.Cursor, "C#")
+	if err != nil {
+		return nil, "", err
+	}
+	afterSeq := 0
+	if after != "" {
+		if afterSeq, err = strconv.Atoi(strings.TrimPrefix(after, "C#")); err != nil {
+			return nil, "", domain.Errorf(domain.EInvalid, "cursor: malformed")
+		}
+	}
+	var fe filterExpr
+	if f.Outcome != "" {
+		fe.and("oc = :oc", ":oc", avS(f.Outcome))
+	}
+	if q := strings.ToLower(strings.TrimSpace(f.Q)); q != "" {
+		fe.and("contains(q, :q)", ":q", avS(q))
+	}
+	pk := syncDataPK(tenant, syncID)
+	var changes []domain.Change
+	for _, r := range selectRanges(ranges, int(getN(out.Item, "nchanges")), f) {
+		from := max(r[0], afterSeq+1)
+		if from > r[1] {
+			continue
+		}
+		in := &dynamodb.QueryInput{
+			TableName:              aws.String(s.syncTable),
+			KeyConditionExpression: aws.String("pk = :pk AND sk BETWEEN :from AND :to"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{
+				":pk": avS(pk), ":from": avS(changeSK(from)), ":to": avS(changeSK(r[1])),
+			},
+			Limit: aws.Int32(int32(min(p.Limit+1, 1000))),
+		}
+		if fe.expr != "" {
+			in.FilterExpression = aws.String(fe.expr)
+			for k, v := range fe.values {
+				in.ExpressionAttributeValues[k] = v
+			}
+		}
+		for {
+			qo, err := s.db.Query(ctx, in)
+			if err != nil {
+				return nil, "", fmt.Errorf("store: list changes: %w", err)
+			}
+			for _, it := range qo.Items {
+				c, err := changeFromItem(it)
+				if err != nil {
+					return nil, "", fmt.Errorf("store: list changes: %w", err)
+				}
+				changes = append(changes, c)
+				if len(changes) > p.Limit {
+					return changes[:p.Limit], encodeCursor(changeSK(changes[p.Limit-1].Seq)), nil
+				}
+			}
+			if len(qo.LastEvaluatedKey) == 0 {
+				break
+			}
+			in.ExclusiveStartKey = qo.LastEvaluatedKey
+		}
+	}
+	return changes, "", nil
+}
+
+// selectRanges returns the seq ranges, in order, holding the changes of the
+// filter's object type and kind.
+func selectRanges(ranges map[string][2]int, n int, f ChangeFilter) [][2]int {
+	if f.ObjectType == "" && f.Kind == "" {
+		if n == 0 {
+			return nil
+		}
+		return [][2]int{{1, n}}
+	}
+	var out [][2]int
+	for k, r := range ranges {
+		ot, kind, _ := strings.Cut(k, "/")
+		if (f.ObjectType == "" || string(f.ObjectType) == ot) && (f.Kind == "" || string(f.Kind) == kind) {
+			out = append(out, r)
+		}
+	}
+	// Ranges never overlap, so ordering by start orders by seq.
+	for i := 1; i < len(out); i++ {
+		for j := i; j > 0 && out[j][0] < out[j-1][0]; j-- {
+			out[j], out[j-1] = out[j-1], out[j]
+		}
+	}
+	return out
+}
+
+func changeFromItem(it item) (domain.Change, error) {
+	var c domain.Change
+	if err := json.Unmarshal([]byte(getS(it, "d")), &c); err != nil {
+		return c, fmt.Errorf("decode change %s: %w", getS(it, "sk"), err)
+	}
+	c.Outcome = getS(it, "oc")
+	c.OutcomeReason = getS(it, "ocr")
+	return c, nil
+}
+
+// GetProgress reads the progress counter of a sync: one GetItem.
+func (s *Store) GetProgress(ctx context.Context, tenant, syncID string) (*domain.Progress, error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(s.syncTable), Key: key(syncDataPK(tenant, syncID), progressSK),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: get progress: %w", err)
+	}
+	if out.Item == nil {
+		return nil, domain.Errorf(domain.ENotFound, "no progress for sync %q", syncID)
+	}
+	p := &domain.Progress{
+		Status:     domain.SyncStatus(getS(out.Item, "st")),
+		Total:      int(getN(out.Item, "total")),
+		Processed:  int(getN(out.Item, "processed")),
+		Succeeded:  int(getN(out.Item, "succeeded")),
+		Failed:     int(getN(out.Item, "failed")),
+		Conflicts:  int(getN(out.Item, "conflicts")),
+		StartedAt:  getTimePtr(out.Item, "sat"),
+		UpdatedAt:  getTimePtr(out.Item, "uat"),
+		FinishedAt: getTimePtr(out.Item, "fat"),
+	}
+	if p.Total > 0 {
+		p.Percent = float64(int(float64(p.Processed)*1000/float64(p.Total))) / 10
+	} else if p.Status.Final() {
+		p.Percent = 100
+	}
+	return p, nil
+}

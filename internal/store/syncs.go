@@ -1,0 +1,252 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"dirsync/internal/domain"
+)
+
+// Sync keys (SyncTable):
+//
+//	pk T#<tenant>         sk CONN            the Entra connection
+//	                      sk S#<syncId>      a sync (ids sort by creation time)
+//	                      sk LOCK            the one-active-sync lock
+//	pk Y#<tenant>#<sync>  sk P               the progress counter (one GetItem)
+//	                      sk C#<seq>         a change (seq zero-padded)
+//	                      sk CM#<seq>#<n>    chunk n of a group change's members
+//	                      sk B#<index>       an apply batch (seq range, done marker)
+const (
+	connectionSK = "CONN"
+	lockSK       = "LOCK"
+	progressSK   = "P"
+)
+
+func syncSK(id string) string             { return "S#" + id }
+func syncDataPK(tenant, id string) string { return "Y#" + tenant + "#" + id }
+func changeSK(seq int) string             { return fmt.Sprintf("C#%010d", seq) }
+func memberChunkSK(seq, n int) string     { return fmt.Sprintf("CM#%010d#%05d", seq, n) }
+func batchSK(index int) string            { return fmt.Sprintf("B#%06d", index) }
+
+// GetConnection returns the tenant's Entra connection.
+func (s *Store) GetConnection(ctx context.Context, tenant string) (*domain.Connection, error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(s.syncTable), Key: key(tenantPK(tenant), connectionSK), ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: get connection: %w", err)
+	}
+	if out.Item == nil {
+		return nil, domain.Errorf(domain.ENotFound, "no Entra ID connection is configured")
+	}
+	c := &domain.Connection{
+		TenantID:          tenant,
+		DirectoryTenantID: getS(out.Item, "dtid"),
+		ClientID:          getS(out.Item, "cid"),
+		Cloud:             domain.Cloud(getS(out.Item, "cloud")),
+		SecretHint:        getS(out.Item, "hint"),
+		SecretSetAt:       getTime(out.Item, "sat"),
+		UpdatedAt:         getTime(out.Item, "uat"),
+	}
+	if err := getJSON(out.Item, "opts", &c.Options); err != nil {
+		return nil, fmt.Errorf("store: get connection: %w", err)
+	}
+	return c, nil
+}
+
+// PutConnection creates or replaces the tenant's connection (never the
+// secret itself, which lives in the secret store).
+func (s *Store) PutConnection(ctx context.Context, c *domain.Connection) error {
+	it := key(tenantPK(c.TenantID), connectionSK)
+	it["dtid"] = avS(c.DirectoryTenantID)
+	it["cid"] = avS(c.ClientID)
+	it["cloud"] = avS(string(c.Cloud))
+	it["hint"] = avS(c.SecretHint)
+	it["sat"] = avTime(c.SecretSetAt)
+	it["uat"] = avTime(c.UpdatedAt)
+	opts, err := avJSON(c.Options)
+	if err != nil {
+		return fmt.Errorf("store: put connection: %w", err)
+	}
+	it["opts"] = opts
+	if _, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.syncTable), Item: it}); err != nil {
+		return fmt.Errorf("store: put connection: %w", err)
+	}
+	return nil
+}
+
+func syncItem(sy *domain.Sync) (item, error) {
+	it := key(tenantPK(sy.TenantID), syncSK(sy.ID))
+	it["st"] = avS(string(sy.Status))
+	it["dtid"] = avS(sy.DirectoryTenantID)
+	it["cat"] = avTime(sy.CreatedAt)
+	it["cby"] = avS(sy.CreatedBy)
+	it["uat"] = avTime(sy.UpdatedAt)
+	for name, v := range map[string]any{"opts": sy.Options, "counts": sy.Counts, "sg": sy.Safeguards, "warn": sy.Warnings} {
+		av, err := avJSON(v)
+		if err != nil {
+			return nil, err
+		}
+		it[name] = av
+	}
+	return it, nil
+}
+
+func syncFromItem(tenant string, it item) (*domain.Sync, error) {
+	sy := &domain.Sync{
+		ID:                strings.TrimPrefix(getS(it, "sk"), "S#"),
+		TenantID:          tenant,
+		DirectoryTenantID: getS(it, "dtid"),
+		Status:            domain.SyncStatus(getS(it, "st")),
+		CreatedAt:         getTime(it, "cat"),
+		CreatedBy:         getS(it, "cby"),
+		ConfirmedAt:       getTimePtr(it, "confat"),
+		ConfirmedBy:       getS(it, "confby"),
+		ExpiresAt:         getTimePtr(it, "exp"),
+		UpdatedAt:         getTime(it, "uat"),
+		Batches:           int(getN(it, "batches")),
+		UserBatches:       int(getN(it, "ub")),
+		ChangeTotal:       int(getN(it, "nchanges")),
+		ApplyTotal:        int(getN(it, "total")),
+	}
+	for name, v := range map[string]any{"opts": &sy.Options, "counts": &sy.Counts, "sg": &sy.Safeguards, "warn": &sy.Warnings, "err": &sy.Error} {
+		if err := getJSON(it, name, v); err != nil {
+			return nil, err
+		}
+	}
+	if sy.Warnings == nil {
+		sy.Warnings = []string{}
+	}
+	if sy.Safeguards == nil {
+		sy.Safeguards = []domain.Safeguard{}
+	}
+	return sy, nil
+}
+
+// CreateSync records a new PREVIEWING sync and takes the tenant's
+// one-active-sync lock in the same transaction. The lock lapses after
+// lockFor, so a worker that died cannot block the tenant for ever.
+func (s *Store) CreateSync(ctx context.Context, sy *domain.Sync, lockFor time.Duration) error {
+	now := s.now().UTC()
+	it, err := syncItem(sy)
+	if err != nil {
+		return fmt.Errorf("store: create sync: %w", err)
+	}
+	lock := key(tenantPK(sy.TenantID), lockSK)
+	lock["sid"] = avS(sy.ID)
+	lock["st"] = avS(string(sy.Status))
+	lock["until"] = avN(now.Add(lockFor).Unix())
+	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{Put: &types.Put{
+			TableName: aws.String(s.syncTable), Item: lock,
+			ConditionExpression:       aws.String("attribute_not_exists(pk) OR #until < :now"),
+			ExpressionAttributeNames:  map[string]string{"#until": "until"},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":now": avN(now.Unix())},
+		}},
+		{Put: &types.Put{
+			TableName: aws.String(s.syncTable), Item: it,
+			ConditionExpression: aws.String("attribute_not_exists(pk)"),
+		}},
+	}})
+	if conditionFailed(err, 0) {
+		other, status := s.lockHolder(ctx, sy.TenantID)
+		return domain.Errorf(domain.EConflict, "another sync (%s) is %s; wait for it to finish", other, status)
+	}
+	if err != nil {
+		return fmt.Errorf("store: create sync: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) lockHolder(ctx context.Context, tenant string) (id, status string) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(s.syncTable), Key: key(tenantPK(tenant), lockSK), ConsistentRead: aws.Bool(true),
+	})
+	if err != nil || out.Item == nil {
+		return "unknown", "running"
+	}
+	return getS(out.Item, "sid"), getS(out.Item, "st")
+}
+
+// GetSync returns one sync of the tenant.
+func (s *Store) GetSync(ctx context.Context, tenant, id string) (*domain.Sync, error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(s.syncTable), Key: key(tenantPK(tenant), syncSK(id)), ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: get sync: %w", err)
+	}
+	if out.Item == nil {
+		return nil, domain.Errorf(domain.ENotFound, "sync %q not found", id)
+	}
+	sy, err := syncFromItem(tenant, out.Item)
+	if err != nil {
+		return nil, fmt.Errorf("store: get sync %s: %w", id, err)
+	}
+	return sy, nil
+}
+
+// ListSyncs pages through the tenant's syncs, newest first.
+func (s *Store) ListSyncs(ctx context.Context, tenant string, p Page) ([]*domain.Sync, string, error) {
+	items, next, err := s.queryPage(ctx, s.syncTable, tenantPK(tenant), "S#", p, false, nil, nil)
+	if err != nil {
+		return nil, "", fmt.Errorf("store: list syncs: %w", err)
+	}
+	out := make([]*domain.Sync, 0, len(items))
+	for _, it := range items {
+		sy, err := syncFromItem(tenant, it)
+		if err != nil {
+			return nil, "", fmt.Errorf("store: list syncs: %w", err)
+		}
+		out = append(out, sy)
+	}
+	return out, next, nil
+}
+
+// FailPreview ends a PREVIEWING sync as PREVIEW_FAILED with its reason and
+// releases the lock.
+func (s *Store) FailPreview(ctx context.Context, tenant, id string, reason domain.SyncError) error {
+	errAV, err := avJSON(reason)
+	if err != nil {
+		return fmt.Errorf("store: fail preview: %w", err)
+	}
+	now := s.now().UTC()
+	err = s.transactReleasingLock(ctx, tenant, id, []types.TransactWriteItem{
+		{Update: &types.Update{
+			TableName: aws.String(s.syncTable), Key: key(tenantPK(tenant), syncSK(id)),
+			UpdateExpression:          aws.String("SET st = :failed, #err = :err, uat = :now"),
+			ConditionExpression:       aws.String("st = :previewing"),
+			ExpressionAttributeNames:  map[string]string{"#err": "err"},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":failed": avS(string(domain.SyncPreviewFailed)), ":err": errAV, ":now": avTime(now), ":previewing": avS(string(domain.SyncPreviewing))},
+		}},
+	})
+	if conditionFailed(err, 0) {
+		return domain.Errorf(domain.EConflict, "sync %q is no longer previewing", id)
+	}
+	if err != nil {
+		return fmt.Errorf("store: fail preview: %w", err)
+	}
+	return nil
+}
+
+// transactReleasingLock runs items and, in the same transaction, deletes
+// the tenant's lock when this sync holds it. If the lock lapsed and another
+// sync took it, the items are written without touching that lock.
+func (s *Store) transactReleasingLock(ctx context.Context, tenant, id string, items []types.TransactWriteItem) error {
+	release := types.TransactWriteItem{Delete: &types.Delete{
+		TableName: aws.String(s.syncTable), Key: key(tenantPK(tenant), lockSK),
+		ConditionExpression:       aws.String("attribute_not_exists(pk) OR sid = :sid"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":sid": avS(id)},
+	}}
+	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: append(items, release)})
+	if onlyConditionFailedAt(err, len(items)) {
+		_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	}
+	return err
+}

@@ -124,3 +124,11 @@ const (
 	OutcomeConflict = "conflict"
 	OutcomeFailed   = "failed"
 )
+
+// ConnectionCheck is one step of testing a connection (token, read a user,
+// read a group) and what is wrong when it fails.
+type ConnectionCheck struct {
+	Name    string `json:"name"`
+	OK      bool   `json:"ok"`
+	Message string `json:"message"`
+}

@@ -564,3 +564,38 @@ func (s *Store) getUsers(ctx context.Context, tenant string, ids []string) ([]do
 	}
 	return out, nil
 }
+
+// SeedUsers bulk-writes users with their email and link claims, without the
+// per-user uniqueness transactions: for loading a directory the caller knows
+// to be consistent (the local demo, tests and benchmarks). Ids, revisions
+// and timestamps are filled in when empty.
+func (s *Store) SeedUsers(ctx context.Context, tenant string, users []domain.User) error {
+	now := s.now().UTC()
+	items := make([]item, 0, len(users)*2)
+	for i := range users {
+		u := &users[i]
+		if u.ID == "" {
+			u.ID = NewID(now)
+		}
+		if u.Revision == 0 {
+			u.Revision = 1
+		}
+		if u.CreatedAt.IsZero() {
+			u.CreatedAt, u.UpdatedAt = now, now
+		}
+		if u.Status == "" {
+			u.Status = domain.StatusActive
+		}
+		if u.Source == "" {
+			u.Source = domain.SourceManual
+		}
+		items = append(items, userItem(tenant, u), claimItem(tenant, emailSK(u.Email), u.ID))
+		if u.ExternalID != "" {
+			items = append(items, claimItem(tenant, linkSK(u.ExternalTenantID, u.ExternalID), u.ID))
+		}
+	}
+	if err := s.putAll(ctx, s.dirTable, items); err != nil {
+		return fmt.Errorf("store: seed users: %w", err)
+	}
+	return nil
+}

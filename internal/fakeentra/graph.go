@@ -1,0 +1,891 @@
+package fakeentra
+
+import (
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Application permissions that allow each kind of read.
+var (
+	userReadRoles  = []string{"User.Read.All", "User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"}
+	groupReadRoles = []string{"Group.Read.All", "Group.ReadWrite.All", "GroupMember.Read.All", "GroupMember.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"}
+	orgReadRoles   = []string{"Organization.Read.All", "Organization.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"}
+)
+
+// unsupportedOptions are OData query options the fake refuses rather than
+// silently ignoring, so a client relying on them notices.
+var unsupportedOptions = []string{"filter", "search", "orderby", "skip", "apply", "compute"}
+
+const odataContentType = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8"
+
+// graphRequest is one authorised Graph request.
+type graphRequest struct {
+	s  *Server
+	w  http.ResponseWriter
+	r  *http.Request
+	q  query
+	st *tenantState
+}
+
+func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, q query, rest string) {
+	if r.Method != http.MethodGet {
+		s.writeODataError(w, r, http.StatusMethodNotAllowed, "Request_BadRequest", "Specified HTTP method is not allowed for the request uri.")
+		return
+	}
+	g, msg, ok := s.authorize(r)
+	if !ok {
+		s.writeUnauthorized(w, r, msg)
+		return
+	}
+	st := s.tenant(g.tenantID)
+	if st == nil {
+		s.writeUnauthorized(w, r, "Access token has expired or is not yet valid.")
+		return
+	}
+	for _, opt := range unsupportedOptions {
+		if _, present := q.get(opt); present {
+			s.writeODataError(w, r, http.StatusBadRequest, "Request_UnsupportedQuery", "Unsupported query option '$"+opt+"'.")
+			return
+		}
+	}
+	gr := &graphRequest{s: s, w: w, r: r, q: q, st: st}
+	segs := strings.Split(strings.TrimSuffix(rest, "/"), "/")
+	switch segs[0] {
+	case "users":
+		if !hasAnyRole(g.roles, userReadRoles) {
+			gr.forbidden()
+			return
+		}
+		switch {
+		case len(segs) == 1:
+			gr.listUsers()
+		case len(segs) == 2 && isDeltaSegment(segs[1]):
+			gr.userDelta()
+		case len(segs) == 2:
+			gr.getUser(segs[1])
+		case len(segs) == 3 && segs[2] == "manager":
+			gr.getManager(segs[1])
+		default:
+			gr.unknownSegment(segs[len(segs)-1])
+		}
+	case "groups":
+		if !hasAnyRole(g.roles, groupReadRoles) {
+			gr.forbidden()
+			return
+		}
+		switch {
+		case len(segs) == 1:
+			gr.listGroups()
+		case len(segs) == 2 && isDeltaSegment(segs[1]):
+			gr.groupDelta()
+		case len(segs) == 2:
+			gr.getGroup(segs[1])
+		case (len(segs) == 3 || len(segs) == 4) && (segs[2] == "members" || segs[2] == "transitiveMembers"):
+			cast := ""
+			if len(segs) == 4 {
+				cast = segs[3]
+			}
+			gr.listMembers(segs[1], segs[2] == "transitiveMembers", cast)
+		default:
+			gr.unknownSegment(segs[len(segs)-1])
+		}
+	case "organization":
+		if !hasAnyRole(g.roles, orgReadRoles) {
+			gr.forbidden()
+			return
+		}
+		if len(segs) != 1 {
+			gr.unknownSegment(segs[len(segs)-1])
+			return
+		}
+		gr.organization()
+	default:
+		gr.unknownSegment(segs[0])
+	}
+}
+
+func isDeltaSegment(seg string) bool {
+	switch seg {
+	case "delta()", "delta", "microsoft.graph.delta()", "microsoft.graph.delta":
+		return true
+	}
+	return false
+}
+
+func hasAnyRole(granted, accepted []string) bool {
+	for _, r := range granted {
+		for _, a := range accepted {
+			if strings.EqualFold(r, a) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// managerExpand is a parsed $expand=manager($select=...).
+type managerExpand struct {
+	props   []userProp
+	manager func(id string) *User
+}
+
+// userSelection is a parsed $select (and $expand) for users.
+type userSelection struct {
+	props   []userProp
+	context string // "(a,b)" for @odata.context, "" without $select
+	expand  *managerExpand
+}
+
+// parseUserSelect parses $select for users into the properties to return
+// (id always among them) and the "(a,b)" suffix of @odata.context; errMsg
+// is set for an unknown property.
+func parseUserSelect(raw string, present bool) (props []userProp, ctx, errMsg string) {
+	if !present {
+		return defaultUserProps, "", ""
+	}
+	props = []userProp{upID}
+	names := make([]string, 0, 8)
+	for name := range strings.SplitSeq(raw, ",") {
+		name = strings.TrimSpace(name)
+		if name == "" {
+			continue
+		}
+		p, ok := userPropByName[strings.ToLower(name)]
+		if !ok {
+			return nil, "", "Could not find a property named '" + name + "' on type 'microsoft.graph.user'."
+		}
+		names = append(names, userPropNames[p])
+		if !slices.Contains(props, p) {
+			props = append(props, p)
+		}
+	}
+	return props, "(" + strings.Join(names, ",") + ")", ""
+}
+
+func (gr *graphRequest) userSelection(allowExpand bool) (userSelection, bool) {
+	raw, present := gr.q.get("select")
+	props, ctx, errMsg := parseUserSelect(raw, present)
+	if errMsg != "" {
+		gr.badRequest(errMsg)
+		return userSelection{}, false
+	}
+	sel := userSelection{props: props, context: ctx}
+	if exp, ok := gr.q.get("expand"); ok {
+		if !allowExpand {
+			gr.unsupported("$expand is not supported on this resource.")
+			return userSelection{}, false
+		}
+		me, errMsg := parseManagerExpand(exp)
+		if errMsg != "" {
+			gr.badRequest(errMsg)
+			return userSelection{}, false
+		}
+		users := &gr.st.users
+		me.manager = func(id string) *User {
+			if id == "" {
+				return nil
+			}
+			return users.get(id)
+		}
+		sel.expand = me
+	}
+	return sel, true
+}
+
+// parseManagerExpand accepts "manager" and "manager($select=a,b)".
+func parseManagerExpand(raw string) (*managerExpand, string) {
+	raw = strings.TrimSpace(raw)
+	name, opts, hasOpts := strings.Cut(raw, "(")
+	if !strings.EqualFold(strings.TrimSpace(name), "manager") {
+		return nil, "Parsing OData Select and Expand failed: Could not find a property named '" + name + "' on type 'microsoft.graph.user'."
+	}
+	if !hasOpts {
+		return &managerExpand{props: defaultUserProps}, ""
+	}
+	opts, ok := strings.CutSuffix(opts, ")")
+	if !ok {
+		return nil, "Parsing OData Select and Expand failed: ')' or ',' expected at position " + strconv.Itoa(len(raw)) + " in '" + raw + "'."
+	}
+	key, val, _ := strings.Cut(opts, "=")
+	key = strings.ToLower(strings.TrimPrefix(strings.TrimSpace(key), "$"))
+	if key != "select" {
+		return nil, "Parsing OData Select and Expand failed: query option '" + key + "' is not supported inside $expand."
+	}
+	props, _, errMsg := parseUserSelect(val, true)
+	if errMsg != "" {
+		return nil, errMsg
+	}
+	return &managerExpand{props: props}, ""
+}
+
+// pageBounds resolves $top and $skiptoken into the offset and size of the
+// page to serve.
+func (gr *graphRequest) pageBounds() (offset, top int, ok bool) {
+	top, _, ok = requestedPageSize(gr.r, gr.q)
+	if !ok {
+		gr.invalidTop()
+		return 0, 0, false
+	}
+	if raw, present := gr.q.get("skiptoken"); present {
+		tok, err := decodePageToken(raw)
+		if err != nil {
+			gr.expiredToken()
+			return 0, 0, false
+		}
+		offset, top = tok.offset, tok.top
+	}
+	return offset, top, true
+}
+
+// appendLink appends an absolute link annotation (@odata.nextLink or
+// @odata.deltaLink) that repeats the request's options and carries tok.
+func (gr *graphRequest) appendLink(b []byte, annotation, path, tokenName string, tok pageToken) []byte {
+	b = append(b, `,"`...)
+	b = append(b, annotation...)
+	b = append(b, `":"`...)
+	b = append(b, gr.s.url...)
+	b = append(b, "/v1.0/"...)
+	b = append(b, path...)
+	b = append(b, '?')
+	for _, opt := range [...]string{"select", "expand", "top", "count"} {
+		if v, ok := gr.q.get(opt); ok {
+			b = append(b, '$')
+			b = append(b, opt...)
+			b = append(b, '=')
+			b = appendQueryValue(b, v)
+			b = append(b, '&')
+		}
+	}
+	b = append(b, '$')
+	b = append(b, tokenName...)
+	b = append(b, '=')
+	b = append(b, tok.encode()...)
+	return append(b, '"')
+}
+
+func (gr *graphRequest) appendContext(b []byte, entitySet, selectCtx string, entity bool) []byte {
+	b = append(b, `{"@odata.context":"`...)
+	b = append(b, gr.s.url...)
+	b = append(b, "/v1.0/$metadata#"...)
+	b = append(b, entitySet...)
+	b = append(b, selectCtx...) // canonical property names: nothing to escape
+	if entity {
+		b = append(b, "/$entity"...)
+	}
+	return append(b, '"')
+}
+
+func (gr *graphRequest) wantCount() bool {
+	v, ok := gr.q.get("count")
+	return ok && strings.EqualFold(v, "true")
+}
+
+func (gr *graphRequest) listUsers() {
+	sel, ok := gr.userSelection(true)
+	if !ok {
+		return
+	}
+	offset, top, ok := gr.pageBounds()
+	if !ok {
+		return
+	}
+	st := gr.st
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	users := st.users.items
+	start, end := min(offset, len(users)), min(offset+top, len(users))
+
+	buf := getBuf()
+	defer putBuf(buf)
+	b := gr.appendContext(*buf, "users", sel.context, false)
+	if gr.wantCount() {
+		b = append(b, `,"@odata.count":`...)
+		b = strconv.AppendInt(b, int64(len(users)), 10)
+	}
+	if end < len(users) {
+		b = gr.appendLink(b, "@odata.nextLink", "users", "skiptoken", pageToken{offset: end, top: top})
+	}
+	b = append(b, `,"value":[`...)
+	for i, u := range users[start:end] {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendUser(b, u, sel.props, false, sel.expand)
+	}
+	b = append(b, "]}"...)
+	*buf = b
+	gr.writeBody(http.StatusOK, b)
+}
+
+// findUser looks a user up by id, else by userPrincipalName as Graph
+// allows. The caller holds st.mu for reading.
+func (st *tenantState) findUser(key string) *User {
+	if u := st.users.get(key); u != nil {
+		return u
+	}
+	if !strings.Contains(key, "@") {
+		return nil
+	}
+	for _, u := range st.users.items {
+		if strings.EqualFold(u.UserPrincipalName, key) {
+			return u
+		}
+	}
+	return nil
+}
+
+func (gr *graphRequest) getUser(key string) {
+	sel, ok := gr.userSelection(true)
+	if !ok {
+		return
+	}
+	st := gr.st
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	u := st.findUser(key)
+	if u == nil {
+		gr.notFound(key)
+		return
+	}
+	buf := getBuf()
+	defer putBuf(buf)
+	b := gr.appendContext(*buf, "users", sel.context, true)
+	b = append(b, ',')
+	b = appendUserMembers(b, u, sel.props, false, sel.expand)
+	b = append(b, '}')
+	*buf = b
+	gr.writeBody(http.StatusOK, b)
+}
+
+func (gr *graphRequest) getManager(key string) {
+	sel, ok := gr.userSelection(false)
+	if !ok {
+		return
+	}
+	st := gr.st
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	u := st.findUser(key)
+	if u == nil {
+		gr.notFound(key)
+		return
+	}
+	var m *User
+	if u.ManagerID != "" {
+		m = st.users.get(u.ManagerID)
+	}
+	if m == nil {
+		gr.notFound("manager")
+		return
+	}
+	buf := getBuf()
+	defer putBuf(buf)
+	b := gr.appendContext(*buf, "directoryObjects", "", true)
+	b = append(b, ',')
+	b = appendUserMembers(b, m, sel.props, true, nil)
+	b = append(b, '}')
+	*buf = b
+	gr.writeBody(http.StatusOK, b)
+}
+
+// parseGroupSelect parses $select for groups; id is always returned.
+// allowMembers admits "members", which only delta queries accept.
+func parseGroupSelect(raw string, present, allowMembers bool) (props []groupProp, ctx string, members bool, errMsg string) {
+	if !present {
+		return defaultGroupProps, "", false, ""
+	}
+	props = []groupProp{gpID}
+	names := make([]string, 0, 8)
+	for name := range strings.SplitSeq(raw, ",") {
+		name = strings.TrimSpace(name)
+		if name == "" {
+			continue
+		}
+		if allowMembers && strings.EqualFold(name, "members") {
+			members = true
+			names = append(names, "members")
+			continue
+		}
+		p, ok := groupPropByName[strings.ToLower(name)]
+		if !ok {
+			return nil, "", false, "Could not find a property named '" + name + "' on type 'microsoft.graph.group'."
+		}
+		names = append(names, groupPropNames[p])
+		if !slices.Contains(props, p) {
+			props = append(props, p)
+		}
+	}
+	return props, "(" + strings.Join(names, ",") + ")", members, ""
+}
+
+func (gr *graphRequest) groupSelection(allowMembers bool) (props []groupProp, ctx string, members, ok bool) {
+	if _, present := gr.q.get("expand"); present {
+		gr.unsupported("$expand is not supported on this resource.")
+		return nil, "", false, false
+	}
+	raw, present := gr.q.get("select")
+	props, ctx, members, errMsg := parseGroupSelect(raw, present, allowMembers)
+	if errMsg != "" {
+		gr.badRequest(errMsg)
+		return nil, "", false, false
+	}
+	return props, ctx, members, true
+}
+
+func (gr *graphRequest) listGroups() {
+	props, ctx, _, ok := gr.groupSelection(false)
+	if !ok {
+		return
+	}
+	offset, top, ok := gr.pageBounds()
+	if !ok {
+		return
+	}
+	st := gr.st
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	groups := st.groups.items
+	start, end := min(offset, len(groups)), min(offset+top, len(groups))
+
+	buf := getBuf()
+	defer putBuf(buf)
+	b := gr.appendContext(*buf, "groups", ctx, false)
+	if gr.wantCount() {
+		b = append(b, `,"@odata.count":`...)
+		b = strconv.AppendInt(b, int64(len(groups)), 10)
+	}
+	if end < len(groups) {
+		b = gr.appendLink(b, "@odata.nextLink", "groups", "skiptoken", pageToken{offset: end, top: top})
+	}
+	b = append(b, `,"value":[`...)
+	for i, g := range groups[start:end] {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendGroup(b, g, props, false, nil, false)
+	}
+	b = append(b, "]}"...)
+	*buf = b
+	gr.writeBody(http.StatusOK, b)
+}
+
+func (gr *graphRequest) getGroup(id string) {
+	props, ctx, _, ok := gr.groupSelection(false)
+	if !ok {
+		return
+	}
+	st := gr.st
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	g := st.groups.get(id)
+	if g == nil {
+		gr.notFound(id)
+		return
+	}
+	buf := getBuf()
+	defer putBuf(buf)
+	b := gr.appendContext(*buf, "groups", ctx, true)
+	b = append(b, ',')
+	b = appendGroupMembers(b, g, props, false, nil, false)
+	b = append(b, '}')
+	*buf = b
+	gr.writeBody(http.StatusOK, b)
+}
+
+// memberFilter restricts a membership listing to one object type, as the
+// graph.user and graph.group type casts do.
+type memberFilter uint8
+
+const (
+	membersAll memberFilter = iota
+	membersUsers
+	membersGroups
+)
+
+func parseCast(seg string) (memberFilter, bool) {
+	switch seg {
+	case "":
+		return membersAll, true
+	case "graph.user", "microsoft.graph.user":
+		return membersUsers, true
+	case "graph.group", "microsoft.graph.group":
+		return membersGroups, true
+	}
+	return 0, false
+}
+
+// memberSelection parses $select for a membership listing. Without a cast
+// a name may belong to either type and applies where it exists.
+func (gr *graphRequest) memberSelection(filter memberFilter) (uprops []userProp, gprops []groupProp, ctx string, ok bool) {
+	if _, present := gr.q.get("expand"); present {
+		gr.unsupported("$expand is not supported on this resource.")
+		return nil, nil, "", false
+	}
+	raw, present := gr.q.get("select")
+	if !present {
+		return defaultUserProps, defaultGroupProps, "", true
+	}
+	uprops, gprops = []userProp{upID}, []groupProp{gpID}
+	names := make([]string, 0, 8)
+	for name := range strings.SplitSeq(raw, ",") {
+		name = strings.TrimSpace(name)
+		if name == "" {
+			continue
+		}
+		lower := strings.ToLower(name)
+		up, isUser := userPropByName[lower]
+		gp, isGroup := groupPropByName[lower]
+		switch {
+		case filter == membersUsers && !isUser:
+			gr.badRequest("Could not find a property named '" + name + "' on type 'microsoft.graph.user'.")
+			return nil, nil, "", false
+		case filter == membersGroups && !isGroup:
+			gr.badRequest("Could not find a property named '" + name + "' on type 'microsoft.graph.group'.")
+			return nil, nil, "", false
+		case !isUser && !isGroup:
+			gr.badRequest("Could not find a property named '" + name + "' on type 'microsoft.graph.directoryObject'.")
+			return nil, nil, "", false
+		}
+		if isUser && !slices.Contains(uprops, up) {
+			uprops = append(uprops, up)
+		}
+		if isGroup && !slices.Contains(gprops, gp) {
+			gprops = append(gprops, gp)
+		}
+		if isUser {
+			names = append(names, userPropNames[up])
+		} else {
+			names = append(names, groupPropNames[gp])
+		}
+	}
+	return uprops, gprops, "(" + strings.Join(names, ",") + ")", true
+}
+
+func (gr *graphRequest) listMembers(groupID string, transitive bool, cast string) {
+	filter, ok := parseCast(cast)
+	if !ok {
+		gr.unknownSegment(cast)
+		return
+	}
+	uprops, gprops, ctx, ok := gr.memberSelection(filter)
+	if !ok {
+		return
+	}
+	offset, top, ok := gr.pageBounds()
+	if !ok {
+		return
+	}
+	st := gr.st
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	g := st.groups.get(groupID)
+	if g == nil {
+		gr.notFound(groupID)
+		return
+	}
+	members := st.membersOf(g, transitive, filter)
+	start, end := min(offset, len(members)), min(offset+top, len(members))
+
+	entitySet := "directoryObjects"
+	switch filter {
+	case membersUsers:
+		entitySet = "users"
+	case membersGroups:
+		entitySet = "groups"
+	}
+	path := "groups/" + groupID + "/members"
+	if transitive {
+		path = "groups/" + groupID + "/transitiveMembers"
+	}
+	if cast != "" {
+		path += "/" + cast
+	}
+	buf := getBuf()
+	defer putBuf(buf)
+	b := gr.appendContext(*buf, entitySet, ctx, false)
+	if gr.wantCount() {
+		b = append(b, `,"@odata.count":`...)
+		b = strconv.AppendInt(b, int64(len(members)), 10)
+	}
+	if end < len(members) {
+		b = gr.appendLink(b, "@odata.nextLink", path, "skiptoken", pageToken{offset: end, top: top})
+	}
+	b = append(b, `,"value":[`...)
+	for i, m := range members[start:end] {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		if m.user != nil {
+			b = appendUser(b, m.user, uprops, true, nil)
+		} else {
+			b = appendGroup(b, m.group, gprops, true, nil, false)
+		}
+	}
+	b = append(b, "]}"...)
+	*buf = b
+	gr.writeBody(http.StatusOK, b)
+}
+
+// deltaRound resolves a delta request into the round it belongs to: the
+// version its changes are reported since (0 = initial round, everything),
+// the version the round started at, and the page to serve.
+func (gr *graphRequest) deltaRound() (tok pageToken, latest, ok bool) {
+	top, explicit, ok := requestedPageSize(gr.r, gr.q)
+	if !ok {
+		gr.invalidTop()
+		return pageToken{}, false, false
+	}
+	if raw, present := gr.q.get("skiptoken"); present {
+		tok, err := decodePageToken(raw)
+		if err != nil {
+			gr.expiredToken()
+			return pageToken{}, false, false
+		}
+		return tok, false, true
+	}
+	current := gr.st.version
+	if raw, present := gr.q.get("deltatoken"); present {
+		if strings.EqualFold(raw, "latest") {
+			return pageToken{top: top, snap: current, since: current}, true, true
+		}
+		prev, err := decodePageToken(raw)
+		if err != nil {
+			gr.expiredToken()
+			return pageToken{}, false, false
+		}
+		if !explicit {
+			top = prev.top
+		}
+		return pageToken{top: top, snap: current, since: prev.snap}, false, true
+	}
+	return pageToken{top: top, snap: current}, false, true
+}
+
+func (gr *graphRequest) userDelta() {
+	sel, ok := gr.userSelection(true)
+	if !ok {
+		return
+	}
+	st := gr.st
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	tok, latest, ok := gr.deltaRound()
+	if !ok {
+		return
+	}
+	var entries []deltaEntry[User]
+	n := len(st.users.items)
+	switch {
+	case latest:
+		n = 0
+	case tok.since > 0:
+		entries = st.userDelta(tok.since)
+		n = len(entries)
+	}
+	start, end := min(tok.offset, n), min(tok.offset+tok.top, n)
+
+	buf := getBuf()
+	defer putBuf(buf)
+	b := gr.appendContext(*buf, "users", sel.context, false)
+	if end < n {
+		b = gr.appendLink(b, "@odata.nextLink", "users/delta()", "skiptoken", pageToken{offset: end, top: tok.top, snap: tok.snap, since: tok.since})
+	} else {
+		b = gr.appendLink(b, "@odata.deltaLink", "users/delta()", "deltatoken", pageToken{top: tok.top, snap: tok.snap, since: tok.snap})
+	}
+	b = append(b, `,"value":[`...)
+	for i := start; i < end; i++ {
+		if i > start {
+			b = append(b, ',')
+		}
+		switch {
+		case entries == nil:
+			b = appendUser(b, st.users.items[i], sel.props, false, sel.expand)
+		case entries[i].obj != nil:
+			b = appendUser(b, entries[i].obj, sel.props, false, sel.expand)
+		default:
+			b = appendRemoved(b, entries[i].removedID)
+		}
+	}
+	b = append(b, "]}"...)
+	*buf = b
+	gr.writeBody(http.StatusOK, b)
+}
+
+func (gr *graphRequest) groupDelta() {
+	props, ctx, withMembers, ok := gr.groupSelection(true)
+	if !ok {
+		return
+	}
+	st := gr.st
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	tok, latest, ok := gr.deltaRound()
+	if !ok {
+		return
+	}
+	var entries []deltaEntry[Group]
+	n := len(st.groups.items)
+	switch {
+	case latest:
+		n = 0
+	case tok.since > 0:
+		entries = st.groupDelta(tok.since)
+		n = len(entries)
+	}
+	start, end := min(tok.offset, n), min(tok.offset+tok.top, n)
+
+	buf := getBuf()
+	defer putBuf(buf)
+	b := gr.appendContext(*buf, "groups", ctx, false)
+	if end < n {
+		b = gr.appendLink(b, "@odata.nextLink", "groups/delta()", "skiptoken", pageToken{offset: end, top: tok.top, snap: tok.snap, since: tok.since})
+	} else {
+		b = gr.appendLink(b, "@odata.deltaLink", "groups/delta()", "deltatoken", pageToken{top: tok.top, snap: tok.snap, since: tok.snap})
+	}
+	b = append(b, `,"value":[`...)
+	for i := start; i < end; i++ {
+		if i > start {
+			b = append(b, ',')
+		}
+		g := (*Group)(nil)
+		if entries == nil {
+			g = st.groups.items[i]
+		} else if g = entries[i].obj; g == nil {
+			b = appendRemoved(b, entries[i].removedID)
+			continue
+		}
+		var members []dirObject
+		if withMembers {
+			members = st.membersOf(g, false, membersAll)
+		}
+		b = appendGroup(b, g, props, false, members, withMembers)
+	}
+	b = append(b, "]}"...)
+	*buf = b
+	gr.writeBody(http.StatusOK, b)
+}
+
+func (gr *graphRequest) organization() {
+	st := gr.st
+	name := st.domainOrID()
+	if head, _, ok := strings.Cut(name, "."); ok && head != "" {
+		name = strings.ToUpper(head[:1]) + head[1:]
+	}
+	buf := getBuf()
+	defer putBuf(buf)
+	b := gr.appendContext(*buf, "organization", "", false)
+	b = append(b, `,"value":[{"id":`...)
+	b = appendString(b, st.id)
+	b = append(b, `,"displayName":`...)
+	b = appendString(b, name)
+	b = append(b, `,"tenantType":"AAD","verifiedDomains":[`...)
+	if st.domain != "" {
+		b = append(b, `{"capabilities":"Email, OfficeCommunicationsOnline","isDefault":true,"isInitial":true,"name":`...)
+		b = appendString(b, st.domain)
+		b = append(b, `,"type":"Managed"}`...)
+	}
+	b = append(b, "]}]}"...)
+	*buf = b
+	gr.writeBody(http.StatusOK, b)
+}
+
+func (gr *graphRequest) writeBody(status int, body []byte) {
+	h := gr.w.Header()
+	h.Set("Content-Type", odataContentType)
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Set("OData-Version", "4.0")
+	h.Set("Cache-Control", "no-cache")
+	setRequestIDs(h, gr.r)
+	gr.w.WriteHeader(status)
+	_, _ = gr.w.Write(body)
+}
+
+func setRequestIDs(h http.Header, r *http.Request) string {
+	reqID := newGUID()
+	clientReqID := r.Header.Get("client-request-id")
+	if clientReqID == "" {
+		clientReqID = reqID
+	}
+	h.Set("request-id", reqID)
+	h.Set("client-request-id", clientReqID)
+	return clientReqID
+}
+
+func (gr *graphRequest) forbidden() {
+	gr.s.writeODataError(gr.w, gr.r, http.StatusForbidden, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
+}
+
+func (gr *graphRequest) notFound(id string) {
+	gr.s.writeODataError(gr.w, gr.r, http.StatusNotFound, "Request_ResourceNotFound",
+		"Resource '"+id+"' does not exist or one of its queried reference-property objects are not present.")
+}
+
+func (gr *graphRequest) badRequest(msg string) {
+	gr.s.writeODataError(gr.w, gr.r, http.StatusBadRequest, "Request_BadRequest", msg)
+}
+
+func (gr *graphRequest) unsupported(msg string) {
+	gr.s.writeODataError(gr.w, gr.r, http.StatusBadRequest, "Request_UnsupportedQuery", msg)
+}
+
+func (gr *graphRequest) invalidTop() {
+	v, _ := gr.q.get("top")
+	gr.unsupported("Invalid page size specified: '" + v + "'. Must be between 1 and 999 inclusive.")
+}
+
+func (gr *graphRequest) expiredToken() {
+	gr.s.writeODataError(gr.w, gr.r, http.StatusBadRequest, "Directory_ExpiredPageToken",
+		"The specified page token value has expired and can no longer be included in your request.")
+}
+
+func (gr *graphRequest) unknownSegment(seg string) {
+	gr.s.writeODataError(gr.w, gr.r, http.StatusBadRequest, "BadRequest", "Resource not found for the segment '"+seg+"'.")
+}
+
+func (s *Server) writeUnauthorized(w http.ResponseWriter, r *http.Request, msg string) {
+	w.Header().Set("WWW-Authenticate", `Bearer realm="", authorization_uri="`+s.url+`/common/oauth2/authorize", client_id="00000003-0000-0000-c000-000000000000"`)
+	s.writeODataError(w, r, http.StatusUnauthorized, "InvalidAuthenticationToken", msg)
+}
+
+type odataError struct {
+	Error odataErrorBody `json:"error"`
+}
+
+type odataErrorBody struct {
+	Code       string          `json:"code"`
+	Message    string          `json:"message"`
+	InnerError odataInnerError `json:"innerError"`
+}
+
+type odataInnerError struct {
+	Date            string `json:"date"`
+	RequestID       string `json:"request-id"`
+	ClientRequestID string `json:"client-request-id"`
+}
+
+// writeODataError writes an error the way Microsoft Graph does.
+func (s *Server) writeODataError(w http.ResponseWriter, r *http.Request, status int, code, message string) {
+	h := w.Header()
+	clientReqID := setRequestIDs(h, r)
+	body, err := json.Marshal(odataError{Error: odataErrorBody{
+		Code:    code,
+		Message: message,
+		InnerError: odataInnerError{
+			Date:            time.Now().UTC().Format("2006-01-02T15:04:05"),
+			RequestID:       h.Get("request-id"),
+			ClientRequestID: clientReqID,
+		},
+	}})
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	h.Set("Content-Type", odataContentType)
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}

@@ -1,0 +1,413 @@
+package fakeentra
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"io"
+	"log/slog"
+	"math/big"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+// ErrUnknownTenant is returned by Update for a tenant id never added.
+var ErrUnknownTenant = errors.New("fakeentra: unknown tenant")
+
+// Option configures Start.
+type Option func(*config)
+
+type config struct {
+	tokenTTL time.Duration
+	logger   *slog.Logger
+}
+
+// WithTokenTTL sets how long issued access tokens stay valid (default 1h;
+// non-positive values keep the default).
+func WithTokenTTL(d time.Duration) Option {
+	return func(c *config) {
+		if d > 0 {
+			c.tokenTTL = d
+		}
+	}
+}
+
+// WithLogger sets where the server logs served requests (at debug level)
+// and connection errors. The default discards everything.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) {
+		if l != nil {
+			c.logger = l
+		}
+	}
+}
+
+// Request is one request the server answered, as recorded by Requests.
+type Request struct {
+	Method string
+	Path   string // URL path, decoded
+	Query  string // raw query string
+	// Status is the HTTP status sent; 0 when a FaultReset dropped the
+	// connection instead.
+	Status int
+	// Page is the 1-based page of a paged listing derived from $skiptoken;
+	// every request without a $skiptoken is page 1.
+	Page int
+}
+
+// maxLoggedRequests bounds the request log of a long-running server; the
+// oldest half is dropped when it fills.
+const maxLoggedRequests = 1 << 17
+
+// Server is a running fake of Entra ID's token endpoint and the Microsoft
+// Graph v1.0 directory subset. It is safe for concurrent use.
+type Server struct {
+	url      string
+	caPEM    []byte
+	pool     *x509.CertPool
+	client   *http.Client
+	srv      *http.Server
+	logger   *slog.Logger
+	tokenTTL time.Duration
+	seed     maphash.Seed
+
+	closeOnce sync.Once
+	closed    chan struct{}
+	served    chan struct{}
+
+	mu      sync.RWMutex
+	tenants map[string]*tenantState // by lower-case id and lower-case domain
+
+	tokMu  sync.Mutex
+	tokens map[string]grant
+
+	faultMu   sync.Mutex
+	faults    []*activeFault
+	nextFault uint64
+
+	logMu    sync.Mutex
+	requests []Request
+}
+
+// Start serves on https://127.0.0.1:<free port> with a fresh self-signed CA
+// (ECDSA, generated in memory) and a leaf certificate for 127.0.0.1, ::1 and
+// localhost.
+func Start(opts ...Option) (*Server, error) {
+	cfg := config{tokenTTL: time.Hour, logger: slog.New(slog.DiscardHandler)}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	caPEM, leaf, err := newCertificates()
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("fakeentra: listen: %w", err)
+	}
+	s := &Server{
+		url:      "https://" + ln.Addr().String(),
+		caPEM:    caPEM,
+		pool:     pool,
+		logger:   cfg.logger,
+		tokenTTL: cfg.tokenTTL,
+		seed:     maphash.MakeSeed(),
+		closed:   make(chan struct{}),
+		served:   make(chan struct{}),
+		tenants:  make(map[string]*tenantState),
+		tokens:   make(map[string]grant),
+	}
+	transport := &http.Transport{
+		Proxy:               nil, // loopback only, whatever the environment says
+		TLSClientConfig:     &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
+		MaxIdleConns:        64,
+		MaxIdleConnsPerHost: 32,
+		IdleConnTimeout:     90 * time.Second,
+		TLSHandshakeTimeout: 10 * time.Second,
+	}
+	s.client = &http.Client{Transport: transport}
+
+	// HTTP/1.1 only: a FaultReset needs to hijack the connection.
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
+	s.srv = &http.Server{
+		Handler:           s,
+		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{leaf}, MinVersion: tls.VersionTLS12},
+		Protocols:         &protocols,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(cfg.logger.Handler(), slog.LevelDebug),
+	}
+	go func() {
+		defer close(s.served)
+		if err := s.srv.ServeTLS(ln, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.logger.Error("fakeentra: serve", "err", err)
+		}
+	}()
+	return s, nil
+}
+
+// URL is "https://127.0.0.1:PORT", without a trailing slash. It is both the
+// authority host and the Graph endpoint; the token scope is URL()+"/.default".
+func (s *Server) URL() string { return s.url }
+
+// CertPool returns a pool trusting the server's CA.
+func (s *Server) CertPool() *x509.CertPool { return s.pool.Clone() }
+
+// CACertPEM returns the CA certificate in PEM form, e.g. for SSL_CERT_FILE.
+func (s *Server) CACertPEM() []byte { return append([]byte(nil), s.caPEM...) }
+
+// HTTPClient returns a client that trusts the server's CA and never uses a
+// proxy. It is shared: do not change its fields.
+func (s *Server) HTTPClient() *http.Client { return s.client }
+
+// Close stops the server, dropping open connections and waking requests
+// held by a FaultSlow.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() {
+		close(s.closed)
+		_ = s.srv.Close()
+		<-s.served
+		s.client.CloseIdleConnections()
+	})
+}
+
+// AddTenant adds t, replacing any tenant with the same ID. The server takes
+// ownership of t: change it afterwards only through Update.
+func (s *Server) AddTenant(t *Tenant) {
+	st := newTenantState(t, s.seed)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if old, ok := s.tenants[strings.ToLower(t.ID)]; ok {
+		for k, v := range s.tenants {
+			if v == old {
+				delete(s.tenants, k)
+			}
+		}
+	}
+	s.tenants[strings.ToLower(t.ID)] = st
+	if t.Domain != "" {
+		s.tenants[strings.ToLower(t.Domain)] = st
+	}
+}
+
+// Update runs fn on the tenant's directory with every request to it held
+// off, then records what fn changed so delta queries report it: changed and
+// added objects get the new version, removed ones become tombstones. fn may
+// change, add and remove users, groups and apps, but not the tenant's ID or
+// Domain.
+func (s *Server) Update(tenantID string, fn func(t *Tenant)) error {
+	st := s.tenant(tenantID)
+	if st == nil {
+		return fmt.Errorf("fakeentra: update %q: %w", tenantID, ErrUnknownTenant)
+	}
+	st.update(fn)
+	return nil
+}
+
+// ExpireTokens makes every token issued so far answer 401
+// InvalidAuthenticationToken. Tokens issued afterwards work normally.
+func (s *Server) ExpireTokens() {
+	s.tokMu.Lock()
+	defer s.tokMu.Unlock()
+	clear(s.tokens)
+}
+
+// Requests returns a copy of the log of requests served, oldest first.
+func (s *Server) Requests() []Request {
+	s.logMu.Lock()
+	defer s.logMu.Unlock()
+	return append([]Request(nil), s.requests...)
+}
+
+// ResetRequests empties the request log.
+func (s *Server) ResetRequests() {
+	s.logMu.Lock()
+	defer s.logMu.Unlock()
+	s.requests = nil
+}
+
+func (s *Server) logRequest(r *http.Request, status, page int) {
+	s.logMu.Lock()
+	if len(s.requests) >= maxLoggedRequests {
+		n := copy(s.requests, s.requests[len(s.requests)/2:])
+		s.requests = s.requests[:n]
+	}
+	s.requests = append(s.requests, Request{
+		Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Status: status, Page: page,
+	})
+	s.logMu.Unlock()
+	s.logger.Debug("fakeentra: request", "method", r.Method, "path", r.URL.Path, "query", r.URL.RawQuery, "status", status, "page", page)
+}
+
+// tenant finds a tenant by id or domain, case-insensitively.
+func (s *Server) tenant(idOrDomain string) *tenantState {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.tenants[strings.ToLower(idOrDomain)]
+}
+
+// ServeHTTP applies matching faults, then answers the request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	q := parseQuery(r.URL.RawQuery)
+	page := requestPage(q)
+	if f, ok := s.matchFault(r.URL.Path, page); ok {
+		switch f.Kind {
+		case FaultReset:
+			// Logged first: once the connection drops, the client may look
+			// at the log before this goroutine runs again.
+			s.logRequest(r, 0, page)
+			s.resetConnection(w)
+			return
+		case FaultSlow:
+			if !s.sleep(r.Context(), f.Delay) {
+				s.logRequest(r, 0, page)
+				s.resetConnection(w)
+				return
+			}
+		default:
+			rec := &statusRecorder{ResponseWriter: w}
+			s.writeFault(rec, r, f)
+			s.logRequest(r, rec.status, page)
+			return
+		}
+	}
+	rec := &statusRecorder{ResponseWriter: w}
+	s.route(rec, r, q)
+	s.logRequest(r, rec.status, page)
+}
+
+// sleep waits d unless the request or the server ends first.
+func (s *Server) sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	case <-s.closed:
+		return false
+	}
+}
+
+// resetConnection closes the client connection without a response. Linger 0
+// turns the close into a TCP RST, which is what a dropped connection looks
+// like to the client.
+func (s *Server) resetConnection(w http.ResponseWriter) {
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		s.logger.Error("fakeentra: reset fault: connection cannot be hijacked")
+		return
+	}
+	conn, _, err := hj.Hijack()
+	if err != nil {
+		s.logger.Error("fakeentra: reset fault: hijack", "err", err)
+		return
+	}
+	raw := conn
+	if tc, ok := conn.(*tls.Conn); ok {
+		raw = tc.NetConn()
+	}
+	if tcp, ok := raw.(*net.TCPConn); ok {
+		_ = tcp.SetLinger(0)
+	}
+	_ = raw.Close()
+}
+
+func (s *Server) route(w http.ResponseWriter, r *http.Request, q query) {
+	path := r.URL.Path
+	if rest, ok := strings.CutPrefix(path, "/v1.0/"); ok {
+		s.serveGraph(w, r, q, rest)
+		return
+	}
+	s.serveAuthority(w, r, strings.TrimPrefix(path, "/"))
+}
+
+// statusRecorder remembers the status sent for the request log.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+func newCertificates() (caPEM []byte, leaf tls.Certificate, err error) {
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, tls.Certificate{}, fmt.Errorf("fakeentra: generate CA key: %w", err)
+	}
+	now := time.Now()
+	caTemplate := &x509.Certificate{
+		SerialNumber:          randomSerial(),
+		Subject:               pkix.Name{CommonName: "fakeentra test CA", Organization: []string{"dirsync"}},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.Add(10 * 365 * 24 * time.Hour),
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		MaxPathLenZero:        true,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTemplate, caTemplate, &caKey.PublicKey, caKey)
+	if err != nil {
+		return nil, tls.Certificate{}, fmt.Errorf("fakeentra: create CA certificate: %w", err)
+	}
+	caCert, err := x509.ParseCertificate(caDER)
+	if err != nil {
+		return nil, tls.Certificate{}, fmt.Errorf("fakeentra: parse CA certificate: %w", err)
+	}
+
+	leafKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, tls.Certificate{}, fmt.Errorf("fakeentra: generate leaf key: %w", err)
+	}
+	leafTemplate := &x509.Certificate{
+		SerialNumber: randomSerial(),
+		Subject:      pkix.Name{CommonName: "localhost"},
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     now.Add(10 * 365 * 24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		DNSNames:     []string{"localhost"},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+	}
+	leafDER, err := x509.CreateCertificate(rand.Reader, leafTemplate, caCert, &leafKey.PublicKey, caKey)
+	if err != nil {
+		return nil, tls.Certificate{}, fmt.Errorf("fakeentra: create leaf certificate: %w", err)
+	}
+	caPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})
+	leaf = tls.Certificate{Certificate: [][]byte{leafDER, caDER}, PrivateKey: leafKey}
+	return caPEM, leaf, nil
+}
+
+func randomSerial() *big.Int {
+	var b [16]byte
+	_, _ = io.ReadFull(rand.Reader, b[:]) // crypto/rand.Reader never fails
+	b[0] &= 0x7f
+	return new(big.Int).SetBytes(b[:])
+}

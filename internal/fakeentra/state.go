@@ -1,0 +1,407 @@
+package fakeentra
+
+import (
+	"cmp"
+	"hash/maphash"
+	"slices"
+	"strings"
+	"sync"
+)
+
+// tombstone remembers a deleted object for delta queries.
+type tombstone struct {
+	id      string
+	version uint64
+}
+
+// objIndex keeps a tenant's users or groups sorted by id, with the
+// directory version each was last changed at. Sorting happens once per
+// directory version, so paging is a slice of it.
+type objIndex[T any] struct {
+	items  []*T     // sorted by id
+	ver    []uint64 // version of last change, parallel to items
+	hashes []uint64 // content hashes, parallel to items; nil until the first Update needs them
+	tombs  []tombstone
+	idOf   func(*T) string
+	hashOf func(maphash.Seed, *T) uint64
+
+	// positions maps ids to positions in items. It is built on first use
+	// (membership of a large group looks up every member) and dropped when
+	// items change.
+	positionsOnce *sync.Once
+	positions     map[string]int32
+}
+
+func (ix *objIndex[T]) build(items []T, version uint64) {
+	ix.setItems(sortedPointers(items, ix.idOf))
+	ix.ver = make([]uint64, len(ix.items))
+	for i := range ix.ver {
+		ix.ver[i] = version
+	}
+	ix.hashes = nil
+}
+
+func (ix *objIndex[T]) setItems(items []*T) {
+	ix.items = items
+	ix.positionsOnce = new(sync.Once)
+	ix.positions = nil
+}
+
+func sortedPointers[T any](items []T, idOf func(*T) string) []*T {
+	ptrs := make([]*T, len(items))
+	sorted := true
+	for i := range items {
+		ptrs[i] = &items[i]
+		if i > 0 && idOf(ptrs[i-1]) > idOf(ptrs[i]) {
+			sorted = false
+		}
+	}
+	if !sorted {
+		slices.SortStableFunc(ptrs, func(a, b *T) int { return cmp.Compare(idOf(a), idOf(b)) })
+	}
+	return ptrs
+}
+
+func (ix *objIndex[T]) computeHashes(seed maphash.Seed) []uint64 {
+	hs := make([]uint64, len(ix.items))
+	// Large directories are hashed in parallel chunks: a million users is
+	// tens of millions of field hashes.
+	const chunk = 1 << 16
+	var wg sync.WaitGroup
+	for start := 0; start < len(ix.items); start += chunk {
+		end := min(start+chunk, len(ix.items))
+		wg.Go(func() {
+			for i := start; i < end; i++ {
+				hs[i] = ix.hashOf(seed, ix.items[i])
+			}
+		})
+	}
+	wg.Wait()
+	return hs
+}
+
+// snapshotIDs captures ids and hashes before a mutation that may rewrite
+// the objects in place.
+func (ix *objIndex[T]) snapshotIDs(seed maphash.Seed) (ids []string, hashes []uint64) {
+	if ix.hashes == nil {
+		ix.hashes = ix.computeHashes(seed)
+	}
+	ids = make([]string, len(ix.items))
+	for i, it := range ix.items {
+		ids[i] = ix.idOf(it)
+	}
+	return ids, ix.hashes
+}
+
+// rebuild re-indexes items after a mutation and stamps what changed since
+// the snapshot with version: new and changed objects get it, vanished ones
+// become tombstones.
+func (ix *objIndex[T]) rebuild(items []T, oldIDs []string, oldHashes []uint64, seed maphash.Seed, version uint64) {
+	oldVer := ix.ver
+	ix.setItems(sortedPointers(items, ix.idOf))
+	ix.hashes = ix.computeHashes(seed)
+	ix.ver = make([]uint64, len(ix.items))
+	var revived map[string]bool
+	i, j := 0, 0
+	for i < len(oldIDs) || j < len(ix.items) {
+		switch {
+		case j == len(ix.items) || (i < len(oldIDs) && oldIDs[i] < ix.idOf(ix.items[j])):
+			ix.tombs = append(ix.tombs, tombstone{id: oldIDs[i], version: version})
+			i++
+		case i == len(oldIDs) || ix.idOf(ix.items[j]) < oldIDs[i]:
+			ix.ver[j] = version
+			if revived == nil {
+				revived = make(map[string]bool)
+			}
+			revived[ix.idOf(ix.items[j])] = true
+			j++
+		default:
+			if oldHashes[i] == ix.hashes[j] {
+				ix.ver[j] = oldVer[i]
+			} else {
+				ix.ver[j] = version
+			}
+			i++
+			j++
+		}
+	}
+	if len(revived) > 0 {
+		ix.tombs = slices.DeleteFunc(ix.tombs, func(t tombstone) bool { return revived[t.id] })
+	}
+}
+
+// find returns the position of the object with the given id.
+func (ix *objIndex[T]) find(id string) (int, bool) {
+	ix.positionsOnce.Do(func() {
+		ix.positions = make(map[string]int32, len(ix.items))
+		for i, it := range ix.items {
+			ix.positions[ix.idOf(it)] = int32(i)
+		}
+	})
+	i, ok := ix.positions[id]
+	return int(i), ok
+}
+
+func (ix *objIndex[T]) get(id string) *T {
+	if i, ok := ix.find(id); ok {
+		return ix.items[i]
+	}
+	return nil
+}
+
+// deltaEntry is one object in a delta round: present (changed or new) or
+// removed.
+type deltaEntry[T any] struct {
+	obj       *T
+	removedID string
+}
+
+// changedSince lists, in id order, the objects changed after version since,
+// then the objects deleted after it.
+func (ix *objIndex[T]) changedSince(since uint64) []deltaEntry[T] {
+	var out []deltaEntry[T]
+	for i, v := range ix.ver {
+		if v > since {
+			out = append(out, deltaEntry[T]{obj: ix.items[i]})
+		}
+	}
+	for _, t := range ix.tombs {
+		if t.version > since {
+			out = append(out, deltaEntry[T]{removedID: t.id})
+		}
+	}
+	return out
+}
+
+// dirObject is a user or a group in a membership listing.
+type dirObject struct {
+	user  *User
+	group *Group
+}
+
+func (o dirObject) id() string {
+	if o.user != nil {
+		return o.user.ID
+	}
+	return o.group.ID
+}
+
+type memberKey struct {
+	groupID    string
+	transitive bool
+	filter     memberFilter
+}
+
+type deltaKey struct {
+	groups bool
+	since  uint64
+}
+
+// tenantState is a tenant's directory with its sorted indexes, change
+// versions and caches. mu guards the directory: requests hold it for
+// reading while they encode a page, Update holds it for writing.
+type tenantState struct {
+	id     string
+	domain string
+	seed   maphash.Seed
+
+	mu      sync.RWMutex
+	t       *Tenant
+	version uint64
+	users   objIndex[User]
+	groups  objIndex[Group]
+
+	// cacheMu guards the caches, which hold results for the current version
+	// only and are filled by readers.
+	cacheMu     sync.Mutex
+	members     map[memberKey][]dirObject
+	userDeltas  map[uint64][]deltaEntry[User]
+	groupDeltas map[uint64][]deltaEntry[Group]
+}
+
+func newTenantState(t *Tenant, seed maphash.Seed) *tenantState {
+	st := &tenantState{
+		id:      t.ID,
+		domain:  t.Domain,
+		seed:    seed,
+		t:       t,
+		version: 1,
+		users:   objIndex[User]{idOf: userID, hashOf: hashUser},
+		groups:  objIndex[Group]{idOf: groupID, hashOf: hashGroup},
+	}
+	st.users.build(t.Users, st.version)
+	st.groups.build(t.Groups, st.version)
+	st.resetCaches()
+	return st
+}
+
+func userID(u *User) string   { return u.ID }
+func groupID(g *Group) string { return g.ID }
+
+func (st *tenantState) resetCaches() {
+	st.cacheMu.Lock()
+	defer st.cacheMu.Unlock()
+	st.members = make(map[memberKey][]dirObject)
+	st.userDeltas = make(map[uint64][]deltaEntry[User])
+	st.groupDeltas = make(map[uint64][]deltaEntry[Group])
+}
+
+func (st *tenantState) domainOrID() string {
+	if st.domain != "" {
+		return st.domain
+	}
+	return st.id
+}
+
+func (st *tenantState) app(clientID string) (App, bool) {
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	for _, a := range st.t.Apps {
+		if strings.EqualFold(a.ClientID, clientID) {
+			return a, true
+		}
+	}
+	return App{}, false
+}
+
+func (st *tenantState) update(fn func(t *Tenant)) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	oldUserIDs, oldUserHashes := st.users.snapshotIDs(st.seed)
+	oldGroupIDs, oldGroupHashes := st.groups.snapshotIDs(st.seed)
+	fn(st.t)
+	st.version++
+	st.users.rebuild(st.t.Users, oldUserIDs, oldUserHashes, st.seed, st.version)
+	st.groups.rebuild(st.t.Groups, oldGroupIDs, oldGroupHashes, st.seed, st.version)
+	st.resetCaches()
+}
+
+// userDelta returns the entries of a user delta round reporting changes
+// after since; since 0 is an initial round listing every user. The caller
+// holds st.mu for reading.
+func (st *tenantState) userDelta(since uint64) []deltaEntry[User] {
+	st.cacheMu.Lock()
+	defer st.cacheMu.Unlock()
+	if d, ok := st.userDeltas[since]; ok {
+		return d
+	}
+	d := st.users.changedSince(since)
+	st.userDeltas[since] = d
+	return d
+}
+
+// groupDelta is userDelta for groups.
+func (st *tenantState) groupDelta(since uint64) []deltaEntry[Group] {
+	st.cacheMu.Lock()
+	defer st.cacheMu.Unlock()
+	if d, ok := st.groupDeltas[since]; ok {
+		return d
+	}
+	d := st.groups.changedSince(since)
+	st.groupDeltas[since] = d
+	return d
+}
+
+// membersOf lists a group's direct or transitive members in id order,
+// restricted by filter. Transitive listings follow nested groups
+// breadth-first, visiting each group once, so cycles end and a group never
+// lists itself. The caller holds st.mu for reading.
+func (st *tenantState) membersOf(g *Group, transitive bool, filter memberFilter) []dirObject {
+	key := memberKey{groupID: g.ID, transitive: transitive, filter: filter}
+	st.cacheMu.Lock()
+	defer st.cacheMu.Unlock()
+	if m, ok := st.members[key]; ok {
+		return m
+	}
+	userSeen := make([]bool, len(st.users.items))
+	groupSeen := make([]bool, len(st.groups.items))
+	start, _ := st.groups.find(g.ID)
+	queue := []*Group{g}
+	for len(queue) > 0 {
+		cur := queue[0]
+		queue = queue[1:]
+		for _, id := range cur.MemberUserIDs {
+			if i, ok := st.users.find(id); ok {
+				userSeen[i] = true
+			}
+		}
+		for _, id := range cur.MemberGroupIDs {
+			i, ok := st.groups.find(id)
+			if !ok || groupSeen[i] || i == start {
+				continue
+			}
+			groupSeen[i] = true
+			if transitive {
+				queue = append(queue, st.groups.items[i])
+			}
+		}
+	}
+	var out []dirObject
+	if filter != membersUsers {
+		for i, seen := range groupSeen {
+			if seen {
+				out = append(out, dirObject{group: st.groups.items[i]})
+			}
+		}
+	}
+	if filter != membersGroups {
+		for i, seen := range userSeen {
+			if seen {
+				out = append(out, dirObject{user: st.users.items[i]})
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b dirObject) int { return cmp.Compare(a.id(), b.id()) })
+	st.members[key] = out
+	return out
+}
+
+// Content hashes combine a seeded hash of each field, so Update can tell
+// changed objects from unchanged ones without keeping a copy of the
+// directory.
+func hashUser(seed maphash.Seed, u *User) uint64 {
+	h := uint64(len(u.BusinessPhones))
+	for _, s := range [...]string{
+		u.ID, u.DisplayName, u.GivenName, u.Surname, u.UserPrincipalName, u.UserType,
+		u.JobTitle, u.Department, u.OfficeLocation, u.MobilePhone, u.EmployeeID, u.EmployeeType,
+		u.CompanyName, u.Country, u.City, u.State, u.StreetAddress, u.PostalCode, u.UsageLocation,
+		u.PreferredLanguage, u.OnPremisesSamAccountName, u.ManagerID,
+	} {
+		h = mixHash(h, maphash.String(seed, s))
+	}
+	h = mixHash(h, hashOptional(seed, u.Mail))
+	if u.AccountEnabled {
+		h = mixHash(h, 1)
+	}
+	for _, p := range u.BusinessPhones {
+		h = mixHash(h, maphash.String(seed, p))
+	}
+	return h
+}
+
+func hashGroup(seed maphash.Seed, g *Group) uint64 {
+	h := mixHash(uint64(len(g.MemberUserIDs)), uint64(len(g.MemberGroupIDs)))
+	for _, s := range [...]string{g.ID, g.DisplayName, g.Description} {
+		h = mixHash(h, maphash.String(seed, s))
+	}
+	h = mixHash(h, hashOptional(seed, g.Mail))
+	for _, id := range g.MemberUserIDs {
+		h = mixHash(h, maphash.String(seed, id))
+	}
+	for _, id := range g.MemberGroupIDs {
+		h = mixHash(h, maphash.String(seed, id))
+	}
+	return h
+}
+
+func hashOptional(seed maphash.Seed, s *string) uint64 {
+	if s == nil {
+		return 0x6e756c6c // distinct from the hash of any string, in practice
+	}
+	return maphash.String(seed, *s)
+}
+
+// mixHash folds v into h; the order of fields matters, as it should.
+func mixHash(h, v uint64) uint64 {
+	return splitmix64(h ^ v)
+}

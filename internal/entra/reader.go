@@ -1,0 +1,461 @@
+package entra
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	absser "github.com/microsoft/kiota-abstractions-go/serialization"
+	kauth "github.com/microsoft/kiota-authentication-azure-go"
+	khttp "github.com/microsoft/kiota-http-go"
+	jsonser "github.com/microsoft/kiota-serialization-json-go"
+	core "github.com/microsoftgraph/msgraph-sdk-go-core"
+	"github.com/microsoftgraph/msgraph-sdk-go/groups"
+	"github.com/microsoftgraph/msgraph-sdk-go/models"
+	"github.com/microsoftgraph/msgraph-sdk-go/users"
+
+	"dirsync/internal/domain"
+)
+
+// Reader reads one Entra ID directory through Microsoft Graph. It is safe
+// for concurrent use.
+type Reader struct {
+	cfg       Config
+	graphURL  string // e.g. https://graph.microsoft.com
+	authority string
+	tokens    *tokenSource
+	users     *users.UsersRequestBuilder
+	groups    *groups.GroupsRequestBuilder
+}
+
+// NewReader builds a Reader; it does no I/O.
+func NewReader(c Config) (*Reader, error) {
+	switch {
+	case strings.TrimSpace(c.DirectoryTenantID) == "":
+		return nil, errors.New("entra: the directory (tenant) ID is required")
+	case strings.TrimSpace(c.ClientID) == "":
+		return nil, errors.New("entra: the application (client) ID is required")
+	case c.ClientSecret == "":
+		return nil, errors.New("entra: the client secret is required")
+	}
+	graphURL, authority, err := c.Endpoints()
+	if err != nil {
+		return nil, err
+	}
+	if c.PageSize <= 0 || c.PageSize > DefaultPageSize {
+		c.PageSize = DefaultPageSize
+	}
+	if c.MemberConcurrency <= 0 {
+		c.MemberConcurrency = DefaultMemberConcurrency
+	}
+	c.Retry = c.Retry.withDefaults()
+	base := c.Transport
+	if base == nil {
+		base = http.DefaultTransport
+		if t, ok := http.DefaultTransport.(*http.Transport); ok {
+			base = t.Clone()
+		}
+	}
+
+	credentialOptions := &azidentity.ClientSecretCredentialOptions{
+		ClientOptions: policy.ClientOptions{
+			Cloud:     cloud.Configuration{ActiveDirectoryAuthorityHost: authority},
+			Transport: &http.Client{Transport: base},
+			Retry:     tokenRetryOptions(c.Retry),
+		},
+		// Instance discovery asks the public cloud about the authority,
+		// which an overridden authority is not known to.
+		DisableInstanceDiscovery: c.AuthorityHost != "",
+	}
+	scopes := []string{graphURL + "/.default"}
+	tokens, err := newTokenSource(scopes, func() (azcore.TokenCredential, error) {
+		return azidentity.NewClientSecretCredential(c.DirectoryTenantID, c.ClientID, c.ClientSecret, credentialOptions)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("entra: credential: %w", err)
+	}
+
+	graphHost, err := url.Parse(graphURL)
+	if err != nil {
+		return nil, fmt.Errorf("entra: graph endpoint: %w", err)
+	}
+	// Without the Graph host among the valid hosts the provider silently
+	// sends no token.
+	auth, err := kauth.NewAzureIdentityAuthenticationProviderWithScopesAndValidHosts(tokens, scopes, []string{graphHost.Hostname()})
+	if err != nil {
+		return nil, fmt.Errorf("entra: authentication provider: %w", err)
+	}
+	httpClient, err := newGraphHTTPClient(newRetryTransport(base, c.Retry, tokens))
+	if err != nil {
+		return nil, err
+	}
+	parseNodes := absser.NewParseNodeFactoryRegistry()
+	parseNodes.ContentTypeAssociatedFactories["application/json"] = jsonser.NewJsonParseNodeFactory()
+	writers := absser.NewSerializationWriterFactoryRegistry()
+	writers.ContentTypeAssociatedFactories["application/json"] = jsonser.NewJsonSerializationWriterFactory()
+	adapter, err := core.NewGraphRequestAdapterBaseWithParseNodeFactoryAndSerializationWriterFactoryAndHttpClient(
+		auth, core.GraphClientOptions{}, parseNodes, writers, httpClient)
+	if err != nil {
+		return nil, fmt.Errorf("entra: request adapter: %w", err)
+	}
+	adapter.SetBaseUrl(graphURL + "/v1.0")
+
+	// The users and groups request builders are built directly, rather than
+	// through msgraph-sdk-go's root client, whose import pulls in every
+	// Graph API package and tens of MB of binary.
+	return &Reader{
+		cfg:       c,
+		graphURL:  graphURL,
+		authority: authority,
+		tokens:    tokens,
+		users:     users.NewUsersRequestBuilderInternal(map[string]string{}, adapter),
+		groups:    groups.NewGroupsRequestBuilderInternal(map[string]string{}, adapter),
+	}, nil
+}
+
+// newGraphHTTPClient builds the client the Graph SDK sends through: the
+// msgraph-sdk-go-core middleware over transport (a retryTransport), with
+// kiota's retry handler switched off so attempts are not multiplied.
+func newGraphHTTPClient(transport http.RoundTripper) (*http.Client, error) {
+	noRetry := &khttp.RetryHandlerOptions{
+		ShouldRetry: func(time.Duration, int, *http.Request, *http.Response) bool { return false },
+	}
+	kiota, err := khttp.GetDefaultMiddlewaresWithOptions(noRetry)
+	if err != nil {
+		return nil, fmt.Errorf("entra: graph middleware: %w", err)
+	}
+	options := core.GraphClientOptions{}
+	middleware := append([]khttp.Middleware{
+		core.NewGraphTelemetryHandler(&options),
+		khttp.NewUrlReplaceHandler(true, core.ReplacementPairs),
+	}, kiota...)
+	return &http.Client{
+		Transport: khttp.NewCustomTransportWithParentTransport(transport, middleware...),
+		// kiota's redirect handler follows redirects itself.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}, nil
+}
+
+// tokenRetryOptions applies the Graph retry budget to token requests, which
+// azcore retries itself.
+func tokenRetryOptions(p RetryPolicy) policy.RetryOptions {
+	retries := int32(p.MaxAttempts - 1)
+	if retries == 0 {
+		retries = -1 // azcore reads 0 as "default"
+	}
+	return policy.RetryOptions{
+		MaxRetries:    retries,
+		TryTimeout:    p.AttemptTimeout,
+		RetryDelay:    p.BaseDelay,
+		MaxRetryDelay: p.MaxDelay,
+	}
+}
+
+// Read reads the directory's users and groups into a Snapshot: all users,
+// with the properties opts' mapping needs, and the mirrored groups (all, or
+// opts.Scope.Groups) with their transitive user members. Any request that
+// still fails after its retries fails the whole read.
+func (r *Reader) Read(ctx context.Context, opts domain.Options) (*domain.Snapshot, error) {
+	props := domain.UserProperties(opts.EffectiveMapping())
+	plan, err := newUserPlan(props)
+	if err != nil {
+		return nil, err
+	}
+	sourceUsers, err := r.readUsers(ctx, plan)
+	if err != nil {
+		return nil, err
+	}
+	var sourceGroups []domain.SourceGroup
+	if len(opts.Scope.Groups) == 0 {
+		sourceGroups, err = r.readAllGroups(ctx)
+	} else {
+		sourceGroups, err = r.readScopeGroups(ctx, opts.Scope.Groups)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := r.readMembers(ctx, sourceGroups, sourceUsers); err != nil {
+		return nil, err
+	}
+	return &domain.Snapshot{
+		DirectoryTenantID: r.cfg.DirectoryTenantID,
+		UserProperties:    props,
+		Users:             sourceUsers,
+		Groups:            sourceGroups,
+	}, nil
+}
+
+func (r *Reader) top() *int32 {
+	n := int32(r.cfg.PageSize)
+	return &n
+}
+
+func (r *Reader) readUsers(ctx context.Context, plan *userPlan) ([]domain.SourceUser, error) {
+	query := &users.UsersRequestBuilderGetQueryParameters{Select: plan.selectFields, Top: r.top()}
+	if plan.expandManager {
+		query.Expand = []string{"manager($select=id,mail,userPrincipalName)"}
+	}
+	values := newInterner()
+	out := make([]domain.SourceUser, 0, r.cfg.PageSize)
+	err := readPages(ctx, r, "users", permUsers,
+		func(ctx context.Context) (models.UserCollectionResponseable, error) {
+			return r.users.Get(ctx, &users.UsersRequestBuilderGetRequestConfiguration{QueryParameters: query})
+		},
+		func(ctx context.Context, link string) (models.UserCollectionResponseable, error) {
+			return r.users.WithUrl(link).Get(ctx, nil)
+		},
+		func(u models.Userable) error {
+			su, err := plan.convert(u, values)
+			if err != nil {
+				return err
+			}
+			out = append(out, su)
+			return nil
+		})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+var groupFields = []string{"id", "displayName", "description", "mail"}
+
+func (r *Reader) readAllGroups(ctx context.Context) ([]domain.SourceGroup, error) {
+	query := &groups.GroupsRequestBuilderGetQueryParameters{Select: groupFields, Top: r.top()}
+	var out []domain.SourceGroup
+	err := readPages(ctx, r, "groups", permGroups,
+		func(ctx context.Context) (models.GroupCollectionResponseable, error) {
+			return r.groups.Get(ctx, &groups.GroupsRequestBuilderGetRequestConfiguration{QueryParameters: query})
+		},
+		func(ctx context.Context, link string) (models.GroupCollectionResponseable, error) {
+			return r.groups.WithUrl(link).Get(ctx, nil)
+		},
+		func(g models.Groupable) error {
+			sg, err := convertGroup(g)
+			if err != nil {
+				return err
+			}
+			out = append(out, sg)
+			return nil
+		})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// readScopeGroups reads the scope groups one by one, in scope order; a group
+// that does not exist is left out (the plan engine warns about it).
+func (r *Reader) readScopeGroups(ctx context.Context, ids []string) ([]domain.SourceGroup, error) {
+	unique := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if id != "" && !slices.Contains(unique, id) {
+			unique = append(unique, id)
+		}
+	}
+	found := make([]domain.SourceGroup, len(unique))
+	exists := make([]bool, len(unique))
+	query := &groups.GroupItemRequestBuilderGetQueryParameters{Select: groupFields}
+	err := parallel(ctx, r.cfg.MemberConcurrency, len(unique), func(ctx context.Context, i int) error {
+		trace := &requestTrace{}
+		g, err := r.groups.ByGroupId(unique[i]).Get(withTrace(ctx, trace),
+			&groups.GroupItemRequestBuilderGetRequestConfiguration{QueryParameters: query})
+		if err != nil {
+			classified := classify(ctx, err, trace, permGroups)
+			if statusOf(classified) == http.StatusNotFound {
+				return nil
+			}
+			return fmt.Errorf("entra: read group %s: %w", unique[i], classified)
+		}
+		if g == nil {
+			return nil
+		}
+		sg, err := convertGroup(g)
+		if err != nil {
+			return fmt.Errorf("entra: read group %s: %w", unique[i], err)
+		}
+		found[i], exists[i] = sg, true
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]domain.SourceGroup, 0, len(unique))
+	for i, sg := range found {
+		if exists[i] {
+			out = append(out, sg)
+		}
+	}
+	return out, nil
+}
+
+func convertGroup(g models.Groupable) (domain.SourceGroup, error) {
+	id := deref(g.GetId())
+	if id == "" {
+		return domain.SourceGroup{}, errors.New("Graph returned a group without an id")
+	}
+	return domain.SourceGroup{
+		ID:          id,
+		DisplayName: deref(g.GetDisplayName()),
+		Description: deref(g.GetDescription()),
+		Mail:        deref(g.GetMail()),
+	}, nil
+}
+
+// readMembers fills each group's MemberIDs with its transitive user members,
+// reading MemberConcurrency groups at a time. Member ids share the memory of
+// the matching user ids.
+func (r *Reader) readMembers(ctx context.Context, sourceGroups []domain.SourceGroup, sourceUsers []domain.SourceUser) error {
+	userIDs := make([]string, len(sourceUsers))
+	for i := range sourceUsers {
+		userIDs[i] = sourceUsers[i].ID
+	}
+	slices.Sort(userIDs)
+	canonical := func(id string) string {
+		if i, ok := slices.BinarySearch(userIDs, id); ok {
+			return userIDs[i]
+		}
+		return id
+	}
+
+	query := &groups.ItemTransitiveMembersGraphUserRequestBuilderGetQueryParameters{Select: []string{"id"}, Top: r.top()}
+	return parallel(ctx, r.cfg.MemberConcurrency, len(sourceGroups), func(ctx context.Context, i int) error {
+		group := &sourceGroups[i]
+		members := r.groups.ByGroupId(group.ID).TransitiveMembers().GraphUser()
+		var ids []string
+		err := readPages(ctx, r, "members of group "+group.ID, permGroups,
+			func(ctx context.Context) (models.UserCollectionResponseable, error) {
+				return members.Get(ctx, &groups.ItemTransitiveMembersGraphUserRequestBuilderGetRequestConfiguration{QueryParameters: query})
+			},
+			func(ctx context.Context, link string) (models.UserCollectionResponseable, error) {
+				return members.WithUrl(link).Get(ctx, nil)
+			},
+			func(u models.Userable) error {
+				id := deref(u.GetId())
+				if id == "" {
+					return errors.New("Graph returned a member without an id")
+				}
+				ids = append(ids, canonical(id))
+				return nil
+			})
+		if err != nil {
+			return err
+		}
+		slices.Sort(ids)
+		ids = slices.Compact(ids)
+		// An exact-size copy: the group keeps no spare capacity.
+		group.MemberIDs = append(make([]string, 0, len(ids)), ids...)
+		return nil
+	})
+}
+
+// collectionPage is one page of a Graph collection.
+type collectionPage[T any] interface {
+	GetValue() []T
+	GetOdataNextLink() *string
+}
+
+// readPages reads a Graph collection page by page: the first page through the
+// typed request builder, the next ones through WithUrl(@odata.nextLink). Each
+// page has its own retries, its own error context ("read users page 3")
+// and is handed to each item by item, then let go.
+func readPages[T any, P collectionPage[T]](
+	ctx context.Context, r *Reader, what, permission string,
+	first func(context.Context) (P, error),
+	next func(context.Context, string) (P, error),
+	each func(T) error,
+) error {
+	link := ""
+	for n := 1; ; n++ {
+		trace := &requestTrace{}
+		pageCtx := withTrace(ctx, trace)
+		var page P
+		var err error
+		if n == 1 {
+			page, err = first(pageCtx)
+		} else {
+			page, err = next(pageCtx, link)
+		}
+		if err != nil {
+			return fmt.Errorf("entra: read %s page %d: %w", what, n, classify(ctx, err, trace, permission))
+		}
+		if any(page) == nil {
+			return nil
+		}
+		for _, item := range page.GetValue() {
+			if err := each(item); err != nil {
+				return fmt.Errorf("entra: read %s page %d: %w", what, n, err)
+			}
+		}
+		nextLink := deref(page.GetOdataNextLink())
+		if nextLink == "" {
+			return nil
+		}
+		if err := r.checkNextLink(nextLink, link); err != nil {
+			return fmt.Errorf("entra: read %s page %d: %w", what, n, err)
+		}
+		link = nextLink
+	}
+}
+
+// checkNextLink refuses a next link that leaves the Graph endpoint (the
+// access token is only ever sent to it) or repeats the previous one, which
+// would loop forever.
+func (r *Reader) checkNextLink(next, previous string) error {
+	if next == previous {
+		return fmt.Errorf("Graph returned the same @odata.nextLink twice: %s", next)
+	}
+	if !strings.HasPrefix(next, r.graphURL+"/") {
+		return fmt.Errorf("Graph returned an @odata.nextLink outside %s: %s", r.graphURL, next)
+	}
+	return nil
+}
+
+// parallel runs fn for 0..count-1 on at most workers goroutines. The first
+// error cancels the others and is returned.
+func parallel(ctx context.Context, workers, count int, fn func(context.Context, int) error) error {
+	if count == 0 {
+		return ctx.Err()
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		once     sync.Once
+		firstErr error
+		wg       sync.WaitGroup
+	)
+	jobs := make(chan int)
+	for range min(workers, count) {
+		wg.Go(func() {
+			for i := range jobs {
+				if err := fn(ctx, i); err != nil {
+					once.Do(func() { firstErr = err; cancel() })
+				}
+			}
+		})
+	}
+feed:
+	for i := range count {
+		select {
+		case jobs <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	if firstErr != nil {
+		return firstErr
+	}
+	return ctx.Err()
+}

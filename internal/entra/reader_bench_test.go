@@ -1,0 +1,369 @@
+package entra
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"runtime"
+	"runtime/metrics"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"dirsync/internal/domain"
+	"dirsync/internal/fakeentra"
+)
+
+var benchSizes = []int{10_000, 100_000}
+
+// The benchmark tenants of BenchmarkRead and BenchmarkRawFloor have no
+// groups, so both fetch exactly the same pages.
+func BenchmarkRead(b *testing.B) {
+	for _, n := range benchSizes {
+		b.Run(fmt.Sprintf("users=%dk", n/1000), func(b *testing.B) {
+			r := startBenchFake(b, n, false).reader(b)
+			measure(b, n, func(ctx context.Context) (any, int, error) {
+				snap, err := r.Read(ctx, domain.Options{})
+				if err != nil {
+					return nil, 0, err
+				}
+				return snap, len(snap.Users), nil
+			})
+		})
+	}
+}
+
+// BenchmarkRawFloor pages the same users with plain net/http and
+// encoding/json (same $select, $top and $expand as Read's default mapping),
+// decoding into a minimal struct and keeping nothing: the floor Read is
+// measured against.
+func BenchmarkRawFloor(b *testing.B) {
+	plan, err := newUserPlan(domain.UserProperties(domain.DefaultMapping()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	query := url.Values{
+		"$select": {strings.Join(plan.selectFields, ",")},
+		"$top":    {strconv.Itoa(DefaultPageSize)},
+		"$expand": {"manager($select=id,mail,userPrincipalName)"},
+	}.Encode()
+	for _, n := range benchSizes {
+		b.Run(fmt.Sprintf("users=%dk", n/1000), func(b *testing.B) {
+			f := startBenchFake(b, n, false)
+			transport := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: f.pool}}
+			b.Cleanup(transport.CloseIdleConnections)
+			client := &http.Client{Transport: transport}
+			measure(b, n, func(ctx context.Context) (any, int, error) {
+				count, err := rawRead(ctx, client, f.url, query)
+				return nil, count, err
+			})
+		})
+	}
+}
+
+type rawUser struct {
+	ID                string   `json:"id"`
+	UserPrincipalName string   `json:"userPrincipalName"`
+	Mail              *string  `json:"mail"`
+	AccountEnabled    *bool    `json:"accountEnabled"`
+	UserType          *string  `json:"userType"`
+	DisplayName       *string  `json:"displayName"`
+	GivenName         *string  `json:"givenName"`
+	Surname           *string  `json:"surname"`
+	JobTitle          *string  `json:"jobTitle"`
+	Department        *string  `json:"department"`
+	OfficeLocation    *string  `json:"officeLocation"`
+	MobilePhone       *string  `json:"mobilePhone"`
+	BusinessPhones    []string `json:"businessPhones"`
+	EmployeeID        *string  `json:"employeeId"`
+	CompanyName       *string  `json:"companyName"`
+	Country           *string  `json:"country"`
+	Manager           *struct {
+		Mail              *string `json:"mail"`
+		UserPrincipalName *string `json:"userPrincipalName"`
+	} `json:"manager"`
+}
+
+// rawRead gets a token with a plain POST, then follows the user pages.
+func rawRead(ctx context.Context, client *http.Client, base, query string) (int, error) {
+	form := url.Values{
+		"grant_type":    {"client_credentials"},
+		"client_id":     {testClientID},
+		"client_secret": {testSecret},
+		"scope":         {base + "/.default"},
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/"+testTenantID+"/oauth2/v2.0/token", strings.NewReader(form.Encode()))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	var token struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := doJSON(client, req, &token); err != nil {
+		return 0, fmt.Errorf("token: %w", err)
+	}
+
+	count := 0
+	next := base + "/v1.0/users?" + query
+	for page := 1; next != ""; page++ {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, next, nil)
+		if err != nil {
+			return 0, err
+		}
+		req.Header.Set("Authorization", "Bearer "+token.AccessToken)
+		var body struct {
+			Value    []rawUser `json:"value"`
+			NextLink string    `json:"@odata.nextLink"`
+		}
+		if err := doJSON(client, req, &body); err != nil {
+			return 0, fmt.Errorf("users page %d: %w", page, err)
+		}
+		count += len(body.Value)
+		next = body.NextLink
+	}
+	return count, nil
+}
+
+func doJSON(client *http.Client, req *http.Request, v any) error {
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("HTTP %d", resp.StatusCode)
+	}
+	return json.NewDecoder(resp.Body).Decode(v)
+}
+
+// measure runs read b.N times and reports users/s and memory above the
+// heap before the read:
+//   - heap-peak-MB: the highest heap seen (sampled every 2 ms), garbage not
+//     yet collected included, so it also reflects GC pacing;
+//   - live-peak-MB: the highest live heap measured by a GC during the read,
+//     i.e. what the read actually holds at once;
+//   - retained-B/user: the heap the result keeps, per user;
+//   - transient-MB: live-peak minus retained, what the read needs on top of
+//     its result. It should not grow with the directory.
+func measure(b *testing.B, users int, read func(context.Context) (any, int, error)) {
+	ctx := context.Background()
+	var peak, livePeak, retained uint64
+	var elapsed time.Duration
+	b.ResetTimer()
+	for range b.N {
+		b.StopTimer()
+		runtime.GC()
+		before := readHeap()
+		sampler := startHeapSampler(2 * time.Millisecond)
+		b.StartTimer()
+
+		start := time.Now()
+		result, count, err := read(ctx)
+		elapsed += time.Since(start)
+
+		b.StopTimer()
+		top := sampler.stop()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if count != users {
+			b.Fatalf("read %d users, want %d", count, users)
+		}
+		runtime.GC()
+		after := readHeap()
+		runtime.KeepAlive(result)
+		peak = max(peak, above(top.objects, before.objects))
+		livePeak = max(livePeak, above(top.live, before.live))
+		retained += above(after.objects, before.objects)
+		b.StartTimer()
+	}
+	b.StopTimer()
+	const mb = 1 << 20
+	retainedPerRun := float64(retained) / float64(b.N)
+	b.ReportMetric(float64(users*b.N)/elapsed.Seconds(), "users/s")
+	b.ReportMetric(float64(peak)/mb, "heap-peak-MB")
+	b.ReportMetric(float64(livePeak)/mb, "live-peak-MB")
+	b.ReportMetric(retainedPerRun/float64(users), "retained-B/user")
+	b.ReportMetric(max(float64(livePeak)-retainedPerRun, 0)/mb, "transient-MB")
+}
+
+func above(v, base uint64) uint64 { return v - min(v, base) }
+
+type heapStats struct{ objects, live uint64 }
+
+var heapMetrics = []string{"/memory/classes/heap/objects:bytes", "/gc/heap/live:bytes"}
+
+func readHeap() heapStats {
+	s := make([]metrics.Sample, len(heapMetrics))
+	for i, name := range heapMetrics {
+		s[i].Name = name
+	}
+	metrics.Read(s)
+	return heapStats{objects: s[0].Value.Uint64(), live: s[1].Value.Uint64()}
+}
+
+type heapSampler struct {
+	done chan struct{}
+	wg   sync.WaitGroup
+	peak heapStats
+}
+
+func startHeapSampler(every time.Duration) *heapSampler {
+	s := &heapSampler{done: make(chan struct{}), peak: readHeap()}
+	s.wg.Go(func() {
+		ticker := time.NewTicker(every)
+		defer ticker.Stop()
+		for {
+			select {
+			case <-s.done:
+				return
+			case <-ticker.C:
+				s.observe(readHeap())
+			}
+		}
+	})
+	return s
+}
+
+func (s *heapSampler) observe(h heapStats) {
+	s.peak.objects = max(s.peak.objects, h.objects)
+	s.peak.live = max(s.peak.live, h.live)
+}
+
+// stop ends sampling and returns the highest values seen.
+func (s *heapSampler) stop() heapStats {
+	close(s.done)
+	s.wg.Wait()
+	s.observe(readHeap())
+	return s.peak
+}
+
+// BenchmarkReadWithGroups adds the generator's default groups and their
+// transitive members to the read, which the raw floor does not fetch.
+func BenchmarkReadWithGroups(b *testing.B) {
+	for _, n := range benchSizes {
+		b.Run(fmt.Sprintf("users=%dk", n/1000), func(b *testing.B) {
+			r := startBenchFake(b, n, true).reader(b)
+			measure(b, n, func(ctx context.Context) (any, int, error) {
+				snap, err := r.Read(ctx, domain.Options{})
+				if err != nil {
+					return nil, 0, err
+				}
+				return snap, len(snap.Users), nil
+			})
+		})
+	}
+}
+
+// The benchmarks' fake Entra ID runs in a child process (this test binary,
+// re-executed), so the heap figures hold the reader's memory alone, not the
+// fake's directory and response buffers.
+const benchFakeEnv = "ENTRA_BENCH_FAKE"
+
+func TestMain(m *testing.M) {
+	if spec := os.Getenv(benchFakeEnv); spec != "" {
+		os.Exit(serveBenchFake(spec))
+	}
+	os.Exit(m.Run())
+}
+
+type benchFakeInfo struct {
+	URL   string `json:"url"`
+	CAPEM []byte `json:"ca"`
+}
+
+// serveBenchFake is the child process: it serves the tenant the spec
+// ("<users>" or "<users>+groups") describes, prints where on stdout, and
+// stops when stdin closes.
+func serveBenchFake(spec string) int {
+	usersText, withGroups := strings.CutSuffix(spec, "+groups")
+	users, err := strconv.Atoi(usersText)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bad %s=%q\n", benchFakeEnv, spec)
+		return 2
+	}
+	tweak := func(t *fakeentra.Tenant) { t.Groups = nil }
+	if withGroups {
+		tweak = nil
+	}
+	fake, err := fakeentra.Start()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer fake.Close()
+	fake.AddTenant(generateTenant(users, 0, tweak))
+	runtime.GC()
+	if err := json.NewEncoder(os.Stdout).Encode(benchFakeInfo{URL: fake.URL(), CAPEM: fake.CACertPEM()}); err != nil {
+		return 1
+	}
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	return 0
+}
+
+type benchFake struct {
+	url  string
+	pool *x509.CertPool
+}
+
+func startBenchFake(b *testing.B, users int, withGroups bool) *benchFake {
+	b.Helper()
+	spec := strconv.Itoa(users)
+	if withGroups {
+		spec += "+groups"
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^$", "-test.bench=^$")
+	cmd.Env = append(os.Environ(), benchFakeEnv+"="+spec)
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		_ = stdin.Close()
+		_ = cmd.Wait()
+	})
+	var info benchFakeInfo
+	if err := json.NewDecoder(stdout).Decode(&info); err != nil {
+		b.Fatalf("fake Entra ID process: %v", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(info.CAPEM) {
+		b.Fatal("fake Entra ID process sent no CA certificate")
+	}
+	return &benchFake{url: info.URL, pool: pool}
+}
+
+func (f *benchFake) reader(b *testing.B) *Reader {
+	transport := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: f.pool}}
+	b.Cleanup(transport.CloseIdleConnections)
+	r, err := NewReader(Config{
+		DirectoryTenantID: testTenantID,
+		ClientID:          testClientID,
+		ClientSecret:      testSecret,
+		GraphEndpoint:     f.url,
+		AuthorityHost:     f.url,
+		Transport:         transport,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return r
+}

@@ -1,0 +1,42 @@
+package entra
+
+import (
+	"errors"
+
+	"dirsync/internal/domain"
+)
+
+// ConfigFor builds a reader configuration for a stored connection: its
+// directory, application and cloud, the client secret from the secret store,
+// and whatever base settings (transport, overrides, retry) the caller has.
+func ConfigFor(conn *domain.Connection, secret string, base Config) Config {
+	c := base
+	c.DirectoryTenantID = conn.DirectoryTenantID
+	c.ClientID = conn.ClientID
+	c.ClientSecret = secret
+	c.Cloud = Cloud(conn.Cloud)
+	return c
+}
+
+// Checks converts Test's outcome into the domain's connection checks.
+func Checks(in []Check) []domain.ConnectionCheck {
+	out := make([]domain.ConnectionCheck, len(in))
+	for i, c := range in {
+		out[i] = domain.ConnectionCheck{Name: c.Name, OK: c.OK, Message: c.Message}
+	}
+	return out
+}
+
+// SyncError turns a failed read into the reason recorded on the sync: a
+// code the console can act on and the reader's explanation, which names
+// the cause and never carries a secret.
+func SyncError(err error) domain.SyncError {
+	code := domain.SyncErrSourceRead
+	switch {
+	case errors.Is(err, ErrBadCredentials), errors.Is(err, ErrTenantNotFound), errors.Is(err, ErrTokenExpired):
+		code = domain.SyncErrCredentials
+	case errors.Is(err, ErrPermissionDenied):
+		code = domain.SyncErrPermission
+	}
+	return domain.SyncError{Code: code, Message: err.Error()}
+}

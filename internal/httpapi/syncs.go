@@ -1,0 +1,195 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+
+	"dirsync/internal/auth"
+	"dirsync/internal/domain"
+	"dirsync/internal/preview"
+	"dirsync/internal/store"
+)
+
+// Filter values of GET /v1/syncs/{id}/changes.
+var (
+	objectTypes = []string{string(domain.ObjectUser), string(domain.ObjectGroup)}
+	changeKinds = []string{
+		string(domain.KindAdd), string(domain.KindUpdate), string(domain.KindDeactivate),
+		string(domain.KindReactivate), string(domain.KindSkip), string(domain.KindRemove),
+	}
+	outcomes = []string{domain.OutcomeApplied, domain.OutcomeConflict, domain.OutcomeFailed}
+)
+
+func (h *Handler) startSync(w http.ResponseWriter, r *http.Request, c auth.Claims) error {
+	if err := noQuery(r); err != nil {
+		return err
+	}
+	if err := decodeOptionalBody(w, r, nil); err != nil {
+		return err
+	}
+	sy, err := h.deps.Previews.Start(r.Context(), preview.Actor{TenantID: c.TenantID, Subject: c.Subject, Email: c.Email})
+	if err != nil {
+		return err
+	}
+	infoFrom(r.Context()).syncID = sy.ID
+	w.Header().Set("Location", "/v1/syncs/"+sy.ID)
+	writeJSON(w, http.StatusAccepted, syncStartedView{ID: sy.ID, Status: sy.Status})
+	return nil
+}
+
+func (h *Handler) listSyncs(w http.ResponseWriter, r *http.Request, c auth.Claims) error {
+	q, err := parseQuery(r.URL.RawQuery, pagingParams...)
+	if err != nil {
+		return err
+	}
+	page, err := q.page()
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	syncs, next, err := h.deps.Syncs.ListSyncs(ctx, c.TenantID, page)
+	if err != nil {
+		return err
+	}
+	views := make([]syncView, len(syncs))
+	for i, sy := range syncs {
+		// A listing carries progress only for the running apply (at most
+		// one per tenant), so a page costs one extra read, not a hundred.
+		var p *domain.Progress
+		if sy.Status == domain.SyncApplying {
+			if p, err = h.progressIfAny(ctx, c.TenantID, sy.ID); err != nil {
+				return err
+			}
+		}
+		views[i] = newSyncView(sy, p)
+	}
+	writeJSON(w, http.StatusOK, newList(views, next))
+	return nil
+}
+
+func (h *Handler) getSync(w http.ResponseWriter, r *http.Request, c auth.Claims) error {
+	id, err := h.syncIDParam(r)
+	if err != nil {
+		return err
+	}
+	if err := noQuery(r); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	sy, err := h.deps.Syncs.GetSync(ctx, c.TenantID, id)
+	if err != nil {
+		return err
+	}
+	var p *domain.Progress
+	if hasApplyProgress(sy) {
+		if p, err = h.progressIfAny(ctx, c.TenantID, id); err != nil {
+			return err
+		}
+	}
+	writeJSON(w, http.StatusOK, newSyncView(sy, p))
+	return nil
+}
+
+// hasApplyProgress reports whether a sync is applying or was applied: only
+// then does its counter say something.
+func hasApplyProgress(sy *domain.Sync) bool {
+	switch sy.Status {
+	case domain.SyncApplying, domain.SyncCompleted, domain.SyncCompletedWithErrors, domain.SyncFailed:
+		return true
+	case domain.SyncCancelled:
+		return sy.ConfirmedAt != nil // cancelled while applying
+	}
+	return false
+}
+
+// progressIfAny reads a sync's counter; a counter that is gone (expired
+// with the preview data) is no progress rather than an error.
+func (h *Handler) progressIfAny(ctx context.Context, tenant, id string) (*domain.Progress, error) {
+	p, err := h.deps.Syncs.GetProgress(ctx, tenant, id)
+	if domain.ErrorCode(err) == domain.ENotFound {
+		return nil, nil
+	}
+	return p, err
+}
+
+func (h *Handler) listChanges(w http.ResponseWriter, r *http.Request, c auth.Claims) error {
+	id, err := h.syncIDParam(r)
+	if err != nil {
+		return err
+	}
+	q, err := parseQuery(r.URL.RawQuery, withPaging("objectType", "kind", "outcome", "q")...)
+	if err != nil {
+		return err
+	}
+	page, err := q.page()
+	if err != nil {
+		return err
+	}
+	var f store.ChangeFilter
+	ot, err := q.enum("objectType", objectTypes...)
+	if err != nil {
+		return err
+	}
+	kind, err := q.enum("kind", changeKinds...)
+	if err != nil {
+		return err
+	}
+	if f.Outcome, err = q.enum("outcome", outcomes...); err != nil {
+		return err
+	}
+	if f.Q, err = q.text("q"); err != nil {
+		return err
+	}
+	f.ObjectType, f.Kind = domain.ObjectType(ot), domain.ChangeKind(kind)
+	changes, next, err := h.deps.Syncs.ListChanges(r.Context(), c.TenantID, id, f, page)
+	if err != nil {
+		return err
+	}
+	views := make([]changeView, len(changes))
+	for i := range changes {
+		views[i] = newChangeView(&changes[i])
+	}
+	writeJSON(w, http.StatusOK, newList(views, next))
+	return nil
+}
+
+// getProgress reads the counter (one GetItem). A sync without a counter
+// yet (still previewing) answers its status with zero counts, so a console
+// polling right after starting sees no 404.
+func (h *Handler) getProgress(w http.ResponseWriter, r *http.Request, c auth.Claims) error {
+	id, err := h.syncIDParam(r)
+	if err != nil {
+		return err
+	}
+	if err := noQuery(r); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	p, err := h.deps.Syncs.GetProgress(ctx, c.TenantID, id)
+	if domain.ErrorCode(err) == domain.ENotFound {
+		sy, serr := h.deps.Syncs.GetSync(ctx, c.TenantID, id)
+		if serr != nil {
+			return serr
+		}
+		p = &domain.Progress{Status: sy.Status}
+		if sy.Status.Final() {
+			p.Percent = 100
+		}
+		err = nil
+	}
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, newProgressView(p))
+	return nil
+}
+
+// syncIDParam reads the {id} of a sync route and records it for the logs.
+func (h *Handler) syncIDParam(r *http.Request) (string, error) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return "", err
+	}
+	infoFrom(r.Context()).syncID = id
+	return id, nil
+}

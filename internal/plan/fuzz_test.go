@@ -1,0 +1,342 @@
+package plan
+
+import (
+	"cmp"
+	"errors"
+	"math/rand/v2"
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+
+	"dirsync/internal/domain"
+)
+
+// checkInvariants verifies what must hold for every plan, whatever the
+// input: numbering, order, counts, scope accounting and the users a sync
+// must never deactivate. It recomputes the scope from the rules, not from
+// the engine's own state.
+func checkInvariants(t testing.TB, in Input, p *domain.Plan) {
+	t.Helper()
+	userRank := map[domain.ChangeKind]int{
+		domain.KindAdd: 0, domain.KindUpdate: 1, domain.KindReactivate: 2, domain.KindDeactivate: 3, domain.KindSkip: 4,
+	}
+	groupRank := map[domain.ChangeKind]int{domain.KindAdd: 0, domain.KindUpdate: 1, domain.KindRemove: 2}
+
+	var got domain.Counts
+	seenGroup := false
+	for i, ch := range p.Changes {
+		if ch.Seq != i+1 {
+			t.Fatalf("change %d has seq %d", i, ch.Seq)
+		}
+		switch ch.ObjectType {
+		case domain.ObjectUser:
+			if seenGroup {
+				t.Fatalf("user change %d after a group change", ch.Seq)
+			}
+			if _, ok := userRank[ch.Kind]; !ok {
+				t.Fatalf("user change %d has kind %q", ch.Seq, ch.Kind)
+			}
+		case domain.ObjectGroup:
+			seenGroup = true
+			if _, ok := groupRank[ch.Kind]; !ok {
+				t.Fatalf("group change %d has kind %q", ch.Seq, ch.Kind)
+			}
+			got.Memberships.Add += len(ch.MembersAdded)
+			got.Memberships.Remove += len(ch.MembersRemoved)
+		default:
+			t.Fatalf("change %d has object type %q", ch.Seq, ch.ObjectType)
+		}
+		if i > 0 && p.Changes[i-1].ObjectType == ch.ObjectType {
+			prev := p.Changes[i-1]
+			var order int
+			if ch.ObjectType == domain.ObjectUser {
+				order = cmp.Or(cmp.Compare(userRank[prev.Kind], userRank[ch.Kind]),
+					strings.Compare(normaliseEmail(prev.Subject.Email), normaliseEmail(ch.Subject.Email)),
+					strings.Compare(prev.Subject.ExternalID, ch.Subject.ExternalID))
+			} else {
+				order = cmp.Or(cmp.Compare(groupRank[prev.Kind], groupRank[ch.Kind]),
+					strings.Compare(strings.ToLower(prev.Subject.DisplayName), strings.ToLower(ch.Subject.DisplayName)),
+					strings.Compare(prev.Subject.ExternalID, ch.Subject.ExternalID))
+			}
+			if order > 0 {
+				t.Fatalf("changes %d and %d are out of order:\n%s\n%s", prev.Seq, ch.Seq, summary(prev), summary(ch))
+			}
+		}
+		for _, refs := range [][]domain.MemberRef{ch.MembersAdded, ch.MembersRemoved} {
+			for j := 1; j < len(refs); j++ {
+				if compareRefs(refs[j-1], refs[j]) >= 0 {
+					t.Fatalf("change %d: member refs not sorted and unique: %v", ch.Seq, refs)
+				}
+			}
+		}
+		count(&got, ch)
+	}
+
+	// Scope, recomputed from the rules.
+	scopeMembers := map[string]bool{}
+	scoped := len(in.Options.Scope.Groups) > 0
+	for _, g := range in.Snapshot.Groups {
+		for _, id := range in.Options.Scope.Groups {
+			if strings.TrimSpace(id) == g.ID {
+				for _, m := range g.MemberIDs {
+					scopeMembers[m] = true
+				}
+			}
+		}
+	}
+	inScope := map[string]bool{}
+	for _, u := range in.Snapshot.Users {
+		if u.AccountEnabled && (!u.Guest || in.Options.IncludeGuests) && (!scoped || scopeMembers[u.ID]) {
+			inScope[u.ID] = true
+		}
+	}
+	placed := map[string]int{}
+	emails := map[string]string{}
+	platform := map[string]*domain.PlatformUser{}
+	if in.Directory != nil {
+		for i := range in.Directory.Users {
+			platform[in.Directory.Users[i].ID] = &in.Directory.Users[i]
+		}
+	}
+	for _, ch := range p.Changes {
+		if ch.ObjectType != domain.ObjectUser {
+			continue
+		}
+		switch ch.Kind {
+		case domain.KindAdd, domain.KindUpdate, domain.KindReactivate, domain.KindSkip:
+			if !inScope[ch.Subject.ExternalID] {
+				t.Fatalf("change %d is about %s, which is not in scope", ch.Seq, ch.Subject.ExternalID)
+			}
+			placed[ch.Subject.ExternalID]++
+			if placed[ch.Subject.ExternalID] > 1 {
+				t.Fatalf("source user %s has more than one change", ch.Subject.ExternalID)
+			}
+		}
+		switch ch.Kind {
+		case domain.KindAdd:
+			if ch.TargetID != "" {
+				t.Fatalf("add %d has a target", ch.Seq)
+			}
+		case domain.KindUpdate, domain.KindReactivate, domain.KindDeactivate:
+			if platform[ch.TargetID] == nil {
+				t.Fatalf("change %d targets unknown platform user %q", ch.Seq, ch.TargetID)
+			}
+		}
+		if ch.Kind == domain.KindAdd || ch.Kind == domain.KindUpdate || ch.Kind == domain.KindReactivate {
+			e := normaliseEmail(ch.Subject.Email)
+			if prev, dup := emails[e]; dup {
+				t.Fatalf("changes for %s and %s both write email %q", prev, ch.Subject.ExternalID, e)
+			}
+			emails[e] = ch.Subject.ExternalID
+			if v, _ := ch.Attributes.Get(domain.EmailAttribute); v != ch.Subject.Email {
+				t.Fatalf("change %d: email attribute %q, subject email %q", ch.Seq, v, ch.Subject.Email)
+			}
+		}
+		if ch.Kind == domain.KindDeactivate {
+			pu := platform[ch.TargetID]
+			switch {
+			case !in.Options.DeactivateMissing:
+				t.Fatalf("deactivation %d although deactivateMissing is off", ch.Seq)
+			case pu.Source != domain.SourceEntra || pu.ExternalID == "":
+				t.Fatalf("deactivation %d of a user the sync does not own: %+v", ch.Seq, pu)
+			case pu.ExternalTenantID != in.Snapshot.DirectoryTenantID:
+				t.Fatalf("deactivation %d of another tenant's user: %+v", ch.Seq, pu)
+			case pu.Protected:
+				t.Fatalf("deactivation %d of a protected user", ch.Seq)
+			case in.ActorEmail != "" && normaliseEmail(pu.Email) == normaliseEmail(in.ActorEmail):
+				t.Fatalf("deactivation %d of the actor", ch.Seq)
+			case pu.Status != domain.StatusActive:
+				t.Fatalf("deactivation %d of a user who is not active", ch.Seq)
+			case inScope[pu.ExternalID]:
+				t.Fatalf("deactivation %d of a user still in scope", ch.Seq)
+			}
+		}
+	}
+	got.Users.Unchanged = len(inScope) - len(placed)
+	got.Users.OutOfScope = len(in.Snapshot.Users) - len(inScope)
+	if got != p.Counts {
+		t.Fatalf("counts = %+v, the changes and scope say %+v", p.Counts, got)
+	}
+	if len(p.Safeguards) != 2 || p.Safeguards[0].Name != domain.SafeguardDeactivationPercent ||
+		p.Safeguards[1].Name != domain.SafeguardDeactivationCount {
+		t.Fatalf("safeguards = %+v", p.Safeguards)
+	}
+}
+
+func count(c *domain.Counts, ch domain.Change) {
+	if ch.ObjectType == domain.ObjectGroup {
+		switch ch.Kind {
+		case domain.KindAdd:
+			c.Groups.Add++
+		case domain.KindUpdate:
+			c.Groups.Update++
+		case domain.KindRemove:
+			c.Groups.Remove++
+		}
+		return
+	}
+	switch ch.Kind {
+	case domain.KindAdd:
+		c.Users.Add++
+	case domain.KindUpdate:
+		c.Users.Update++
+	case domain.KindReactivate:
+		c.Users.Reactivate++
+	case domain.KindDeactivate:
+		c.Users.Deactivate++
+	case domain.KindSkip:
+		c.Users.Skip++
+	}
+}
+
+// fuzzReader draws small choices from fuzz bytes; past the end it returns
+// zeros, so every input is a valid description.
+type fuzzReader struct {
+	data []byte
+	pos  int
+}
+
+func (r *fuzzReader) byte() byte {
+	if r.pos >= len(r.data) {
+		return 0
+	}
+	b := r.data[r.pos]
+	r.pos++
+	return b
+}
+
+func (r *fuzzReader) intn(n int) int         { return int(r.byte()) % n }
+func (r *fuzzReader) bool() bool             { return r.byte()&1 == 1 }
+func (r *fuzzReader) pick(s []string) string { return s[r.intn(len(s))] }
+
+var (
+	fuzzEmails = []string{
+		"a@x.com", "A@X.com", "b@x.com", "c@x.com", " d@x.com", "no-at",
+		"g_x.com#EXT#@t.onmicrosoft.com", "", "admin@x.com", "e@x.com",
+	}
+	fuzzValues = []string{"", "Eng", "Sales", "eng", "Ops"}
+)
+
+// fuzzInput builds a small snapshot, directory and options from data.
+// Pools are tiny so emails, links and ids collide often.
+func fuzzInput(data []byte) Input {
+	r := &fuzzReader{data: data}
+	snap := &domain.Snapshot{DirectoryTenantID: tenant, UserProperties: testProps}
+	tenants := []string{tenant, tenant, otherTenant, ""}
+
+	nUsers := r.intn(9)
+	for i := range nUsers {
+		u := domain.SourceUser{
+			ID:                "s" + strconv.Itoa(i),
+			Mail:              r.pick(fuzzEmails),
+			UserPrincipalName: r.pick(fuzzEmails),
+			AccountEnabled:    r.intn(4) != 0,
+			Guest:             r.intn(4) == 0,
+			Values:            values("displayName", r.pick(fuzzValues), "jobTitle", r.pick(fuzzValues)),
+		}
+		snap.Users = append(snap.Users, u)
+	}
+	for i := range r.intn(4) {
+		g := domain.SourceGroup{ID: "g" + strconv.Itoa(i), DisplayName: r.pick([]string{"Team", "team", "Ops", ""})}
+		for j := range nUsers + 1 {
+			if r.bool() {
+				if j == nUsers {
+					g.MemberIDs = append(g.MemberIDs, "s-unknown")
+				} else {
+					g.MemberIDs = append(g.MemberIDs, "s"+strconv.Itoa(j))
+				}
+			}
+		}
+		snap.Groups = append(snap.Groups, g)
+	}
+
+	dir := &domain.Directory{}
+	nPlatform := r.intn(9)
+	for i := range nPlatform {
+		pu := domain.PlatformUser{
+			ID:                "p" + strconv.Itoa(i),
+			Email:             r.pick(fuzzEmails),
+			Status:            []domain.UserStatus{domain.StatusActive, domain.StatusInactive}[r.intn(2)],
+			Source:            []domain.UserSource{domain.SourceEntra, domain.SourceManual}[r.intn(2)],
+			Protected:         r.intn(5) == 0,
+			DeactivatedBySync: r.bool(),
+			Revision:          int64(r.intn(10)),
+		}
+		if n := r.intn(nUsers + 3); n < nUsers+1 {
+			pu.ExternalID = "s" + strconv.Itoa(n) // may name a user not in the source
+			pu.ExternalTenantID = r.pick(tenants)
+		}
+		if v := r.pick(fuzzValues); v != "" {
+			pu.Attributes = attrsOf("displayName", v, "jobTitle", r.pick(fuzzValues))
+		}
+		dir.Users = append(dir.Users, pu)
+	}
+	for i := range r.intn(4) {
+		pg := domain.PlatformGroup{
+			ID:               "pg" + strconv.Itoa(i),
+			DisplayName:      r.pick([]string{"Team", "Old", ""}),
+			Source:           []domain.UserSource{domain.SourceEntra, domain.SourceManual}[r.intn(2)],
+			ExternalID:       r.pick([]string{"g0", "g1", "g2", "g9", ""}),
+			ExternalTenantID: r.pick(tenants),
+		}
+		for j := range nPlatform + 1 {
+			if r.bool() {
+				pg.MemberIDs = append(pg.MemberIDs, "p"+strconv.Itoa(j)) // p<nPlatform> is unknown
+			}
+		}
+		dir.Groups = append(dir.Groups, pg)
+	}
+
+	opts := domain.Options{
+		IncludeGuests:     r.bool(),
+		DeactivateMissing: r.bool(),
+		DeactivationThreshold: domain.Threshold{
+			Percent: float64(r.intn(4) * 10),
+			Count:   r.intn(3),
+		},
+	}
+	for range r.intn(3) {
+		opts.Scope.Groups = append(opts.Scope.Groups, r.pick([]string{"g0", "g1", "g9"}))
+	}
+	if r.bool() {
+		opts.Mapping = []domain.Mapping{{Attribute: "title", Source: "jobTitle"}, {Attribute: "displayName", Source: "displayName"}}
+	}
+	return Input{Snapshot: snap, Directory: dir, Options: opts, ActorEmail: r.pick(fuzzEmails)}
+}
+
+func FuzzCompute(f *testing.F) {
+	f.Add([]byte{})
+	f.Add([]byte("\x05\x00\x01\x01\x00\x02\x03\x00\x01\x04\x02\x01\x01\x01\x03\x00"))
+	f.Add([]byte("\x08\x01\x01\x01\x01\x02\x02\x01\x01\x03\x03\x00\x03\x04\x05\x06\x07\x08\x09\x01\x02\x03\x04\x05\x06\x07\x08\x01\x01\x01\x01\x01"))
+	f.Add([]byte("\x03\x00\x00\x01\x01\x00\x02\x00\x01\x01\x03\x01\x00\x01\x01\x05\x01\x00\x00\x00\x01\x02\x01\x00\x01\x03\x04\x01\x01"))
+	f.Add([]byte("\x07\x09\x08\x07\x06\x05\x04\x03\x02\x01\x00\xff\xfe\xfd\xfc\xfb\xfa\xf9\xf8\xf7\xf6\xf5\xf4\xf3\xf2\xf1\xf0\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		in := fuzzInput(data)
+		p, err := Compute(in)
+		switch {
+		case errors.Is(err, ErrSourceEmpty):
+			if len(in.Snapshot.Users) != 0 {
+				t.Fatalf("ErrSourceEmpty with %d source users", len(in.Snapshot.Users))
+			}
+			return
+		case errors.Is(err, ErrScopeGroupsMissing):
+			if len(in.Options.Scope.Groups) == 0 {
+				t.Fatal("ErrScopeGroupsMissing without scope groups")
+			}
+			return
+		case err != nil:
+			t.Fatalf("Compute: %v", err)
+		}
+		checkInvariants(t, in, p)
+
+		again, err := Compute(shuffledCopy(in, rand.New(rand.NewPCG(uint64(len(data)), 7))))
+		if err != nil {
+			t.Fatalf("Compute on shuffled input: %v", err)
+		}
+		if !reflect.DeepEqual(again, p) {
+			t.Fatalf("shuffled input gives another plan:\n%s\nvs\n%s",
+				strings.Join(summaries(again), "\n"), strings.Join(summaries(p), "\n"))
+		}
+	})
+}

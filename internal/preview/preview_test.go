@@ -1,0 +1,209 @@
+package preview
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"dirsync/internal/domain"
+	"dirsync/internal/dynamolocal"
+	"dirsync/internal/store"
+)
+
+var (
+	testDB  *dynamodb.Client
+	counter atomic.Int64
+)
+
+func TestMain(m *testing.M) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	inst, err := dynamolocal.Start(ctx)
+	cancel()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "preview tests need DynamoDB Local:", err)
+		os.Exit(1)
+	}
+	testDB = dynamolocal.Client(inst.Endpoint)
+	code := m.Run()
+	inst.Stop()
+	os.Exit(code)
+}
+
+func newStore(t *testing.T) *store.Store {
+	t.Helper()
+	names, err := dynamolocal.CreateTables(context.Background(), testDB, filepath.Join("..", "..", "template.yaml"), fmt.Sprintf("p%d-", counter.Add(1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return store.New(testDB, names["DirectoryTable"], names["SyncTable"])
+}
+
+// recordingDispatcher remembers jobs instead of running them, so a test
+// decides when the worker runs.
+type recordingDispatcher struct {
+	mu   sync.Mutex
+	jobs []Job
+	err  error
+}
+
+func (d *recordingDispatcher) Dispatch(_ context.Context, j Job) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.err != nil {
+		return d.err
+	}
+	d.jobs = append(d.jobs, j)
+	return nil
+}
+
+type staticReader struct {
+	snap *domain.Snapshot
+	err  error
+}
+
+func (r staticReader) Read(context.Context, domain.Options) (*domain.Snapshot, error) {
+	return r.snap, r.err
+}
+
+const dirTenant = "11111111-2222-3333-4444-555555555555"
+
+func snapshot(n int) *domain.Snapshot {
+	s := &domain.Snapshot{DirectoryTenantID: dirTenant, UserProperties: []string{"displayName"}}
+	for i := 0; i < n; i++ {
+		s.Users = append(s.Users, domain.SourceUser{
+			ID: fmt.Sprintf("e%03d", i), UserPrincipalName: fmt.Sprintf("user%03d@contoso.com", i),
+			Mail: fmt.Sprintf("user%03d@contoso.com", i), AccountEnabled: true, Values: []string{fmt.Sprintf("User %d", i)},
+		})
+	}
+	return s
+}
+
+func newService(t *testing.T, st *store.Store, r Reader) (*Service, *recordingDispatcher) {
+	t.Helper()
+	ctx := context.Background()
+	if err := st.PutConnection(ctx, &domain.Connection{TenantID: "acme", DirectoryTenantID: dirTenant, ClientID: "c", Cloud: domain.CloudGlobal,
+		Options: domain.Options{DeactivateMissing: true}}); err != nil {
+		t.Fatal(err)
+	}
+	d := &recordingDispatcher{}
+	svc := &Service{
+		Store: st, Dispatcher: d, TTL: time.Hour, Retention: time.Hour, LockFor: 10 * time.Minute, UserBatchSize: 10,
+		NewReader: func(context.Context, *domain.Connection) (Reader, error) { return r, nil },
+	}
+	return svc, d
+}
+
+var admin = Actor{TenantID: "acme", Subject: "sub-1", Email: "admin@contoso.com"}
+
+func TestStartNeedsConnection(t *testing.T) {
+	st := newStore(t)
+	svc := &Service{Store: st, Dispatcher: &recordingDispatcher{}, LockFor: time.Minute}
+	_, err := svc.Start(context.Background(), admin)
+	if domain.ErrorCode(err) != domain.EUnprocessable {
+		t.Fatalf("Start without connection: %v, want unprocessable", err)
+	}
+}
+
+func TestPreviewReady(t *testing.T) {
+	ctx := context.Background()
+	st := newStore(t)
+	svc, d := newService(t, st, staticReader{snap: snapshot(25)})
+	sy, err := svc.Start(ctx, admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sy.Status != domain.SyncPreviewing || len(d.jobs) != 1 || d.jobs[0].SyncID != sy.ID || d.jobs[0].ActorEmail != admin.Email {
+		t.Fatalf("sync %+v, jobs %+v", sy, d.jobs)
+	}
+	if _, err := svc.Start(ctx, admin); domain.ErrorCode(err) != domain.EConflict {
+		t.Fatalf("second Start while previewing: %v, want conflict", err)
+	}
+	if err := svc.Run(ctx, d.jobs[0]); err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.GetSync(ctx, "acme", sy.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != domain.SyncPreviewReady || got.Counts.Users.Add != 25 || got.UserBatches != 3 || got.ExpiresAt == nil {
+		t.Fatalf("after Run: %+v", got)
+	}
+	// Running the same job again (a retried async invoke) changes nothing.
+	if err := svc.Run(ctx, d.jobs[0]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Start(ctx, admin); err != nil {
+		t.Fatalf("Start after the preview is ready: %v", err)
+	}
+}
+
+func TestPreviewFailures(t *testing.T) {
+	linked := []domain.User{{PlatformUser: domain.PlatformUser{Email: "gone@contoso.com", Source: domain.SourceEntra,
+		ExternalID: "e-gone", ExternalTenantID: dirTenant}}}
+	tests := []struct {
+		name     string
+		reader   Reader
+		seed     []domain.User
+		wantCode string
+	}{
+		{"graph failure mid-read", staticReader{err: errors.New("entra: read users page 2: status 500")}, nil, domain.SyncErrSourceRead},
+		{"empty source while linked users exist", staticReader{snap: snapshot(0)}, linked, domain.SyncErrSourceEmpty},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			st := newStore(t)
+			if err := st.SeedUsers(ctx, "acme", tt.seed); err != nil {
+				t.Fatal(err)
+			}
+			svc, d := newService(t, st, tt.reader)
+			sy, err := svc.Start(ctx, admin)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := svc.Run(ctx, d.jobs[0]); err != nil {
+				t.Fatal(err)
+			}
+			got, _ := st.GetSync(ctx, "acme", sy.ID)
+			if got.Status != domain.SyncPreviewFailed || got.Error == nil || got.Error.Code != tt.wantCode {
+				t.Fatalf("sync = %+v, want PREVIEW_FAILED %s", got, tt.wantCode)
+			}
+			changes, _, err := st.ListChanges(ctx, "acme", sy.ID, store.ChangeFilter{}, store.Page{Limit: 10})
+			if err != nil || len(changes) != 0 {
+				t.Fatalf("a failed preview stored changes: %d, %v", len(changes), err)
+			}
+			if _, err := st.GetProgress(ctx, "acme", sy.ID); domain.ErrorCode(err) != domain.ENotFound {
+				t.Fatalf("a failed preview stored progress: %v", err)
+			}
+			if _, err := svc.Start(ctx, admin); err != nil {
+				t.Fatalf("lock not released after failure: %v", err)
+			}
+		})
+	}
+}
+
+func TestDispatchFailureReleasesTheTenant(t *testing.T) {
+	ctx := context.Background()
+	st := newStore(t)
+	svc, d := newService(t, st, staticReader{snap: snapshot(1)})
+	d.err = errors.New("lambda throttled")
+	if _, err := svc.Start(ctx, admin); err == nil {
+		t.Fatal("Start succeeded though the worker could not be dispatched")
+	}
+	d.err = nil
+	if _, err := svc.Start(ctx, admin); err != nil {
+		t.Fatalf("tenant still locked after a failed dispatch: %v", err)
+	}
+	syncs, _, _ := st.ListSyncs(ctx, "acme", store.Page{Limit: 10})
+	if len(syncs) != 2 || syncs[1].Status != domain.SyncPreviewFailed {
+		t.Fatalf("syncs = %+v", syncs)
+	}
+}

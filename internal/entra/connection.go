@@ -1,6 +1,7 @@
 package entra
 
 import (
+	"context"
 	"errors"
 
 	"dirsync/internal/domain"
@@ -39,4 +40,34 @@ func SyncError(err error) domain.SyncError {
 		code = domain.SyncErrPermission
 	}
 	return domain.SyncError{Code: code, Message: err.Error()}
+}
+
+// SecretGetter reads a tenant's client secret.
+type SecretGetter interface {
+	GetSecret(ctx context.Context, tenant string) (string, error)
+}
+
+// Tester tests stored connections: it reads the secret, then runs Test.
+type Tester struct {
+	Secrets SecretGetter
+	// Configure builds the reader configuration of a connection, usually
+	// ConfigFor with the function's base settings.
+	Configure func(conn *domain.Connection, secret string) Config
+}
+
+// Test runs the connection checks for a stored connection. A reader that
+// cannot even be configured is reported as a failed token check.
+func (t *Tester) Test(ctx context.Context, conn *domain.Connection) ([]domain.ConnectionCheck, error) {
+	secret, err := t.Secrets.GetSecret(ctx, conn.TenantID)
+	if err != nil {
+		if domain.ErrorCode(err) == domain.ENotFound {
+			return []domain.ConnectionCheck{{Name: CheckToken, Message: "no client secret is stored: PUT /v1/connection with clientSecret"}}, nil
+		}
+		return nil, err
+	}
+	r, err := NewReader(t.Configure(conn, secret))
+	if err != nil {
+		return []domain.ConnectionCheck{{Name: CheckToken, Message: err.Error()}}, nil
+	}
+	return Checks(r.Test(ctx)), nil
 }

@@ -1,8 +1,10 @@
 package entra
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"dirsync/internal/domain"
@@ -34,5 +36,50 @@ func TestConfigFor(t *testing.T) {
 	if c.DirectoryTenantID != "dir" || c.ClientID != "app" || c.ClientSecret != "s3cret" || c.Cloud != CloudUSGov ||
 		c.GraphEndpoint != "https://graph.example" || c.PageSize != 50 {
 		t.Fatalf("ConfigFor = %+v", c)
+	}
+}
+
+type mapSecrets map[string]string
+
+func (m mapSecrets) GetSecret(_ context.Context, tenant string) (string, error) {
+	s, ok := m[tenant]
+	if !ok {
+		return "", domain.Errorf(domain.ENotFound, "no client secret is stored")
+	}
+	return s, nil
+}
+
+func TestTesterUsesTheStoredSecret(t *testing.T) {
+	f := newFixture(t, 5, 2, nil)
+	base := f.config(t)
+	base.ClientSecret = "" // must come from the secret store
+	conn := &domain.Connection{TenantID: "acme", DirectoryTenantID: testTenantID, ClientID: testClientID, Cloud: domain.CloudGlobal}
+	tests := []struct {
+		name    string
+		secrets mapSecrets
+		wantOK  bool
+		wantMsg string
+	}{
+		{"good secret", mapSecrets{"acme": testSecret}, true, ""},
+		{"wrong secret", mapSecrets{"acme": "not-the-secret-at-all"}, false, "secret"},
+		{"no secret stored", mapSecrets{}, false, "no client secret is stored"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			checks, err := (&Tester{Secrets: tt.secrets, Configure: func(c *domain.Connection, secret string) Config { return ConfigFor(c, secret, base) }}).Test(context.Background(), conn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			allOK := len(checks) == 3
+			for _, c := range checks {
+				allOK = allOK && c.OK
+			}
+			if allOK != tt.wantOK {
+				t.Fatalf("checks = %+v, want all ok = %v", checks, tt.wantOK)
+			}
+			if !tt.wantOK && !strings.Contains(strings.ToLower(checks[0].Message), tt.wantMsg) {
+				t.Fatalf("token check message %q does not mention %q", checks[0].Message, tt.wantMsg)
+			}
+		})
 	}
 }

@@ -23,9 +23,10 @@ type Template struct {
 
 // Resource is one template resource.
 type Resource struct {
-	LogicalID  string
-	Type       string
-	Properties map[string]any
+	LogicalID   string
+	Type        string
+	Properties  map[string]any
+	BuildMethod string // Metadata.BuildMethod (sam build)
 }
 
 // Load parses the template at path.
@@ -74,7 +75,8 @@ func Parse(raw []byte) (*Template, error) {
 		if props == nil {
 			props = map[string]any{}
 		}
-		t.Resources[id] = Resource{LogicalID: id, Type: typ, Properties: props}
+		meta, _ := rm["Metadata"].(map[string]any)
+		t.Resources[id] = Resource{LogicalID: id, Type: typ, Properties: props, BuildMethod: Str(meta, "BuildMethod")}
 	}
 	return t, nil
 }

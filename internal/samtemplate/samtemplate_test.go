@@ -69,3 +69,32 @@ func TestRepositoryTemplateTables(t *testing.T) {
 		t.Errorf("SyncTable TTL attribute = %q, want ttl", got["SyncTable"].TTLAttribute)
 	}
 }
+
+func TestRepositoryTemplateFunctions(t *testing.T) {
+	tpl, err := Load(filepath.Join("..", "..", "template.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fns := tpl.Functions()
+	if len(fns) == 0 {
+		t.Fatal("no functions in template.yaml")
+	}
+	seen := map[string]string{}
+	for _, f := range fns {
+		if f.BuildMethod != "makefile" {
+			t.Errorf("%s: BuildMethod = %q, want makefile", f.LogicalID, f.BuildMethod)
+		}
+		for _, r := range f.Routes {
+			if other, dup := seen[r.Pattern()]; dup {
+				t.Errorf("route %s served by both %s and %s", r.Pattern(), other, f.LogicalID)
+			}
+			seen[r.Pattern()] = f.LogicalID
+			if r.Method == "" || len(r.Path) < 2 || r.Path[0] != '/' {
+				t.Errorf("%s: malformed route %+v", f.LogicalID, r)
+			}
+		}
+	}
+	if seen["GET /v1/syncs/{id}/progress"] != "ProgressFunction" {
+		t.Errorf("progress route = %q, want ProgressFunction", seen["GET /v1/syncs/{id}/progress"])
+	}
+}

@@ -1,0 +1,486 @@
+package localstack
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"dirsync/internal/domain"
+	"dirsync/internal/fakeentra"
+)
+
+// These tests drive the running local stack over HTTP: real DynamoDB
+// Local, the real msgraph-sdk-go and azidentity against the fake Entra ID,
+// the same handler code the Lambdas run.
+
+var stack *Stack
+
+func TestMain(m *testing.M) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	var err error
+	stack, err = Start(ctx, Options{Addr: "127.0.0.1:0", Demo: true, DemoUsers: 200})
+	cancel()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "local stack:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	stack.Close()
+	os.Exit(code)
+}
+
+type client struct {
+	t     *testing.T
+	token string
+}
+
+func adminOf(t *testing.T, tenant string) *client {
+	t.Helper()
+	tok, err := stack.Token(tenant, "admin@"+tenant+".example", []string{"admin"}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &client{t: t, token: tok}
+}
+
+// do sends a request and decodes a JSON answer into out (when non-nil).
+func (c *client) do(method, path string, body any, out any) int {
+	c.t.Helper()
+	var r io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		r = strings.NewReader(b)
+	case []byte:
+		r = bytes.NewReader(b)
+	default:
+		raw, err := json.Marshal(b)
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		r = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, stack.URL+path, r)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	if r != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if out != nil {
+		if err := json.Unmarshal(raw, out); err != nil {
+			c.t.Fatalf("%s %s: %d %s: %v", method, path, resp.StatusCode, raw, err)
+		}
+	}
+	return resp.StatusCode
+}
+
+type apiError struct {
+	Error struct{ Code, Message string } `json:"error"`
+}
+
+type syncBody struct {
+	ID         string             `json:"id"`
+	Status     string             `json:"status"`
+	Counts     domain.Counts      `json:"counts"`
+	Safeguards []domain.Safeguard `json:"safeguards"`
+	Warnings   []string           `json:"warnings"`
+	Error      *domain.SyncError  `json:"error"`
+}
+
+type changeBody struct {
+	Seq        int                  `json:"seq"`
+	ObjectType string               `json:"objectType"`
+	Kind       string               `json:"kind"`
+	Subject    domain.Subject       `json:"subject"`
+	TargetID   *string              `json:"targetId"`
+	Fields     []domain.FieldChange `json:"fields"`
+	Reason     *string              `json:"reason"`
+}
+
+// preview starts a preview and waits until it is no longer PREVIEWING.
+func (c *client) preview() syncBody {
+	c.t.Helper()
+	var started syncBody
+	if code := c.do("POST", "/v1/syncs", nil, &started); code != http.StatusAccepted {
+		c.t.Fatalf("POST /v1/syncs = %d %+v", code, started)
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for time.Now().Before(deadline) {
+		var sy syncBody
+		if code := c.do("GET", "/v1/syncs/"+started.ID, nil, &sy); code != http.StatusOK {
+			c.t.Fatalf("GET sync = %d", code)
+		}
+		if sy.Status != string(domain.SyncPreviewing) {
+			return sy
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	c.t.Fatal("preview did not finish within 2 minutes")
+	return syncBody{}
+}
+
+func (c *client) changes(syncID, query string) []changeBody {
+	c.t.Helper()
+	var all []changeBody
+	cursor := ""
+	for {
+		var page struct {
+			Items      []changeBody `json:"items"`
+			NextCursor string       `json:"nextCursor"`
+		}
+		path := "/v1/syncs/" + syncID + "/changes?limit=100" + query
+		if cursor != "" {
+			path += "&cursor=" + cursor
+		}
+		if code := c.do("GET", path, nil, &page); code != http.StatusOK {
+			c.t.Fatalf("GET %s = %d", path, code)
+		}
+		all = append(all, page.Items...)
+		if page.NextCursor == "" {
+			return all
+		}
+		cursor = page.NextCursor
+	}
+}
+
+// expectedDemo computes the acme demo preview from the generated data
+// directly, without the plan engine: the rules of DESIGN.md section 3
+// applied to this particular directory.
+func expectedDemo(t *testing.T) domain.Counts {
+	tenant := DemoEntraTenant(DemoAcmeDirectory, DemoAcmeClientID, DemoSecret, "contoso.onmicrosoft.com", 42, 200)
+	platform := DemoPlatformUsers(tenant, "acme.example")
+	var c domain.Counts
+	inScope := map[string]bool{}
+	emails := map[string]int{}
+	email := func(u *fakeentra.User) string {
+		if u.Mail != nil && *u.Mail != "" {
+			return strings.ToLower(*u.Mail)
+		}
+		return strings.ToLower(u.UserPrincipalName)
+	}
+	for i := range tenant.Users {
+		u := &tenant.Users[i]
+		if !u.AccountEnabled || u.UserType == "Guest" {
+			c.Users.OutOfScope++
+			continue
+		}
+		inScope[u.ID] = true
+		emails[email(u)]++
+	}
+	skipped := map[string]bool{}
+	for i := range tenant.Users {
+		u := &tenant.Users[i]
+		if inScope[u.ID] && emails[email(u)] > 1 {
+			skipped[u.ID] = true
+			c.Users.Skip++
+		}
+	}
+	matched := 0
+	for _, p := range platform {
+		switch {
+		case p.Source == domain.SourceManual && p.Email == strings.ToUpper(p.Email) && strings.Contains(p.Email, "@CONTOSO"):
+			c.Users.Update++ // linked by email
+			matched++
+		case p.Source == domain.SourceEntra:
+			if !inScope[p.ExternalID] {
+				c.Users.Deactivate++ // deleted or disabled
+				continue
+			}
+			matched++
+			if v, _ := p.Attributes.Get("jobTitle"); v == "Trainee" {
+				c.Users.Update++
+			} else {
+				c.Users.Unchanged++
+			}
+		}
+	}
+	c.Users.Add = len(inScope) - c.Users.Skip - matched
+	members := transitiveUsers(tenant)
+	for _, g := range tenant.Groups {
+		c.Groups.Add++
+		for id := range members[g.ID] {
+			if inScope[id] && !skipped[id] {
+				c.Memberships.Add++
+			}
+		}
+	}
+	return c
+}
+
+func transitiveUsers(t *fakeentra.Tenant) map[string]map[string]bool {
+	byID := map[string]*fakeentra.Group{}
+	for i := range t.Groups {
+		byID[t.Groups[i].ID] = &t.Groups[i]
+	}
+	out := map[string]map[string]bool{}
+	var walk func(g *fakeentra.Group, into map[string]bool, seen map[string]bool)
+	walk = func(g *fakeentra.Group, into map[string]bool, seen map[string]bool) {
+		if seen[g.ID] {
+			return
+		}
+		seen[g.ID] = true
+		for _, u := range g.MemberUserIDs {
+			into[u] = true
+		}
+		for _, n := range g.MemberGroupIDs {
+			if ng := byID[n]; ng != nil {
+				walk(ng, into, seen)
+			}
+		}
+	}
+	for i := range t.Groups {
+		set := map[string]bool{}
+		walk(&t.Groups[i], set, map[string]bool{})
+		out[t.Groups[i].ID] = set
+	}
+	return out
+}
+
+func TestDemoPreviewCounts(t *testing.T) {
+	acme := adminOf(t, DemoTenantAcme)
+	sy := acme.preview()
+	if sy.Status != string(domain.SyncPreviewReady) {
+		t.Fatalf("status %s, error %+v", sy.Status, sy.Error)
+	}
+	want := expectedDemo(t)
+	if sy.Counts != want {
+		t.Fatalf("counts\n got %+v\nwant %+v", sy.Counts, want)
+	}
+	for _, g := range sy.Safeguards {
+		if g.Tripped {
+			t.Fatalf("safeguard tripped on the demo: %+v", g)
+		}
+	}
+
+	updates := acme.changes(sy.ID, "&kind=update")
+	stale := 0
+	for _, u := range updates {
+		for _, f := range u.Fields {
+			if f.Name == "jobTitle" && f.Before == "Trainee" && f.After != "" && f.After != "Trainee" {
+				stale++
+			}
+		}
+	}
+	if stale != 4 {
+		t.Fatalf("%d updates show the stale job title before -> after, want 4: %+v", stale, updates)
+	}
+	for _, s := range acme.changes(sy.ID, "&kind=skip") {
+		if s.Reason == nil || *s.Reason != domain.ReasonDuplicateEmail {
+			t.Fatalf("skip without the duplicate reason: %+v", s)
+		}
+	}
+	deact := acme.changes(sy.ID, "&kind=deactivate")
+	if len(deact) != 2 {
+		t.Fatalf("deactivations = %+v", deact)
+	}
+	if got := acme.changes(sy.ID, "&objectType=group"); len(got) != want.Groups.Add {
+		t.Fatalf("%d group changes, want %d", len(got), want.Groups.Add)
+	}
+}
+
+func TestAuthorisation(t *testing.T) {
+	acme := adminOf(t, DemoTenantAcme)
+	sy := acme.preview()
+
+	anonymous := &client{t: t}
+	var e apiError
+	if code := anonymous.do("GET", "/v1/syncs", nil, &e); code != http.StatusUnauthorized || e.Error.Code != domain.EUnauthorized {
+		t.Fatalf("no token: %d %+v", code, e)
+	}
+	bad := &client{t: t, token: "not.a.jwt"}
+	if code := bad.do("GET", "/v1/syncs", nil, &e); code != http.StatusUnauthorized {
+		t.Fatalf("bad token: %d", code)
+	}
+	userTok, _ := stack.Token(DemoTenantAcme, "user@acme.example", []string{"user"}, time.Hour)
+	user := &client{t: t, token: userTok}
+	if code := user.do("GET", "/v1/syncs/"+sy.ID, nil, &e); code != http.StatusForbidden || e.Error.Code != domain.EForbidden {
+		t.Fatalf("non-admin: %d %+v", code, e)
+	}
+	globex := adminOf(t, DemoTenantGlobex)
+	for _, path := range []string{"/v1/syncs/" + sy.ID, "/v1/syncs/" + sy.ID + "/changes", "/v1/syncs/" + sy.ID + "/progress"} {
+		if code := globex.do("GET", path, nil, &e); code != http.StatusNotFound || e.Error.Code != domain.ENotFound {
+			t.Fatalf("cross-tenant %s: %d %+v", path, code, e)
+		}
+	}
+	if code := globex.do("GET", "/v1/syncs/does-not-exist", nil, &e); code != http.StatusNotFound {
+		t.Fatalf("missing sync: %d", code)
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	acme := adminOf(t, DemoTenantAcme)
+	valid := `{"directoryTenantId":"` + DemoAcmeDirectory + `","clientId":"` + DemoAcmeClientID + `"`
+	tests := []struct {
+		name   string
+		method string
+		path   string
+		body   string
+		status int
+		code   string
+		names  string // the message must name this
+	}{
+		{"malformed JSON", "PUT", "/v1/connection", `{"directoryTenantId":`, 400, domain.EInvalid, ""},
+		{"unknown field", "PUT", "/v1/connection", valid + `,"tenant":"globex"}`, 400, domain.EInvalid, "tenant"},
+		{"wrong type", "PUT", "/v1/connection", valid + `,"options":{"includeGuests":"yes"}}`, 400, domain.EInvalid, "includeGuests"},
+		{"oversized", "PUT", "/v1/connection", valid + `,"clientSecret":"` + strings.Repeat("x", 70<<10) + `"}`, 413, domain.ETooLarge, ""},
+		{"bad id", "GET", "/v1/syncs/bad%20id", "", 400, domain.EInvalid, "id"},
+		{"bad limit", "GET", "/v1/syncs?limit=1000", "", 400, domain.EInvalid, "limit"},
+		{"bad cursor", "GET", "/v1/syncs?cursor=%21%21", "", 400, domain.EInvalid, "cursor"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			acme.t = t
+			var e apiError
+			var body any
+			if tt.body != "" {
+				body = tt.body
+			}
+			if code := acme.do(tt.method, tt.path, body, &e); code != tt.status || e.Error.Code != tt.code {
+				t.Fatalf("%d %+v, want %d %s", code, e, tt.status, tt.code)
+			}
+			if !strings.Contains(e.Error.Message, tt.names) {
+				t.Fatalf("message %q does not name %q", e.Error.Message, tt.names)
+			}
+		})
+	}
+	// Nothing was lost: the stored connection is unchanged.
+	var conn struct {
+		ClientID   string `json:"clientId"`
+		SecretHint string `json:"secretHint"`
+	}
+	if code := acme.do("GET", "/v1/connection", nil, &conn); code != 200 || conn.ClientID != DemoAcmeClientID || conn.SecretHint != DemoSecret[len(DemoSecret)-4:] {
+		t.Fatalf("connection after bad input: %d %+v", code, conn)
+	}
+}
+
+func TestConcurrentStartsGiveOnePreview(t *testing.T) {
+	globex := adminOf(t, DemoTenantGlobex)
+	var wg sync.WaitGroup
+	codes := make([]int, 10)
+	for i := range codes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := &client{t: t, token: globex.token}
+			var out map[string]any
+			codes[i] = c.do("POST", "/v1/syncs", nil, &out)
+		}()
+	}
+	wg.Wait()
+	accepted, conflicts := 0, 0
+	for _, c := range codes {
+		switch c {
+		case http.StatusAccepted:
+			accepted++
+		case http.StatusConflict:
+			conflicts++
+		}
+	}
+	if accepted != 1 || conflicts != 9 {
+		t.Fatalf("codes %v: want one 202 and nine 409", codes)
+	}
+	stack.WaitIdle()
+}
+
+// connectTenant points a platform tenant at a new directory on the fake,
+// through the API as an admin would.
+func connectTenant(t *testing.T, c *client, dir *fakeentra.Tenant, opts string) {
+	t.Helper()
+	stack.Fake.AddTenant(dir)
+	body := fmt.Sprintf(`{"directoryTenantId":%q,"clientId":%q,"clientSecret":%q,"options":%s}`, dir.ID, dir.Apps[0].ClientID, dir.Apps[0].Secret, opts)
+	var out map[string]any
+	if code := c.do("PUT", "/v1/connection", body, &out); code != http.StatusCreated && code != http.StatusOK {
+		t.Fatalf("PUT /v1/connection = %d %v", code, out)
+	}
+	var test struct {
+		OK bool `json:"ok"`
+	}
+	if code := c.do("POST", "/v1/connection/test", nil, &test); code != 200 || !test.OK {
+		t.Fatalf("connection test = %d %+v", code, test)
+	}
+}
+
+func TestGraphFailureMidReadStoresNoPlan(t *testing.T) {
+	c := adminOf(t, "initech")
+	dir := fakeentra.Generate(fakeentra.Spec{TenantID: "3c4d5e6f-7a8b-4c9d-8e0f-1a2b3c4d5e6f", Domain: "initech.onmicrosoft.com", Seed: 9, Users: 2500})
+	connectTenant(t, c, dir, `{}`)
+	remove := stack.Fake.InjectFault(fakeentra.Fault{PathPrefix: "/v1.0/users", Page: 2, Kind: fakeentra.FaultStatus, Status: 500})
+	defer remove()
+
+	sy := c.preview()
+	if sy.Status != string(domain.SyncPreviewFailed) || sy.Error == nil || sy.Error.Code != domain.SyncErrSourceRead {
+		t.Fatalf("sync = %+v, want PREVIEW_FAILED source_read_failed", sy)
+	}
+	if !strings.Contains(sy.Error.Message, "page 2") {
+		t.Fatalf("error %q does not say which page failed", sy.Error.Message)
+	}
+	if got := c.changes(sy.ID, ""); len(got) != 0 {
+		t.Fatalf("a failed preview stored %d changes", len(got))
+	}
+	var p struct {
+		Total int `json:"total"`
+	}
+	if code := c.do("GET", "/v1/syncs/"+sy.ID+"/progress", nil, &p); code != 200 || p.Total != 0 {
+		t.Fatalf("progress = %d %+v", code, p)
+	}
+}
+
+func TestDeactivationThresholdTrips(t *testing.T) {
+	ctx := context.Background()
+	c := adminOf(t, "umbrella")
+	dir := fakeentra.Generate(fakeentra.Spec{TenantID: "4d5e6f7a-8b9c-4d0e-9f1a-2b3c4d5e6f7a", Domain: "umbrella.onmicrosoft.com", Seed: 11, Users: 40})
+	// 30 linked users the directory no longer has: 30 of 30 active linked
+	// users would go (100 % > 20 %), and 30 > the count limit of 25.
+	var gone []domain.User
+	for i := 0; i < 30; i++ {
+		gone = append(gone, domain.User{PlatformUser: domain.PlatformUser{
+			Email: fmt.Sprintf("left%02d@umbrella.example", i), Source: domain.SourceEntra,
+			ExternalID: fmt.Sprintf("00000000-0000-4000-8000-%012d", i), ExternalTenantID: dir.ID,
+		}})
+	}
+	if err := stack.Store.SeedUsers(ctx, "umbrella", gone); err != nil {
+		t.Fatal(err)
+	}
+	connectTenant(t, c, dir, `{"deactivateMissing":true,"deactivationThreshold":{"percent":20,"count":25}}`)
+	sy := c.preview()
+	if sy.Status != string(domain.SyncPreviewReady) || sy.Counts.Users.Deactivate != 30 {
+		t.Fatalf("sync = %+v", sy)
+	}
+	tripped := map[string]domain.Safeguard{}
+	for _, g := range sy.Safeguards {
+		tripped[g.Name] = g
+	}
+	if g := tripped[domain.SafeguardDeactivationPercent]; !g.Tripped || g.Limit != 20 || g.Actual != 100 {
+		t.Fatalf("percent safeguard = %+v", g)
+	}
+	if g := tripped[domain.SafeguardDeactivationCount]; !g.Tripped || g.Limit != 25 || g.Actual != 30 {
+		t.Fatalf("count safeguard = %+v", g)
+	}
+}
+
+func TestExpectedDemoIsNotTrivial(t *testing.T) {
+	c := expectedDemo(t)
+	t.Logf("expected demo counts: %+v", c)
+	if c.Users.Add < 100 || c.Users.Update != 7 || c.Users.Unchanged != 6 || c.Users.Deactivate != 2 ||
+		c.Users.Skip < 2 || c.Users.OutOfScope < 5 || c.Groups.Add < 10 || c.Memberships.Add < c.Users.Add {
+		t.Fatalf("the demo lost a kind of change: %+v", c)
+	}
+}

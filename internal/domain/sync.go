@@ -70,6 +70,8 @@ type Sync struct {
 	// ApplyTotal how many of them apply does something with.
 	ChangeTotal int `json:"-"`
 	ApplyTotal  int `json:"-"`
+	// ExecutionID names the apply state machine execution once confirmed.
+	ExecutionID string `json:"-"`
 }
 
 // Tripped reports whether a safeguard of the stored plan tripped.
@@ -131,4 +133,20 @@ type ConnectionCheck struct {
 	Name    string `json:"name"`
 	OK      bool   `json:"ok"`
 	Message string `json:"message"`
+}
+
+// Actor is the admin calling the API, from the token's claims.
+type Actor struct {
+	TenantID string
+	Subject  string
+	Email    string
+}
+
+// Name is how the actor is recorded (createdBy, confirmedBy): the email,
+// else the subject.
+func (a Actor) Name() string {
+	if a.Email != "" {
+		return a.Email
+	}
+	return a.Subject
 }

@@ -52,10 +52,15 @@ func (c *computation) planGroups() {
 		subject := domain.Subject{ExternalID: sg.ID, Email: sg.Mail, DisplayName: sg.DisplayName}
 		pg := paired[i]
 		if pg == nil {
+			var attrs domain.Attrs
+			if sg.Description != "" {
+				attrs = domain.Attrs{{Name: "description", Value: sg.Description}}
+			}
 			c.groupChanges = append(c.groupChanges, domain.Change{
 				ObjectType:   domain.ObjectGroup,
 				Kind:         domain.KindAdd,
 				Subject:      subject,
+				Attributes:   attrs,
 				MembersAdded: m.all(i),
 			})
 			continue

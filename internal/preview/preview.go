@@ -74,11 +74,7 @@ type Service struct {
 }
 
 // Actor is the admin calling the API, from the token.
-type Actor struct {
-	TenantID string
-	Subject  string
-	Email    string
-}
+type Actor = domain.Actor
 
 // Start records a PREVIEWING sync and dispatches the worker: 422 without a
 // connection, 409 while another sync is active.

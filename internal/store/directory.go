@@ -57,13 +57,12 @@ func userItem(tenant string, u *domain.User) item {
 	if m := attrsAV(u.Attributes); m != nil {
 		it["a"] = m
 	}
-	if len(u.Groups) > 0 {
-		g := make(map[string]types.AttributeValue, len(u.Groups))
-		for _, ref := range u.Groups {
-			g[ref.ID] = avS(ref.DisplayName)
-		}
-		it["g"] = &types.AttributeValueMemberM{Value: g}
+	// g always exists (possibly empty) so memberships can SET g.<groupId>.
+	g := make(map[string]types.AttributeValue, len(u.Groups))
+	for _, ref := range u.Groups {
+		g[ref.ID] = avS(ref.DisplayName)
 	}
+	it["g"] = &types.AttributeValueMemberM{Value: g}
 	return it
 }
 

@@ -114,6 +114,7 @@ func syncFromItem(tenant string, it item) (*domain.Sync, error) {
 		UserBatches:       int(getN(it, "ub")),
 		ChangeTotal:       int(getN(it, "nchanges")),
 		ApplyTotal:        int(getN(it, "total")),
+		ExecutionID:       getS(it, "xid"),
 	}
 	for name, v := range map[string]any{"opts": &sy.Options, "counts": &sy.Counts, "sg": &sy.Safeguards, "warn": &sy.Warnings, "err": &sy.Error} {
 		if err := getJSON(it, name, v); err != nil {
@@ -189,7 +190,37 @@ func (s *Store) GetSync(ctx context.Context, tenant, id string) (*domain.Sync, e
 	if err != nil {
 		return nil, fmt.Errorf("store: get sync %s: %w", id, err)
 	}
+	if err := s.lazyExpire(ctx, sy); err != nil {
+		return nil, err
+	}
 	return sy, nil
+}
+
+// lazyExpire makes a ready preview past its expiry EXPIRED, whether or not
+// anything wrote that yet.
+func (s *Store) lazyExpire(ctx context.Context, sy *domain.Sync) error {
+	if sy.Status != domain.SyncPreviewReady || sy.ExpiresAt == nil || s.now().Before(*sy.ExpiresAt) {
+		return nil
+	}
+	if err := s.expire(ctx, sy.TenantID, sy.ID); err != nil {
+		return fmt.Errorf("store: expire sync %s: %w", sy.ID, err)
+	}
+	sy.Status = domain.SyncExpired
+	return nil
+}
+
+// SetExecution records the apply execution of a sync, so cancel can stop it.
+func (s *Store) SetExecution(ctx context.Context, tenant, id, executionID string) error {
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(s.syncTable), Key: key(tenantPK(tenant), syncSK(id)),
+		UpdateExpression:          aws.String("SET xid = :x"),
+		ConditionExpression:       aws.String("attribute_exists(pk)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":x": avS(executionID)},
+	})
+	if err != nil {
+		return fmt.Errorf("store: set execution of %s: %w", id, err)
+	}
+	return nil
 }
 
 // ListSyncs pages through the tenant's syncs, newest first.
@@ -203,6 +234,9 @@ func (s *Store) ListSyncs(ctx context.Context, tenant string, p Page) ([]*domain
 		sy, err := syncFromItem(tenant, it)
 		if err != nil {
 			return nil, "", fmt.Errorf("store: list syncs: %w", err)
+		}
+		if err := s.lazyExpire(ctx, sy); err != nil {
+			return nil, "", err
 		}
 		out = append(out, sy)
 	}

@@ -1,0 +1,363 @@
+// Package apply confirms previews and applies them: confirm moves a ready
+// preview to APPLYING and starts the apply state machine, whose Map calls
+// ApplyBatch once per batch and Finalize at the end; cancel stops it.
+// Every step is idempotent, so retries and duplicate requests leave the
+// directory and the counters right.
+package apply
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"dirsync/internal/domain"
+	"dirsync/internal/store"
+)
+
+// Store is what applying needs from the storage.
+type Store interface {
+	GetSync(ctx context.Context, tenant, id string) (*domain.Sync, error)
+	BeginApply(ctx context.Context, tenant, syncID, confirmedBy string, lockFor time.Duration) (*domain.Sync, error)
+	SetExecution(ctx context.Context, tenant, id, executionID string) error
+	CancelSync(ctx context.Context, tenant, syncID string) (*domain.Sync, error)
+	FinishApply(ctx context.Context, tenant, syncID string, failure *domain.SyncError) (domain.SyncStatus, error)
+	GetBatch(ctx context.Context, tenant, syncID string, index int) (*store.Batch, bool, error)
+	BatchChanges(ctx context.Context, tenant, syncID string, b *store.Batch) ([]domain.Change, error)
+	ApplyUserChange(ctx context.Context, a *store.ApplyContext, c *domain.Change) (store.Outcome, error)
+	ApplyGroupChange(ctx context.Context, a *store.ApplyContext, c *domain.Change) (store.Outcome, error)
+	RecordOutcomes(ctx context.Context, tenant, syncID string, outcomes []store.Outcome) error
+	CompleteBatch(ctx context.Context, tenant, syncID string, index int, t store.Tally) (bool, error)
+}
+
+// Executions starts and stops runs of the apply state machine.
+type Executions interface {
+	// Start starts an execution named name with input. Starting again with
+	// the same name and input is not an error and returns the same id.
+	Start(ctx context.Context, name string, input []byte) (executionID string, err error)
+	// Stop stops a running execution (no error if it already ended).
+	Stop(ctx context.Context, executionID string, cause string) error
+}
+
+// Service confirms, cancels and applies syncs.
+type Service struct {
+	Store      Store
+	Executions Executions
+	// MaxConcurrency is how many batches the Map runs at once.
+	MaxConcurrency int
+	// LockFor bounds how long an APPLYING sync holds the tenant's lock if
+	// its execution never finishes.
+	LockFor time.Duration
+	// Concurrency is how many changes of one batch are written at once.
+	Concurrency int
+	Logger      *slog.Logger
+}
+
+// ExecutionName names a sync's execution, so ops find it in the console by
+// the sync id and a repeated confirm cannot start a second one.
+func ExecutionName(syncID string) string { return "sync-" + syncID }
+
+// ExecutionInput is the state machine's input: batches by index only, so
+// even a million-user plan stays far below the 256 KB payload limit.
+type ExecutionInput struct {
+	TenantID       string `json:"tenantId"`
+	SyncID         string `json:"syncId"`
+	UserBatches    []int  `json:"userBatches"`
+	GroupBatches   []int  `json:"groupBatches"`
+	MaxConcurrency int    `json:"maxConcurrency"`
+}
+
+func (s *Service) input(sy *domain.Sync) ([]byte, error) {
+	in := ExecutionInput{TenantID: sy.TenantID, SyncID: sy.ID, MaxConcurrency: max(1, s.MaxConcurrency),
+		UserBatches: make([]int, 0, sy.UserBatches), GroupBatches: make([]int, 0, sy.Batches-sy.UserBatches)}
+	for i := 0; i < sy.Batches; i++ {
+		if i < sy.UserBatches {
+			in.UserBatches = append(in.UserBatches, i)
+		} else {
+			in.GroupBatches = append(in.GroupBatches, i)
+		}
+	}
+	return json.Marshal(in)
+}
+
+// Confirm applies exactly the stored plan: 202 APPLYING. A repeated or
+// concurrent confirm answers the same and starts nothing new; 410 when the
+// preview expired; 422 when a safeguard tripped without allowDeactivations.
+func (s *Service) Confirm(ctx context.Context, actor domain.Actor, syncID string, allowDeactivations bool) (*domain.Sync, error) {
+	sy, err := s.Store.GetSync(ctx, actor.TenantID, syncID)
+	if err != nil {
+		return nil, err
+	}
+	if sy.Status == domain.SyncPreviewReady && sy.Tripped() && !allowDeactivations {
+		return nil, domain.Errorf(domain.EUnprocessable, "%s; to confirm anyway send {\"allowDeactivations\": true}", trippedMessage(sy))
+	}
+	if sy.Status != domain.SyncApplying {
+		if sy, err = s.Store.BeginApply(ctx, actor.TenantID, syncID, actor.Name(), s.LockFor); err != nil {
+			return nil, err
+		}
+	}
+	input, err := s.input(sy)
+	if err != nil {
+		return nil, fmt.Errorf("apply: encode input: %w", err)
+	}
+	// Starting is idempotent by name and input: after a crash between
+	// BeginApply and here, the next confirm starts the execution.
+	id, err := s.Executions.Start(ctx, ExecutionName(syncID), input)
+	if err != nil {
+		return nil, fmt.Errorf("apply: start execution of %s (confirm again to retry): %w", syncID, err)
+	}
+	if sy.ExecutionID != id {
+		if err := s.Store.SetExecution(ctx, actor.TenantID, syncID, id); err != nil {
+			return nil, err
+		}
+		sy.ExecutionID = id
+	}
+	return sy, nil
+}
+
+func trippedMessage(sy *domain.Sync) string {
+	for _, g := range sy.Safeguards {
+		if !g.Tripped {
+			continue
+		}
+		switch g.Name {
+		case domain.SafeguardDeactivationPercent:
+			return fmt.Sprintf("this sync would deactivate %.1f%% of the active linked users, more than the %.0f%% safeguard", g.Actual, g.Limit)
+		case domain.SafeguardDeactivationCount:
+			return fmt.Sprintf("this sync would deactivate %.0f users, more than the safeguard of %.0f", g.Actual, g.Limit)
+		}
+	}
+	return "a safeguard tripped"
+}
+
+// Cancel cancels a ready preview, or stops a running apply: what was
+// applied stays applied and the counters report it.
+func (s *Service) Cancel(ctx context.Context, actor domain.Actor, syncID string) (*domain.Sync, error) {
+	before, err := s.Store.CancelSync(ctx, actor.TenantID, syncID)
+	if err != nil {
+		return nil, err
+	}
+	if before.Status == domain.SyncApplying && before.ExecutionID != "" {
+		if err := s.Executions.Stop(ctx, before.ExecutionID, "cancelled by "+actor.Name()); err != nil {
+			// The sync is CANCELLED: batches still in flight find it so and do
+			// nothing, so a failed stop only wastes invocations.
+			s.logger().Warn("stop execution failed", "sync_id", syncID, "error", err.Error())
+		}
+	}
+	return s.Store.GetSync(ctx, actor.TenantID, syncID)
+}
+
+// StepError is the error a state machine Catch hands on.
+type StepError struct {
+	Error string `json:"Error"`
+	Cause string `json:"Cause"`
+}
+
+// BatchEvent is the apply function's input from the Map.
+type BatchEvent struct {
+	TenantID string `json:"tenantId"`
+	SyncID   string `json:"syncId"`
+	Batch    int    `json:"batch"`
+	// Failed is set on the Catch path: the batch failed for good and its
+	// remaining changes are recorded as failed.
+	Failed bool       `json:"failed,omitempty"`
+	Error  *StepError `json:"error,omitempty"`
+}
+
+// BatchResult is what one batch did.
+type BatchResult struct {
+	Batch     int    `json:"batch"`
+	Applied   int    `json:"applied"`
+	Conflicts int    `json:"conflicts"`
+	Failed    int    `json:"failed"`
+	Skipped   string `json:"skipped,omitempty"` // why nothing was done
+}
+
+// RetryableError marks a failure worth retrying (storage throttling or
+// unavailability); the state machine's Retry matches its type name.
+type RetryableError struct{ Err error }
+
+func (e *RetryableError) Error() string { return e.Err.Error() }
+func (e *RetryableError) Unwrap() error { return e.Err }
+
+// ApplyBatch applies one batch. A batch already done, or of a sync that is
+// no longer APPLYING (cancelled), does nothing. Outcomes are recorded per
+// change; the counter moves once per batch, with the done marker.
+func (s *Service) ApplyBatch(ctx context.Context, ev BatchEvent) (BatchResult, error) {
+	res := BatchResult{Batch: ev.Batch}
+	sy, err := s.Store.GetSync(ctx, ev.TenantID, ev.SyncID)
+	if err != nil {
+		return res, retryable(err)
+	}
+	if sy.Status != domain.SyncApplying {
+		res.Skipped = "sync is " + string(sy.Status)
+		return res, nil
+	}
+	b, done, err := s.Store.GetBatch(ctx, ev.TenantID, ev.SyncID, ev.Batch)
+	if err != nil {
+		return res, retryable(err)
+	}
+	if done {
+		res.Skipped = "batch already applied"
+		return res, nil
+	}
+	changes, err := s.Store.BatchChanges(ctx, ev.TenantID, ev.SyncID, b)
+	if err != nil {
+		return res, retryable(err)
+	}
+	a := &store.ApplyContext{Tenant: ev.TenantID, SyncID: ev.SyncID, Directory: sy.DirectoryTenantID, ConfirmedBy: sy.ConfirmedBy}
+
+	var (
+		mu       sync.Mutex
+		outcomes []store.Outcome // new ones, to record
+		tally    store.Tally
+	)
+	record := func(o store.Outcome, isNew bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		tally.Add(o.Result)
+		if isNew {
+			outcomes = append(outcomes, o)
+		}
+	}
+	var todo []*domain.Change
+	for i := range changes {
+		c := &changes[i]
+		switch {
+		case c.Kind == domain.KindSkip:
+		case c.Outcome != "": // recorded by an earlier attempt of this batch
+			record(store.Outcome{Seq: c.Seq, Result: c.Outcome, Reason: c.OutcomeReason}, false)
+		case ev.Failed:
+			record(store.Outcome{Seq: c.Seq, Result: domain.OutcomeFailed, Reason: failureReason(ev.Error)}, true)
+		default:
+			todo = append(todo, c)
+		}
+	}
+	err = forEach(ctx, len(todo), max(1, s.Concurrency), func(ctx context.Context, i int) error {
+		c := todo[i]
+		var o store.Outcome
+		var err error
+		if c.ObjectType == domain.ObjectGroup {
+			o, err = s.Store.ApplyGroupChange(ctx, a, c)
+		} else {
+			o, err = s.Store.ApplyUserChange(ctx, a, c)
+		}
+		if err != nil {
+			return err
+		}
+		record(o, true)
+		return nil
+	})
+	// Whatever was decided is recorded even if some change failed to write,
+	// so the retry only redoes what is left.
+	if rerr := s.Store.RecordOutcomes(ctx, ev.TenantID, ev.SyncID, outcomes); rerr != nil {
+		return res, retryable(errors.Join(err, rerr))
+	}
+	if err != nil {
+		return res, retryable(err)
+	}
+	if _, err := s.Store.CompleteBatch(ctx, ev.TenantID, ev.SyncID, ev.Batch, tally); err != nil {
+		return res, retryable(err)
+	}
+	res.Applied, res.Conflicts, res.Failed = tally.Applied, tally.Conflicts, tally.Failed
+	s.logger().Info("batch applied", "tenant_id", ev.TenantID, "sync_id", ev.SyncID, "batch", ev.Batch,
+		"applied", res.Applied, "conflicts", res.Conflicts, "failed", res.Failed)
+	return res, nil
+}
+
+func failureReason(e *StepError) string {
+	if e == nil {
+		return "the batch failed after its retries"
+	}
+	msg := e.Cause
+	var payload struct {
+		ErrorMessage string `json:"errorMessage"`
+	}
+	if json.Unmarshal([]byte(e.Cause), &payload) == nil && payload.ErrorMessage != "" {
+		msg = payload.ErrorMessage
+	}
+	if len(msg) > 300 {
+		msg = msg[:300] + "..."
+	}
+	return "the batch failed after its retries: " + e.Error + ": " + msg
+}
+
+func retryable(err error) error {
+	if err == nil || domain.ErrorCode(err) != domain.EInternal {
+		return err
+	}
+	return &RetryableError{Err: err}
+}
+
+// FinalizeEvent is the finalize function's input.
+type FinalizeEvent struct {
+	TenantID string     `json:"tenantId"`
+	SyncID   string     `json:"syncId"`
+	Failed   bool       `json:"failed,omitempty"`
+	Error    *StepError `json:"error,omitempty"`
+}
+
+// FinalizeResult is the sync's final status.
+type FinalizeResult struct {
+	Status domain.SyncStatus `json:"status"`
+}
+
+// Finalize sets COMPLETED or COMPLETED_WITH_ERRORS from the counters, or
+// FAILED on the state machine's failure path.
+func (s *Service) Finalize(ctx context.Context, ev FinalizeEvent) (FinalizeResult, error) {
+	var failure *domain.SyncError
+	if ev.Failed {
+		failure = &domain.SyncError{Code: "apply_failed", Message: "the apply could not complete: " + failureReason(ev.Error)}
+	}
+	st, err := s.Store.FinishApply(ctx, ev.TenantID, ev.SyncID, failure)
+	if err != nil {
+		return FinalizeResult{}, retryable(err)
+	}
+	s.logger().Info("sync finished", "tenant_id", ev.TenantID, "sync_id", ev.SyncID, "status", st)
+	return FinalizeResult{Status: st}, nil
+}
+
+func (s *Service) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.Default()
+}
+
+// forEach runs fn for 0..n-1 with at most workers at once and returns the
+// first error after every started call ended.
+func forEach(ctx context.Context, n, workers int, fn func(ctx context.Context, i int) error) error {
+	if n == 0 {
+		return nil
+	}
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+	)
+	next := make(chan int)
+	for w := 0; w < min(workers, n); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				if err := fn(ctx, i); err != nil {
+					mu.Lock()
+					if first == nil {
+						first = err
+					}
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for i := 0; i < n; i++ {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return first
+}

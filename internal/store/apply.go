@@ -1,0 +1,447 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"dirsync/internal/domain"
+)
+
+// ApplyConcurrency bounds the changes of one batch written at once.
+const applyConcurrency = 8
+
+// BeginApply moves a PREVIEW_READY sync to APPLYING, takes the tenant's
+// lock and starts the progress counter, all in one transaction. A sync
+// already APPLYING is returned as is (a repeated confirm); an expired
+// preview becomes EXPIRED (410); any other status is a conflict.
+func (s *Store) BeginApply(ctx context.Context, tenant, syncID, confirmedBy string, lockFor time.Duration) (*domain.Sync, error) {
+	sy, err := s.GetSync(ctx, tenant, syncID)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now().UTC()
+	switch {
+	case sy.Status == domain.SyncApplying:
+		return sy, nil
+	case sy.Status == domain.SyncExpired:
+		return nil, domain.Errorf(domain.EGone, "the preview expired at %s; start a new one", sy.ExpiresAt.Format(time.RFC3339))
+	case sy.Status != domain.SyncPreviewReady:
+		return nil, domain.Errorf(domain.EConflict, "sync %q is %s; only a PREVIEW_READY sync can be confirmed", syncID, sy.Status)
+	case sy.ExpiresAt != nil && !now.Before(*sy.ExpiresAt):
+		_ = s.expire(ctx, tenant, syncID)
+		return nil, domain.Errorf(domain.EGone, "the preview expired at %s; start a new one", sy.ExpiresAt.Format(time.RFC3339))
+	}
+	lock := key(tenantPK(tenant), lockSK)
+	lock["sid"] = avS(syncID)
+	lock["st"] = avS(string(domain.SyncApplying))
+	lock["until"] = avN(now.Add(lockFor).Unix())
+	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{Update: &types.Update{
+			TableName: aws.String(s.syncTable), Key: key(tenantPK(tenant), syncSK(syncID)),
+			UpdateExpression:    aws.String("SET st = :applying, confat = :now, confby = :by, uat = :now"),
+			ConditionExpression: aws.String("st = :ready AND exp > :now"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{
+				":applying": avS(string(domain.SyncApplying)), ":ready": avS(string(domain.SyncPreviewReady)),
+				":now": avTime(now), ":by": avS(confirmedBy),
+			},
+		}},
+		{Put: &types.Put{
+			TableName: aws.String(s.syncTable), Item: lock,
+			ConditionExpression:       aws.String("attribute_not_exists(pk) OR #until < :now OR sid = :sid"),
+			ExpressionAttributeNames:  map[string]string{"#until": "until"},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":now": avN(now.Unix()), ":sid": avS(syncID)},
+		}},
+		{Update: &types.Update{
+			TableName: aws.String(s.syncTable), Key: key(syncDataPK(tenant, syncID), progressSK),
+			UpdateExpression:          aws.String("SET st = :applying, sat = :now, uat = :now"),
+			ConditionExpression:       aws.String("attribute_exists(pk)"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":applying": avS(string(domain.SyncApplying)), ":now": avTime(now)},
+		}},
+	}})
+	switch {
+	case conditionFailed(err, 1):
+		other, status := s.lockHolder(ctx, tenant)
+		return nil, domain.Errorf(domain.EConflict, "another sync (%s) is %s; wait for it to finish", other, status)
+	case conditionFailed(err, 0):
+		// Raced with another confirm, a cancel or the expiry: report what won.
+		return s.BeginApplyOutcome(ctx, tenant, syncID)
+	case err != nil:
+		return nil, fmt.Errorf("store: begin apply %s: %w", syncID, err)
+	}
+	return s.GetSync(ctx, tenant, syncID)
+}
+
+// BeginApplyOutcome re-reads a sync after a lost race in BeginApply.
+func (s *Store) BeginApplyOutcome(ctx context.Context, tenant, syncID string) (*domain.Sync, error) {
+	sy, err := s.GetSync(ctx, tenant, syncID)
+	if err != nil {
+		return nil, err
+	}
+	switch sy.Status {
+	case domain.SyncApplying:
+		return sy, nil
+	case domain.SyncExpired, domain.SyncPreviewReady: // ready but past expiry
+		_ = s.expire(ctx, tenant, syncID)
+		return nil, domain.Errorf(domain.EGone, "the preview expired; start a new one")
+	default:
+		return nil, domain.Errorf(domain.EConflict, "sync %q is %s; only a PREVIEW_READY sync can be confirmed", syncID, sy.Status)
+	}
+}
+
+// expire marks a ready preview EXPIRED.
+func (s *Store) expire(ctx context.Context, tenant, syncID string) error {
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(s.syncTable), Key: key(tenantPK(tenant), syncSK(syncID)),
+		UpdateExpression:    aws.String("SET st = :expired, uat = :now"),
+		ConditionExpression: aws.String("st = :ready"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":expired": avS(string(domain.SyncExpired)), ":ready": avS(string(domain.SyncPreviewReady)), ":now": avTime(s.now().UTC()),
+		},
+	})
+	if conditionFailed(err, 0) {
+		return nil
+	}
+	return err
+}
+
+// CancelSync cancels a ready preview, or a running apply (what was applied
+// stays applied and is reported by the counters). It returns the sync as
+// it was before the cancel, so the caller knows whether to stop an
+// execution.
+func (s *Store) CancelSync(ctx context.Context, tenant, syncID string) (before *domain.Sync, err error) {
+	sy, err := s.GetSync(ctx, tenant, syncID)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now().UTC()
+	values := map[string]types.AttributeValue{
+		":cancelled": avS(string(domain.SyncCancelled)), ":from": avS(string(sy.Status)), ":now": avTime(now),
+	}
+	syncUpdate := types.TransactWriteItem{Update: &types.Update{
+		TableName: aws.String(s.syncTable), Key: key(tenantPK(tenant), syncSK(syncID)),
+		UpdateExpression:          aws.String("SET st = :cancelled, uat = :now"),
+		ConditionExpression:       aws.String("st = :from"),
+		ExpressionAttributeValues: values,
+	}}
+	switch sy.Status {
+	case domain.SyncPreviewReady:
+		_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{syncUpdate}})
+	case domain.SyncApplying:
+		err = s.transactReleasingLock(ctx, tenant, syncID, []types.TransactWriteItem{syncUpdate, {Update: &types.Update{
+			TableName: aws.String(s.syncTable), Key: key(syncDataPK(tenant, syncID), progressSK),
+			UpdateExpression:          aws.String("SET st = :cancelled, uat = :now, fat = :now"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":cancelled": avS(string(domain.SyncCancelled)), ":now": avTime(now)},
+		}}})
+	case domain.SyncCancelled:
+		return sy, nil
+	default:
+		return nil, domain.Errorf(domain.EConflict, "sync %q is %s; only a ready preview or a running apply can be cancelled", syncID, sy.Status)
+	}
+	if conditionFailed(err, 0) {
+		return nil, domain.Errorf(domain.EConflict, "sync %q changed while cancelling; look again", syncID)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: cancel %s: %w", syncID, err)
+	}
+	return sy, nil
+}
+
+// FinishApply sets the final status of an APPLYING sync from its counters
+// (COMPLETED, or COMPLETED_WITH_ERRORS when anything failed or conflicted),
+// or FAILED with reason when failure is non-nil, and releases the lock. A
+// sync no longer APPLYING (cancelled meanwhile, or finished by an earlier
+// attempt) is left as it is.
+func (s *Store) FinishApply(ctx context.Context, tenant, syncID string, failure *domain.SyncError) (domain.SyncStatus, error) {
+	p, err := s.GetProgress(ctx, tenant, syncID)
+	if err != nil {
+		return "", err
+	}
+	status := domain.SyncCompleted
+	switch {
+	case failure != nil:
+		status = domain.SyncFailed
+	case p.Failed > 0 || p.Conflicts > 0 || p.Processed < p.Total:
+		status = domain.SyncCompletedWithErrors
+	}
+	now := s.now().UTC()
+	values := map[string]types.AttributeValue{":st": avS(string(status)), ":applying": avS(string(domain.SyncApplying)), ":now": avTime(now)}
+	expr := "SET st = :st, uat = :now"
+	if failure != nil {
+		errAV, err := avJSON(failure)
+		if err != nil {
+			return "", err
+		}
+		values[":err"] = errAV
+		expr += ", #err = :err"
+	}
+	syncUpdate := &types.Update{
+		TableName: aws.String(s.syncTable), Key: key(tenantPK(tenant), syncSK(syncID)),
+		UpdateExpression: aws.String(expr), ConditionExpression: aws.String("st = :applying"),
+		ExpressionAttributeValues: values,
+	}
+	if failure != nil {
+		syncUpdate.ExpressionAttributeNames = map[string]string{"#err": "err"}
+	}
+	err = s.transactReleasingLock(ctx, tenant, syncID, []types.TransactWriteItem{{Update: syncUpdate}, {Update: &types.Update{
+		TableName: aws.String(s.syncTable), Key: key(syncDataPK(tenant, syncID), progressSK),
+		UpdateExpression:          aws.String("SET st = :st, uat = :now, fat = :now"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":st": avS(string(status)), ":now": avTime(now)},
+	}}})
+	if conditionFailed(err, 0) {
+		sy, gerr := s.GetSync(ctx, tenant, syncID)
+		if gerr != nil {
+			return "", gerr
+		}
+		return sy.Status, nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("store: finish apply %s: %w", syncID, err)
+	}
+	return status, nil
+}
+
+// GetBatch reads one apply batch.
+func (s *Store) GetBatch(ctx context.Context, tenant, syncID string, index int) (*Batch, bool, error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(s.syncTable), Key: key(syncDataPK(tenant, syncID), batchSK(index)), ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("store: get batch %d: %w", index, err)
+	}
+	if out.Item == nil {
+		return nil, false, domain.Errorf(domain.ENotFound, "sync %q has no batch %d", syncID, index)
+	}
+	b := &Batch{
+		Index: index, ObjectType: domain.ObjectType(getS(out.Item, "ot")),
+		From: int(getN(out.Item, "from")), To: int(getN(out.Item, "to")), Size: int(getN(out.Item, "n")),
+	}
+	return b, getBool(out.Item, "done"), nil
+}
+
+// BatchChanges reads the changes of a batch with their member chunks and
+// any outcome already recorded.
+func (s *Store) BatchChanges(ctx context.Context, tenant, syncID string, b *Batch) ([]domain.Change, error) {
+	pk := syncDataPK(tenant, syncID)
+	in := &dynamodb.QueryInput{
+		TableName:              aws.String(s.syncTable),
+		KeyConditionExpression: aws.String("pk = :pk AND sk BETWEEN :from AND :to"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk": avS(pk), ":from": avS(changeSK(b.From)), ":to": avS(changeSK(b.To)),
+		},
+		ConsistentRead: aws.Bool(true),
+	}
+	var out []domain.Change
+	withMembers := map[int]int{} // seq -> index in out
+	for {
+		qo, err := s.db.Query(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("store: batch changes: %w", err)
+		}
+		for _, it := range qo.Items {
+			c, err := changeFromItem(it)
+			if err != nil {
+				return nil, err
+			}
+			if getN(it, "mch") > 0 {
+				withMembers[c.Seq] = len(out)
+			}
+			out = append(out, c)
+		}
+		if len(qo.LastEvaluatedKey) == 0 {
+			break
+		}
+		in.ExclusiveStartKey = qo.LastEvaluatedKey
+	}
+	for seq, i := range withMembers {
+		err := s.queryAll(ctx, s.syncTable, pk, fmt.Sprintf("CM#%010d#", seq), func(it item) {
+			var add, rem []domain.MemberRef
+			_ = json.Unmarshal([]byte(getS(it, "add")), &add)
+			_ = json.Unmarshal([]byte(getS(it, "rem")), &rem)
+			out[i].MembersAdded = append(out[i].MembersAdded, add...)
+			out[i].MembersRemoved = append(out[i].MembersRemoved, rem...)
+		})
+		if err != nil {
+			return nil, fmt.Errorf("store: member chunks of change %d: %w", seq, err)
+		}
+	}
+	return out, nil
+}
+
+// Outcome is what applying one change did.
+type Outcome struct {
+	Seq    int
+	Result string // domain.OutcomeApplied, OutcomeConflict, OutcomeFailed
+	Reason string
+}
+
+// RecordOutcomes writes each change's outcome onto its change item.
+func (s *Store) RecordOutcomes(ctx context.Context, tenant, syncID string, outcomes []Outcome) error {
+	pk := syncDataPK(tenant, syncID)
+	return forEach(ctx, len(outcomes), applyConcurrency, func(ctx context.Context, i int) error {
+		o := outcomes[i]
+		values := map[string]types.AttributeValue{":oc": avS(o.Result)}
+		expr := "SET oc = :oc"
+		if o.Reason != "" {
+			values[":ocr"] = avS(o.Reason)
+			expr += ", ocr = :ocr"
+		} else {
+			expr += " REMOVE ocr"
+		}
+		_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName: aws.String(s.syncTable), Key: key(pk, changeSK(o.Seq)),
+			UpdateExpression: aws.String(expr), ExpressionAttributeValues: values,
+		})
+		if err != nil {
+			return fmt.Errorf("store: record outcome of change %d: %w", o.Seq, err)
+		}
+		return nil
+	})
+}
+
+// CompleteBatch marks a batch done and adds its tally to the progress
+// counter in one transaction, so a retried batch never counts twice. It
+// reports false when the batch was already done.
+func (s *Store) CompleteBatch(ctx context.Context, tenant, syncID string, index int, t Tally) (bool, error) {
+	pk := syncDataPK(tenant, syncID)
+	now := s.now().UTC()
+	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{Update: &types.Update{
+			TableName: aws.String(s.syncTable), Key: key(pk, batchSK(index)),
+			UpdateExpression:          aws.String("SET #done = :t, dat = :now"),
+			ConditionExpression:       aws.String("attribute_exists(pk) AND attribute_not_exists(#done)"),
+			ExpressionAttributeNames:  map[string]string{"#done": "done"},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":t": avBool(true), ":now": avTime(now)},
+		}},
+		{Update: &types.Update{
+			TableName: aws.String(s.syncTable), Key: key(pk, progressSK),
+			UpdateExpression: aws.String("ADD #p :p, #s :s, #f :f, #c :c SET uat = :now"),
+			ExpressionAttributeNames: map[string]string{
+				"#p": "processed", "#s": "succeeded", "#f": "failed", "#c": "conflicts",
+			},
+			ExpressionAttributeValues: map[string]types.AttributeValue{
+				":p": avN(int64(t.Applied + t.Conflicts + t.Failed)), ":s": avN(int64(t.Applied)),
+				":f": avN(int64(t.Failed)), ":c": avN(int64(t.Conflicts)), ":now": avTime(now),
+			},
+		}},
+	}})
+	if conditionFailed(err, 0) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("store: complete batch %d: %w", index, err)
+	}
+	return true, nil
+}
+
+// Tally counts the outcomes of a batch.
+type Tally struct {
+	Applied, Conflicts, Failed int
+}
+
+// Add counts one outcome.
+func (t *Tally) Add(result string) {
+	switch result {
+	case domain.OutcomeApplied:
+		t.Applied++
+	case domain.OutcomeConflict:
+		t.Conflicts++
+	default:
+		t.Failed++
+	}
+}
+
+// forEach runs fn for 0..n-1 with at most workers at once, returning the
+// first error after every started call ended.
+func forEach(ctx context.Context, n, workers int, fn func(ctx context.Context, i int) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	next := make(chan int)
+	var (
+		wg    sync.WaitGroup
+		once  sync.Once
+		first error
+	)
+	for w := 0; w < min(workers, n); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				if err := fn(ctx, i); err != nil {
+					once.Do(func() { first = err; cancel() })
+				}
+			}
+		}()
+	}
+feed:
+	for i := 0; i < n; i++ {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	if first == nil && ctx.Err() != nil && n > 0 {
+		return ctx.Err()
+	}
+	return first
+}
+
+// DerivedID is the id an add creates: derived from the sync and the
+// change, so a retried batch finds the user it created before instead of
+// creating a second one. It starts with the sync's time prefix.
+func DerivedID(syncID string, seq int) string {
+	const alphabet = "0123456789abcdefghjkmnpqrstvwxyz"
+	sum := sha256.Sum256([]byte(syncID + "#" + strconv.Itoa(seq)))
+	var b [25]byte
+	copy(b[:9], syncID[:min(9, len(syncID))])
+	for i := 9; i < 25; i++ {
+		b[i] = alphabet[sum[i]&31]
+	}
+	return string(b[:])
+}
+
+// appliedMarker is stored on every user and group a sync writes, so a
+// retried write can tell its own earlier success from someone else's edit.
+func appliedMarker(syncID string, seq int) string { return syncID + "#" + strconv.Itoa(seq) }
+
+var errAlreadyApplied = errors.New("already applied by this change")
+
+// splitEmail takes the email out of a change's attribute set (the plan
+// carries it as the "email" attribute).
+func splitEmail(a domain.Attrs) (string, domain.Attrs) {
+	out := make(domain.Attrs, 0, len(a))
+	email := ""
+	for _, at := range a {
+		if at.Name == domain.EmailAttribute {
+			email = at.Value
+			continue
+		}
+		out = append(out, at)
+	}
+	return email, out
+}
+
+// fieldAfter returns the After of a named field change.
+func fieldAfter(c *domain.Change, name string) (string, bool) {
+	for _, f := range c.Fields {
+		if f.Name == name {
+			return f.After, true
+		}
+	}
+	return "", false
+}
+
+func lower(s string) string { return strings.ToLower(s) }

@@ -1,0 +1,313 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"dirsync/internal/domain"
+)
+
+// ApplyGroupChange applies one group change and its memberships. Members
+// named by Entra id are resolved through the link claims the user batches
+// wrote; a member that cannot be resolved (its add conflicted) is left out
+// and reported in the outcome's reason.
+func (s *Store) ApplyGroupChange(ctx context.Context, a *ApplyContext, c *domain.Change) (Outcome, error) {
+	marker := appliedMarker(a.SyncID, c.Seq)
+	now := s.now().UTC()
+	gid := c.TargetID
+	var cur item
+	if c.Kind != domain.KindAdd {
+		out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+			TableName: aws.String(s.dirTable), Key: key(tenantPK(a.Tenant), groupSK(gid)), ConsistentRead: aws.Bool(true),
+		})
+		if err != nil {
+			return Outcome{}, fmt.Errorf("store: read group %s: %w", gid, err)
+		}
+		cur = out.Item
+		if cur == nil {
+			if c.Kind == domain.KindRemove {
+				return a.outcome(c, domain.OutcomeApplied, ""), nil // gone already
+			}
+			return a.outcome(c, domain.OutcomeConflict, "the platform group was deleted since the preview"), nil
+		}
+		if getS(cur, "ls") != marker && getN(cur, "rev") != c.BaseRevision {
+			return a.outcome(c, domain.OutcomeConflict, fmt.Sprintf("the platform group was changed since the preview (revision %d, now %d); left untouched", c.BaseRevision, getN(cur, "rev"))), nil
+		}
+	}
+	switch c.Kind {
+	case domain.KindAdd:
+		gid = DerivedID(a.SyncID, c.Seq)
+		g := &domain.Group{ID: gid, DisplayName: c.Subject.DisplayName, Source: domain.SourceEntra,
+			ExternalID: c.Subject.ExternalID, ExternalTenantID: a.Directory, Revision: 1, UpdatedAt: now}
+		g.Description, _ = c.Attributes.Get("description")
+		it := groupItem(a.Tenant, g)
+		it["ls"] = avS(marker)
+		claim := key(tenantPK(a.Tenant), groupLinkSK(a.Directory, c.Subject.ExternalID))
+		claim["gid"] = avS(gid)
+		_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+			{Put: &types.Put{TableName: aws.String(s.dirTable), Item: it,
+				ConditionExpression: aws.String("attribute_not_exists(pk) OR ls = :ls"), ExpressionAttributeValues: map[string]types.AttributeValue{":ls": avS(marker)}}},
+			{Put: &types.Put{TableName: aws.String(s.dirTable), Item: claim,
+				ConditionExpression: aws.String("attribute_not_exists(pk) OR gid = :gid"), ExpressionAttributeValues: map[string]types.AttributeValue{":gid": avS(gid)}}},
+		}})
+		if conditionFailed(err, 1) {
+			return a.outcome(c, domain.OutcomeConflict, "the Entra group is now mirrored by another platform group"), nil
+		}
+		if conditionFailed(err, 0) {
+			return a.outcome(c, domain.OutcomeConflict, "a group with the id this change derives already exists"), nil
+		}
+		if err != nil {
+			return Outcome{}, fmt.Errorf("store: add group (change %d): %w", c.Seq, err)
+		}
+	case domain.KindUpdate:
+		if getS(cur, "ls") != marker {
+			g := groupFromItem(cur)
+			for _, f := range c.Fields {
+				switch f.Name {
+				case "displayName":
+					g.DisplayName = f.After
+				case "description":
+					g.Description = f.After
+				}
+			}
+			g.Revision++
+			g.UpdatedAt = now
+			it := groupItem(a.Tenant, &g)
+			it["ls"] = avS(marker)
+			_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
+				TableName: aws.String(s.dirTable), Item: it, ConditionExpression: aws.String("rev = :rev"),
+				ExpressionAttributeValues: map[string]types.AttributeValue{":rev": avN(c.BaseRevision)},
+			})
+			if conditionFailed(err, 0) {
+				return a.outcome(c, domain.OutcomeConflict, "the platform group was changed while applying; left untouched"), nil
+			}
+			if err != nil {
+				return Outcome{}, fmt.Errorf("store: update group %s: %w", gid, err)
+			}
+		}
+	case domain.KindRemove:
+		if err := s.removeAllMembers(ctx, a.Tenant, gid); err != nil {
+			return Outcome{}, err
+		}
+		g := groupFromItem(cur)
+		_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+			{Delete: &types.Delete{TableName: aws.String(s.dirTable), Key: key(tenantPK(a.Tenant), groupSK(gid))}},
+			{Delete: &types.Delete{TableName: aws.String(s.dirTable), Key: key(tenantPK(a.Tenant), groupLinkSK(g.ExternalTenantID, g.ExternalID))}},
+		}})
+		if err != nil {
+			return Outcome{}, fmt.Errorf("store: remove group %s: %w", gid, err)
+		}
+		return a.outcome(c, domain.OutcomeApplied, ""), nil
+	default:
+		return a.outcome(c, domain.OutcomeFailed, "not an applicable group change: "+string(c.Kind)), nil
+	}
+
+	name := c.Subject.DisplayName
+	if cur != nil && name == "" {
+		name = getS(cur, "dn")
+	}
+	if n, ok := fieldAfter(c, "displayName"); ok {
+		name = n
+	}
+	missing, err := s.applyMemberships(ctx, a, gid, name, c.MembersAdded, c.MembersRemoved)
+	if err != nil {
+		return Outcome{}, err
+	}
+	if missing > 0 {
+		return a.outcome(c, domain.OutcomeApplied, fmt.Sprintf("%d members were not added: their user changes did not apply", missing)), nil
+	}
+	return a.outcome(c, domain.OutcomeApplied, ""), nil
+}
+
+// applyMemberships adds and removes members (idempotent puts and deletes)
+// and keeps each member's group list and the group's member count right.
+func (s *Store) applyMemberships(ctx context.Context, a *ApplyContext, gid, name string, added, removed []domain.MemberRef) (missing int, err error) {
+	addIDs, missing, err := s.resolveMembers(ctx, a, added)
+	if err != nil {
+		return 0, err
+	}
+	remIDs, _, err := s.resolveMembers(ctx, a, removed)
+	if err != nil {
+		return 0, err
+	}
+	puts := make([]item, 0, len(addIDs))
+	for _, uid := range addIDs {
+		puts = append(puts, key(tenantPK(a.Tenant), memberSK(gid, uid)))
+	}
+	if err := s.putAll(ctx, s.dirTable, puts); err != nil {
+		return 0, fmt.Errorf("store: add members of %s: %w", gid, err)
+	}
+	if err := s.deleteAll(ctx, s.dirTable, tenantPK(a.Tenant), remIDs, func(uid string) string { return memberSK(gid, uid) }); err != nil {
+		return 0, fmt.Errorf("store: remove members of %s: %w", gid, err)
+	}
+	err = forEach(ctx, len(addIDs)+len(remIDs), applyConcurrency, func(ctx context.Context, i int) error {
+		if i < len(addIDs) {
+			return s.setUserGroup(ctx, a.Tenant, addIDs[i], gid, name)
+		}
+		return s.unsetUserGroup(ctx, a.Tenant, remIDs[i-len(addIDs)], gid)
+	})
+	if err != nil {
+		return 0, err
+	}
+	return missing, s.refreshMemberCount(ctx, a.Tenant, gid)
+}
+
+// resolveMembers turns member references into platform user ids: by id, or
+// by the Entra link claim for users this plan added.
+func (s *Store) resolveMembers(ctx context.Context, a *ApplyContext, refs []domain.MemberRef) ([]string, int, error) {
+	ids := make([]string, 0, len(refs))
+	var lookups []string
+	for _, r := range refs {
+		if r.UserID != "" {
+			ids = append(ids, r.UserID)
+		} else if r.ExternalID != "" {
+			lookups = append(lookups, r.ExternalID)
+		}
+	}
+	missing := 0
+	for start := 0; start < len(lookups); start += 100 {
+		chunk := lookups[start:min(start+100, len(lookups))]
+		keys := make([]item, len(chunk))
+		for i, x := range chunk {
+			keys[i] = key(tenantPK(a.Tenant), linkSK(a.Directory, x))
+		}
+		found := 0
+		req := map[string]types.KeysAndAttributes{s.dirTable: {Keys: keys, ConsistentRead: aws.Bool(true)}}
+		for attempt := 0; len(req) > 0; attempt++ {
+			out, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
+			if err != nil {
+				return nil, 0, fmt.Errorf("store: resolve members: %w", err)
+			}
+			for _, it := range out.Responses[s.dirTable] {
+				ids = append(ids, getS(it, "uid"))
+				found++
+			}
+			req = out.UnprocessedKeys
+			if len(req) > 0 {
+				if err := backoff(ctx, attempt); err != nil {
+					return nil, 0, err
+				}
+			}
+		}
+		missing += len(chunk) - found
+	}
+	return ids, missing, nil
+}
+
+func (s *Store) setUserGroup(ctx context.Context, tenant, uid, gid, name string) error {
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(s.dirTable), Key: key(tenantPK(tenant), userSK(uid)),
+		UpdateExpression:          aws.String("SET g.#gid = :name"),
+		ConditionExpression:       aws.String("attribute_exists(pk)"),
+		ExpressionAttributeNames:  map[string]string{"#gid": gid},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":name": avS(name)},
+	})
+	if conditionFailed(err, 0) {
+		return nil // the user is gone; its membership item is harmless and listed by nobody
+	}
+	if err != nil {
+		return fmt.Errorf("store: set group of user %s: %w", uid, err)
+	}
+	return nil
+}
+
+func (s *Store) unsetUserGroup(ctx context.Context, tenant, uid, gid string) error {
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(s.dirTable), Key: key(tenantPK(tenant), userSK(uid)),
+		UpdateExpression:         aws.String("REMOVE g.#gid"),
+		ConditionExpression:      aws.String("attribute_exists(pk)"),
+		ExpressionAttributeNames: map[string]string{"#gid": gid},
+	})
+	if conditionFailed(err, 0) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("store: unset group of user %s: %w", uid, err)
+	}
+	return nil
+}
+
+func (s *Store) removeAllMembers(ctx context.Context, tenant, gid string) error {
+	var uids []string
+	prefix := "M#" + gid + "#"
+	if err := s.queryAll(ctx, s.dirTable, tenantPK(tenant), prefix, func(it item) {
+		uids = append(uids, strings.TrimPrefix(getS(it, "sk"), prefix))
+	}); err != nil {
+		return fmt.Errorf("store: members of %s: %w", gid, err)
+	}
+	if err := forEach(ctx, len(uids), applyConcurrency, func(ctx context.Context, i int) error {
+		return s.unsetUserGroup(ctx, tenant, uids[i], gid)
+	}); err != nil {
+		return err
+	}
+	return s.deleteAll(ctx, s.dirTable, tenantPK(tenant), uids, func(uid string) string { return memberSK(gid, uid) })
+}
+
+func (s *Store) refreshMemberCount(ctx context.Context, tenant, gid string) error {
+	in := &dynamodb.QueryInput{
+		TableName:              aws.String(s.dirTable),
+		KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :p)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk": avS(tenantPK(tenant)), ":p": avS("M#" + gid + "#"),
+		},
+		Select:         types.SelectCount,
+		ConsistentRead: aws.Bool(true),
+	}
+	n := int64(0)
+	for {
+		out, err := s.db.Query(ctx, in)
+		if err != nil {
+			return fmt.Errorf("store: count members of %s: %w", gid, err)
+		}
+		n += int64(out.Count)
+		if len(out.LastEvaluatedKey) == 0 {
+			break
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(s.dirTable), Key: key(tenantPK(tenant), groupSK(gid)),
+		UpdateExpression: aws.String("SET mc = :n"), ConditionExpression: aws.String("attribute_exists(pk)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":n": avN(n)},
+	})
+	if conditionFailed(err, 0) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("store: member count of %s: %w", gid, err)
+	}
+	return nil
+}
+
+// deleteAll deletes pk/sk(id) for each id with BatchWriteItem.
+func (s *Store) deleteAll(ctx context.Context, table, pk string, ids []string, sk func(string) string) error {
+	for start := 0; start < len(ids); start += batchWriteLimit {
+		chunk := ids[start:min(start+batchWriteLimit, len(ids))]
+		reqs := make([]types.WriteRequest, len(chunk))
+		for i, id := range chunk {
+			reqs[i] = types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: key(pk, sk(id))}}
+		}
+		pending := map[string][]types.WriteRequest{table: reqs}
+		for attempt := 0; len(pending[table]) > 0; attempt++ {
+			out, err := s.db.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: pending})
+			if err != nil {
+				return err
+			}
+			pending = out.UnprocessedItems
+			if len(pending[table]) > 0 {
+				if attempt+1 >= maxUnprocessedAttempts {
+					return fmt.Errorf("%d deletes still unprocessed", len(pending[table]))
+				}
+				if err := backoff(ctx, attempt); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}

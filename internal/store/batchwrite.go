@@ -78,6 +78,65 @@ feed:
 	return firstErr
 }
 
+// putStream writes the items produce emits, 25 per BatchWriteItem and up to
+// s.WriteConcurrency requests at once, building them only as fast as they
+// are written: a million-change plan never exists as items all at once.
+func (s *Store) putStream(ctx context.Context, table string, produce func(emit func(item) error) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	workers := max(1, s.WriteConcurrency)
+	chunks := make(chan []item, workers)
+	var (
+		wg       sync.WaitGroup
+		errOnce  sync.Once
+		firstErr error
+	)
+	fail := func(err error) {
+		errOnce.Do(func() { firstErr = err; cancel() })
+	}
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for chunk := range chunks {
+				if err := s.writeChunk(ctx, table, chunk); err != nil {
+					fail(err)
+				}
+			}
+		}()
+	}
+	var chunk []item
+	n := 0
+	emit := func(it item) error {
+		chunk = append(chunk, it)
+		if len(chunk) < batchWriteLimit {
+			return nil
+		}
+		select {
+		case chunks <- chunk:
+			n++
+			chunk = make([]item, 0, batchWriteLimit)
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	err := produce(emit)
+	if err == nil && len(chunk) > 0 {
+		select {
+		case chunks <- chunk:
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+	}
+	close(chunks)
+	wg.Wait()
+	if firstErr != nil {
+		return firstErr
+	}
+	return err
+}
+
 func (s *Store) writeChunk(ctx context.Context, table string, chunk []item) error {
 	reqs := make([]types.WriteRequest, len(chunk))
 	for i, it := range chunk {

@@ -51,7 +51,6 @@ func (s *Store) SavePlan(ctx context.Context, tenant, syncID string, plan *domai
 	}
 	pk := syncDataPK(tenant, syncID)
 	ttl := avN(w.RetainUntil.Unix())
-	items := make([]item, 0, len(plan.Changes)+len(plan.Changes)/w.UserBatchSize+2)
 	ranges := map[string][2]int{}
 	for i := range plan.Changes {
 		c := &plan.Changes[i]
@@ -68,38 +67,49 @@ func (s *Store) SavePlan(ctx context.Context, tenant, syncID string, plan *domai
 		default:
 			return fmt.Errorf("store: save plan: %s changes are not contiguous (seq %d)", rk, c.Seq)
 		}
-		its, err := changeItems(pk, c, ttl)
-		if err != nil {
-			return fmt.Errorf("store: save plan: %w", err)
-		}
-		items = append(items, its...)
 	}
 	batches := planBatches(plan.Changes, w.UserBatchSize, w.GroupBatchSize)
 	total := 0
 	userBatches := 0
 	for _, b := range batches {
-		it := key(pk, batchSK(b.Index))
-		it["ot"] = avS(string(b.ObjectType))
-		it["from"] = avN(int64(b.From))
-		it["to"] = avN(int64(b.To))
-		it["n"] = avN(int64(b.Size))
-		it["ttl"] = ttl
-		items = append(items, it)
 		total += b.Size
 		if b.ObjectType == domain.ObjectUser {
 			userBatches++
 		}
 	}
-	progress := key(pk, progressSK)
-	progress["st"] = avS(string(domain.SyncPreviewReady))
-	progress["total"] = avN(int64(total))
-	for _, f := range []string{"processed", "succeeded", "failed", "conflicts"} {
-		progress[f] = avN(0)
-	}
-	progress["ttl"] = ttl
-	items = append(items, progress)
-
-	if err := s.putAll(ctx, s.syncTable, items); err != nil {
+	err := s.putStream(ctx, s.syncTable, func(emit func(item) error) error {
+		for i := range plan.Changes {
+			its, err := changeItems(pk, &plan.Changes[i], ttl)
+			if err != nil {
+				return err
+			}
+			for _, it := range its {
+				if err := emit(it); err != nil {
+					return err
+				}
+			}
+		}
+		for _, b := range batches {
+			it := key(pk, batchSK(b.Index))
+			it["ot"] = avS(string(b.ObjectType))
+			it["from"] = avN(int64(b.From))
+			it["to"] = avN(int64(b.To))
+			it["n"] = avN(int64(b.Size))
+			it["ttl"] = ttl
+			if err := emit(it); err != nil {
+				return err
+			}
+		}
+		progress := key(pk, progressSK)
+		progress["st"] = avS(string(domain.SyncPreviewReady))
+		progress["total"] = avN(int64(total))
+		for _, f := range []string{"processed", "succeeded", "failed", "conflicts"} {
+			progress[f] = avN(0)
+		}
+		progress["ttl"] = ttl
+		return emit(progress)
+	})
+	if err != nil {
 		return fmt.Errorf("store: save plan %s: %w", syncID, err)
 	}
 
@@ -116,7 +126,7 @@ func (s *Store) SavePlan(ctx context.Context, tenant, syncID string, plan *domai
 		}
 		values[name] = av
 	}
-	err := s.transactReleasingLock(ctx, tenant, syncID, []types.TransactWriteItem{{Update: &types.Update{
+	err = s.transactReleasingLock(ctx, tenant, syncID, []types.TransactWriteItem{{Update: &types.Update{
 		TableName: aws.String(s.syncTable), Key: key(tenantPK(tenant), syncSK(syncID)),
 		UpdateExpression: aws.String("SET st = :ready, counts = :counts, sg = :sg, warn = :warn, #ranges = :ranges, " +
 			"exp = :exp, uat = :now, batches = :batches, ub = :ub, #total = :total, nchanges = :n"),

@@ -21,8 +21,15 @@ type Config struct {
 	PreviewRetention time.Duration
 	// PreviewLock bounds how long a PREVIEWING sync blocks the tenant
 	// (PREVIEW_LOCK, default 20m: longer than the worker's timeout).
-	PreviewLock        time.Duration
-	UserBatchSize      int    // APPLY_BATCH_SIZE (default 100)
+	PreviewLock   time.Duration
+	UserBatchSize int // APPLY_BATCH_SIZE (default 100)
+	// ApplyMaxConcurrency is how many batches run at once
+	// (APPLY_MAX_CONCURRENCY, default 10).
+	ApplyMaxConcurrency int
+	// ApplyLock bounds how long an APPLYING sync blocks the tenant if its
+	// execution never finishes (APPLY_LOCK, default 24h).
+	ApplyLock          time.Duration
+	ApplyStateMachine  string // APPLY_STATE_MACHINE (its ARN)
 	SecretPrefix       string // SECRET_PREFIX (default directory-sync)
 	PreviewWorkerName  string // PREVIEW_WORKER_FUNCTION
 	GraphEndpoint      string // GRAPH_ENDPOINT
@@ -51,6 +58,18 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	}
 	if c.PreviewLock, err = duration(getenv, "PREVIEW_LOCK", 20*time.Minute); err != nil {
 		return c, err
+	}
+	if c.ApplyLock, err = duration(getenv, "APPLY_LOCK", 24*time.Hour); err != nil {
+		return c, err
+	}
+	c.ApplyStateMachine = getenv("APPLY_STATE_MACHINE")
+	c.ApplyMaxConcurrency = 10
+	if v := getenv("APPLY_MAX_CONCURRENCY"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			return c, fmt.Errorf("config: APPLY_MAX_CONCURRENCY=%q: want an integer 1..1000", v)
+		}
+		c.ApplyMaxConcurrency = n
 	}
 	c.UserBatchSize = 100
 	if v := getenv("APPLY_BATCH_SIZE"); v != "" {

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bytes"
 	"context"
+	"dirsync/internal/apply"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -78,6 +79,7 @@ type env struct {
 	dispatcher *fakeDispatcher
 	tester     *fakeTester
 	logs       *lockedBuffer
+	executions *fakeExecutions
 	h          *Handler
 }
 
@@ -98,10 +100,36 @@ func newEnv(t *testing.T) *env {
 		logs:       &lockedBuffer{},
 	}
 	svc := &preview.Service{Store: st, Dispatcher: e.dispatcher, LockFor: time.Hour, TTL: 24 * time.Hour}
+	e.executions = &fakeExecutions{}
+	applies := &apply.Service{Store: st, Executions: e.executions, MaxConcurrency: 2, LockFor: time.Hour}
 	e.h = New(Deps{
-		Directory: st, Syncs: e.syncs, Connections: st, Secrets: e.secrets, Previews: svc, Tester: e.tester,
+		Directory: st, Syncs: e.syncs, Connections: st, Secrets: e.secrets, Previews: svc, Tester: e.tester, Applies: applies,
 	}, Options{Logger: slog.New(slog.NewJSONHandler(e.logs, nil))})
 	return e
+}
+
+// fakeExecutions records started and stopped executions.
+type fakeExecutions struct {
+	mu      sync.Mutex
+	started map[string]string
+	stopped []string
+}
+
+func (f *fakeExecutions) Start(_ context.Context, name string, input []byte) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.started == nil {
+		f.started = map[string]string{}
+	}
+	f.started[name] = string(input)
+	return "exec:" + name, nil
+}
+
+func (f *fakeExecutions) Stop(_ context.Context, id, _ string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.stopped = append(f.stopped, id)
+	return nil
 }
 
 // response is a recorded response with its JSON body decoded.

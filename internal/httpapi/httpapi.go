@@ -60,6 +60,12 @@ type PreviewStarter interface {
 	Start(ctx context.Context, actor preview.Actor) (*domain.Sync, error)
 }
 
+// ApplyController confirms and cancels syncs.
+type ApplyController interface {
+	Confirm(ctx context.Context, actor domain.Actor, syncID string, allowDeactivations bool) (*domain.Sync, error)
+	Cancel(ctx context.Context, actor domain.Actor, syncID string) (*domain.Sync, error)
+}
+
 // ConnectionTester tries a stored connection against Entra ID.
 type ConnectionTester interface {
 	Test(ctx context.Context, conn *domain.Connection) ([]domain.ConnectionCheck, error)
@@ -76,6 +82,8 @@ type Deps struct {
 	Previews PreviewStarter
 	// Tester is needed, with Connections, to serve POST /v1/connection/test.
 	Tester ConnectionTester
+	// Applies serves confirm and cancel.
+	Applies ApplyController
 }
 
 // Options tune the handler.
@@ -143,6 +151,10 @@ func New(deps Deps, opts Options) *Handler {
 	}
 	if deps.Previews != nil {
 		h.handle("POST /v1/syncs", h.startSync)
+	}
+	if deps.Applies != nil {
+		h.handle("POST /v1/syncs/{id}/confirm", h.confirmSync)
+		h.handle("POST /v1/syncs/{id}/cancel", h.cancelSync)
 	}
 	if deps.Syncs != nil {
 		h.handle("GET /v1/syncs", h.listSyncs)

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"dirsync/internal/apply"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -22,7 +23,7 @@ import (
 )
 
 // notYetServed are the routes of the spec that no handler serves yet.
-var notYetServed = []string{"POST /v1/syncs/{id}/cancel", "POST /v1/syncs/{id}/confirm"}
+var notYetServed = []string{}
 
 // apiSpec is docs/openapi.yaml, with what the tests need to check
 // responses against it.
@@ -277,7 +278,7 @@ func allDepsHandler() *Handler {
 	st := store.New(nil, "", "")
 	return New(Deps{
 		Directory: st, Syncs: st, Connections: st,
-		Secrets: &fakeSecrets{}, Previews: &preview.Service{}, Tester: fakeTester{},
+		Secrets: &fakeSecrets{}, Previews: &preview.Service{}, Tester: fakeTester{}, Applies: &apply.Service{},
 	}, Options{})
 }
 

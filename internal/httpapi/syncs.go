@@ -37,6 +37,54 @@ func (h *Handler) startSync(w http.ResponseWriter, r *http.Request, c auth.Claim
 	return nil
 }
 
+// confirmInput is the optional body of POST /v1/syncs/{id}/confirm.
+type confirmInput struct {
+	AllowDeactivations bool `json:"allowDeactivations"`
+}
+
+func (h *Handler) confirmSync(w http.ResponseWriter, r *http.Request, c auth.Claims) error {
+	id, err := h.syncIDParam(r)
+	if err != nil {
+		return err
+	}
+	if err := noQuery(r); err != nil {
+		return err
+	}
+	var in confirmInput
+	if err := decodeOptionalBody(w, r, &in); err != nil {
+		return err
+	}
+	sy, err := h.deps.Applies.Confirm(r.Context(), actorOf(c), id, in.AllowDeactivations)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, syncStartedView{ID: sy.ID, Status: sy.Status})
+	return nil
+}
+
+func (h *Handler) cancelSync(w http.ResponseWriter, r *http.Request, c auth.Claims) error {
+	id, err := h.syncIDParam(r)
+	if err != nil {
+		return err
+	}
+	if err := noQuery(r); err != nil {
+		return err
+	}
+	if err := decodeOptionalBody(w, r, nil); err != nil {
+		return err
+	}
+	sy, err := h.deps.Applies.Cancel(r.Context(), actorOf(c), id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, syncStartedView{ID: sy.ID, Status: sy.Status})
+	return nil
+}
+
+func actorOf(c auth.Claims) domain.Actor {
+	return domain.Actor{TenantID: c.TenantID, Subject: c.Subject, Email: c.Email}
+}
+
 func (h *Handler) listSyncs(w http.ResponseWriter, r *http.Request, c auth.Claims) error {
 	q, err := parseQuery(r.URL.RawQuery, pagingParams...)
 	if err != nil {

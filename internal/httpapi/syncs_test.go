@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"dirsync/internal/auth"
 	"dirsync/internal/domain"
 )
 
@@ -286,5 +287,54 @@ func TestUserBounds(t *testing.T) {
 				t.Fatalf("message = %q, want %q", r.errorMessage(), tt.inMessage)
 			}
 		})
+	}
+}
+
+func TestConfirmAndCancel(t *testing.T) {
+	e := newEnv(t)
+	e.putConnection(t, acmeAdmin)
+	id := e.startSyncWithPlan(t, acmeAdmin, samplePlan(3))
+	path := "/v1/syncs/" + id
+
+	tests := []struct {
+		name   string
+		caller auth.Claims
+		method string
+		path   string
+		body   string
+		status int
+		code   string
+	}{
+		{"unknown field", acmeAdmin, http.MethodPost, path + "/confirm", `{"allowDeletes":true}`, 400, domain.EInvalid},
+		{"wrong type", acmeAdmin, http.MethodPost, path + "/confirm", `{"allowDeactivations":"yes"}`, 400, domain.EInvalid},
+		{"another tenant", otherAdmin, http.MethodPost, path + "/confirm", "", 404, domain.ENotFound},
+		{"another tenant cancels", otherAdmin, http.MethodPost, path + "/cancel", "", 404, domain.ENotFound},
+		{"bad id", acmeAdmin, http.MethodPost, "/v1/syncs/a.b/confirm", "", 400, domain.EInvalid},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := e.do(t, &tt.caller, tt.method, tt.path, tt.body).mustStatus(t, tt.status)
+			if r.errorCode() != tt.code {
+				t.Fatalf("code %q, want %q", r.errorCode(), tt.code)
+			}
+		})
+	}
+
+	for i := 0; i < 2; i++ { // a repeated confirm answers the same
+		r := e.do(t, &acmeAdmin, http.MethodPost, path+"/confirm", `{"allowDeactivations":false}`).mustStatus(t, http.StatusAccepted)
+		if r.Body["status"] != "APPLYING" || r.Body["id"] != id {
+			t.Fatalf("confirm %d = %v", i, r.Body)
+		}
+	}
+	if len(e.executions.started) != 1 {
+		t.Fatalf("executions %v", e.executions.started)
+	}
+	r := e.do(t, &acmeAdmin, http.MethodPost, path+"/cancel", "").mustStatus(t, http.StatusAccepted)
+	if r.Body["status"] != "CANCELLED" || len(e.executions.stopped) != 1 {
+		t.Fatalf("cancel = %v, stopped %v", r.Body, e.executions.stopped)
+	}
+	r = e.do(t, &acmeAdmin, http.MethodPost, path+"/confirm", "").mustStatus(t, http.StatusConflict)
+	if r.errorCode() != domain.EConflict {
+		t.Fatalf("confirm after cancel: %v", r.Body)
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"sync"
 	"time"
 
+	"dirsync/internal/apply"
 	"dirsync/internal/auth"
 	"dirsync/internal/config"
 	"dirsync/internal/domain"
@@ -31,6 +32,7 @@ import (
 	"dirsync/internal/preview"
 	"dirsync/internal/samtemplate"
 	"dirsync/internal/secrets"
+	"dirsync/internal/sfnlocal"
 	"dirsync/internal/store"
 )
 
@@ -76,6 +78,11 @@ type Stack struct {
 	Issuer *auth.LocalIssuer
 	// Preview is the preview service; Dispatcher runs its jobs in-process.
 	Preview *preview.Service
+	// Apply confirms and applies; Runner runs the template's state machine
+	// with aws-local-stepfunctions, whose Lambda tasks reach the apply and
+	// finalize handlers through the Lambda Invoke endpoint this stack serves.
+	Apply   *apply.Service
+	Runner  *sfnlocal.Runner
 	Secrets SecretStore
 
 	dynamo *dynamolocal.Instance
@@ -168,28 +175,9 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		Logger:        opts.Logger,
 	}
 	tester := &entra.Tester{Secrets: s.Secrets, Configure: entraConfig}
-	api := httpapi.New(httpapi.Deps{
-		Directory: s.Store, Syncs: s.Store, Connections: s.Store, Secrets: s.Secrets,
-		Previews: s.Preview, Tester: tester,
-	}, httpapi.Options{
-		ClaimNames: auth.ClaimNames{Tenant: cfg.TenantClaim, Roles: cfg.RolesClaim},
-		AdminRole:  cfg.AdminRole, Logger: opts.Logger,
-	})
-	if err := checkRoutes(templatePath, api.Routes()); err != nil {
-		return nil, err
-	}
 
-	if opts.Demo {
-		if err := s.seedDemo(ctx, opts.DemoUsers); err != nil {
-			return nil, err
-		}
-	}
-
-	authn := auth.RequireBearer(s.Issuer, auth.ClaimNames{Tenant: cfg.TenantClaim, Roles: cfg.RolesClaim})
-	mux := http.NewServeMux()
-	mux.Handle("/v1/", authn(api))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
-
+	// The HTTP listener comes first: the state machine runner needs the
+	// Lambda Invoke endpoint's URL, which this server also serves.
 	addr := opts.Addr
 	if addr == "" {
 		addr = "127.0.0.1:8080"
@@ -199,6 +187,51 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		return nil, fmt.Errorf("localstack: listen on %s: %w", addr, err)
 	}
 	s.URL = "http://" + ln.Addr().String()
+	s.Apply = &apply.Service{
+		Store: s.Store, MaxConcurrency: cfg.ApplyMaxConcurrency, LockFor: cfg.ApplyLock, Concurrency: 8, Logger: opts.Logger,
+	}
+	invoke := sfnlocal.NewInvokeServer(opts.Logger)
+	invoke.Register(sfnlocal.LocalARN("ApplyFunction"), sfnlocal.JSONFunction(s.Apply.ApplyBatch))
+	invoke.Register(sfnlocal.LocalARN("FinalizeFunction"), sfnlocal.JSONFunction(s.Apply.Finalize))
+	definition, err := sfnlocal.DefinitionFromTemplate(templatePath, "ApplyStateMachine")
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	if s.Runner, err = sfnlocal.NewRunner(ctx, sfnlocal.RunnerConfig{
+		Root: opts.Root, Definition: definition, InvokeURL: s.URL, Logger: opts.Logger,
+	}); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	s.Apply.Executions = s.Runner
+
+	api := httpapi.New(httpapi.Deps{
+		Directory: s.Store, Syncs: s.Store, Connections: s.Store, Secrets: s.Secrets,
+		Previews: s.Preview, Tester: tester, Applies: s.Apply,
+	}, httpapi.Options{
+		ClaimNames: auth.ClaimNames{Tenant: cfg.TenantClaim, Roles: cfg.RolesClaim},
+		AdminRole:  cfg.AdminRole, Logger: opts.Logger,
+	})
+	if err := checkRoutes(templatePath, api.Routes()); err != nil {
+		ln.Close()
+		return nil, err
+	}
+
+	if opts.Demo {
+		if err := s.seedDemo(ctx, opts.DemoUsers); err != nil {
+			ln.Close()
+			return nil, err
+		}
+	}
+
+	authn := auth.RequireBearer(s.Issuer, auth.ClaimNames{Tenant: cfg.TenantClaim, Roles: cfg.RolesClaim})
+	mux := http.NewServeMux()
+	mux.Handle("/v1/", authn(api))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	// The Lambda Invoke API, as the state machine runner calls it.
+	mux.Handle("/2015-03-31/functions/", invoke)
+
 	s.server = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := s.server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -280,6 +313,9 @@ func (s *Stack) Close() {
 		cancel()
 	}
 	s.jobs.Wait()
+	if s.Runner != nil {
+		_ = s.Runner.Close()
+	}
 	if s.Fake != nil {
 		s.Fake.Close()
 	}

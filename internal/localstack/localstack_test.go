@@ -484,3 +484,220 @@ func TestExpectedDemoIsNotTrivial(t *testing.T) {
 		t.Fatalf("the demo lost a kind of change: %+v", c)
 	}
 }
+
+type progressBody struct {
+	Status    string  `json:"status"`
+	Total     int     `json:"total"`
+	Processed int     `json:"processed"`
+	Succeeded int     `json:"succeeded"`
+	Failed    int     `json:"failed"`
+	Conflicts int     `json:"conflicts"`
+	Percent   float64 `json:"percent"`
+}
+
+// waitApplied polls the progress until the sync leaves APPLYING.
+func (c *client) waitApplied(syncID string) progressBody {
+	c.t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for time.Now().Before(deadline) {
+		var p progressBody
+		if code := c.do("GET", "/v1/syncs/"+syncID+"/progress", nil, &p); code != http.StatusOK {
+			c.t.Fatalf("GET progress = %d", code)
+		}
+		if p.Status != string(domain.SyncApplying) {
+			return p
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	c.t.Fatal("apply did not finish within 2 minutes")
+	return progressBody{}
+}
+
+type userBody struct {
+	ID         string `json:"id"`
+	Email      string `json:"email"`
+	Status     string `json:"status"`
+	Source     string `json:"source"`
+	ExternalID string `json:"externalId"`
+	JobTitle   string `json:"jobTitle"`
+	Revision   int    `json:"revision"`
+	Groups     []struct {
+		ID          string `json:"id"`
+		DisplayName string `json:"displayName"`
+	} `json:"groups"`
+}
+
+func (c *client) users() []userBody {
+	c.t.Helper()
+	var all []userBody
+	cursor := ""
+	for {
+		var page struct {
+			Items      []userBody `json:"items"`
+			NextCursor string     `json:"nextCursor"`
+		}
+		path := "/v1/users?limit=100"
+		if cursor != "" {
+			path += "&cursor=" + cursor
+		}
+		if code := c.do("GET", path, nil, &page); code != http.StatusOK {
+			c.t.Fatalf("GET %s = %d", path, code)
+		}
+		all = append(all, page.Items...)
+		if page.NextCursor == "" {
+			return all
+		}
+		cursor = page.NextCursor
+	}
+}
+
+func TestPreviewConfirmApplyConverges(t *testing.T) {
+	ctx := context.Background()
+	c := adminOf(t, "wayne")
+	dir := fakeentra.Generate(fakeentra.Spec{TenantID: "5e6f7a8b-9c0d-4e1f-8a2b-3c4d5e6f7a8b", Domain: "wayne.onmicrosoft.com", Seed: 21, Users: 300})
+	byID := map[string]*fakeentra.User{}
+	for i := range dir.Users {
+		byID[dir.Users[i].ID] = &dir.Users[i]
+	}
+	// One manual user to link by email, one linked user with a stale title.
+	var manual, stale *fakeentra.User
+	for i := range dir.Users {
+		u := &dir.Users[i]
+		if u.AccountEnabled && u.UserType == "Member" && u.Mail != nil && u.JobTitle != "" {
+			if manual == nil {
+				manual = u
+			} else if stale == nil && *u.Mail != *manual.Mail {
+				stale = u
+			}
+		}
+	}
+	attrs := MappedAttributes(stale, byID)
+	for i := range attrs {
+		if attrs[i].Name == "jobTitle" {
+			attrs[i].Value = "Trainee"
+		}
+	}
+	if err := stack.Store.SeedUsers(ctx, "wayne", []domain.User{
+		{PlatformUser: domain.PlatformUser{Email: strings.ToUpper(*manual.Mail), Source: domain.SourceManual}},
+		{PlatformUser: domain.PlatformUser{Email: *stale.Mail, Source: domain.SourceEntra, ExternalID: stale.ID, ExternalTenantID: dir.ID, Attributes: attrs}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	connectTenant(t, c, dir, `{}`)
+
+	sy := c.preview()
+	if sy.Status != string(domain.SyncPreviewReady) || sy.Counts.Users.Add == 0 || sy.Counts.Users.Update != 2 {
+		t.Fatalf("preview %+v", sy)
+	}
+	var confirmed struct{ Status string }
+	if code := c.do("POST", "/v1/syncs/"+sy.ID+"/confirm", `{}`, &confirmed); code != http.StatusAccepted || confirmed.Status != "APPLYING" {
+		t.Fatalf("confirm = %d %+v", code, confirmed)
+	}
+	// A repeated confirm answers the same and starts nothing new.
+	if code := c.do("POST", "/v1/syncs/"+sy.ID+"/confirm", nil, &confirmed); code != http.StatusAccepted {
+		t.Fatalf("repeated confirm = %d", code)
+	}
+	p := c.waitApplied(sy.ID)
+	applicable := sy.Counts.Users.Add + sy.Counts.Users.Update + sy.Counts.Groups.Add
+	if p.Status != string(domain.SyncCompleted) || p.Total != applicable || p.Processed != p.Total || p.Succeeded != p.Total || p.Percent != 100 {
+		t.Fatalf("progress %+v, want COMPLETED with %d applied", p, applicable)
+	}
+	var final syncBody
+	c.do("GET", "/v1/syncs/"+sy.ID, nil, &final)
+	if final.Status != string(domain.SyncCompleted) {
+		t.Fatalf("sync status %s", final.Status)
+	}
+
+	users := c.users()
+	if len(users) != 2+sy.Counts.Users.Add {
+		t.Fatalf("%d platform users, want the 2 seeded + %d added", len(users), sy.Counts.Users.Add)
+	}
+	members := transitiveUsers(dir)
+	groupsOf := map[string]map[string]bool{}
+	for _, g := range dir.Groups {
+		for uid := range members[g.ID] {
+			if groupsOf[uid] == nil {
+				groupsOf[uid] = map[string]bool{}
+			}
+			groupsOf[uid][g.DisplayName] = true
+		}
+	}
+	for _, u := range users {
+		if u.Source != "entra" || u.ExternalID == "" || u.Status != "active" {
+			t.Fatalf("user %+v is not an active linked user", u)
+		}
+		src := byID[u.ExternalID]
+		if src == nil {
+			t.Fatalf("user %s links to an unknown Entra user", u.Email)
+		}
+		if u.JobTitle != src.JobTitle {
+			t.Fatalf("%s jobTitle %q, Entra says %q", u.Email, u.JobTitle, src.JobTitle)
+		}
+		got := map[string]bool{}
+		for _, g := range u.Groups {
+			got[g.DisplayName] = true
+		}
+		if len(got) != len(groupsOf[u.ExternalID]) {
+			t.Fatalf("%s is in groups %v, Entra says %v", u.Email, got, groupsOf[u.ExternalID])
+		}
+		for g := range groupsOf[u.ExternalID] {
+			if !got[g] {
+				t.Fatalf("%s is missing from group %s", u.Email, g)
+			}
+		}
+	}
+
+	// The directory is now exactly what Entra says: a new preview finds
+	// nothing to do.
+	again := c.preview()
+	cu, cg := again.Counts.Users, again.Counts.Groups
+	if cu.Add != 0 || cu.Update != 0 || cu.Deactivate != 0 || cu.Reactivate != 0 || cg.Add != 0 || cg.Update != 0 || cg.Remove != 0 ||
+		again.Counts.Memberships.Add != 0 || again.Counts.Memberships.Remove != 0 || cu.Unchanged != len(users) {
+		t.Fatalf("second preview after apply is not empty: %+v", again.Counts)
+	}
+	if code := c.do("POST", "/v1/syncs/"+again.ID+"/cancel", nil, &confirmed); code != http.StatusAccepted || confirmed.Status != "CANCELLED" {
+		t.Fatalf("cancel of the empty preview = %d %+v", code, confirmed)
+	}
+}
+
+func TestEditBeforeConfirmIsReportedAsConflict(t *testing.T) {
+	ctx := context.Background()
+	c := adminOf(t, "stark")
+	dir := fakeentra.Generate(fakeentra.Spec{TenantID: "6f7a8b9c-0d1e-4f2a-9b3c-4d5e6f7a8b9c", Domain: "stark.onmicrosoft.com", Seed: 5, Users: 30})
+	var src *fakeentra.User
+	for i := range dir.Users {
+		if u := &dir.Users[i]; u.AccountEnabled && u.UserType == "Member" && u.Mail != nil {
+			src = u
+			break
+		}
+	}
+	seeded := []domain.User{{PlatformUser: domain.PlatformUser{Email: *src.Mail, Source: domain.SourceEntra, ExternalID: src.ID, ExternalTenantID: dir.ID,
+		Attributes: domain.Attrs{{Name: "jobTitle", Value: "Trainee"}}}}}
+	if err := stack.Store.SeedUsers(ctx, "stark", seeded); err != nil {
+		t.Fatal(err)
+	}
+	connectTenant(t, c, dir, `{}`)
+	sy := c.preview()
+
+	var edited userBody
+	if code := c.do("PATCH", "/v1/users/"+seeded[0].ID, `{"attributes":{"jobTitle":"Chief of Staff"}}`, &edited); code != http.StatusOK {
+		t.Fatalf("PATCH = %d", code)
+	}
+	var out map[string]any
+	if code := c.do("POST", "/v1/syncs/"+sy.ID+"/confirm", nil, &out); code != http.StatusAccepted {
+		t.Fatalf("confirm = %d %v", code, out)
+	}
+	p := c.waitApplied(sy.ID)
+	if p.Status != string(domain.SyncCompletedWithErrors) || p.Conflicts != 1 || p.Processed != p.Total {
+		t.Fatalf("progress %+v, want COMPLETED_WITH_ERRORS with 1 conflict", p)
+	}
+	var after userBody
+	c.do("GET", "/v1/users/"+seeded[0].ID, nil, &after)
+	if after.JobTitle != "Chief of Staff" || after.Revision != edited.Revision {
+		t.Fatalf("the edited user was touched: %+v", after)
+	}
+	conflicts := c.changes(sy.ID, "&outcome=conflict")
+	if len(conflicts) != 1 || conflicts[0].TargetID == nil || *conflicts[0].TargetID != seeded[0].ID {
+		t.Fatalf("conflicts listed: %+v", conflicts)
+	}
+}

@@ -28,6 +28,7 @@ type Store interface {
 	GetBatch(ctx context.Context, tenant, syncID string, index int) (*store.Batch, bool, error)
 	BatchChanges(ctx context.Context, tenant, syncID string, b *store.Batch) ([]domain.Change, error)
 	ApplyUserChange(ctx context.Context, a *store.ApplyContext, c *domain.Change) (store.Outcome, error)
+	ApplyUserAdds(ctx context.Context, a *store.ApplyContext, changes []*domain.Change) ([]store.Outcome, error)
 	ApplyGroupChange(ctx context.Context, a *store.ApplyContext, c *domain.Change) (store.Outcome, error)
 	RecordOutcomes(ctx context.Context, tenant, syncID string, outcomes []store.Outcome) error
 	CompleteBatch(ctx context.Context, tenant, syncID string, index int, t store.Tally) (bool, error)
@@ -223,7 +224,7 @@ func (s *Service) ApplyBatch(ctx context.Context, ev BatchEvent) (BatchResult, e
 			outcomes = append(outcomes, o)
 		}
 	}
-	var todo []*domain.Change
+	var todo, adds []*domain.Change
 	for i := range changes {
 		c := &changes[i]
 		switch {
@@ -232,9 +233,19 @@ func (s *Service) ApplyBatch(ctx context.Context, ev BatchEvent) (BatchResult, e
 			record(store.Outcome{Seq: c.Seq, Result: c.Outcome, Reason: c.OutcomeReason}, false)
 		case ev.Failed:
 			record(store.Outcome{Seq: c.Seq, Result: domain.OutcomeFailed, Reason: failureReason(ev.Error)}, true)
+		case c.ObjectType == domain.ObjectUser && c.Kind == domain.KindAdd:
+			adds = append(adds, c) // written together: far fewer round trips
 		default:
 			todo = append(todo, c)
 		}
+	}
+	var addErr error
+	if len(adds) > 0 {
+		added, err := s.Store.ApplyUserAdds(ctx, a, adds)
+		for _, o := range added {
+			record(o, true)
+		}
+		addErr = err
 	}
 	err = forEach(ctx, len(todo), max(1, s.Concurrency), func(ctx context.Context, i int) error {
 		c := todo[i]
@@ -251,6 +262,7 @@ func (s *Service) ApplyBatch(ctx context.Context, ev BatchEvent) (BatchResult, e
 		record(o, true)
 		return nil
 	})
+	err = errors.Join(addErr, err)
 	// Whatever was decided is recorded even if some change failed to write,
 	// so the retry only redoes what is left.
 	if rerr := s.Store.RecordOutcomes(ctx, ev.TenantID, ev.SyncID, outcomes); rerr != nil {

@@ -285,28 +285,39 @@ type Outcome struct {
 	Reason string
 }
 
-// RecordOutcomes writes each change's outcome onto its change item.
+// RecordOutcomes writes each change's outcome onto its change item: the
+// items are read in one BatchGetItem per 100 and put back with the outcome
+// by BatchWriteItem, a handful of requests per batch instead of one each.
 func (s *Store) RecordOutcomes(ctx context.Context, tenant, syncID string, outcomes []Outcome) error {
-	pk := syncDataPK(tenant, syncID)
-	return forEach(ctx, len(outcomes), applyConcurrency, func(ctx context.Context, i int) error {
-		o := outcomes[i]
-		values := map[string]types.AttributeValue{":oc": avS(o.Result)}
-		expr := "SET oc = :oc"
-		if o.Reason != "" {
-			values[":ocr"] = avS(o.Reason)
-			expr += ", ocr = :ocr"
-		} else {
-			expr += " REMOVE ocr"
-		}
-		_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-			TableName: aws.String(s.syncTable), Key: key(pk, changeSK(o.Seq)),
-			UpdateExpression: aws.String(expr), ExpressionAttributeValues: values,
-		})
-		if err != nil {
-			return fmt.Errorf("store: record outcome of change %d: %w", o.Seq, err)
-		}
+	if len(outcomes) == 0 {
 		return nil
-	})
+	}
+	pk := syncDataPK(tenant, syncID)
+	keys := make([]item, len(outcomes))
+	for i, o := range outcomes {
+		keys[i] = key(pk, changeSK(o.Seq))
+	}
+	current, err := s.batchGet(ctx, s.syncTable, keys)
+	if err != nil {
+		return fmt.Errorf("store: record outcomes: %w", err)
+	}
+	items := make([]item, 0, len(outcomes))
+	for _, o := range outcomes {
+		it := current[changeSK(o.Seq)]
+		if it == nil {
+			return fmt.Errorf("store: record outcome: change %d of sync %s not found", o.Seq, syncID)
+		}
+		it["oc"] = avS(o.Result)
+		delete(it, "ocr")
+		if o.Reason != "" {
+			it["ocr"] = avS(o.Reason)
+		}
+		items = append(items, it)
+	}
+	if err := s.putAll(ctx, s.syncTable, items); err != nil {
+		return fmt.Errorf("store: record outcomes: %w", err)
+	}
+	return nil
 }
 
 // CompleteBatch marks a batch done and adds its tally to the progress

@@ -90,6 +90,11 @@ func (s *Store) ApplyGroupChange(ctx context.Context, a *ApplyContext, c *domain
 				return Outcome{}, fmt.Errorf("store: update group %s: %w", gid, err)
 			}
 		}
+		if n, renamed := fieldAfter(c, "displayName"); renamed {
+			if err := s.renameMemberships(ctx, a.Tenant, gid, n); err != nil {
+				return Outcome{}, err
+			}
+		}
 	case domain.KindRemove:
 		if err := s.removeAllMembers(ctx, a.Tenant, gid); err != nil {
 			return Outcome{}, err
@@ -135,23 +140,16 @@ func (s *Store) applyMemberships(ctx context.Context, a *ApplyContext, gid, name
 	if err != nil {
 		return 0, err
 	}
-	puts := make([]item, 0, len(addIDs))
+	puts := make([]item, 0, 2*len(addIDs))
 	for _, uid := range addIDs {
-		puts = append(puts, key(tenantPK(a.Tenant), memberSK(gid, uid)))
+		ug := key(tenantPK(a.Tenant), userGroupSK(uid, gid))
+		ug["dn"] = avS(name)
+		puts = append(puts, key(tenantPK(a.Tenant), memberSK(gid, uid)), ug)
 	}
 	if err := s.putAll(ctx, s.dirTable, puts); err != nil {
 		return 0, fmt.Errorf("store: add members of %s: %w", gid, err)
 	}
-	if err := s.deleteAll(ctx, s.dirTable, tenantPK(a.Tenant), remIDs, func(uid string) string { return memberSK(gid, uid) }); err != nil {
-		return 0, fmt.Errorf("store: remove members of %s: %w", gid, err)
-	}
-	err = forEach(ctx, len(addIDs)+len(remIDs), applyConcurrency, func(ctx context.Context, i int) error {
-		if i < len(addIDs) {
-			return s.setUserGroup(ctx, a.Tenant, addIDs[i], gid, name)
-		}
-		return s.unsetUserGroup(ctx, a.Tenant, remIDs[i-len(addIDs)], gid)
-	})
-	if err != nil {
+	if err := s.deleteMemberships(ctx, a.Tenant, gid, remIDs); err != nil {
 		return 0, err
 	}
 	return missing, s.refreshMemberCount(ctx, a.Tenant, gid)
@@ -199,37 +197,30 @@ func (s *Store) resolveMembers(ctx context.Context, a *ApplyContext, refs []doma
 	return ids, missing, nil
 }
 
-func (s *Store) setUserGroup(ctx context.Context, tenant, uid, gid, name string) error {
-	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: aws.String(s.dirTable), Key: key(tenantPK(tenant), userSK(uid)),
-		UpdateExpression:          aws.String("SET g.#gid = :name"),
-		ConditionExpression:       aws.String("attribute_exists(pk)"),
-		ExpressionAttributeNames:  map[string]string{"#gid": gid},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":name": avS(name)},
-	})
-	if conditionFailed(err, 0) {
-		return nil // the user is gone; its membership item is harmless and listed by nobody
+// deleteMemberships deletes both items of each membership of gid.
+func (s *Store) deleteMemberships(ctx context.Context, tenant, gid string, uids []string) error {
+	if err := s.deleteAll(ctx, s.dirTable, tenantPK(tenant), uids, func(uid string) string { return memberSK(gid, uid) }); err != nil {
+		return fmt.Errorf("store: remove members of %s: %w", gid, err)
 	}
-	if err != nil {
-		return fmt.Errorf("store: set group of user %s: %w", uid, err)
+	if err := s.deleteAll(ctx, s.dirTable, tenantPK(tenant), uids, func(uid string) string { return userGroupSK(uid, gid) }); err != nil {
+		return fmt.Errorf("store: remove members of %s: %w", gid, err)
 	}
 	return nil
 }
 
-func (s *Store) unsetUserGroup(ctx context.Context, tenant, uid, gid string) error {
-	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: aws.String(s.dirTable), Key: key(tenantPK(tenant), userSK(uid)),
-		UpdateExpression:         aws.String("REMOVE g.#gid"),
-		ConditionExpression:      aws.String("attribute_exists(pk)"),
-		ExpressionAttributeNames: map[string]string{"#gid": gid},
+// renameMemberships keeps the group name on each member's UG# item.
+func (s *Store) renameMemberships(ctx context.Context, tenant, gid, name string) error {
+	var puts []item
+	prefix := "M#" + gid + "#"
+	err := s.queryAll(ctx, s.dirTable, tenantPK(tenant), prefix, func(it item) {
+		ug := key(tenantPK(tenant), userGroupSK(strings.TrimPrefix(getS(it, "sk"), prefix), gid))
+		ug["dn"] = avS(name)
+		puts = append(puts, ug)
 	})
-	if conditionFailed(err, 0) {
-		return nil
-	}
 	if err != nil {
-		return fmt.Errorf("store: unset group of user %s: %w", uid, err)
+		return fmt.Errorf("store: members of %s: %w", gid, err)
 	}
-	return nil
+	return s.putAll(ctx, s.dirTable, puts)
 }
 
 func (s *Store) removeAllMembers(ctx context.Context, tenant, gid string) error {
@@ -240,12 +231,7 @@ func (s *Store) removeAllMembers(ctx context.Context, tenant, gid string) error 
 	}); err != nil {
 		return fmt.Errorf("store: members of %s: %w", gid, err)
 	}
-	if err := forEach(ctx, len(uids), applyConcurrency, func(ctx context.Context, i int) error {
-		return s.unsetUserGroup(ctx, tenant, uids[i], gid)
-	}); err != nil {
-		return err
-	}
-	return s.deleteAll(ctx, s.dirTable, tenantPK(tenant), uids, func(uid string) string { return memberSK(gid, uid) })
+	return s.deleteMemberships(ctx, tenant, gid, uids)
 }
 
 func (s *Store) refreshMemberCount(ctx context.Context, tenant, gid string) error {

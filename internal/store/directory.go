@@ -33,7 +33,24 @@ func groupSK(id string) string { return "G#" + id }
 func groupLinkSK(dirTenant, externalID string) string {
 	return "GX#" + dirTenant + "#" + externalID
 }
-func memberSK(groupID, userID string) string { return "M#" + groupID + "#" + userID }
+func memberSK(groupID, userID string) string    { return "M#" + groupID + "#" + userID }
+func userGroupSK(userID, groupID string) string { return "UG#" + userID + "#" + groupID }
+
+// withGroups fills in the groups of each user from its UG# items.
+func (s *Store) withGroups(ctx context.Context, tenant string, users []domain.User) error {
+	return forEach(ctx, len(users), 8, func(ctx context.Context, i int) error {
+		prefix := "UG#" + users[i].ID + "#"
+		var groups []domain.GroupRef
+		err := s.queryAll(ctx, s.dirTable, tenantPK(tenant), prefix, func(it item) {
+			groups = append(groups, domain.GroupRef{ID: strings.TrimPrefix(getS(it, "sk"), prefix), DisplayName: getS(it, "dn")})
+		})
+		if err != nil {
+			return fmt.Errorf("store: groups of user %s: %w", users[i].ID, err)
+		}
+		users[i].Groups = groups
+		return nil
+	})
+}
 
 func userItem(tenant string, u *domain.User) item {
 	it := key(tenantPK(tenant), userSK(u.ID))
@@ -57,12 +74,6 @@ func userItem(tenant string, u *domain.User) item {
 	if m := attrsAV(u.Attributes); m != nil {
 		it["a"] = m
 	}
-	// g always exists (possibly empty) so memberships can SET g.<groupId>.
-	g := make(map[string]types.AttributeValue, len(u.Groups))
-	for _, ref := range u.Groups {
-		g[ref.ID] = avS(ref.DisplayName)
-	}
-	it["g"] = &types.AttributeValueMemberM{Value: g}
 	return it
 }
 
@@ -110,16 +121,6 @@ func userFromItem(it item) domain.User {
 		},
 		CreatedAt: getTime(it, "cat"),
 		UpdatedAt: getTime(it, "uat"),
-	}
-	if g, ok := it["g"].(*types.AttributeValueMemberM); ok {
-		for id, v := range g.Value {
-			name := ""
-			if s, ok := v.(*types.AttributeValueMemberS); ok {
-				name = s.Value
-			}
-			u.Groups = append(u.Groups, domain.GroupRef{ID: id, DisplayName: name})
-		}
-		sort.Slice(u.Groups, func(i, j int) bool { return u.Groups[i].ID < u.Groups[j].ID })
 	}
 	return u
 }
@@ -292,6 +293,9 @@ func (s *Store) ListUsers(ctx context.Context, tenant string, f UserFilter, p Pa
 	for i, it := range items {
 		users[i] = userFromItem(it)
 	}
+	if err := s.withGroups(ctx, tenant, users); err != nil {
+		return nil, "", err
+	}
 	return users, next, nil
 }
 
@@ -307,8 +311,11 @@ func (s *Store) GetUser(ctx context.Context, tenant, id string) (*domain.User, e
 	if out.Item == nil {
 		return nil, domain.Errorf(domain.ENotFound, "user %q not found", id)
 	}
-	u := userFromItem(out.Item)
-	return &u, nil
+	users := []domain.User{userFromItem(out.Item)}
+	if err := s.withGroups(ctx, tenant, users); err != nil {
+		return nil, err
+	}
+	return &users[0], nil
 }
 
 // NewUser is a manually created user.
@@ -567,6 +574,9 @@ func (s *Store) getUsers(ctx context.Context, tenant string, ids []string) ([]do
 		if u, ok := byID[id]; ok {
 			out = append(out, u)
 		}
+	}
+	if err := s.withGroups(ctx, tenant, out); err != nil {
+		return nil, err
 	}
 	return out, nil
 }

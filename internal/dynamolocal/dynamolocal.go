@@ -57,7 +57,7 @@ func EnsureTooling(ctx context.Context, root string) error {
 	defer installMu.Unlock()
 	localDir := filepath.Join(root, "local")
 	marker := filepath.Join(localDir, "node_modules", ".package-lock.json")
-	if _, err := os.Stat(marker); err == nil {
+	if installed(marker, filepath.Join(localDir, "package-lock.json")) {
 		return nil
 	}
 	lock, err := os.OpenFile(filepath.Join(localDir, ".install.lock"), os.O_CREATE|os.O_RDWR, 0o600)
@@ -69,7 +69,7 @@ func EnsureTooling(ctx context.Context, root string) error {
 		return fmt.Errorf("dynamolocal: lock install: %w", err)
 	}
 	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN) //nolint:errcheck // released on close anyway
-	if _, err := os.Stat(marker); err == nil {
+	if installed(marker, filepath.Join(localDir, "package-lock.json")) {
 		return nil // another process installed it while we waited
 	}
 	cmd := exec.CommandContext(ctx, "npm", "ci", "--no-audit", "--no-fund", "--loglevel=error")
@@ -79,6 +79,17 @@ func EnsureTooling(ctx context.Context, root string) error {
 		return fmt.Errorf("dynamolocal: npm ci in %s: %w\n%s", localDir, err, out)
 	}
 	return nil
+}
+
+// installed reports whether node_modules is at least as new as the lock
+// file, so a changed lock reinstalls.
+func installed(marker, lock string) bool {
+	m, err := os.Stat(marker)
+	if err != nil {
+		return false
+	}
+	l, err := os.Stat(lock)
+	return err == nil && !m.ModTime().Before(l.ModTime())
 }
 
 // jarDir returns the folder of the bundled DynamoDBLocal.jar.

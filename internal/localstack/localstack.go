@@ -24,6 +24,7 @@ import (
 	"dirsync/internal/apply"
 	"dirsync/internal/auth"
 	"dirsync/internal/config"
+	"dirsync/internal/console"
 	"dirsync/internal/domain"
 	"dirsync/internal/dynamolocal"
 	"dirsync/internal/entra"
@@ -231,6 +232,8 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	// The Lambda Invoke API, as the state machine runner calls it.
 	mux.Handle("/2015-03-31/functions/", invoke)
+	// The admin console: static files calling the API on the same origin.
+	mux.Handle("/", console.Handler())
 
 	s.server = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() {

@@ -68,6 +68,9 @@ func run() error {
 	fmt.Printf(`
 Directory sync is running at %[1]s
 
+Admin console (signed in as the acme admin):
+  %[1]s/#token=%[2]s
+
 Admin tokens (valid 12 h):
   acme   (demo Entra directory with %[4]d users; deactivateMissing on)
     export TOKEN=%[2]s

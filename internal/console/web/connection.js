@@ -1,0 +1,242 @@
+// Connection settings: the app registration, the sync options and the
+// connection test.
+
+import { ApiError, describeError } from './api.js';
+import { $, h, replace, setBusy, show } from './dom.js';
+import { dateTime } from './format.js';
+
+const guidPattern = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+const minSecretLength = 16;
+
+const checkLabels = {
+  token: 'Get a token from Entra ID',
+  read_user: 'Read a user',
+  read_group: 'Read a group',
+};
+
+// Inputs that a field path of an API message can name.
+const fieldInputs = {
+  directoryTenantId: 'directoryTenantId',
+  clientId: 'clientId',
+  clientSecret: 'clientSecret',
+  cloud: 'cloud',
+  'options.scope.groups': 'scopeGroups',
+  'options.deactivationThreshold.percent': 'thresholdPercent',
+  'options.deactivationThreshold.count': 'thresholdCount',
+};
+
+/**
+ * validateConnection checks the form values and returns {input, errors}:
+ * the PUT /v1/connection body and a map of input id to message.
+ * existing is the stored connection (null when there is none).
+ */
+export function validateConnection(values, existing) {
+  const errors = {};
+  const directoryTenantId = values.directoryTenantId.trim();
+  const clientId = values.clientId.trim();
+  const secret = values.clientSecret;
+  if (!guidPattern.test(directoryTenantId)) {
+    errors.directoryTenantId = 'Enter the directory (tenant) ID as a GUID, e.g. 72f988bf-86f1-41af-91ab-2d7cd011db47.';
+  }
+  if (!guidPattern.test(clientId)) {
+    errors.clientId = 'Enter the application (client) ID as a GUID, from the app registration’s overview.';
+  }
+  const secretNeeded = !existing || (existing.clientId || '').toLowerCase() !== clientId.toLowerCase();
+  if (secret === '' && secretNeeded) {
+    errors.clientSecret = existing
+      ? 'The client ID changed: enter that app’s client secret value.'
+      : 'Enter the client secret value (not its ID).';
+  } else if (secret !== '' && secret.length < minSecretLength) {
+    errors.clientSecret = `A client secret value has at least ${minSecretLength} characters: check you copied the value, not the secret ID.`;
+  }
+  const groups = values.scopeGroups.split(/[\s,;]+/).map((g) => g.trim()).filter(Boolean);
+  const badGroup = groups.find((g) => !guidPattern.test(g));
+  if (badGroup) errors.scopeGroups = `“${badGroup}” is not a group object ID (a GUID).`;
+  const percentText = values.thresholdPercent.trim();
+  const percent = percentText === '' ? 0 : Number(percentText);
+  if (!Number.isFinite(percent) || percent < 0 || percent > 100) {
+    errors.thresholdPercent = 'Enter a share between 0 and 100.';
+  }
+  const countText = values.thresholdCount.trim();
+  const count = countText === '' ? 0 : Number(countText);
+  if (!Number.isInteger(count) || count < 0) {
+    errors.thresholdCount = 'Enter a whole number of users, 0 or more.';
+  }
+  const input = {
+    directoryTenantId,
+    clientId,
+    cloud: values.cloud,
+    options: {
+      scope: { groups },
+      includeGuests: values.includeGuests,
+      deactivateMissing: values.deactivateMissing,
+      deactivationThreshold: { percent, count },
+      // The page does not edit the attribute mapping; send the stored one
+      // back so saving keeps it.
+      mapping: (existing && existing.options && existing.options.mapping) || [],
+    },
+  };
+  if (secret !== '') input.clientSecret = secret;
+  return { input, errors };
+}
+
+/** fieldOfMessage finds the input an API message like "clientId: must be a GUID" names. */
+export function fieldOfMessage(message) {
+  const m = /^([A-Za-z.[\]0-9]+):/.exec(message || '');
+  if (!m) return null;
+  const path = m[1].replace(/\[\d+\]/g, '');
+  return fieldInputs[path] || null;
+}
+
+export class ConnectionView {
+  constructor(app) {
+    this.app = app;
+    this.api = app.api;
+    this.existing = null;
+    this.dirty = false;
+    this.form = $('connection-form');
+    this.saveButton = $('save-connection');
+    this.testButton = $('test-connection');
+    this.form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      this.save();
+    });
+    this.form.addEventListener('input', () => {
+      this.dirty = true;
+    });
+    this.testButton.addEventListener('click', () => this.test());
+  }
+
+  values() {
+    const v = (id) => $(id).value;
+    return {
+      directoryTenantId: v('directoryTenantId'), clientId: v('clientId'), clientSecret: v('clientSecret'),
+      cloud: v('cloud'), scopeGroups: v('scopeGroups'), thresholdPercent: v('thresholdPercent'),
+      thresholdCount: v('thresholdCount'), includeGuests: $('includeGuests').checked,
+      deactivateMissing: $('deactivateMissing').checked,
+    };
+  }
+
+  async load() {
+    try {
+      this.fill(await this.api.getConnection());
+    } catch (e) {
+      if (e instanceof ApiError && e.code === 'not_found') {
+        this.fill(null);
+        return;
+      }
+      if (this.app.handleAuthError(e)) return;
+      $('connection-state').textContent = `The connection could not be loaded. ${describeError(e)}`;
+    }
+  }
+
+  fill(conn) {
+    this.existing = conn;
+    this.dirty = false;
+    const o = (conn && conn.options) || {};
+    $('directoryTenantId').value = conn ? conn.directoryTenantId : '';
+    $('clientId').value = conn ? conn.clientId : '';
+    $('clientSecret').value = '';
+    $('cloud').value = conn ? conn.cloud : 'global';
+    $('scopeGroups').value = ((o.scope && o.scope.groups) || []).join('\n');
+    $('includeGuests').checked = !!o.includeGuests;
+    $('deactivateMissing').checked = !!o.deactivateMissing;
+    const t = o.deactivationThreshold || {};
+    $('thresholdPercent').value = String(t.percent || 0);
+    $('thresholdCount').value = String(t.count || 0);
+    $('clientSecret').required = !conn;
+    $('clientSecret').placeholder = conn && conn.secretHint ? `Stored secret ends in ${conn.secretHint}` : '';
+    $('clientSecret-hint').textContent = conn
+      ? `A secret ending in ${conn.secretHint || '…'} is stored${conn.secretSetAt ? ` (set ${dateTime(conn.secretSetAt)})` : ''}. Leave this empty to keep it. The secret is write-only and never shown.`
+      : 'Write-only: it is kept in the secret store and never shown again.';
+    $('connection-state').textContent = conn
+      ? `Connected to directory ${conn.directoryTenantId}.`
+      : 'Not connected yet. Enter your Entra ID app registration below, save it, then test it.';
+    this.clearErrors();
+    this.app.connectionChanged(conn);
+  }
+
+  clearErrors() {
+    for (const el of this.form.querySelectorAll('.field-error')) {
+      el.hidden = true;
+      el.textContent = '';
+    }
+    for (const el of this.form.querySelectorAll('[aria-invalid]')) el.removeAttribute('aria-invalid');
+  }
+
+  showErrors(errors) {
+    let first = null;
+    for (const [id, message] of Object.entries(errors)) {
+      const input = $(id);
+      const slot = document.getElementById(`${id}-error`);
+      input.setAttribute('aria-invalid', 'true');
+      if (slot) {
+        slot.textContent = message;
+        slot.hidden = false;
+      }
+      first = first || input;
+    }
+    if (first) first.focus();
+  }
+
+  async save() {
+    this.clearErrors();
+    const status = $('connection-status');
+    const { input, errors } = validateConnection(this.values(), this.existing);
+    if (Object.keys(errors).length > 0) {
+      status.textContent = 'Check the highlighted fields.';
+      this.showErrors(errors);
+      return;
+    }
+    setBusy(this.saveButton, true);
+    status.textContent = 'Saving…';
+    try {
+      const conn = await this.api.putConnection(input);
+      this.fill(conn);
+      status.textContent = 'Connection saved. Test it to check the app registration’s permissions.';
+      show($('connection-test'), false);
+    } catch (e) {
+      if (this.app.handleAuthError(e)) return;
+      status.textContent = `The connection was not saved. ${describeError(e)}`;
+      const field = e instanceof ApiError ? fieldOfMessage(e.message) : null;
+      if (field) this.showErrors({ [field]: e.message });
+    } finally {
+      setBusy(this.saveButton, false);
+    }
+  }
+
+  async test() {
+    const box = $('connection-test');
+    const summary = $('connection-test-summary');
+    const list = $('connection-checks');
+    show(box, true);
+    replace(list);
+    setBusy(this.testButton, true);
+    summary.textContent = this.dirty
+      ? 'Testing the saved connection (save first to test your changes)…'
+      : 'Testing the connection…';
+    try {
+      const result = await this.api.testConnection();
+      const failed = result.checks.filter((c) => !c.ok).length;
+      summary.textContent = result.ok
+        ? 'All checks passed: the service can read your directory.'
+        : `${failed} of ${result.checks.length} checks failed. Fix the app registration and test again.`;
+      box.classList.toggle('ok', result.ok);
+      box.classList.toggle('failed', !result.ok);
+      for (const c of result.checks) {
+        list.append(h('li', { class: c.ok ? 'check-ok' : 'check-failed', dataset: { check: c.name } },
+          h('span', { class: 'check-icon', 'aria-hidden': 'true' }, c.ok ? '✓' : '✗'),
+          h('span', { class: 'check-name' }, checkLabels[c.name] || c.name),
+          h('span', { class: 'visually-hidden' }, c.ok ? ': passed.' : ': failed.'),
+          c.message ? h('span', { class: 'check-message' }, c.message) : null));
+      }
+    } catch (e) {
+      if (this.app.handleAuthError(e)) return;
+      box.classList.remove('ok');
+      box.classList.add('failed');
+      summary.textContent = describeError(e, { not_found: 'There is no saved connection to test yet: save it first.' });
+    } finally {
+      setBusy(this.testButton, false);
+    }
+  }
+}

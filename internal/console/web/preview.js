@@ -1,0 +1,221 @@
+// The preview of a sync: counts, safeguards, and the changes by kind in
+// tabs with search and paging.
+
+import { describeError } from './api.js';
+import { $, h, Pager, replace, show } from './dom.js';
+import { count, dateTime, fieldLabel, outcome, plural, range, reason, safeguardSentence, syncStatus } from './format.js';
+
+const pageSize = 25;
+
+// The tabs, in the order the admin reads them. Groups list every group
+// change; the others list user changes of one kind.
+export const tabs = [
+  { id: 'add', label: 'Added', filter: { objectType: 'user', kind: 'add' }, countOf: (c) => c.users.add },
+  { id: 'update', label: 'Updated', filter: { objectType: 'user', kind: 'update' }, countOf: (c) => c.users.update },
+  { id: 'deactivate', label: 'Deactivated', filter: { objectType: 'user', kind: 'deactivate' }, countOf: (c) => c.users.deactivate },
+  { id: 'reactivate', label: 'Reactivated', filter: { objectType: 'user', kind: 'reactivate' }, countOf: (c) => c.users.reactivate },
+  { id: 'skip', label: 'Skipped', filter: { objectType: 'user', kind: 'skip' }, countOf: (c) => c.users.skip },
+  { id: 'groups', label: 'Groups', filter: { objectType: 'group' }, countOf: (c) => c.groups.add + c.groups.update + c.groups.remove },
+];
+
+const emptyText = {
+  add: 'No new users.',
+  update: 'No existing user changes.',
+  deactivate: 'No user will be deactivated.',
+  reactivate: 'No user will be reactivated.',
+  skip: 'No user is skipped.',
+  groups: 'No group changes.',
+};
+
+const groupKindLabels = { add: 'New group', update: 'Group changed', remove: 'Group removed' };
+
+/** trippedSafeguards returns the safeguards of a sync that tripped. */
+export function trippedSafeguards(sync) {
+  return (sync.safeguards || []).filter((g) => g.tripped);
+}
+
+export class PreviewView {
+  constructor(app) {
+    this.app = app;
+    this.api = app.api;
+    this.sync = null;
+    this.active = 'add';
+    this.q = '';
+    this.loadSeq = 0;
+    this.tabList = $('change-tabs');
+    this.panel = $('change-panel');
+    this.tbody = $('change-table').querySelector('tbody');
+    this.pager = new Pager($('change-pager'), () => this.loadChanges());
+    this.buildTabs();
+    $('change-search').addEventListener('submit', (e) => {
+      e.preventDefault();
+      this.q = $('change-q').value.trim();
+      this.pager.reset();
+      this.loadChanges();
+    });
+  }
+
+  buildTabs() {
+    this.tabButtons = tabs.map((t) => {
+      const b = h('button', {
+        type: 'button', role: 'tab', id: `tab-${t.id}`, 'aria-controls': 'change-panel',
+        'aria-selected': 'false', tabindex: '-1', dataset: { kind: t.id },
+      }, h('span', { class: 'tab-label' }, t.label), ' ', h('span', { class: 'tab-count' }, '0'));
+      b.addEventListener('click', () => this.select(t.id, false));
+      b.addEventListener('keydown', (e) => this.onTabKey(e));
+      this.tabList.append(b);
+      return b;
+    });
+  }
+
+  // Arrow keys move between tabs (and select, as the tabs are cheap to
+  // show); Home and End jump to the ends.
+  onTabKey(e) {
+    const i = this.tabButtons.indexOf(e.currentTarget);
+    let next = null;
+    if (e.key === 'ArrowRight' || e.key === 'ArrowDown') next = (i + 1) % tabs.length;
+    else if (e.key === 'ArrowLeft' || e.key === 'ArrowUp') next = (i - 1 + tabs.length) % tabs.length;
+    else if (e.key === 'Home') next = 0;
+    else if (e.key === 'End') next = tabs.length - 1;
+    if (next === null) return;
+    e.preventDefault();
+    this.select(tabs[next].id, true);
+  }
+
+  select(id, focus) {
+    this.active = id;
+    for (const b of this.tabButtons) {
+      const on = b.dataset.kind === id;
+      b.setAttribute('aria-selected', on ? 'true' : 'false');
+      b.tabIndex = on ? 0 : -1;
+      if (on && focus) b.focus();
+    }
+    this.panel.setAttribute('aria-labelledby', `tab-${id}`);
+    this.pager.reset();
+    this.loadChanges();
+  }
+
+  /** render shows a sync's preview; readOnly hides the confirm actions. */
+  render(sync, { readOnly = false } = {}) {
+    const firstTime = !this.sync || this.sync.id !== sync.id;
+    this.sync = sync;
+    const c = sync.counts;
+    $('preview-title').textContent = readOnly ? `Preview (${syncStatus(sync.status).toLowerCase()})` : 'Preview';
+    $('preview-meta').textContent = [
+      `Started ${dateTime(sync.createdAt)} by ${sync.createdBy || 'an administrator'}.`,
+      sync.status === 'PREVIEW_READY' && sync.expiresAt ? `It can be confirmed until ${dateTime(sync.expiresAt)}.` : '',
+      sync.status === 'EXPIRED' ? 'This preview expired: start a new import to see the current changes.' : '',
+      sync.status === 'CANCELLED' && !sync.confirmedAt ? 'This preview was discarded.' : '',
+    ].filter(Boolean).join(' ');
+
+    const tripped = trippedSafeguards(sync);
+    const banner = $('safeguard-banner');
+    show(banner, tripped.length > 0);
+    if (tripped.length > 0) {
+      replace(banner,
+        h('strong', {}, 'Safeguard: this import would deactivate more users than your threshold allows.'),
+        h('ul', {}, tripped.map((g) => h('li', { dataset: { safeguard: g.name } }, safeguardSentence(g)))),
+        h('p', {}, 'Check the Deactivated tab. If this is expected, you can still confirm, with an explicit consent; otherwise fix the connection’s scope and import again.'));
+    }
+    const warnings = $('preview-warnings');
+    replace(warnings, (sync.warnings || []).map((w) => h('li', {}, w)));
+    show(warnings, (sync.warnings || []).length > 0);
+
+    const items = [
+      ['add', 'Added', c.users.add, 'new users'],
+      ['update', 'Updated', c.users.update, 'existing users change'],
+      ['deactivate', 'Deactivated', c.users.deactivate, 'users leave'],
+      ['reactivate', 'Reactivated', c.users.reactivate, 'users return'],
+      ['skip', 'Skipped', c.users.skip, 'users not imported'],
+    ];
+    replace($('preview-counts'), items.map(([kind, label, n, hint]) =>
+      h('div', { class: `count count-${kind}`, dataset: { kind } },
+        h('dt', {}, label),
+        h('dd', {}, h('span', { class: 'count-value' }, count(n)), h('span', { class: 'count-hint' }, hint)))));
+    $('preview-extra').textContent = [
+      `${plural(c.users.unchanged, 'user is', 'users are')} already up to date`,
+      `${plural(c.users.outOfScope, 'user is', 'users are')} out of scope (disabled, guests or outside the chosen groups)`,
+      `groups: ${count(c.groups.add)} new, ${count(c.groups.update)} changed, ${count(c.groups.remove)} removed`,
+      `memberships: ${count(c.memberships.add)} added, ${count(c.memberships.remove)} removed`,
+    ].join(' · ') + '.';
+
+    tabs.forEach((t, i) => {
+      this.tabButtons[i].querySelector('.tab-count').textContent = count(t.countOf(c));
+    });
+    show($('preview-actions'), !readOnly);
+    show($('preview'), true);
+    if (firstTime) {
+      $('change-q').value = '';
+      this.q = '';
+      // Open on the first kind that has something to show.
+      const first = tabs.find((t) => t.countOf(c) > 0) || tabs[0];
+      this.select(first.id, false);
+    } else {
+      this.loadChanges();
+    }
+  }
+
+  hide() {
+    show($('preview'), false);
+    this.sync = null;
+  }
+
+  async loadChanges() {
+    if (!this.sync) return;
+    const seq = ++this.loadSeq;
+    const tab = tabs.find((t) => t.id === this.active);
+    const status = $('change-status');
+    status.textContent = 'Loading…';
+    this.panel.setAttribute('aria-busy', 'true');
+    try {
+      const page = await this.api.listChanges(this.sync.id, {
+        ...tab.filter, q: this.q, limit: pageSize, cursor: this.pager.cursor,
+      });
+      if (seq !== this.loadSeq) return; // a newer request replaced this one
+      replace(this.tbody, page.items.map((ch) => this.row(ch)));
+      this.pager.update(page.nextCursor);
+      if (page.items.length === 0) {
+        status.textContent = this.q ? `Nothing matches “${this.q}”.` : emptyText[tab.id];
+      } else {
+        const first = this.pager.index * pageSize + 1;
+        status.textContent = `${range(first, page.items.length)}${this.q ? ` matching “${this.q}”` : ''}.`;
+      }
+    } catch (e) {
+      if (seq !== this.loadSeq || this.app.handleAuthError(e)) return;
+      replace(this.tbody);
+      status.textContent = `The changes could not be loaded. ${describeError(e, { gone: 'This preview has expired.' })}`;
+    } finally {
+      if (seq === this.loadSeq) this.panel.setAttribute('aria-busy', 'false');
+    }
+  }
+
+  row(ch) {
+    const s = ch.subject || {};
+    return h('tr', { dataset: { kind: ch.kind, seq: ch.seq } },
+      h('td', { dataset: { label: 'Name' } }, s.displayName || '(no name)'),
+      h('td', { dataset: { label: 'Email' }, class: 'email' }, s.email || '–'),
+      h('td', { dataset: { label: 'Details' } }, h('div', { class: 'details' }, details(ch))));
+  }
+}
+
+/** details describes what a change does: fields before → after, or why. */
+export function details(ch) {
+  const parts = [];
+  if (ch.objectType === 'group') parts.push(h('span', { class: 'badge' }, groupKindLabels[ch.kind] || ch.kind));
+  else if (ch.kind === 'add') parts.push(h('span', { class: 'badge' }, 'New user'));
+  if (ch.reason) parts.push(h('p', { class: 'reason' }, reason(ch.reason)));
+  if (ch.fields && ch.fields.length > 0) {
+    parts.push(h('ul', { class: 'fields' }, ch.fields.map((f) => h('li', { dataset: { field: f.name } },
+      h('span', { class: 'field-name' }, fieldLabel(f.name)), ': ',
+      h('span', { class: 'visually-hidden' }, 'from '),
+      h('span', { class: f.before ? 'before' : 'before empty' }, f.before || '(empty)'),
+      h('span', { class: 'arrow', 'aria-hidden': 'true' }, ' → '),
+      h('span', { class: 'visually-hidden' }, ' to '),
+      h('span', { class: f.after ? 'after' : 'after empty' }, f.after || '(empty)')))));
+  }
+  if (ch.outcome) {
+    parts.push(h('p', { class: `outcome outcome-${ch.outcome}` },
+      outcome(ch.outcome), ch.outcomeReason ? `: ${ch.outcomeReason}` : ''));
+  }
+  return parts;
+}

@@ -1,0 +1,372 @@
+// The admin console's whole flow in headless Chromium, as an admin would
+// click it: sign in, connect, test the connection, import, inspect the
+// preview (an update's fields before -> after), confirm, watch the progress
+// reach 100 %, see the users. It runs once per viewport width against a
+// running local stack and checks what the page shows against the API.
+//
+// Environment:
+//   CONSOLE_URL             base URL serving the page at / and the API at /v1/ (required)
+//   CONSOLE_TOKEN           admin token; CONSOLE_TOKEN_<width> overrides it for one width
+//                           (each width needs a tenant whose first import is still to come)
+//   CONSOLE_WIDTHS          viewport widths, default "1280,390"
+//   CONSOLE_DIRECTORY_ID, CONSOLE_CLIENT_ID, CONSOLE_CLIENT_SECRET
+//                           when set, the flow enters this connection in the form;
+//                           otherwise it keeps the stored one
+//   CONSOLE_NONADMIN_TOKEN  optional: a valid token without the admin role; the page must
+//                           say the account is not an administrator
+//   CONSOLE_SAFEGUARD_WIDTHS widths at which the flow sets the deactivation safeguard to
+//                           1 user, so it trips and the confirm needs the explicit consent
+//                           (default "390")
+//   CONSOLE_ARTIFACTS       folder for the screenshots, default <repo>/.artifacts/console
+//   CHROMIUM_PATH           default /usr/bin/chromium
+//
+// Exits 0 when every step passed, 1 with the failing step's message otherwise.
+
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const baseURL = (process.env.CONSOLE_URL || '').replace(/\/+$/, '');
+const widths = (process.env.CONSOLE_WIDTHS || '1280,390').split(',').map((w) => Number(w.trim())).filter(Boolean);
+const safeguardWidths = new Set((process.env.CONSOLE_SAFEGUARD_WIDTHS ?? '390').split(',').map((w) => Number(w.trim())).filter(Boolean));
+const artifacts = resolve(process.env.CONSOLE_ARTIFACTS || join(here, '..', '..', '.artifacts', 'console'));
+const chromiumPath = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+const nonAdminToken = process.env.CONSOLE_NONADMIN_TOKEN || '';
+const connectionInput = process.env.CONSOLE_DIRECTORY_ID ? {
+  directoryTenantId: process.env.CONSOLE_DIRECTORY_ID,
+  clientId: process.env.CONSOLE_CLIENT_ID || '',
+  clientSecret: process.env.CONSOLE_CLIENT_SECRET || '',
+} : null;
+// Chromium as this machine runs it: no sandbox (root), and no background
+// traffic to the outside (the network is closed).
+const chromiumArgs = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const stepTimeout = 20000;
+// The screenshots, numbered in the order of the flow at every width.
+const shotNames = ['signin', 'connection-form', 'connection-tested', 'preview', 'update-fields', 'deactivations',
+  'dialog', 'progress-running', 'progress-done', 'users', 'history', 'signed-out'];
+
+class StepError extends Error {}
+
+function check(condition, message) {
+  if (!condition) throw new StepError(message);
+}
+
+function tokenFor(width) {
+  return process.env[`CONSOLE_TOKEN_${width}`] || process.env.CONSOLE_TOKEN || '';
+}
+
+/** api calls the HTTP API directly, to compare what the page shows with the source of truth. */
+async function api(token, path) {
+  const res = await fetch(baseURL + path, { headers: { Authorization: `Bearer ${token}` } });
+  const body = await res.json().catch(() => null);
+  if (!res.ok) throw new StepError(`API ${path} answered ${res.status}: ${JSON.stringify(body)}`);
+  return body;
+}
+
+const text = (locator) => locator.innerText({ timeout: stepTimeout }).then((t) => t.replace(/\s+/g, ' ').trim());
+const number = (s) => Number(String(s).replace(/[^0-9.]/g, ''));
+
+async function run(width, index) {
+  const token = tokenFor(width);
+  check(token, `no admin token for width ${width}: set CONSOLE_TOKEN or CONSOLE_TOKEN_${width}`);
+  const dir = join(artifacts, String(width));
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const profile = mkdtempSync(join(tmpdir(), 'console-chromium-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: chromiumPath,
+    headless: true,
+    args: chromiumArgs,
+    viewport: { width, height: width >= 1000 ? 900 : 844 },
+    deviceScaleFactor: 1,
+    reducedMotion: 'reduce',
+  });
+  const problems = [];
+  let shot = 0;
+  const page = context.pages()[0] || await context.newPage();
+  page.setDefaultTimeout(stepTimeout);
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  page.on('console', (m) => {
+    // The browser logs every 4xx answer as "Failed to load resource"; the
+    // API's are expected (404 before a connection exists) and the steps
+    // judge them. The page's own files are checked below.
+    if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) problems.push(`console error: ${m.text()}`);
+  });
+  page.on('response', (r) => {
+    if (r.status() >= 400 && !new URL(r.url()).pathname.startsWith('/v1/')) problems.push(`${r.url()} answered ${r.status()}`);
+  });
+  page.on('requestfailed', (r) => problems.push(`${r.url()} failed: ${r.failure() && r.failure().errorText}`));
+
+  const snap = async (name, target) => {
+    const n = shotNames.indexOf(name) + 1;
+    check(n > 0, `no screenshot is named ${name}`);
+    shot += 1;
+    const file = join(dir, `${String(n).padStart(2, '0')}-${name}.png`);
+    if (target) await target.screenshot({ path: file });
+    else await page.screenshot({ path: file, fullPage: false });
+    return file;
+  };
+  const step = async (name, fn) => {
+    try {
+      await fn();
+    } catch (e) {
+      await page.screenshot({ path: join(dir, `failed-${name}.png`), fullPage: true }).catch(() => {});
+      const err = new StepError(`[${width} px] step "${name}": ${e.message}`);
+      throw err;
+    }
+    check(problems.length === 0, `[${width} px] step "${name}": ${problems.join('; ')}`);
+    // Nothing may be cut off or scroll sideways at this width.
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    check(overflow <= 0, `[${width} px] step "${name}": the page is ${overflow} px wider than the viewport`);
+  };
+
+  try {
+    await step('signin', async () => {
+      if (index % 2 === 0) {
+        // Paste the token into the sign-in field.
+        await page.goto(`${baseURL}/`);
+        await page.getByLabel('Paste your admin token').waitFor();
+        await snap('signin');
+        await page.getByLabel('Paste your admin token').fill(token);
+        await page.getByRole('button', { name: 'Sign in' }).click();
+      } else {
+        // The link `make run` prints: the token in the fragment.
+        await page.goto(`${baseURL}/#token=${token}`);
+      }
+      await page.locator('#session-who').filter({ hasText: 'Signed in as' }).waitFor();
+      if (index % 2 !== 0) await snap('signin');
+      check(!(await page.evaluate(() => window.location.hash.includes('token'))), 'the token stayed in the address bar');
+      await page.locator('#connection-state').filter({ hasText: /Connected|Not connected/ }).waitFor();
+    });
+
+    await step('connect', async () => {
+      const form = page.locator('#connection-form');
+      if (connectionInput) {
+        // A wrong id first: the form says what is wrong, in words.
+        await page.getByLabel('Directory (tenant) ID').fill('not-a-guid');
+        await page.getByRole('button', { name: 'Save connection' }).click();
+        await page.locator('#directoryTenantId-error').filter({ hasText: 'GUID' }).waitFor();
+        await page.getByLabel('Directory (tenant) ID').fill(connectionInput.directoryTenantId);
+        await page.getByLabel('Application (client) ID').fill(connectionInput.clientId);
+        await page.getByLabel('Client secret value').fill(connectionInput.clientSecret);
+      }
+      await page.getByLabel('Deactivate users who leave Entra ID').check();
+      await page.getByLabel('Number of users').fill(safeguardWidths.has(width) ? '1' : '0');
+      await snap('connection-form', form);
+      await page.getByRole('button', { name: 'Save connection' }).click();
+      await page.locator('#connection-status').filter({ hasText: 'Connection saved' }).waitFor();
+      const conn = await api(token, '/v1/connection');
+      check(conn.options.deactivateMissing === true, 'the saved connection does not deactivate missing users');
+      if (connectionInput) {
+        check(conn.directoryTenantId === connectionInput.directoryTenantId, `saved directory ${conn.directoryTenantId}`);
+        check(conn.secretHint === connectionInput.clientSecret.slice(-4), 'the secret hint is not the secret\'s last 4 characters');
+      }
+      const state = await text(page.locator('#connection-state'));
+      check(state.includes(conn.directoryTenantId), `connection state says "${state}"`);
+      check(await page.getByLabel('Client secret value').inputValue() === '', 'the secret is shown back in the form');
+    });
+
+    await step('test-connection', async () => {
+      await page.getByRole('button', { name: 'Test connection' }).click();
+      await page.locator('#connection-test-summary').filter({ hasText: 'All checks passed' }).waitFor();
+      const checks = page.locator('#connection-checks li');
+      const n = await checks.count();
+      check(n >= 3, `only ${n} checks shown`);
+      for (const name of ['token', 'read_user', 'read_group']) {
+        const item = page.locator(`#connection-checks li[data-check="${name}"]`);
+        check(await item.count() === 1, `check ${name} is not shown`);
+        check((await item.getAttribute('class')) === 'check-ok', `check ${name} is not OK: ${await text(item)}`);
+      }
+      await snap('connection-tested', page.locator('#connection'));
+    });
+
+    let sync;
+    await step('import', async () => {
+      // Record whether the "computing" indicator is ever shown: it may be up
+      // for less than a poll.
+      await page.evaluate(() => {
+        const busy = document.getElementById('preview-busy');
+        window.busySeen = !busy.hidden;
+        new MutationObserver(() => {
+          if (!busy.hidden) window.busySeen = true;
+        }).observe(busy, { attributes: true });
+      });
+      await page.getByRole('button', { name: 'Import from Azure AD' }).click();
+      await page.locator('#preview').waitFor({ state: 'visible', timeout: 60000 });
+      check(await page.evaluate(() => window.busySeen), 'the page never showed that the preview was being computed');
+      const latest = await api(token, '/v1/syncs?limit=1');
+      sync = await api(token, `/v1/syncs/${latest.items[0].id}`);
+      check(sync.status === 'PREVIEW_READY', `sync status ${sync.status}`);
+      const u = sync.counts.users;
+      for (const kind of ['add', 'update', 'deactivate', 'reactivate', 'skip']) {
+        const shown = number(await text(page.locator(`#preview-counts .count-${kind} .count-value`)));
+        check(shown === u[kind], `the ${kind} count shows ${shown}, the API says ${u[kind]}`);
+        const tab = number(await text(page.locator(`#tab-${kind} .tab-count`)));
+        check(tab === u[kind], `the ${kind} tab shows ${tab}, the API says ${u[kind]}`);
+      }
+      check(u.add > 0 && u.update > 0 && u.deactivate > 0 && u.skip > 0,
+        `the demo preview should add, update, deactivate and skip users: ${JSON.stringify(u)}`);
+      const tripped = sync.safeguards.some((g) => g.tripped);
+      check(tripped === safeguardWidths.has(width), `safeguard tripped=${tripped} at ${width} px`);
+      check(await page.locator('#safeguard-banner').isVisible() === tripped, 'the safeguard banner does not match the API');
+      // What the admin sees first: the counts and the top of the list.
+      await page.locator('#import').evaluate((el) => el.scrollIntoView({ block: 'start' }));
+      await snap('preview');
+    });
+
+    await step('inspect-update', async () => {
+      // Reach the Updated tab with the keyboard, as the tablist promises.
+      await page.locator('[role="tab"][aria-selected="true"]').focus();
+      for (let i = 0; i < 6; i += 1) {
+        if (await page.locator('#tab-update').getAttribute('aria-selected') === 'true') break;
+        await page.keyboard.press('ArrowRight');
+      }
+      check(await page.locator('#tab-update').getAttribute('aria-selected') === 'true', 'arrow keys did not reach the Updated tab');
+      check(await page.evaluate(() => document.activeElement.id) === 'tab-update', 'focus did not follow the selected tab');
+      const changes = await api(token, `/v1/syncs/${sync.id}/changes?kind=update&objectType=user&limit=25`);
+      // Prefer an attribute that changed in Entra ID over the link made by email.
+      const changed = (c) => c.fields.some((f) => f.before && f.after && f.before !== f.after);
+      const withField = changes.items.find((c) => !c.reason && changed(c)) || changes.items.find(changed);
+      check(withField, 'the API lists no update with a field changed from one value to another');
+      const field = withField.fields.find((f) => f.before && f.after && f.before !== f.after);
+      const row = page.locator(`#change-table tr[data-seq="${withField.seq}"]`);
+      await row.waitFor();
+      const item = row.locator(`li[data-field="${field.name}"]`);
+      check(await text(item.locator('.before')) === field.before, `before shows "${await text(item.locator('.before'))}", want "${field.before}"`);
+      check(await text(item.locator('.after')) === field.after, `after shows "${await text(item.locator('.after'))}", want "${field.after}"`);
+      check((await text(item)).includes('→'), 'the field does not read before → after');
+      // Search narrows the list to the person.
+      await page.getByLabel('Search by name or email').first().fill(withField.subject.displayName);
+      await page.locator('#change-search').getByRole('button', { name: 'Search' }).click();
+      await page.locator('#change-status').filter({ hasText: 'matching' }).waitFor();
+      const names = await page.locator('#change-table tbody tr td:first-child').allInnerTexts();
+      check(names.length >= 1 && names.every((n) => n.includes(withField.subject.displayName)),
+        `search for "${withField.subject.displayName}" shows ${JSON.stringify(names)}`);
+      await snap('update-fields', page.locator('#change-panel'));
+      await page.getByLabel('Search by name or email').first().fill('');
+      await page.locator('#change-search').getByRole('button', { name: 'Search' }).click();
+      await page.locator('#change-status').filter({ hasText: /^Showing [0-9]/ }).waitFor();
+    });
+
+    await step('skips-and-deactivations', async () => {
+      for (const kind of ['skip', 'deactivate']) {
+        await page.locator(`#tab-${kind}`).click();
+        const changes = await api(token, `/v1/syncs/${sync.id}/changes?kind=${kind}&objectType=user&limit=25`);
+        const first = changes.items[0];
+        const row = page.locator(`#change-table tr[data-seq="${first.seq}"]`);
+        await row.waitFor();
+        const reason = await text(row.locator('.reason'));
+        check(reason.length > 10 && !reason.includes('_'), `the ${kind} reason reads "${reason}"`);
+        const rows = await page.locator('#change-table tbody tr').count();
+        check(rows === Math.min(25, sync.counts.users[kind]), `${rows} ${kind} rows shown, the API counts ${sync.counts.users[kind]}`);
+      }
+      await snap('deactivations', page.locator('#import'));
+    });
+
+    await step('dialog', async () => {
+      const u = sync.counts.users;
+      const tripped = sync.safeguards.some((g) => g.tripped);
+      await page.getByRole('button', { name: 'Review and confirm…' }).click();
+      const dialog = page.getByRole('dialog', { name: 'Confirm the import' });
+      await dialog.waitFor();
+      for (const [kind, want] of [['add', u.add], ['update', u.update], ['deactivate', u.deactivate]]) {
+        const shown = number(await text(dialog.locator(`[data-total="${kind}"] dd`)));
+        check(shown === want, `the dialog's ${kind} total shows ${shown}, the API says ${want}`);
+      }
+      // Escape cancels and gives the focus back.
+      await page.keyboard.press('Escape');
+      await dialog.waitFor({ state: 'hidden' });
+      check(await page.evaluate(() => document.activeElement.id) === 'review-confirm', 'focus did not return to the confirm button');
+      await page.getByRole('button', { name: 'Review and confirm…' }).click();
+      await dialog.waitFor();
+      const confirmButton = dialog.getByRole('button', { name: 'Confirm import' });
+      check(await page.locator('#confirm-consent').isVisible() === tripped, 'the consent box does not match the safeguard');
+      if (tripped) {
+        check(await confirmButton.isDisabled(), 'Confirm is enabled before the explicit consent');
+        await dialog.getByRole('checkbox').check();
+        check(await confirmButton.isEnabled(), 'Confirm stays disabled after the consent');
+      }
+      await snap('dialog');
+    });
+
+    await step('progress', async () => {
+      await page.getByRole('dialog').getByRole('button', { name: 'Confirm import' }).click();
+      await page.locator('#apply').waitFor({ state: 'visible' });
+      await page.locator('#apply-text').filter({ hasText: /processed/ }).waitFor();
+      await snap('progress-running', page.locator('#import'));
+      await page.locator('#summary').waitFor({ state: 'visible', timeout: 90000 });
+      const progress = await api(token, `/v1/syncs/${sync.id}/progress`);
+      check(progress.status === 'COMPLETED', `the apply ended ${progress.status}: ${JSON.stringify(progress)}`);
+      const line = await text(page.locator('#apply-text'));
+      check(line.includes('(100 %)'), `progress reads "${line}"`);
+      check(number((await text(page.locator('#apply-processed'))).split('/')[0]) === progress.processed, 'processed differs from the API');
+      check(number((await text(page.locator('#apply-processed'))).split('/')[1]) === progress.total, 'total differs from the API');
+      const bar = await page.locator('#apply-bar').evaluate((b) => ({ value: b.value, max: b.max }));
+      check(bar.value === bar.max, `the progress bar is at ${bar.value} of ${bar.max}`);
+      check((await text(page.locator('#summary-banner'))).includes('Import finished'), 'no summary shown');
+      await snap('progress-done', page.locator('#import'));
+    });
+
+    await step('users', async () => {
+      await page.getByRole('link', { name: 'Users' }).click();
+      await page.locator('#users').getByRole('button', { name: 'Refresh' }).click();
+      const listed = await api(token, '/v1/users?limit=25');
+      const imported = listed.items.find((u) => u.source === 'entra' && u.groups.length > 0);
+      check(imported, 'the API lists no imported user with groups on the first page');
+      const row = page.locator(`#users-table tr[data-user="${imported.id}"]`);
+      await row.waitFor();
+      const cells = await row.locator('td').allInnerTexts();
+      check(cells[3].includes('Entra ID'), `source cell reads "${cells[3]}"`);
+      for (const g of imported.groups) check(cells[4].includes(g.displayName), `groups cell "${cells[4]}" lacks ${g.displayName}`);
+      const entraRows = await page.locator('#users-table tr[data-source="entra"]').count();
+      check(entraRows >= 1, 'no user from Entra ID is listed');
+      await snap('users', page.locator('#users'));
+      await page.getByRole('link', { name: 'Sync history' }).click();
+      const status = await text(page.locator(`#history-table tr[data-sync="${sync.id}"] td:nth-child(3)`));
+      check(status === 'Completed', `history shows "${status}"`);
+      await snap('history', page.locator('#history'));
+    });
+
+    await step('expired-token', async () => {
+      // A token the API refuses is said in words, and the page asks to sign in again.
+      const refused = `${token.slice(0, token.lastIndexOf('.'))}.${'A'.repeat(43)}`;
+      await page.evaluate((t) => sessionStorage.setItem('dirsync.adminToken', t), refused);
+      await page.reload();
+      await page.locator('#notice').filter({ hasText: 'Sign in again' }).waitFor();
+      check(await page.getByLabel('Paste your admin token').isVisible(), 'the sign-in form is not shown');
+      await snap('signed-out');
+    });
+
+    if (nonAdminToken) {
+      await step('not-admin', async () => {
+        // A valid token without the admin role: one plain sentence at the top.
+        await page.goto(`${baseURL}/#token=${nonAdminToken}`);
+        await page.locator('#notice').filter({ hasText: 'not an administrator' }).waitFor();
+        check(await page.locator('#notice').isVisible(), 'the refusal is not shown');
+      });
+    }
+  } finally {
+    await context.close();
+    rmSync(profile, { recursive: true, force: true });
+  }
+  return shot;
+}
+
+async function main() {
+  check(baseURL, 'CONSOLE_URL is not set (the base URL of the local stack serving the console)');
+  mkdirSync(artifacts, { recursive: true });
+  for (const [i, width] of widths.entries()) {
+    const started = Date.now();
+    const shots = await run(width, i);
+    console.log(`ok ${width} px: whole flow passed in ${((Date.now() - started) / 1000).toFixed(1)} s, ${shots} screenshots in ${join(artifacts, String(width))}`);
+  }
+}
+
+main().catch((e) => {
+  console.error(e instanceof StepError ? `FAIL ${e.message}` : `FAIL ${e.stack || e}`);
+  process.exit(1);
+});

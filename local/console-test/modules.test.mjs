@@ -1,0 +1,194 @@
+// Unit tests of the console's DOM-free modules, with Node's test runner:
+// node --test local/console-test/modules.test.mjs
+
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+
+import { Api, ApiError, NetworkError, describeError, query } from '../../internal/console/web/api.js';
+import { fieldOfMessage, validateConnection } from '../../internal/console/web/connection.js';
+import { duration, fieldLabel, percent, rate, reason, safeguardSentence } from '../../internal/console/web/format.js';
+import { RateMeter, percentOf, secondsRemaining } from '../../internal/console/web/progress.js';
+import { claimsOf, tokenFromFragment } from '../../internal/console/web/session.js';
+
+describe('RateMeter', () => {
+  const cases = [
+    { name: 'no samples', samples: [], want: null },
+    { name: 'one sample', samples: [[0, 10]], want: null },
+    { name: 'steady', samples: [[0, 0], [1000, 50], [2000, 100]], want: 50 },
+    { name: 'same instant twice', samples: [[0, 0], [0, 5]], want: null },
+    // Only the last 10 s count: a slow start does not drag the rate down.
+    { name: 'window drops the slow start', samples: [[0, 0], [10000, 10], [20000, 1010], [21000, 1110]], want: 100 },
+    { name: 'counter restarted', samples: [[0, 500], [1000, 600], [2000, 10], [3000, 40]], want: 30 },
+    { name: 'clock stepped back', samples: [[5000, 0], [6000, 100], [1000, 120], [2000, 140]], want: 20 },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const m = new RateMeter(10000);
+      for (const [at, processed] of c.samples) m.add(at, processed);
+      assert.equal(m.rate(), c.want);
+    });
+  }
+});
+
+describe('secondsRemaining and percentOf', () => {
+  const cases = [
+    { total: 100, processed: 50, rate: 10, left: 5, pct: 50 },
+    { total: 100, processed: 100, rate: null, left: 0, pct: 100 },
+    { total: 100, processed: 20, rate: null, left: null, pct: 20 },
+    { total: 100, processed: 20, rate: 0, left: null, pct: 20 },
+    { total: 0, processed: 0, rate: null, left: 0, pct: 0 },
+    { total: 10, processed: 12, rate: 5, left: 0, pct: 100 },
+  ];
+  for (const c of cases) {
+    it(`${c.processed}/${c.total} at ${c.rate}/s`, () => {
+      assert.equal(secondsRemaining(c.total, c.processed, c.rate), c.left);
+      assert.equal(percentOf(c.processed, c.total), c.pct);
+    });
+  }
+});
+
+describe('format', () => {
+  it('duration', () => {
+    assert.equal(duration(null), 'estimating…');
+    assert.equal(duration(0), 'none');
+    assert.equal(duration(42.4), 'about 42 s');
+    assert.equal(duration(125), 'about 2 min 5 s');
+    assert.equal(duration(3 * 3600 + 7 * 60), 'about 3 h 7 min');
+  });
+  it('percent', () => {
+    assert.equal(percent(100), '100 %');
+    assert.equal(percent(37.54), '37.5 %');
+    assert.equal(percent(0), '0 %');
+  });
+  it('rate', () => {
+    assert.equal(rate(null), 'measuring…');
+    assert.equal(rate(2.345), '2.3 changes/s');
+    assert.equal(rate(1234.4), '1,234 changes/s');
+  });
+  it('reasons and fields read as words', () => {
+    assert.match(reason('duplicate_email'), /share this email/);
+    assert.equal(reason('some_new_reason'), 'some new reason');
+    assert.equal(fieldLabel('jobTitle'), 'Job title');
+    assert.equal(fieldLabel('costCenter'), 'Cost center');
+  });
+  it('safeguards', () => {
+    assert.equal(safeguardSentence({ name: 'deactivation_percent', limit: 20, actual: 37.5 }),
+      'It would deactivate 37.5 % of your imported users; the limit is 20 %.');
+    assert.equal(safeguardSentence({ name: 'deactivation_count', limit: 500, actual: 1200 }),
+      'It would deactivate 1,200 users; the limit is 500.');
+  });
+});
+
+describe('describeError', () => {
+  const cases = [
+    { name: 'network', err: new NetworkError(new TypeError('fetch failed')), want: /cannot be reached/ },
+    { name: 'conflict in context', err: new ApiError(409, 'conflict', 'a sync is PREVIEWING'), overrides: { conflict: 'Another import is running.' }, want: /^Another import is running\. Details: a sync is PREVIEWING\.$/ },
+    { name: 'expired preview', err: new ApiError(410, 'gone', 'preview expired'), want: /^This preview has expired\./ },
+    { name: 'internal names the request id', err: new ApiError(500, 'internal', 'internal error (request id r-1)'), want: /Reference: internal error \(request id r-1\)$/ },
+    { name: 'unknown 5xx', err: new ApiError(502, 'internal', ''), want: /service’s side/ },
+    { name: 'forbidden', err: new ApiError(403, 'forbidden', 'admin role required'), want: /not an administrator.*Details: admin role required\./ },
+    { name: 'bug in the page', err: new TypeError('x is undefined'), want: /unexpected.*x is undefined/ },
+  ];
+  for (const c of cases) {
+    it(c.name, () => assert.match(describeError(c.err, c.overrides), c.want));
+  }
+});
+
+describe('Api', () => {
+  const respond = (status, body) => async () => new Response(body === undefined ? '' : (typeof body === 'string' ? body : JSON.stringify(body)), { status });
+
+  it('sends the token and JSON, and answers the body', async () => {
+    let seen;
+    const api = new Api('https://api.example', () => 'tok', async (url, init) => {
+      seen = { url, init };
+      return new Response('{"id":"s1","status":"APPLYING"}', { status: 202 });
+    });
+    assert.deepEqual(await api.confirmSync('s1', true), { id: 's1', status: 'APPLYING' });
+    assert.equal(seen.url, 'https://api.example/v1/syncs/s1/confirm');
+    assert.equal(seen.init.method, 'POST');
+    assert.equal(seen.init.headers.Authorization, 'Bearer tok');
+    assert.equal(seen.init.headers['Content-Type'], 'application/json');
+    assert.equal(seen.init.body, '{"allowDeactivations":true}');
+  });
+
+  const failures = [
+    { name: 'error shape', res: respond(422, { error: { code: 'unprocessable', message: 'no connection' } }), code: 'unprocessable', status: 422, message: 'no connection' },
+    { name: 'gateway page', res: respond(502, '<html>bad gateway</html>'), code: 'internal', status: 502, message: '' },
+    { name: 'throttled, empty body', res: respond(429), code: 'too_many_requests', status: 429, message: '' },
+  ];
+  for (const f of failures) {
+    it(f.name, async () => {
+      const api = new Api('', () => 'tok', f.res);
+      await assert.rejects(api.getConnection(), (e) => e instanceof ApiError && e.code === f.code && e.status === f.status && e.message === (f.message || f.code));
+    });
+  }
+
+  it('a failed fetch is a NetworkError', async () => {
+    const api = new Api('', () => 'tok', async () => { throw new TypeError('fetch failed'); });
+    await assert.rejects(api.listUsers({ limit: 5 }), NetworkError);
+  });
+
+  it('query leaves out empty values', () => {
+    assert.equal(query({ kind: 'update', q: '', cursor: undefined, limit: 25 }), '?kind=update&limit=25');
+    assert.equal(query({}), '');
+    assert.equal(query({ q: 'a&b' }), '?q=a%26b');
+  });
+});
+
+describe('validateConnection', () => {
+  const dir = '6f1c2a4e-8d3b-4c5a-9e7f-0a1b2c3d4e5f';
+  const app = '0d9e8f7a-6b5c-4d3e-8f2a-1b0c9d8e7f6a';
+  const base = {
+    directoryTenantId: dir, clientId: app, clientSecret: 'a-secret-of-20-chars', cloud: 'global', scopeGroups: '',
+    thresholdPercent: '0', thresholdCount: '0', includeGuests: false, deactivateMissing: true,
+  };
+  const stored = { clientId: app, options: { mapping: [{ attribute: 'costCenter', source: 'employeeType' }] } };
+  const cases = [
+    { name: 'new connection', values: {}, existing: null, errors: [] },
+    { name: 'new connection needs a secret', values: { clientSecret: '' }, existing: null, errors: ['clientSecret'] },
+    { name: 'stored secret kept', values: { clientSecret: '' }, existing: stored, errors: [] },
+    { name: 'new client id needs its secret', values: { clientSecret: '', clientId: '11111111-2222-4333-8444-555555555555' }, existing: stored, errors: ['clientSecret'] },
+    { name: 'secret id instead of value', values: { clientSecret: 'short' }, existing: stored, errors: ['clientSecret'] },
+    { name: 'bad ids', values: { directoryTenantId: 'contoso.com', clientId: 'x' }, existing: null, errors: ['directoryTenantId', 'clientId'] },
+    { name: 'bad scope group', values: { scopeGroups: `${dir}\nsales` }, existing: null, errors: ['scopeGroups'] },
+    { name: 'thresholds out of range', values: { thresholdPercent: '120', thresholdCount: '2.5' }, existing: null, errors: ['thresholdPercent', 'thresholdCount'] },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const { errors } = validateConnection({ ...base, ...c.values }, c.existing);
+      assert.deepEqual(Object.keys(errors).sort(), [...c.errors].sort());
+    });
+  }
+
+  it('builds the PUT body, keeping the stored mapping and leaving an empty secret out', () => {
+    const { input } = validateConnection({ ...base, clientSecret: '', scopeGroups: ` ${dir}\n\n${app} `, thresholdPercent: '12.5', thresholdCount: '40' }, stored);
+    assert.deepEqual(input, {
+      directoryTenantId: dir, clientId: app, cloud: 'global',
+      options: {
+        scope: { groups: [dir, app] }, includeGuests: false, deactivateMissing: true,
+        deactivationThreshold: { percent: 12.5, count: 40 }, mapping: stored.options.mapping,
+      },
+    });
+  });
+
+  it('finds the field an API message names', () => {
+    assert.equal(fieldOfMessage('options.deactivationThreshold.percent: must be a number'), 'thresholdPercent');
+    assert.equal(fieldOfMessage('options.scope.groups[2]: must be a GUID'), 'scopeGroups');
+    assert.equal(fieldOfMessage('clientSecret: required when creating the connection'), 'clientSecret');
+    assert.equal(fieldOfMessage('request body: not JSON'), null);
+  });
+});
+
+describe('session', () => {
+  const enc = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  it('reads the claims of a token', () => {
+    assert.deepEqual(claimsOf(`${enc({ alg: 'HS256' })}.${enc({ email: 'zoë@acme.example', exp: 1 })}.sig`), { email: 'zoë@acme.example', exp: 1 });
+    assert.equal(claimsOf('not a token'), null);
+    assert.equal(claimsOf('a.b%%.c'), null);
+  });
+  it('takes the token from the fragment', () => {
+    assert.equal(tokenFromFragment('#token=abc.def.ghi'), 'abc.def.ghi');
+    assert.equal(tokenFromFragment('#users'), '');
+    assert.equal(tokenFromFragment(''), '');
+  });
+});

@@ -3,7 +3,6 @@ package apply
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"sort"
 	"sync"
 	"testing"
@@ -14,7 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"dirsync/internal/domain"
-	"dirsync/internal/dynamolocal"
+	"dirsync/internal/dynamolocal/dynamotest"
 	"dirsync/internal/plan"
 	"dirsync/internal/store"
 )
@@ -28,11 +27,8 @@ const benchConcurrency = 10
 func benchPlan(b *testing.B, n int) (*Service, *store.Store, *domain.Sync) {
 	b.Helper()
 	ctx := context.Background()
-	names, err := dynamolocal.CreateTables(ctx, testDB, filepath.Join("..", "..", "template.yaml"), fmt.Sprintf("b%d-", counter.Add(1)))
-	if err != nil {
-		b.Fatal(err)
-	}
-	st := store.New(testDB, names["DirectoryTable"], names["SyncTable"])
+	names := dynamotest.Tables(b)
+	st := store.New(dynamotest.Client, names["DirectoryTable"], names["SyncTable"])
 	props := []string{"displayName", "givenName", "surname", "jobTitle", "department", "officeLocation", "mobilePhone", "employeeId", "companyName", "country"}
 	snap := &domain.Snapshot{DirectoryTenantID: dir, UserProperties: props}
 	groups := make([]domain.SourceGroup, 20)
@@ -143,11 +139,7 @@ func BenchmarkApplyFloor(b *testing.B) {
 			ctx := context.Background()
 			for i := 0; i < b.N; i++ {
 				b.StopTimer()
-				names, err := dynamolocal.CreateTables(ctx, testDB, filepath.Join("..", "..", "template.yaml"), fmt.Sprintf("f%d-", counter.Add(1)))
-				if err != nil {
-					b.Fatal(err)
-				}
-				table := names["DirectoryTable"]
+				table := dynamotest.Tables(b)["DirectoryTable"]
 				b.StartTimer()
 				start := time.Now()
 				next := make(chan int)
@@ -163,7 +155,7 @@ func BenchmarkApplyFloor(b *testing.B) {
 							}
 							pending := map[string][]types.WriteRequest{table: reqs}
 							for len(pending[table]) > 0 {
-								out, err := testDB.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: pending})
+								out, err := dynamotest.Client.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: pending})
 								if err != nil {
 									b.Error(err)
 									return
@@ -215,11 +207,7 @@ func BenchmarkApplyTransactionFloor(b *testing.B) {
 			ctx := context.Background()
 			for i := 0; i < b.N; i++ {
 				b.StopTimer()
-				names, err := dynamolocal.CreateTables(ctx, testDB, filepath.Join("..", "..", "template.yaml"), fmt.Sprintf("t%d-", counter.Add(1)))
-				if err != nil {
-					b.Fatal(err)
-				}
-				table := names["DirectoryTable"]
+				table := dynamotest.Tables(b)["DirectoryTable"]
 				s := func(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
 				b.StartTimer()
 				start := time.Now()
@@ -240,7 +228,7 @@ func BenchmarkApplyTransactionFloor(b *testing.B) {
 									txn = append(txn, types.TransactWriteItem{Put: &types.Put{TableName: aws.String(table), Item: it, ConditionExpression: aws.String("attribute_not_exists(pk)")}})
 								}
 							}
-							if _, err := testDB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: txn}); err != nil {
+							if _, err := dynamotest.Client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: txn}); err != nil {
 								b.Error(err)
 								return
 							}

@@ -5,39 +5,19 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sort"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-
 	"dirsync/internal/domain"
-	"dirsync/internal/dynamolocal"
+	"dirsync/internal/dynamolocal/dynamotest"
 	"dirsync/internal/plan"
 	"dirsync/internal/store"
 )
 
-var (
-	testDB  *dynamodb.Client
-	counter atomic.Int64
-)
-
-func TestMain(m *testing.M) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	inst, err := dynamolocal.Start(ctx)
-	cancel()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "apply tests need DynamoDB Local:", err)
-		os.Exit(1)
-	}
-	testDB = dynamolocal.Client(inst.Endpoint)
-	code := m.Run()
-	inst.Stop()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(dynamotest.Main(m)) }
 
 const (
 	tenant = "acme"
@@ -93,11 +73,8 @@ type scenario struct {
 func newScenario(t *testing.T, addN, batchSize int, opts domain.Options) *scenario {
 	t.Helper()
 	ctx := context.Background()
-	names, err := dynamolocal.CreateTables(ctx, testDB, filepath.Join("..", "..", "template.yaml"), fmt.Sprintf("a%d-", counter.Add(1)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := store.New(testDB, names["DirectoryTable"], names["SyncTable"])
+	names := dynamotest.Tables(t)
+	st := store.New(dynamotest.Client, names["DirectoryTable"], names["SyncTable"])
 	seed := []domain.User{
 		{PlatformUser: domain.PlatformUser{Email: "manual@example.com", Source: domain.SourceManual, Attributes: domain.Attrs{{Name: "displayName", Value: "Old Name"}}}},
 		{PlatformUser: domain.PlatformUser{Email: "linked@example.com", Source: domain.SourceEntra, ExternalID: "x-linked", ExternalTenantID: dir,

@@ -5,45 +5,21 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-
 	"dirsync/internal/domain"
-	"dirsync/internal/dynamolocal"
+	"dirsync/internal/dynamolocal/dynamotest"
 	"dirsync/internal/store"
 )
 
-var (
-	testDB  *dynamodb.Client
-	counter atomic.Int64
-)
-
-func TestMain(m *testing.M) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	inst, err := dynamolocal.Start(ctx)
-	cancel()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "preview tests need DynamoDB Local:", err)
-		os.Exit(1)
-	}
-	testDB = dynamolocal.Client(inst.Endpoint)
-	code := m.Run()
-	inst.Stop()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(dynamotest.Main(m)) }
 
 func newStore(t *testing.T) *store.Store {
 	t.Helper()
-	names, err := dynamolocal.CreateTables(context.Background(), testDB, filepath.Join("..", "..", "template.yaml"), fmt.Sprintf("p%d-", counter.Add(1)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return store.New(testDB, names["DirectoryTable"], names["SyncTable"])
+	names := dynamotest.Tables(t)
+	return store.New(dynamotest.Client, names["DirectoryTable"], names["SyncTable"])
 }
 
 // recordingDispatcher remembers jobs instead of running them, so a test

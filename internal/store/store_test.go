@@ -4,47 +4,22 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-
 	"dirsync/internal/domain"
-	"dirsync/internal/dynamolocal"
+	"dirsync/internal/dynamolocal/dynamotest"
 )
 
-var (
-	testDB       *dynamodb.Client
-	tableCounter atomic.Int64
-)
-
-// TestMain runs the package's tests against one real DynamoDB Local.
-func TestMain(m *testing.M) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	inst, err := dynamolocal.Start(ctx)
-	cancel()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "store tests need DynamoDB Local:", err)
-		os.Exit(1)
-	}
-	testDB = dynamolocal.Client(inst.Endpoint)
-	code := m.Run()
-	inst.Stop()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(dynamotest.Main(m)) }
 
 // newTestStore creates fresh tables from template.yaml for one test.
 func newTestStore(t testing.TB) *Store {
 	t.Helper()
-	prefix := fmt.Sprintf("t%d-", tableCounter.Add(1))
-	names, err := dynamolocal.CreateTables(context.Background(), testDB, filepath.Join("..", "..", "template.yaml"), prefix)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return New(testDB, names["DirectoryTable"], names["SyncTable"])
+	names := dynamotest.Tables(t)
+	return New(dynamotest.Client, names["DirectoryTable"], names["SyncTable"])
 }
 
 func wantCode(t *testing.T, err error, code string) {

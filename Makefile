@@ -38,7 +38,8 @@ local/node_modules/.package-lock.json: local/package.json local/package-lock.jso
 	cd local && npm ci --no-audit --no-fund --loglevel=error
 
 test: deps tooling lint
-	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -timeout 30m ./...
+	$(MAKE) --no-print-directory check-size
 
 lint: vet fmt-check
 

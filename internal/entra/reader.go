@@ -15,13 +15,13 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	abs "github.com/microsoft/kiota-abstractions-go"
 	absser "github.com/microsoft/kiota-abstractions-go/serialization"
 	kauth "github.com/microsoft/kiota-authentication-azure-go"
 	khttp "github.com/microsoft/kiota-http-go"
 	jsonser "github.com/microsoft/kiota-serialization-json-go"
 	core "github.com/microsoftgraph/msgraph-sdk-go-core"
 	"github.com/microsoftgraph/msgraph-sdk-go/groups"
-	"github.com/microsoftgraph/msgraph-sdk-go/models"
 	"github.com/microsoftgraph/msgraph-sdk-go/users"
 
 	"dirsync/internal/domain"
@@ -34,6 +34,7 @@ type Reader struct {
 	graphURL  string // e.g. https://graph.microsoft.com
 	authority string
 	tokens    *tokenSource
+	adapter   abs.RequestAdapter
 	users     *users.UsersRequestBuilder
 	groups    *groups.GroupsRequestBuilder
 }
@@ -99,6 +100,8 @@ func NewReader(c Config) (*Reader, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The adapter parses OData error bodies with these; pages themselves
+	// are decoded by getJSON.
 	parseNodes := absser.NewParseNodeFactoryRegistry()
 	parseNodes.ContentTypeAssociatedFactories["application/json"] = jsonser.NewJsonParseNodeFactory()
 	writers := absser.NewSerializationWriterFactoryRegistry()
@@ -118,6 +121,7 @@ func NewReader(c Config) (*Reader, error) {
 		graphURL:  graphURL,
 		authority: authority,
 		tokens:    tokens,
+		adapter:   adapter,
 		users:     users.NewUsersRequestBuilderInternal(map[string]string{}, adapter),
 		groups:    groups.NewGroupsRequestBuilderInternal(map[string]string{}, adapter),
 	}, nil
@@ -166,6 +170,7 @@ func tokenRetryOptions(p RetryPolicy) policy.RetryOptions {
 // opts.Scope.Groups) with their transitive user members. Any request that
 // still fails after its retries fails the whole read.
 func (r *Reader) Read(ctx context.Context, opts domain.Options) (*domain.Snapshot, error) {
+	ctx = withBodyBuffers(ctx)
 	props := domain.UserProperties(opts.EffectiveMapping())
 	plan, err := newUserPlan(props)
 	if err != nil {
@@ -205,16 +210,17 @@ func (r *Reader) readUsers(ctx context.Context, plan *userPlan) ([]domain.Source
 	if plan.expandManager {
 		query.Expand = []string{"manager($select=id,mail,userPrincipalName)"}
 	}
+	config := &users.UsersRequestBuilderGetRequestConfiguration{QueryParameters: query}
 	values := newInterner()
 	out := make([]domain.SourceUser, 0, r.cfg.PageSize)
 	err := readPages(ctx, r, "users", permUsers,
-		func(ctx context.Context) (models.UserCollectionResponseable, error) {
-			return r.users.Get(ctx, &users.UsersRequestBuilderGetRequestConfiguration{QueryParameters: query})
+		func(ctx context.Context, link string) (*abs.RequestInformation, error) {
+			if link == "" {
+				return r.users.ToGetRequestInformation(ctx, config)
+			}
+			return r.users.WithUrl(link).ToGetRequestInformation(ctx, nil)
 		},
-		func(ctx context.Context, link string) (models.UserCollectionResponseable, error) {
-			return r.users.WithUrl(link).Get(ctx, nil)
-		},
-		func(u models.Userable) error {
+		func(u *userJSON) error {
 			su, err := plan.convert(u, values)
 			if err != nil {
 				return err
@@ -231,16 +237,18 @@ func (r *Reader) readUsers(ctx context.Context, plan *userPlan) ([]domain.Source
 var groupFields = []string{"id", "displayName", "description", "mail"}
 
 func (r *Reader) readAllGroups(ctx context.Context) ([]domain.SourceGroup, error) {
-	query := &groups.GroupsRequestBuilderGetQueryParameters{Select: groupFields, Top: r.top()}
+	config := &groups.GroupsRequestBuilderGetRequestConfiguration{
+		QueryParameters: &groups.GroupsRequestBuilderGetQueryParameters{Select: groupFields, Top: r.top()},
+	}
 	var out []domain.SourceGroup
 	err := readPages(ctx, r, "groups", permGroups,
-		func(ctx context.Context) (models.GroupCollectionResponseable, error) {
-			return r.groups.Get(ctx, &groups.GroupsRequestBuilderGetRequestConfiguration{QueryParameters: query})
+		func(ctx context.Context, link string) (*abs.RequestInformation, error) {
+			if link == "" {
+				return r.groups.ToGetRequestInformation(ctx, config)
+			}
+			return r.groups.WithUrl(link).ToGetRequestInformation(ctx, nil)
 		},
-		func(ctx context.Context, link string) (models.GroupCollectionResponseable, error) {
-			return r.groups.WithUrl(link).Get(ctx, nil)
-		},
-		func(g models.Groupable) error {
+		func(g *groupJSON) error {
 			sg, err := convertGroup(g)
 			if err != nil {
 				return err
@@ -265,11 +273,18 @@ func (r *Reader) readScopeGroups(ctx context.Context, ids []string) ([]domain.So
 	}
 	found := make([]domain.SourceGroup, len(unique))
 	exists := make([]bool, len(unique))
-	query := &groups.GroupItemRequestBuilderGetQueryParameters{Select: groupFields}
+	config := &groups.GroupItemRequestBuilderGetRequestConfiguration{
+		QueryParameters: &groups.GroupItemRequestBuilderGetQueryParameters{Select: groupFields},
+	}
 	err := parallel(ctx, r.cfg.MemberConcurrency, len(unique), func(ctx context.Context, i int) error {
 		trace := &requestTrace{}
-		g, err := r.groups.ByGroupId(unique[i]).Get(withTrace(ctx, trace),
-			&groups.GroupItemRequestBuilderGetRequestConfiguration{QueryParameters: query})
+		traced := withTrace(ctx, trace)
+		info, err := r.groups.ByGroupId(unique[i]).ToGetRequestInformation(traced, config)
+		if err != nil {
+			return fmt.Errorf("entra: read group %s: %w", unique[i], err)
+		}
+		var g groupJSON
+		ok, err := r.getJSON(traced, info, &g)
 		if err != nil {
 			classified := classify(ctx, err, trace, permGroups)
 			if statusOf(classified) == http.StatusNotFound {
@@ -277,10 +292,10 @@ func (r *Reader) readScopeGroups(ctx context.Context, ids []string) ([]domain.So
 			}
 			return fmt.Errorf("entra: read group %s: %w", unique[i], classified)
 		}
-		if g == nil {
-			return nil
+		if !ok {
+			return nil // no body: nothing to mirror
 		}
-		sg, err := convertGroup(g)
+		sg, err := convertGroup(&g)
 		if err != nil {
 			return fmt.Errorf("entra: read group %s: %w", unique[i], err)
 		}
@@ -299,16 +314,15 @@ func (r *Reader) readScopeGroups(ctx context.Context, ids []string) ([]domain.So
 	return out, nil
 }
 
-func convertGroup(g models.Groupable) (domain.SourceGroup, error) {
-	id := deref(g.GetId())
-	if id == "" {
+func convertGroup(g *groupJSON) (domain.SourceGroup, error) {
+	if g.ID == "" {
 		return domain.SourceGroup{}, errors.New("Graph returned a group without an id")
 	}
 	return domain.SourceGroup{
-		ID:          id,
-		DisplayName: deref(g.GetDisplayName()),
-		Description: deref(g.GetDescription()),
-		Mail:        deref(g.GetMail()),
+		ID:          g.ID,
+		DisplayName: g.DisplayName,
+		Description: g.Description,
+		Mail:        g.Mail,
 	}, nil
 }
 
@@ -320,32 +334,27 @@ func (r *Reader) readMembers(ctx context.Context, sourceGroups []domain.SourceGr
 	for i := range sourceUsers {
 		userIDs[i] = sourceUsers[i].ID
 	}
-	slices.Sort(userIDs)
-	canonical := func(id string) string {
-		if i, ok := slices.BinarySearch(userIDs, id); ok {
-			return userIDs[i]
-		}
-		return id
-	}
+	knownUsers := newIDIndex(userIDs)
 
-	query := &groups.ItemTransitiveMembersGraphUserRequestBuilderGetQueryParameters{Select: []string{"id"}, Top: r.top()}
+	config := &groups.ItemTransitiveMembersGraphUserRequestBuilderGetRequestConfiguration{
+		QueryParameters: &groups.ItemTransitiveMembersGraphUserRequestBuilderGetQueryParameters{Select: []string{"id"}, Top: r.top()},
+	}
 	return parallel(ctx, r.cfg.MemberConcurrency, len(sourceGroups), func(ctx context.Context, i int) error {
 		group := &sourceGroups[i]
 		members := r.groups.ByGroupId(group.ID).TransitiveMembers().GraphUser()
 		var ids []string
 		err := readPages(ctx, r, "members of group "+group.ID, permGroups,
-			func(ctx context.Context) (models.UserCollectionResponseable, error) {
-				return members.Get(ctx, &groups.ItemTransitiveMembersGraphUserRequestBuilderGetRequestConfiguration{QueryParameters: query})
+			func(ctx context.Context, link string) (*abs.RequestInformation, error) {
+				if link == "" {
+					return members.ToGetRequestInformation(ctx, config)
+				}
+				return members.WithUrl(link).ToGetRequestInformation(ctx, nil)
 			},
-			func(ctx context.Context, link string) (models.UserCollectionResponseable, error) {
-				return members.WithUrl(link).Get(ctx, nil)
-			},
-			func(u models.Userable) error {
-				id := deref(u.GetId())
-				if id == "" {
+			func(m *memberJSON) error {
+				if m.ID == "" {
 					return errors.New("Graph returned a member without an id")
 				}
-				ids = append(ids, canonical(id))
+				ids = append(ids, knownUsers.canonical(m.ID))
 				return nil
 			})
 		if err != nil {
@@ -359,52 +368,45 @@ func (r *Reader) readMembers(ctx context.Context, sourceGroups []domain.SourceGr
 	})
 }
 
-// collectionPage is one page of a Graph collection.
-type collectionPage[T any] interface {
-	GetValue() []T
-	GetOdataNextLink() *string
-}
-
-// readPages reads a Graph collection page by page: the first page through the
-// typed request builder, the next ones through WithUrl(@odata.nextLink). Each
-// page has its own retries, its own error context ("read users page 3")
-// and is handed to each item by item, then let go.
-func readPages[T any, P collectionPage[T]](
+// readPages reads a Graph collection page by page. request builds each
+// page's request with a msgraph-sdk-go request builder: the first page
+// (link "") with its query, the next ones through WithUrl(@odata.nextLink).
+// Each page has its own retries, its own error context ("read users page
+// 3") and is handed to each item by item, then let go.
+func readPages[T any](
 	ctx context.Context, r *Reader, what, permission string,
-	first func(context.Context) (P, error),
-	next func(context.Context, string) (P, error),
-	each func(T) error,
+	request func(ctx context.Context, link string) (*abs.RequestInformation, error),
+	each func(*T) error,
 ) error {
+	var page collectionPage[T]
 	link := ""
 	for n := 1; ; n++ {
 		trace := &requestTrace{}
 		pageCtx := withTrace(ctx, trace)
-		var page P
-		var err error
-		if n == 1 {
-			page, err = first(pageCtx)
-		} else {
-			page, err = next(pageCtx, link)
+		info, err := request(pageCtx, link)
+		if err != nil {
+			return fmt.Errorf("entra: read %s page %d: %w", what, n, err)
 		}
+		page.reset()
+		found, err := r.getJSON(pageCtx, info, &page)
 		if err != nil {
 			return fmt.Errorf("entra: read %s page %d: %w", what, n, classify(ctx, err, trace, permission))
 		}
-		if any(page) == nil {
+		if !found {
 			return nil
 		}
-		for _, item := range page.GetValue() {
-			if err := each(item); err != nil {
+		for i := range page.Value {
+			if err := each(&page.Value[i]); err != nil {
 				return fmt.Errorf("entra: read %s page %d: %w", what, n, err)
 			}
 		}
-		nextLink := deref(page.GetOdataNextLink())
-		if nextLink == "" {
+		if page.NextLink == "" {
 			return nil
 		}
-		if err := r.checkNextLink(nextLink, link); err != nil {
+		if err := r.checkNextLink(page.NextLink, link); err != nil {
 			return fmt.Errorf("entra: read %s page %d: %w", what, n, err)
 		}
-		link = nextLink
+		link = page.NextLink
 	}
 }
 

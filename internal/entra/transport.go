@@ -1,13 +1,11 @@
 package entra
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -145,7 +143,8 @@ func (t *retryTransport) attemptRequest(req *http.Request, attempt int) (*http.R
 // send performs one attempt bounded by the policy's AttemptTimeout. It reads
 // the whole body within the attempt, so a connection dropped halfway
 // through a page is retried like any other dropped connection (the SDK
-// buffers the whole body anyway).
+// buffers the whole body anyway). The body goes into a buffer the read
+// recycles once the adapter has copied it out.
 func (t *retryTransport) send(req *http.Request) (*http.Response, error) {
 	ctx, cancel := context.WithTimeout(req.Context(), t.policy.AttemptTimeout)
 	defer cancel()
@@ -153,13 +152,19 @@ func (t *retryTransport) send(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	body, err := io.ReadAll(resp.Body)
+	buffers := bodyBuffersFrom(req.Context())
+	buf := buffers.get()
+	if resp.ContentLength > 0 && resp.ContentLength <= maxPooledBody {
+		buf.Grow(int(resp.ContentLength))
+	}
+	_, err = buf.ReadFrom(resp.Body)
 	_ = resp.Body.Close()
 	if err != nil {
+		buffers.put(buf)
 		return nil, fmt.Errorf("read response body: %w", err)
 	}
-	resp.Body = io.NopCloser(bytes.NewReader(body))
-	resp.ContentLength = int64(len(body))
+	resp.ContentLength = int64(buf.Len())
+	resp.Body = &bufferedBody{buf: buf, owner: buffers}
 	return resp, nil
 }
 

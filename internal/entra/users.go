@@ -6,45 +6,39 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/microsoftgraph/msgraph-sdk-go/models"
-
 	"dirsync/internal/domain"
 )
 
 // userProperty reads one Graph user property as a string.
 type userProperty struct {
-	get func(models.Userable) string
+	get func(*userJSON) string
 	// shared marks properties whose values repeat across many users
 	// (department, country, manager...), which are interned.
 	shared bool
 }
 
-func str(get func(models.Userable) *string) func(models.Userable) string {
-	return func(u models.Userable) string { return deref(get(u)) }
-}
-
 var userProperties = map[string]userProperty{
-	"displayName":              {get: str(models.Userable.GetDisplayName)},
-	"givenName":                {get: str(models.Userable.GetGivenName)},
-	"surname":                  {get: str(models.Userable.GetSurname)},
-	"mail":                     {get: str(models.Userable.GetMail)},
-	"userPrincipalName":        {get: str(models.Userable.GetUserPrincipalName)},
-	"jobTitle":                 {get: str(models.Userable.GetJobTitle), shared: true},
-	"department":               {get: str(models.Userable.GetDepartment), shared: true},
-	"officeLocation":           {get: str(models.Userable.GetOfficeLocation), shared: true},
-	"mobilePhone":              {get: str(models.Userable.GetMobilePhone)},
+	"displayName":              {get: func(u *userJSON) string { return u.DisplayName }},
+	"givenName":                {get: func(u *userJSON) string { return u.GivenName }},
+	"surname":                  {get: func(u *userJSON) string { return u.Surname }},
+	"mail":                     {get: func(u *userJSON) string { return u.Mail }},
+	"userPrincipalName":        {get: func(u *userJSON) string { return u.UserPrincipalName }},
+	"jobTitle":                 {get: func(u *userJSON) string { return u.JobTitle }, shared: true},
+	"department":               {get: func(u *userJSON) string { return u.Department }, shared: true},
+	"officeLocation":           {get: func(u *userJSON) string { return u.OfficeLocation }, shared: true},
+	"mobilePhone":              {get: func(u *userJSON) string { return u.MobilePhone }},
 	"businessPhones":           {get: businessPhones},
-	"employeeId":               {get: str(models.Userable.GetEmployeeId)},
-	"employeeType":             {get: str(models.Userable.GetEmployeeType), shared: true},
-	"companyName":              {get: str(models.Userable.GetCompanyName), shared: true},
-	"country":                  {get: str(models.Userable.GetCountry), shared: true},
-	"city":                     {get: str(models.Userable.GetCity), shared: true},
-	"state":                    {get: str(models.Userable.GetState), shared: true},
-	"streetAddress":            {get: str(models.Userable.GetStreetAddress)},
-	"postalCode":               {get: str(models.Userable.GetPostalCode), shared: true},
-	"usageLocation":            {get: str(models.Userable.GetUsageLocation), shared: true},
-	"preferredLanguage":        {get: str(models.Userable.GetPreferredLanguage), shared: true},
-	"onPremisesSamAccountName": {get: str(models.Userable.GetOnPremisesSamAccountName)},
+	"employeeId":               {get: func(u *userJSON) string { return u.EmployeeID }},
+	"employeeType":             {get: func(u *userJSON) string { return u.EmployeeType }, shared: true},
+	"companyName":              {get: func(u *userJSON) string { return u.CompanyName }, shared: true},
+	"country":                  {get: func(u *userJSON) string { return u.Country }, shared: true},
+	"city":                     {get: func(u *userJSON) string { return u.City }, shared: true},
+	"state":                    {get: func(u *userJSON) string { return u.State }, shared: true},
+	"streetAddress":            {get: func(u *userJSON) string { return u.StreetAddress }},
+	"postalCode":               {get: func(u *userJSON) string { return u.PostalCode }, shared: true},
+	"usageLocation":            {get: func(u *userJSON) string { return u.UsageLocation }, shared: true},
+	"preferredLanguage":        {get: func(u *userJSON) string { return u.PreferredLanguage }, shared: true},
+	"onPremisesSamAccountName": {get: func(u *userJSON) string { return u.OnPremisesSamAccountName }},
 	domain.ManagerProperty:     {get: managerEmail, shared: true},
 }
 
@@ -83,8 +77,8 @@ func newUserPlan(props []string) (*userPlan, error) {
 // convert compacts one Graph user. The user's own strings (id, names,
 // phones...) are copied into one allocation, which costs far less than one
 // small allocation each; values shared across users are interned instead.
-func (p *userPlan) convert(u models.Userable, shared *interner) (domain.SourceUser, error) {
-	id := deref(u.GetId())
+func (p *userPlan) convert(u *userJSON, shared *interner) (domain.SourceUser, error) {
+	id := u.ID
 	if id == "" {
 		return domain.SourceUser{}, errors.New("Graph returned a user without an id")
 	}
@@ -92,10 +86,10 @@ func (p *userPlan) convert(u models.Userable, shared *interner) (domain.SourceUs
 	// is not evidence of a disabled account, and reading it as one would
 	// deactivate the user.
 	enabled := true
-	if e := u.GetAccountEnabled(); e != nil {
-		enabled = *e
+	if u.AccountEnabled != nil {
+		enabled = *u.AccountEnabled
 	}
-	upn, mail := deref(u.GetUserPrincipalName()), deref(u.GetMail())
+	upn, mail := u.UserPrincipalName, u.Mail
 	values := make([]string, len(p.readers))
 	own := append(p.scratch[:0], id, upn, mail)
 	for i, prop := range p.readers {
@@ -131,7 +125,7 @@ func (p *userPlan) convert(u models.Userable, shared *interner) (domain.SourceUs
 		UserPrincipalName: upn,
 		Mail:              mail,
 		AccountEnabled:    enabled,
-		Guest:             strings.EqualFold(deref(u.GetUserType()), "Guest"),
+		Guest:             strings.EqualFold(u.UserType, "Guest"),
 		Values:            values,
 	}, nil
 }
@@ -157,39 +151,16 @@ func pack(parts []string) []string {
 	return parts
 }
 
-func businessPhones(u models.Userable) string {
-	return strings.Join(u.GetBusinessPhones(), domain.BusinessPhonesSeparator)
+func businessPhones(u *userJSON) string {
+	return strings.Join(u.BusinessPhones, domain.BusinessPhonesSeparator)
 }
 
 // managerEmail is the manager's mail, else its userPrincipalName.
-func managerEmail(u models.Userable) string {
-	m := u.GetManager()
-	if m == nil {
-		return ""
+func managerEmail(u *userJSON) string {
+	if u.Manager.Mail != "" {
+		return u.Manager.Mail
 	}
-	if mu, ok := m.(models.Userable); ok {
-		if mail := deref(mu.GetMail()); mail != "" {
-			return mail
-		}
-		return deref(mu.GetUserPrincipalName())
-	}
-	// A manager served without an @odata.type is a bare directoryObject
-	// whose properties land in its additional data.
-	data := m.GetAdditionalData()
-	if mail := anyString(data["mail"]); mail != "" {
-		return mail
-	}
-	return anyString(data["userPrincipalName"])
-}
-
-func anyString(v any) string {
-	switch s := v.(type) {
-	case *string:
-		return deref(s)
-	case string:
-		return s
-	}
-	return ""
+	return u.Manager.UserPrincipalName
 }
 
 // interner shares the memory of equal strings. It is bounded, so its own

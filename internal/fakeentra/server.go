@@ -279,15 +279,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		default:
-			rec := &statusRecorder{ResponseWriter: w}
+			rec := &statusRecorder{ResponseWriter: w, onStatus: func(st int) { s.logRequest(r, st, page) }}
 			s.writeFault(rec, r, f)
-			s.logRequest(r, rec.status, page)
+			rec.finish()
 			return
 		}
 	}
-	rec := &statusRecorder{ResponseWriter: w}
+	rec := &statusRecorder{ResponseWriter: w, onStatus: func(st int) { s.logRequest(r, st, page) }}
 	s.route(rec, r, q)
-	s.logRequest(r, rec.status, page)
+	rec.finish()
 }
 
 // sleep waits d unless the request or the server ends first.
@@ -338,23 +338,38 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, q query) {
 }
 
 // statusRecorder remembers the status sent for the request log.
+// statusRecorder notes the status and calls onStatus before any of the
+// response leaves: a request is in the log before its client can see the
+// answer, so a client that read a page always finds it logged.
 type statusRecorder struct {
 	http.ResponseWriter
-	status int
+	status   int
+	onStatus func(status int)
 }
 
 func (s *statusRecorder) WriteHeader(code int) {
-	if s.status == 0 {
-		s.status = code
-	}
+	s.record(code)
 	s.ResponseWriter.WriteHeader(code)
 }
 
 func (s *statusRecorder) Write(b []byte) (int, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
-	}
+	s.record(http.StatusOK)
 	return s.ResponseWriter.Write(b)
+}
+
+func (s *statusRecorder) record(code int) {
+	if s.status != 0 {
+		return
+	}
+	s.status = code
+	if s.onStatus != nil {
+		s.onStatus(code)
+	}
+}
+
+// finish logs a response that wrote nothing at all (an implicit 200).
+func (s *statusRecorder) finish() {
+	s.record(http.StatusOK)
 }
 
 func newCertificates() (caPEM []byte, leaf tls.Certificate, err error) {

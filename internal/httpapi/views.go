@@ -79,6 +79,13 @@ func newOptionsView(o domain.Options) optionsView {
 	if v.Scope.Groups == nil {
 		v.Scope.Groups = []string{}
 	}
+	// Zero thresholds mean the defaults: show what is in force.
+	if v.DeactivationThreshold.Percent == 0 {
+		v.DeactivationThreshold.Percent = domain.DefaultThresholdPercent
+	}
+	if v.DeactivationThreshold.Count == 0 {
+		v.DeactivationThreshold.Count = domain.DefaultThresholdCount
+	}
 	if v.Mapping == nil {
 		v.Mapping = []domain.Mapping{}
 	}

@@ -320,39 +320,46 @@ func (s *Store) RecordOutcomes(ctx context.Context, tenant, syncID string, outco
 	return nil
 }
 
-// CompleteBatch marks a batch done and adds its tally to the progress
-// counter in one transaction, so a retried batch never counts twice. It
-// reports false when the batch was already done.
+// CompleteBatch adds a batch's tally to the progress counter exactly once:
+// one conditional UpdateItem adds the counts and the batch's index to the
+// counter's set of counted batches, unless the index is already there. (A
+// single-item condition rather than a transaction: DynamoDB Local runs
+// transactions one at a time, and one per batch would cost a tenth of the
+// apply.) The batch item's done flag is set afterwards as a hint that lets
+// a redelivered batch skip its work; the counter's set is what counts. It
+// reports false when the batch was already counted.
 func (s *Store) CompleteBatch(ctx context.Context, tenant, syncID string, index int, t Tally) (bool, error) {
 	pk := syncDataPK(tenant, syncID)
 	now := s.now().UTC()
-	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-		{Update: &types.Update{
-			TableName: aws.String(s.syncTable), Key: key(pk, batchSK(index)),
-			UpdateExpression:          aws.String("SET #done = :t, dat = :now"),
-			ConditionExpression:       aws.String("attribute_exists(pk) AND attribute_not_exists(#done)"),
-			ExpressionAttributeNames:  map[string]string{"#done": "done"},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":t": avBool(true), ":now": avTime(now)},
-		}},
-		{Update: &types.Update{
-			TableName: aws.String(s.syncTable), Key: key(pk, progressSK),
-			UpdateExpression: aws.String("ADD #p :p, #s :s, #f :f, #c :c SET uat = :now"),
-			ExpressionAttributeNames: map[string]string{
-				"#p": "processed", "#s": "succeeded", "#f": "failed", "#c": "conflicts",
-			},
-			ExpressionAttributeValues: map[string]types.AttributeValue{
-				":p": avN(int64(t.Applied + t.Conflicts + t.Failed)), ":s": avN(int64(t.Applied)),
-				":f": avN(int64(t.Failed)), ":c": avN(int64(t.Conflicts)), ":now": avTime(now),
-			},
-		}},
-	}})
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(s.syncTable), Key: key(pk, progressSK),
+		UpdateExpression:    aws.String("ADD #p :p, #s :s, #f :f, #c :c, #db :idx SET uat = :now"),
+		ConditionExpression: aws.String("attribute_exists(pk) AND NOT contains(#db, :i)"),
+		ExpressionAttributeNames: map[string]string{
+			"#p": "processed", "#s": "succeeded", "#f": "failed", "#c": "conflicts", "#db": "doneBatches",
+		},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":p": avN(int64(t.Applied + t.Conflicts + t.Failed)), ":s": avN(int64(t.Applied)),
+			":f": avN(int64(t.Failed)), ":c": avN(int64(t.Conflicts)), ":now": avTime(now),
+			":idx": &types.AttributeValueMemberNS{Value: []string{strconv.Itoa(index)}}, ":i": avN(int64(index)),
+		},
+	})
+	counted := true
 	if conditionFailed(err, 0) {
-		return false, nil
+		counted, err = false, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("store: complete batch %d: %w", index, err)
+		return false, fmt.Errorf("store: count batch %d: %w", index, err)
 	}
-	return true, nil
+	if _, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(s.syncTable), Key: key(pk, batchSK(index)),
+		UpdateExpression:          aws.String("SET #done = :t, dat = :now"),
+		ExpressionAttributeNames:  map[string]string{"#done": "done"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":t": avBool(true), ":now": avTime(now)},
+	}); err != nil {
+		return counted, fmt.Errorf("store: mark batch %d done: %w", index, err)
+	}
+	return counted, nil
 }
 
 // Tally counts the outcomes of a batch.

@@ -343,6 +343,11 @@ func changeFromItem(it item) (domain.Change, error) {
 func (s *Store) GetProgress(ctx context.Context, tenant, syncID string) (*domain.Progress, error) {
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName: aws.String(s.syncTable), Key: key(syncDataPK(tenant, syncID), progressSK),
+		// Not the set of counted batches: it grows with the plan.
+		ProjectionExpression: aws.String("st, #total, #p, #s, #f, #c, sat, uat, fat"),
+		ExpressionAttributeNames: map[string]string{
+			"#total": "total", "#p": "processed", "#s": "succeeded", "#f": "failed", "#c": "conflicts",
+		},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: get progress: %w", err)

@@ -589,14 +589,30 @@ func TestPreviewConfirmApplyConverges(t *testing.T) {
 	if sy.Status != string(domain.SyncPreviewReady) || sy.Counts.Users.Add == 0 || sy.Counts.Users.Update != 2 {
 		t.Fatalf("preview %+v", sy)
 	}
+	// Ten concurrent confirms all answer 202 APPLYING and start one
+	// execution: the counters below come out exact, not doubled.
+	var wg sync.WaitGroup
+	codes := make([]int, 10)
+	statuses := make([]string, 10)
+	for i := range codes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var out struct{ Status string }
+			codes[i] = (&client{t: t, token: c.token}).do("POST", "/v1/syncs/"+sy.ID+"/confirm", `{}`, &out)
+			statuses[i] = out.Status
+		}()
+	}
+	wg.Wait()
+	for i := range codes {
+		if codes[i] != http.StatusAccepted || statuses[i] != "APPLYING" {
+			t.Fatalf("concurrent confirms answered %v %v, want ten 202 APPLYING", codes, statuses)
+		}
+	}
+	if _, err := stack.Runner.Status(stack.Runner.ExecutionID("sync-" + sy.ID)); err != nil {
+		t.Fatalf("no execution named after the sync: %v", err)
+	}
 	var confirmed struct{ Status string }
-	if code := c.do("POST", "/v1/syncs/"+sy.ID+"/confirm", `{}`, &confirmed); code != http.StatusAccepted || confirmed.Status != "APPLYING" {
-		t.Fatalf("confirm = %d %+v", code, confirmed)
-	}
-	// A repeated confirm answers the same and starts nothing new.
-	if code := c.do("POST", "/v1/syncs/"+sy.ID+"/confirm", nil, &confirmed); code != http.StatusAccepted {
-		t.Fatalf("repeated confirm = %d", code)
-	}
 	p := c.waitApplied(sy.ID)
 	applicable := sy.Counts.Users.Add + sy.Counts.Users.Update + sy.Counts.Groups.Add
 	if p.Status != string(domain.SyncCompleted) || p.Total != applicable || p.Processed != p.Total || p.Succeeded != p.Total || p.Percent != 100 {

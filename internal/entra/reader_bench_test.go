@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"dirsync/internal/benchheap"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,10 +13,8 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
-	"runtime/metrics"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -163,8 +162,8 @@ func measure(b *testing.B, users int, read func(context.Context) (any, int, erro
 	for range b.N {
 		b.StopTimer()
 		runtime.GC()
-		before := readHeap()
-		sampler := startHeapSampler(2 * time.Millisecond)
+		before := benchheap.ReadHeap()
+		sampler := benchheap.StartHeapSampler(2 * time.Millisecond)
 		b.StartTimer()
 
 		start := time.Now()
@@ -172,7 +171,7 @@ func measure(b *testing.B, users int, read func(context.Context) (any, int, erro
 		elapsed += time.Since(start)
 
 		b.StopTimer()
-		top := sampler.stop()
+		top := sampler.Stop()
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -180,11 +179,11 @@ func measure(b *testing.B, users int, read func(context.Context) (any, int, erro
 			b.Fatalf("read %d users, want %d", count, users)
 		}
 		runtime.GC()
-		after := readHeap()
+		after := benchheap.ReadHeap()
 		runtime.KeepAlive(result)
-		peak = max(peak, above(top.objects, before.objects))
-		livePeak = max(livePeak, above(top.live, before.live))
-		retained += above(after.objects, before.objects)
+		peak = max(peak, top.Above(before).Objects)
+		livePeak = max(livePeak, top.Above(before).Live)
+		retained += after.Above(before).Objects
 		b.StartTimer()
 	}
 	b.StopTimer()
@@ -195,57 +194,6 @@ func measure(b *testing.B, users int, read func(context.Context) (any, int, erro
 	b.ReportMetric(float64(livePeak)/mb, "live-peak-MB")
 	b.ReportMetric(retainedPerRun/float64(users), "retained-B/user")
 	b.ReportMetric(max(float64(livePeak)-retainedPerRun, 0)/mb, "transient-MB")
-}
-
-func above(v, base uint64) uint64 { return v - min(v, base) }
-
-type heapStats struct{ objects, live uint64 }
-
-var heapMetrics = []string{"/memory/classes/heap/objects:bytes", "/gc/heap/live:bytes"}
-
-func readHeap() heapStats {
-	s := make([]metrics.Sample, len(heapMetrics))
-	for i, name := range heapMetrics {
-		s[i].Name = name
-	}
-	metrics.Read(s)
-	return heapStats{objects: s[0].Value.Uint64(), live: s[1].Value.Uint64()}
-}
-
-type heapSampler struct {
-	done chan struct{}
-	wg   sync.WaitGroup
-	peak heapStats
-}
-
-func startHeapSampler(every time.Duration) *heapSampler {
-	s := &heapSampler{done: make(chan struct{}), peak: readHeap()}
-	s.wg.Go(func() {
-		ticker := time.NewTicker(every)
-		defer ticker.Stop()
-		for {
-			select {
-			case <-s.done:
-				return
-			case <-ticker.C:
-				s.observe(readHeap())
-			}
-		}
-	})
-	return s
-}
-
-func (s *heapSampler) observe(h heapStats) {
-	s.peak.objects = max(s.peak.objects, h.objects)
-	s.peak.live = max(s.peak.live, h.live)
-}
-
-// stop ends sampling and returns the highest values seen.
-func (s *heapSampler) stop() heapStats {
-	close(s.done)
-	s.wg.Wait()
-	s.observe(readHeap())
-	return s.peak
 }
 
 // BenchmarkReadWithGroups adds the generator's default groups and their

@@ -2,6 +2,7 @@ package previewbench
 
 import (
 	"context"
+	"dirsync/internal/benchheap"
 	"fmt"
 	"testing"
 	"time"
@@ -31,7 +32,7 @@ func BenchmarkPreview(b *testing.B) {
 			f := fixtureFor(b, n)
 			ctx := context.Background()
 			var total, read, load, plan, write time.Duration
-			var peak Heap
+			var peak benchheap.Heap
 			var written Written
 			for range b.N {
 				run, err := f.preview(ctx, b)

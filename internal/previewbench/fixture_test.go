@@ -3,6 +3,7 @@ package previewbench
 import (
 	"context"
 	"crypto/tls"
+	"dirsync/internal/benchheap"
 	"errors"
 	"fmt"
 	"io"
@@ -282,7 +283,7 @@ type previewRun struct {
 	elapsed                 time.Duration
 	read, load, plan, write time.Duration
 	// peak is the worker's highest heap above the heap before it started.
-	peak    Heap
+	peak    benchheap.Heap
 	written Written
 	sync    *domain.Sync
 }
@@ -295,9 +296,9 @@ func (f *fixture) preview(ctx context.Context, t timer) (previewRun, error) {
 	var run previewRun
 	*f.clock = phaseClock{}
 	runtime.GC()
-	base := ReadHeap()
+	base := benchheap.ReadHeap()
 	before := f.db.Written()
-	sampler := StartHeapSampler(heapSampleEvery)
+	sampler := benchheap.StartHeapSampler(heapSampleEvery)
 
 	t.StartTimer()
 	start := time.Now()

@@ -1,4 +1,6 @@
-package previewbench
+// Package benchheap samples the Go heap for benchmarks that report peak
+// memory beside their floors.
+package benchheap
 
 import (
 	"runtime/metrics"

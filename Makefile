@@ -18,7 +18,7 @@ LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags='-s -w'
 BENCH ?= .
 BENCHTIME ?= 1x
 
-.PHONY: all run tooling test lint vet fmt-check bench build check-size clean deps
+.PHONY: all run tooling browser test lint vet fmt-check bench build check-size clean deps
 
 all: lint test
 
@@ -37,7 +37,19 @@ tooling: local/node_modules/.package-lock.json
 local/node_modules/.package-lock.json: local/package.json local/package-lock.json
 	cd local && npm ci --no-audit --no-fund --loglevel=error
 
-test: deps tooling lint
+# The console's browser test drives Debian's Chromium (playwright-core never
+# downloads a browser). Installed here when missing and we are root.
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian's chromium for the browser test..."; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-droid-fallback >/dev/null; \
+	  else \
+	    echo "note: /usr/bin/chromium is missing; the browser test needs it (sudo apt-get install -y chromium)"; \
+	  fi; \
+	fi
+
+test: deps tooling browser lint
 	$(GO) test -count=1 -timeout 30m ./...
 	$(MAKE) --no-print-directory check-size
 

@@ -486,3 +486,50 @@ func TestConfirmRefusals(t *testing.T) {
 		}
 	})
 }
+
+func TestLargeGroupIsAppliedOverSeveralAttempts(t *testing.T) {
+	ctx := context.Background()
+	sc := newScenario(t, 2500, 1000, domain.Options{})
+	if _, err := sc.svc.Confirm(ctx, admin, sc.sync.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < sc.sync.UserBatches; i++ {
+		if _, err := sc.svc.ApplyBatch(ctx, BatchEvent{TenantID: tenant, SyncID: sc.sync.ID, Batch: i}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Every invocation has a deadline; with a margin longer than any of
+	// them, each attempt writes one slice of memberships and stops.
+	sc.st.ApplyMargin = time.Hour
+	deadlineCtx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	defer cancel()
+	group := BatchEvent{TenantID: tenant, SyncID: sc.sync.ID, Batch: sc.sync.UserBatches}
+	attempts := 0
+	for {
+		attempts++
+		_, err := sc.svc.ApplyBatch(deadlineCtx, group)
+		if err == nil {
+			break
+		}
+		var re *RetryableError
+		if !errors.As(err, &re) || !errors.Is(err, store.ErrOutOfTime) || attempts > 10 {
+			t.Fatalf("attempt %d: %v, want a RetryableError out of time", attempts, err)
+		}
+	}
+	if attempts != 3 { // 2,502 member references, 1,000 per slice
+		t.Fatalf("%d attempts, want 3", attempts)
+	}
+	sc.finalize(t)
+	groups, _, err := sc.st.ListGroups(ctx, tenant, store.Page{Limit: 10})
+	if err != nil || len(groups) != 1 || groups[0].MemberCount != 2502 {
+		t.Fatalf("groups %+v, %v: want one group with 2502 members", groups, err)
+	}
+	p := sc.progress(t)
+	if p.Processed != p.Total || p.Failed != 0 {
+		t.Fatalf("progress %+v", p)
+	}
+	u := sc.userByEmail(t, "new2499@example.com")
+	if len(u.Groups) != 1 || u.Groups[0].DisplayName != "Everyone" {
+		t.Fatalf("last member's groups %+v", u.Groups)
+	}
+}

@@ -78,6 +78,10 @@ type Change struct {
 	// MembersAdded and MembersRemoved are a group's membership changes.
 	MembersAdded   []MemberRef `json:"membersAdded,omitempty"`
 	MembersRemoved []MemberRef `json:"membersRemoved,omitempty"`
+	// MembersDone and MembersMissed checkpoint a group change's membership
+	// writes across apply attempts (references done; members not found).
+	MembersDone   int `json:"-"`
+	MembersMissed int `json:"-"`
 	// Outcome (applied, conflict, failed) and its reason, once applied.
 	Outcome       string `json:"outcome,omitempty"`
 	OutcomeReason string `json:"outcomeReason,omitempty"`

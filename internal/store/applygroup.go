@@ -2,8 +2,10 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -119,7 +121,7 @@ func (s *Store) ApplyGroupChange(ctx context.Context, a *ApplyContext, c *domain
 	if n, ok := fieldAfter(c, "displayName"); ok {
 		name = n
 	}
-	missing, err := s.applyMemberships(ctx, a, gid, name, c.MembersAdded, c.MembersRemoved)
+	missing, err := s.applyMemberships(ctx, a, c, gid, name)
 	if err != nil {
 		return Outcome{}, err
 	}
@@ -129,28 +131,63 @@ func (s *Store) ApplyGroupChange(ctx context.Context, a *ApplyContext, c *domain
 	return a.outcome(c, domain.OutcomeApplied, ""), nil
 }
 
-// applyMemberships adds and removes members (idempotent puts and deletes)
-// and keeps each member's group list and the group's member count right.
-func (s *Store) applyMemberships(ctx context.Context, a *ApplyContext, gid, name string, added, removed []domain.MemberRef) (missing int, err error) {
-	addIDs, missing, err := s.resolveMembers(ctx, a, added)
-	if err != nil {
-		return 0, err
-	}
-	remIDs, _, err := s.resolveMembers(ctx, a, removed)
-	if err != nil {
-		return 0, err
-	}
-	puts := make([]item, 0, 2*len(addIDs))
-	for _, uid := range addIDs {
-		ug := key(tenantPK(a.Tenant), userGroupSK(uid, gid))
-		ug["dn"] = avS(name)
-		puts = append(puts, key(tenantPK(a.Tenant), memberSK(gid, uid)), ug)
-	}
-	if err := s.putAll(ctx, s.dirTable, puts); err != nil {
-		return 0, fmt.Errorf("store: add members of %s: %w", gid, err)
-	}
-	if err := s.deleteMemberships(ctx, a.Tenant, gid, remIDs); err != nil {
-		return 0, err
+// membershipSlice is how many member references are written between two
+// checkpoints.
+const membershipSlice = 1000
+
+// ErrOutOfTime says the invocation's deadline is near. The work done so far
+// is checkpointed, so the retry the state machine makes continues from it:
+// a group of any size is applied over as many invocations as it needs.
+var ErrOutOfTime = errors.New("store: the invocation is running out of time; a retry continues from the checkpoint")
+
+// nearDeadline reports whether ctx ends within margin.
+func nearDeadline(ctx context.Context, margin time.Duration) bool {
+	d, ok := ctx.Deadline()
+	return ok && time.Until(d) < margin
+}
+
+// applyMemberships adds and removes a group change's members (idempotent
+// puts and deletes of both membership items), one slice at a time, saving
+// on the change item how far it got; a retry starts there. At least one
+// slice is written per call, so every attempt makes progress.
+func (s *Store) applyMemberships(ctx context.Context, a *ApplyContext, c *domain.Change, gid, name string) (missing int, err error) {
+	added, removed := c.MembersAdded, c.MembersRemoved
+	total := len(added) + len(removed)
+	missing = c.MembersMissed
+	for start, first := c.MembersDone, true; start < total; first = false {
+		if !first && nearDeadline(ctx, s.ApplyMargin) {
+			return missing, ErrOutOfTime
+		}
+		end := min(start+membershipSlice, total)
+		addIDs, miss, err := s.resolveMembers(ctx, a, added[min(start, len(added)):min(end, len(added))])
+		if err != nil {
+			return 0, err
+		}
+		remIDs, _, err := s.resolveMembers(ctx, a, removed[max(start-len(added), 0):max(end-len(added), 0)])
+		if err != nil {
+			return 0, err
+		}
+		puts := make([]item, 0, 2*len(addIDs))
+		for _, uid := range addIDs {
+			ug := key(tenantPK(a.Tenant), userGroupSK(uid, gid))
+			ug["dn"] = avS(name)
+			puts = append(puts, key(tenantPK(a.Tenant), memberSK(gid, uid)), ug)
+		}
+		if err := s.putAll(ctx, s.dirTable, puts); err != nil {
+			return 0, fmt.Errorf("store: add members of %s: %w", gid, err)
+		}
+		if err := s.deleteMemberships(ctx, a.Tenant, gid, remIDs); err != nil {
+			return 0, err
+		}
+		missing += miss
+		if _, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName: aws.String(s.syncTable), Key: key(syncDataPK(a.Tenant, a.SyncID), changeSK(c.Seq)),
+			UpdateExpression:          aws.String("SET mdone = :d, mmiss = :m"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":d": avN(int64(end)), ":m": avN(int64(missing))},
+		}); err != nil {
+			return 0, fmt.Errorf("store: checkpoint members of change %d: %w", c.Seq, err)
+		}
+		start = end
 	}
 	return missing, s.refreshMemberCount(ctx, a.Tenant, gid)
 }
@@ -223,15 +260,38 @@ func (s *Store) renameMemberships(ctx context.Context, tenant, gid, name string)
 	return s.putAll(ctx, s.dirTable, puts)
 }
 
+// removeAllMembers deletes every membership of gid, a page at a time; when
+// the deadline nears it stops with ErrOutOfTime and the retry finds only
+// the members that are left.
 func (s *Store) removeAllMembers(ctx context.Context, tenant, gid string) error {
-	var uids []string
 	prefix := "M#" + gid + "#"
-	if err := s.queryAll(ctx, s.dirTable, tenantPK(tenant), prefix, func(it item) {
-		uids = append(uids, strings.TrimPrefix(getS(it, "sk"), prefix))
-	}); err != nil {
-		return fmt.Errorf("store: members of %s: %w", gid, err)
+	for first := true; ; first = false {
+		if !first && nearDeadline(ctx, s.ApplyMargin) {
+			return ErrOutOfTime
+		}
+		out, err := s.db.Query(ctx, &dynamodb.QueryInput{
+			TableName:              aws.String(s.dirTable),
+			KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :p)"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{
+				":pk": avS(tenantPK(tenant)), ":p": avS(prefix),
+			},
+			Limit:          aws.Int32(membershipSlice),
+			ConsistentRead: aws.Bool(true),
+		})
+		if err != nil {
+			return fmt.Errorf("store: members of %s: %w", gid, err)
+		}
+		if len(out.Items) == 0 {
+			return nil
+		}
+		uids := make([]string, len(out.Items))
+		for i, it := range out.Items {
+			uids[i] = strings.TrimPrefix(getS(it, "sk"), prefix)
+		}
+		if err := s.deleteMemberships(ctx, tenant, gid, uids); err != nil {
+			return err
+		}
 	}
-	return s.deleteMemberships(ctx, tenant, gid, uids)
 }
 
 func (s *Store) refreshMemberCount(ctx context.Context, tenant, gid string) error {

@@ -336,6 +336,8 @@ func changeFromItem(it item) (domain.Change, error) {
 	}
 	c.Outcome = getS(it, "oc")
 	c.OutcomeReason = getS(it, "ocr")
+	c.MembersDone = int(getN(it, "mdone"))
+	c.MembersMissed = int(getN(it, "mmiss"))
 	return c, nil
 }
 

@@ -42,11 +42,14 @@ type Store struct {
 	now       func() time.Time
 	// WriteConcurrency bounds parallel BatchWriteItem calls of bulk writes.
 	WriteConcurrency int
+	// ApplyMargin is how much time before its deadline an apply invocation
+	// stops writing memberships and checkpoints (ErrOutOfTime).
+	ApplyMargin time.Duration
 }
 
 // New returns a Store over the two tables.
 func New(db DynamoAPI, directoryTable, syncTable string) *Store {
-	return &Store{db: db, dirTable: directoryTable, syncTable: syncTable, now: time.Now, WriteConcurrency: 8}
+	return &Store{db: db, dirTable: directoryTable, syncTable: syncTable, now: time.Now, WriteConcurrency: 8, ApplyMargin: 30 * time.Second}
 }
 
 // SetClock replaces the store's clock (tests of expiry and timestamps).

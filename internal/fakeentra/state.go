@@ -192,11 +192,6 @@ type memberKey struct {
 	filter     memberFilter
 }
 
-type deltaKey struct {
-	groups bool
-	since  uint64
-}
-
 // tenantState is a tenant's directory with its sorted indexes, change
 // versions and caches. mu guards the directory: requests hold it for
 // reading while they encode a page, Update holds it for writing.

@@ -4,10 +4,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -17,9 +15,6 @@ import (
 
 	"dirsync/internal/domain"
 )
-
-// ApplyConcurrency bounds the changes of one batch written at once.
-const applyConcurrency = 8
 
 // BeginApply moves a PREVIEW_READY sync to APPLYING, takes the tenant's
 // lock and starts the progress counter, all in one transaction. A sync
@@ -435,8 +430,6 @@ func DerivedID(syncID string, seq int) string {
 // retried write can tell its own earlier success from someone else's edit.
 func appliedMarker(syncID string, seq int) string { return syncID + "#" + strconv.Itoa(seq) }
 
-var errAlreadyApplied = errors.New("already applied by this change")
-
 // splitEmail takes the email out of a change's attribute set (the plan
 // carries it as the "email" attribute).
 func splitEmail(a domain.Attrs) (string, domain.Attrs) {
@@ -461,5 +454,3 @@ func fieldAfter(c *domain.Change, name string) (string, bool) {
 	}
 	return "", false
 }
-
-func lower(s string) string { return strings.ToLower(s) }

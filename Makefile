@@ -18,7 +18,7 @@ LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags='-s -w'
 BENCH ?= .
 BENCHTIME ?= 1x
 
-.PHONY: all run tooling browser test lint vet fmt-check bench build check-size clean deps
+.PHONY: all run tooling browser test lint vet fmt-check staticcheck bench build check-size clean deps
 
 all: lint test
 
@@ -53,7 +53,12 @@ test: deps tooling browser lint
 	$(GO) test -count=1 -timeout 30m ./...
 	$(MAKE) --no-print-directory check-size
 
-lint: vet fmt-check
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+lint: vet fmt-check staticcheck
+
+staticcheck:
+	$(GO) run $(STATICCHECK) ./...
 
 vet:
 	$(GO) vet ./...

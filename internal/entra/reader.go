@@ -316,7 +316,7 @@ func (r *Reader) readScopeGroups(ctx context.Context, ids []string) ([]domain.So
 
 func convertGroup(g *groupJSON) (domain.SourceGroup, error) {
 	if g.ID == "" {
-		return domain.SourceGroup{}, errors.New("Graph returned a group without an id")
+		return domain.SourceGroup{}, errors.New("a group without an id came from Graph")
 	}
 	return domain.SourceGroup{
 		ID:          g.ID,
@@ -352,7 +352,7 @@ func (r *Reader) readMembers(ctx context.Context, sourceGroups []domain.SourceGr
 			},
 			func(m *memberJSON) error {
 				if m.ID == "" {
-					return errors.New("Graph returned a member without an id")
+					return errors.New("a member without an id came from Graph")
 				}
 				ids = append(ids, knownUsers.canonical(m.ID))
 				return nil
@@ -415,10 +415,10 @@ func readPages[T any](
 // would loop forever.
 func (r *Reader) checkNextLink(next, previous string) error {
 	if next == previous {
-		return fmt.Errorf("Graph returned the same @odata.nextLink twice: %s", next)
+		return fmt.Errorf("the same @odata.nextLink came from Graph twice: %s", next)
 	}
 	if !strings.HasPrefix(next, r.graphURL+"/") {
-		return fmt.Errorf("Graph returned an @odata.nextLink outside %s: %s", r.graphURL, next)
+		return fmt.Errorf("an @odata.nextLink outside %s came from Graph: %s", r.graphURL, next)
 	}
 	return nil
 }

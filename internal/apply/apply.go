@@ -21,7 +21,7 @@ import (
 // Store is what applying needs from the storage.
 type Store interface {
 	GetSync(ctx context.Context, tenant, id string) (*domain.Sync, error)
-	BeginApply(ctx context.Context, tenant, syncID, confirmedBy string, lockFor time.Duration) (*domain.Sync, error)
+	BeginApply(ctx context.Context, sy *domain.Sync, confirmedBy string, lockFor time.Duration) (*domain.Sync, error)
 	SetExecution(ctx context.Context, tenant, id, executionID string) error
 	CancelSync(ctx context.Context, tenant, syncID string) (*domain.Sync, error)
 	FinishApply(ctx context.Context, tenant, syncID string, failure *domain.SyncError) (domain.SyncStatus, error)
@@ -96,7 +96,7 @@ func (s *Service) Confirm(ctx context.Context, actor domain.Actor, syncID string
 		return nil, domain.Errorf(domain.EUnprocessable, "%s; to confirm anyway send {\"allowDeactivations\": true}", trippedMessage(sy))
 	}
 	if sy.Status != domain.SyncApplying {
-		if sy, err = s.Store.BeginApply(ctx, actor.TenantID, syncID, actor.Name(), s.LockFor); err != nil {
+		if sy, err = s.Store.BeginApply(ctx, sy, actor.Name(), s.LockFor); err != nil {
 			return nil, err
 		}
 	}

@@ -188,3 +188,24 @@ func TestGroupSelect(t *testing.T) {
 		}
 	}
 }
+
+func TestHasTenant(t *testing.T) {
+	s, err := Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.AddTenant(&Tenant{ID: "11111111-2222-4333-8444-555555555555", Domain: "has.onmicrosoft.com"})
+	for _, tt := range []struct {
+		name string
+		want bool
+	}{
+		{"11111111-2222-4333-8444-555555555555", true},
+		{"HAS.onmicrosoft.com", true},
+		{"22222222-2222-4333-8444-555555555555", false},
+	} {
+		if got := s.HasTenant(tt.name); got != tt.want {
+			t.Errorf("HasTenant(%q) = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}

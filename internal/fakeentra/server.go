@@ -204,6 +204,9 @@ func (s *Server) AddTenant(t *Tenant) {
 	}
 }
 
+// HasTenant reports whether the server serves a tenant, by id or domain.
+func (s *Server) HasTenant(idOrDomain string) bool { return s.tenant(idOrDomain) != nil }
+
 // Update runs fn on the tenant's directory with every request to it held
 // off, then records what fn changed so delta queries report it: changed and
 // added objects get the new version, removed ones become tombstones. fn may

@@ -263,7 +263,7 @@ func checkRoutes(templatePath string, served []string) error {
 }
 
 func (s *Stack) fakeServes(directoryID string) bool {
-	return s.Fake != nil && s.Fake.Update(directoryID, func(*fakeentra.Tenant) {}) == nil
+	return s.Fake != nil && s.Fake.HasTenant(directoryID)
 }
 
 type dispatcherFunc func(ctx context.Context, job preview.Job) error

@@ -16,15 +16,13 @@ import (
 	"dirsync/internal/domain"
 )
 
-// BeginApply moves a PREVIEW_READY sync to APPLYING, takes the tenant's
-// lock and starts the progress counter, all in one transaction. A sync
-// already APPLYING is returned as is (a repeated confirm); an expired
-// preview becomes EXPIRED (410); any other status is a conflict.
-func (s *Store) BeginApply(ctx context.Context, tenant, syncID, confirmedBy string, lockFor time.Duration) (*domain.Sync, error) {
-	sy, err := s.GetSync(ctx, tenant, syncID)
-	if err != nil {
-		return nil, err
-	}
+// BeginApply moves a PREVIEW_READY sync (as the caller just read it) to
+// APPLYING, takes the tenant's lock and starts the progress counter, all in
+// one transaction. A sync already APPLYING is returned as is (a repeated
+// confirm); an expired preview becomes EXPIRED (410); any other status is a
+// conflict.
+func (s *Store) BeginApply(ctx context.Context, sy *domain.Sync, confirmedBy string, lockFor time.Duration) (*domain.Sync, error) {
+	tenant, syncID := sy.TenantID, sy.ID
 	now := s.now().UTC()
 	switch {
 	case sy.Status == domain.SyncApplying:
@@ -41,7 +39,7 @@ func (s *Store) BeginApply(ctx context.Context, tenant, syncID, confirmedBy stri
 	lock["sid"] = avS(syncID)
 	lock["st"] = avS(string(domain.SyncApplying))
 	lock["until"] = avN(now.Add(lockFor).Unix())
-	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
 		{Update: &types.Update{
 			TableName: aws.String(s.syncTable), Key: key(tenantPK(tenant), syncSK(syncID)),
 			UpdateExpression:    aws.String("SET st = :applying, confat = :now, confby = :by, uat = :now"),
@@ -70,15 +68,15 @@ func (s *Store) BeginApply(ctx context.Context, tenant, syncID, confirmedBy stri
 		return nil, domain.Errorf(domain.EConflict, "another sync (%s) is %s; wait for it to finish", other, status)
 	case conditionFailed(err, 0):
 		// Raced with another confirm, a cancel or the expiry: report what won.
-		return s.BeginApplyOutcome(ctx, tenant, syncID)
+		return s.beginApplyOutcome(ctx, tenant, syncID)
 	case err != nil:
 		return nil, fmt.Errorf("store: begin apply %s: %w", syncID, err)
 	}
 	return s.GetSync(ctx, tenant, syncID)
 }
 
-// BeginApplyOutcome re-reads a sync after a lost race in BeginApply.
-func (s *Store) BeginApplyOutcome(ctx context.Context, tenant, syncID string) (*domain.Sync, error) {
+// beginApplyOutcome re-reads a sync after a lost race in BeginApply.
+func (s *Store) beginApplyOutcome(ctx context.Context, tenant, syncID string) (*domain.Sync, error) {
 	sy, err := s.GetSync(ctx, tenant, syncID)
 	if err != nil {
 		return nil, err

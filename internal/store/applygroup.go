@@ -204,33 +204,18 @@ func (s *Store) resolveMembers(ctx context.Context, a *ApplyContext, refs []doma
 			lookups = append(lookups, r.ExternalID)
 		}
 	}
-	missing := 0
-	for start := 0; start < len(lookups); start += 100 {
-		chunk := lookups[start:min(start+100, len(lookups))]
-		keys := make([]item, len(chunk))
-		for i, x := range chunk {
-			keys[i] = key(tenantPK(a.Tenant), linkSK(a.Directory, x))
-		}
-		found := 0
-		req := map[string]types.KeysAndAttributes{s.dirTable: {Keys: keys, ConsistentRead: aws.Bool(true)}}
-		for attempt := 0; len(req) > 0; attempt++ {
-			out, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
-			if err != nil {
-				return nil, 0, fmt.Errorf("store: resolve members: %w", err)
-			}
-			for _, it := range out.Responses[s.dirTable] {
-				ids = append(ids, getS(it, "uid"))
-				found++
-			}
-			req = out.UnprocessedKeys
-			if len(req) > 0 {
-				if err := backoff(ctx, attempt); err != nil {
-					return nil, 0, err
-				}
-			}
-		}
-		missing += len(chunk) - found
+	keys := make([]item, len(lookups))
+	for i, x := range lookups {
+		keys[i] = key(tenantPK(a.Tenant), linkSK(a.Directory, x))
 	}
+	claims, err := s.batchGet(ctx, s.dirTable, keys)
+	if err != nil {
+		return nil, 0, fmt.Errorf("store: resolve members: %w", err)
+	}
+	for _, it := range claims {
+		ids = append(ids, getS(it, "uid"))
+	}
+	missing := len(lookups) - len(claims)
 	return ids, missing, nil
 }
 

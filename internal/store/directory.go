@@ -544,35 +544,18 @@ func (s *Store) ListGroupMembers(ctx context.Context, tenant, groupID string, p 
 // getUsers reads users by id (BatchGetItem, 100 at a time), in ids order,
 // leaving out ids that no longer exist.
 func (s *Store) getUsers(ctx context.Context, tenant string, ids []string) ([]domain.User, error) {
-	byID := make(map[string]domain.User, len(ids))
-	for start := 0; start < len(ids); start += 100 {
-		end := min(start+100, len(ids))
-		keys := make([]item, 0, end-start)
-		for _, id := range ids[start:end] {
-			keys = append(keys, key(tenantPK(tenant), userSK(id)))
-		}
-		req := map[string]types.KeysAndAttributes{s.dirTable: {Keys: keys}}
-		for attempt := 0; len(req) > 0; attempt++ {
-			out, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
-			if err != nil {
-				return nil, fmt.Errorf("store: get users: %w", err)
-			}
-			for _, it := range out.Responses[s.dirTable] {
-				u := userFromItem(it)
-				byID[u.ID] = u
-			}
-			req = out.UnprocessedKeys
-			if len(req) > 0 {
-				if err := backoff(ctx, attempt); err != nil {
-					return nil, fmt.Errorf("store: get users: %w", err)
-				}
-			}
-		}
+	keys := make([]item, len(ids))
+	for i, id := range ids {
+		keys[i] = key(tenantPK(tenant), userSK(id))
+	}
+	found, err := s.batchGet(ctx, s.dirTable, keys)
+	if err != nil {
+		return nil, fmt.Errorf("store: get users: %w", err)
 	}
 	out := make([]domain.User, 0, len(ids))
 	for _, id := range ids {
-		if u, ok := byID[id]; ok {
-			out = append(out, u)
+		if it, ok := found[userSK(id)]; ok {
+			out = append(out, userFromItem(it))
 		}
 	}
 	if err := s.withGroups(ctx, tenant, out); err != nil {

@@ -72,29 +72,37 @@ func benchPlan(b *testing.B, n int) (*Service, *store.Store, *domain.Sync) {
 	return svc, st, sy
 }
 
+// inParallel calls fn for from, from+step, ... below to, benchConcurrency
+// calls at a time, as the Map runs its batches.
+func inParallel(from, to, step int, fn func(i int)) {
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < benchConcurrency; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				fn(i)
+			}
+		}()
+	}
+	for i := from; i < to; i += step {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+}
+
 // runBatches plays the Map: the user batches benchConcurrency at a time,
 // then the group batches, then finalize.
 func runBatches(b *testing.B, svc *Service, sy *domain.Sync) {
 	ctx := context.Background()
 	run := func(from, to int) {
-		next := make(chan int)
-		var wg sync.WaitGroup
-		for w := 0; w < benchConcurrency; w++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := range next {
-					if _, err := svc.ApplyBatch(ctx, BatchEvent{TenantID: sy.TenantID, SyncID: sy.ID, Batch: i}); err != nil {
-						b.Error(err)
-					}
-				}
-			}()
-		}
-		for i := from; i < to; i++ {
-			next <- i
-		}
-		close(next)
-		wg.Wait()
+		inParallel(from, to, 1, func(i int) {
+			if _, err := svc.ApplyBatch(ctx, BatchEvent{TenantID: sy.TenantID, SyncID: sy.ID, Batch: i}); err != nil {
+				b.Error(err)
+			}
+		})
 	}
 	t0 := time.Now()
 	run(0, sy.UserBatches)
@@ -142,34 +150,21 @@ func BenchmarkApplyFloor(b *testing.B) {
 				table := dynamotest.Tables(b)["DirectoryTable"]
 				b.StartTimer()
 				start := time.Now()
-				next := make(chan int)
-				var wg sync.WaitGroup
-				for w := 0; w < benchConcurrency; w++ {
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						for from := range next {
-							reqs := make([]types.WriteRequest, 0, 25)
-							for j := from; j < min(from+25, n); j++ {
-								reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: floorItem(j)}})
-							}
-							pending := map[string][]types.WriteRequest{table: reqs}
-							for len(pending[table]) > 0 {
-								out, err := dynamotest.Client.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: pending})
-								if err != nil {
-									b.Error(err)
-									return
-								}
-								pending = out.UnprocessedItems
-							}
+				inParallel(0, n, 25, func(from int) {
+					reqs := make([]types.WriteRequest, 0, 25)
+					for j := from; j < min(from+25, n); j++ {
+						reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: floorItem(j)}})
+					}
+					pending := map[string][]types.WriteRequest{table: reqs}
+					for len(pending[table]) > 0 {
+						out, err := dynamotest.Client.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: pending})
+						if err != nil {
+							b.Error(err)
+							return
 						}
-					}()
-				}
-				for from := 0; from < n; from += 25 {
-					next <- from
-				}
-				close(next)
-				wg.Wait()
+						pending = out.UnprocessedItems
+					}
+				})
 				elapsed := time.Since(start)
 				b.ReportMetric(float64(n)/elapsed.Seconds(), "users/s")
 			}
@@ -191,7 +186,7 @@ func floorItem(i int) map[string]types.AttributeValue {
 		"rev": &types.AttributeValueMemberN{Value: "1"}, "cat": s(time.Now().UTC().Format(time.RFC3339Nano)),
 		"uat": s(time.Now().UTC().Format(time.RFC3339Nano)), "q": s(fmt.Sprintf("user%07d@example.com user number %d", i, i)),
 		"a": &types.AttributeValueMemberM{Value: attrs}, "g": &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{}},
-		"ls": s(aws.ToString(aws.String("sync#1"))),
+		"ls": s("sync#1"),
 	}
 }
 
@@ -211,35 +206,21 @@ func BenchmarkApplyTransactionFloor(b *testing.B) {
 				s := func(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
 				b.StartTimer()
 				start := time.Now()
-				next := make(chan int)
-				var wg sync.WaitGroup
-				for w := 0; w < benchConcurrency; w++ {
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						for from := range next {
-							var txn []types.TransactWriteItem
-							for j := from; j < min(from+25, n); j++ {
-								for _, it := range []map[string]types.AttributeValue{
-									floorItem(j),
-									{"pk": s("T#" + tenant), "sk": s(fmt.Sprintf("E#user%07d@example.com", j)), "uid": s(fmt.Sprint(j))},
-									{"pk": s("T#" + tenant), "sk": s(fmt.Sprintf("X#%s#x-%07d", dir, j)), "uid": s(fmt.Sprint(j))},
-								} {
-									txn = append(txn, types.TransactWriteItem{Put: &types.Put{TableName: aws.String(table), Item: it, ConditionExpression: aws.String("attribute_not_exists(pk)")}})
-								}
-							}
-							if _, err := dynamotest.Client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: txn}); err != nil {
-								b.Error(err)
-								return
-							}
+				inParallel(0, n, 25, func(from int) {
+					var txn []types.TransactWriteItem
+					for j := from; j < min(from+25, n); j++ {
+						for _, it := range []map[string]types.AttributeValue{
+							floorItem(j),
+							{"pk": s("T#" + tenant), "sk": s(fmt.Sprintf("E#user%07d@example.com", j)), "uid": s(fmt.Sprint(j))},
+							{"pk": s("T#" + tenant), "sk": s(fmt.Sprintf("X#%s#x-%07d", dir, j)), "uid": s(fmt.Sprint(j))},
+						} {
+							txn = append(txn, types.TransactWriteItem{Put: &types.Put{TableName: aws.String(table), Item: it, ConditionExpression: aws.String("attribute_not_exists(pk)")}})
 						}
-					}()
-				}
-				for from := 0; from < n; from += 25 {
-					next <- from
-				}
-				close(next)
-				wg.Wait()
+					}
+					if _, err := dynamotest.Client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: txn}); err != nil {
+						b.Error(err)
+					}
+				})
 				b.ReportMetric(float64(n)/time.Since(start).Seconds(), "users/s")
 			}
 		})

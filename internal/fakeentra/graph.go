@@ -673,46 +673,9 @@ func (gr *graphRequest) userDelta() {
 	st := gr.st
 	st.mu.RLock()
 	defer st.mu.RUnlock()
-	tok, latest, ok := gr.deltaRound()
-	if !ok {
-		return
-	}
-	var entries []deltaEntry[User]
-	n := len(st.users.items)
-	switch {
-	case latest:
-		n = 0
-	case tok.since > 0:
-		entries = st.userDelta(tok.since)
-		n = len(entries)
-	}
-	start, end := min(tok.offset, n), min(tok.offset+tok.top, n)
-
-	buf := getBuf()
-	defer putBuf(buf)
-	b := gr.appendContext(*buf, "users", sel.context, false)
-	if end < n {
-		b = gr.appendLink(b, "@odata.nextLink", "users/delta()", "skiptoken", pageToken{offset: end, top: tok.top, snap: tok.snap, since: tok.since})
-	} else {
-		b = gr.appendLink(b, "@odata.deltaLink", "users/delta()", "deltatoken", pageToken{top: tok.top, snap: tok.snap, since: tok.snap})
-	}
-	b = append(b, `,"value":[`...)
-	for i := start; i < end; i++ {
-		if i > start {
-			b = append(b, ',')
-		}
-		switch {
-		case entries == nil:
-			b = appendUser(b, st.users.items[i], sel.props, false, sel.expand)
-		case entries[i].obj != nil:
-			b = appendUser(b, entries[i].obj, sel.props, false, sel.expand)
-		default:
-			b = appendRemoved(b, entries[i].removedID)
-		}
-	}
-	b = append(b, "]}"...)
-	*buf = b
-	gr.writeBody(http.StatusOK, b)
+	writeDeltaPage(gr, "users", sel.context, st.users.items, st.userDelta, func(b []byte, u *User) []byte {
+		return appendUser(b, u, sel.props, false, sel.expand)
+	})
 }
 
 func (gr *graphRequest) groupDelta() {
@@ -723,46 +686,56 @@ func (gr *graphRequest) groupDelta() {
 	st := gr.st
 	st.mu.RLock()
 	defer st.mu.RUnlock()
+	writeDeltaPage(gr, "groups", ctx, st.groups.items, st.groupDelta, func(b []byte, g *Group) []byte {
+		var members []dirObject
+		if withMembers {
+			members = st.membersOf(g, false, membersAll)
+		}
+		return appendGroup(b, g, props, false, members, withMembers)
+	})
+}
+
+// writeDeltaPage writes one page of a users or groups delta round: every
+// object in a first round, then only what changed since the round's token
+// (removed objects as @removed), with a nextLink, or a deltaLink on the
+// last page. The caller holds the tenant's read lock.
+func writeDeltaPage[T any](gr *graphRequest, collection, context string, all []*T, since func(uint64) []deltaEntry[T], appendObj func([]byte, *T) []byte) {
 	tok, latest, ok := gr.deltaRound()
 	if !ok {
 		return
 	}
-	var entries []deltaEntry[Group]
-	n := len(st.groups.items)
+	var entries []deltaEntry[T]
+	n := len(all)
 	switch {
 	case latest:
 		n = 0
 	case tok.since > 0:
-		entries = st.groupDelta(tok.since)
+		entries = since(tok.since)
 		n = len(entries)
 	}
 	start, end := min(tok.offset, n), min(tok.offset+tok.top, n)
 
 	buf := getBuf()
 	defer putBuf(buf)
-	b := gr.appendContext(*buf, "groups", ctx, false)
+	b := gr.appendContext(*buf, collection, context, false)
 	if end < n {
-		b = gr.appendLink(b, "@odata.nextLink", "groups/delta()", "skiptoken", pageToken{offset: end, top: tok.top, snap: tok.snap, since: tok.since})
+		b = gr.appendLink(b, "@odata.nextLink", collection+"/delta()", "skiptoken", pageToken{offset: end, top: tok.top, snap: tok.snap, since: tok.since})
 	} else {
-		b = gr.appendLink(b, "@odata.deltaLink", "groups/delta()", "deltatoken", pageToken{top: tok.top, snap: tok.snap, since: tok.snap})
+		b = gr.appendLink(b, "@odata.deltaLink", collection+"/delta()", "deltatoken", pageToken{top: tok.top, snap: tok.snap, since: tok.snap})
 	}
 	b = append(b, `,"value":[`...)
 	for i := start; i < end; i++ {
 		if i > start {
 			b = append(b, ',')
 		}
-		g := (*Group)(nil)
-		if entries == nil {
-			g = st.groups.items[i]
-		} else if g = entries[i].obj; g == nil {
+		switch {
+		case entries == nil:
+			b = appendObj(b, all[i])
+		case entries[i].obj != nil:
+			b = appendObj(b, entries[i].obj)
+		default:
 			b = appendRemoved(b, entries[i].removedID)
-			continue
 		}
-		var members []dirObject
-		if withMembers {
-			members = st.membersOf(g, false, membersAll)
-		}
-		b = appendGroup(b, g, props, false, members, withMembers)
 	}
 	b = append(b, "]}"...)
 	*buf = b

@@ -39,6 +39,12 @@ type SyncError struct {
 const (
 	SyncErrSourceEmpty = "source_empty"
 	SyncErrSourceRead  = "source_read_failed"
+	// SyncErrSourceIncomplete: the read returned fewer objects than Graph's
+	// own $count says exist, beyond the tolerance for its eventual consistency.
+	SyncErrSourceIncomplete = "source_incomplete"
+	// SyncErrWorkerLost: the preview worker stopped renewing its lock (it
+	// crashed, timed out or was never started) before it stored a plan.
+	SyncErrWorkerLost  = "worker_lost"
 	SyncErrCredentials = "bad_credentials"
 	SyncErrPermission  = "permission_denied"
 	SyncErrOptions     = "invalid_options"

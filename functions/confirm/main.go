@@ -24,7 +24,7 @@ func main() {
 		Store:          env.Store,
 		Executions:     &sfnexec.Executions{Client: sfn.NewFromConfig(env.AWS), StateMachineARN: env.Config.ApplyStateMachine},
 		MaxConcurrency: env.Config.ApplyMaxConcurrency,
-		LockFor:        env.Config.ApplyLock,
+		CancelDrain:    env.Config.CancelDrain,
 		Logger:         env.Logger,
 	}
 	h := httpapi.New(httpapi.Deps{Applies: svc}, env.HTTPOptions())

@@ -25,13 +25,14 @@ func main() {
 	svc := &preview.Service{
 		Store: env.Store,
 		NewReader: func(ctx context.Context, conn *domain.Connection) (preview.Reader, error) {
-			secret, err := secretStore.GetSecret(ctx, conn.TenantID)
+			secret, err := secretStore.GetSecretVersion(ctx, conn.TenantID, conn.SecretVersion)
 			if err != nil {
 				return nil, err
 			}
-			return entra.NewReader(entra.ConfigFor(conn, secret, base))
+			return preview.NewReaderOrInvalid(entra.NewReader(entra.ConfigFor(conn, secret, base)))
 		},
 		Classify:      entra.SyncError,
+		LockFor:       env.Config.PreviewLock,
 		TTL:           env.Config.PreviewTTL,
 		Retention:     env.Config.PreviewRetention,
 		UserBatchSize: env.Config.UserBatchSize,

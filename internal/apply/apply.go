@@ -21,9 +21,9 @@ import (
 // Store is what applying needs from the storage.
 type Store interface {
 	GetSync(ctx context.Context, tenant, id string) (*domain.Sync, error)
-	BeginApply(ctx context.Context, sy *domain.Sync, confirmedBy string, lockFor time.Duration) (*domain.Sync, error)
+	BeginApply(ctx context.Context, sy *domain.Sync, confirmedBy string) (*domain.Sync, error)
 	SetExecution(ctx context.Context, tenant, id, executionID string) error
-	CancelSync(ctx context.Context, tenant, syncID string) (*domain.Sync, error)
+	CancelSync(ctx context.Context, tenant, syncID string, drain time.Duration) (*domain.Sync, error)
 	FinishApply(ctx context.Context, tenant, syncID string, failure *domain.SyncError) (domain.SyncStatus, error)
 	GetBatch(ctx context.Context, tenant, syncID string, index int) (*store.Batch, bool, error)
 	BatchChanges(ctx context.Context, tenant, syncID string, b *store.Batch) ([]domain.Change, error)
@@ -49,9 +49,10 @@ type Service struct {
 	Executions Executions
 	// MaxConcurrency is how many batches the Map runs at once.
 	MaxConcurrency int
-	// LockFor bounds how long an APPLYING sync holds the tenant's lock if
-	// its execution never finishes.
-	LockFor time.Duration
+	// CancelDrain is how long a cancelled apply keeps the tenant's lock: at
+	// least as long as one apply batch may run (its function's timeout), so
+	// no new sync starts while a batch already running still writes.
+	CancelDrain time.Duration
 	// Concurrency is how many changes of one batch are written at once.
 	Concurrency int
 	Logger      *slog.Logger
@@ -95,8 +96,15 @@ func (s *Service) Confirm(ctx context.Context, actor domain.Actor, syncID string
 	if sy.Status == domain.SyncPreviewReady && sy.Tripped() && !allowDeactivations {
 		return nil, domain.Errorf(domain.EUnprocessable, "%s; to confirm anyway send {\"allowDeactivations\": true}", trippedMessage(sy))
 	}
+	// Apply never deactivates the confirming admin, whom it recognises by
+	// the token's email: without one that protection would silently lapse.
+	if sy.Status == domain.SyncPreviewReady && sy.Counts.Users.Deactivate > 0 && !store.ValidEmail(actor.Email) {
+		return nil, domain.Errorf(domain.EUnprocessable,
+			"the token carries no usable email claim (email, preferred_username or upn), so this plan's %d deactivations cannot be checked against your own account; confirm with a token that has an email claim",
+			sy.Counts.Users.Deactivate)
+	}
 	if sy.Status != domain.SyncApplying {
-		if sy, err = s.Store.BeginApply(ctx, sy, actor.Name(), s.LockFor); err != nil {
+		if sy, err = s.Store.BeginApply(ctx, sy, actor.Name()); err != nil {
 			return nil, err
 		}
 	}
@@ -134,10 +142,10 @@ func trippedMessage(sy *domain.Sync) string {
 	return "a safeguard tripped"
 }
 
-// Cancel cancels a ready preview, or stops a running apply: what was
-// applied stays applied and the counters report it.
+// Cancel cancels a preview (running or ready), or stops a running apply:
+// what was applied stays applied and the counters report it.
 func (s *Service) Cancel(ctx context.Context, actor domain.Actor, syncID string) (*domain.Sync, error) {
-	before, err := s.Store.CancelSync(ctx, actor.TenantID, syncID)
+	before, err := s.Store.CancelSync(ctx, actor.TenantID, syncID, s.CancelDrain)
 	if err != nil {
 		return nil, err
 	}

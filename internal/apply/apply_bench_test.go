@@ -62,10 +62,10 @@ func benchPlan(b *testing.B, n int) (*Service, *store.Store, *domain.Sync) {
 	if err := st.CreateSync(ctx, sy, time.Hour); err != nil {
 		b.Fatal(err)
 	}
-	if err := st.SavePlan(ctx, tenant, sy.ID, p, store.PlanWrite{UserBatchSize: 100, ExpiresAt: now.Add(time.Hour), RetainUntil: now.Add(time.Hour)}); err != nil {
+	if err := st.SavePlan(ctx, store.Lease{Tenant: tenant, SyncID: sy.ID}, p, store.PlanWrite{UserBatchSize: 100, ExpiresAt: now.Add(time.Hour), RetainUntil: now.Add(time.Hour)}); err != nil {
 		b.Fatal(err)
 	}
-	svc := &Service{Store: st, Executions: &fakeExecutions{}, MaxConcurrency: benchConcurrency, LockFor: time.Hour, Concurrency: 8}
+	svc := &Service{Store: st, Executions: &fakeExecutions{}, MaxConcurrency: benchConcurrency, CancelDrain: time.Minute, Concurrency: 8}
 	if sy, err = svc.Confirm(ctx, admin, sy.ID, false); err != nil {
 		b.Fatal(err)
 	}

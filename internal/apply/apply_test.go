@@ -125,11 +125,11 @@ func newScenario(t *testing.T, addN, batchSize int, opts domain.Options) *scenar
 	if err := st.CreateSync(ctx, sy, time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.SavePlan(ctx, tenant, sy.ID, p, store.PlanWrite{UserBatchSize: batchSize, ExpiresAt: now.Add(time.Hour), RetainUntil: now.Add(48 * time.Hour)}); err != nil {
+	if err := st.SavePlan(ctx, store.Lease{Tenant: tenant, SyncID: sy.ID}, p, store.PlanWrite{UserBatchSize: batchSize, ExpiresAt: now.Add(time.Hour), RetainUntil: now.Add(48 * time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
 	ex := &fakeExecutions{}
-	svc := &Service{Store: st, Executions: ex, MaxConcurrency: 4, LockFor: time.Hour, Concurrency: 4}
+	svc := &Service{Store: st, Executions: ex, MaxConcurrency: 4, CancelDrain: time.Minute, Concurrency: 4}
 	ready, err := st.GetSync(ctx, tenant, sy.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -425,6 +425,14 @@ func TestCancelMidRun(t *testing.T) {
 	if err != nil || res.Skipped == "" {
 		t.Fatalf("a batch after cancel ran: %+v %v", res, err)
 	}
+	// Batches already running may still write: the lock outlives the
+	// cancel until the execution ends (finalize) or the drain is over.
+	next := func() error {
+		return sc.st.CreateSync(ctx, &domain.Sync{ID: store.NewID(time.Now()), TenantID: tenant, Status: domain.SyncPreviewing, CreatedAt: time.Now()}, time.Hour)
+	}
+	if err := next(); domain.ErrorCode(err) != domain.EConflict {
+		t.Fatalf("a new sync during the cancelled apply's drain: %v, want conflict", err)
+	}
 	if st := sc.finalize(t); st != domain.SyncCancelled {
 		t.Fatalf("finalize after cancel changed the status to %s", st)
 	}
@@ -432,9 +440,33 @@ func TestCancelMidRun(t *testing.T) {
 	if p.Status != domain.SyncCancelled || p.Processed != 10 || p.FinishedAt == nil {
 		t.Fatalf("progress %+v, want CANCELLED with the 10 applied changes", p)
 	}
-	// The tenant is free for a new sync.
-	if err := sc.st.CreateSync(ctx, &domain.Sync{ID: store.NewID(time.Now()), TenantID: tenant, Status: domain.SyncPreviewing, CreatedAt: time.Now()}, time.Hour); err != nil {
-		t.Fatalf("lock not released by cancel: %v", err)
+	// The execution ended: the tenant is free for a new sync.
+	if err := next(); err != nil {
+		t.Fatalf("lock not released when the cancelled execution ended: %v", err)
+	}
+}
+
+// A cancelled apply whose execution was stopped (so finalize never runs)
+// frees the tenant when the drain is over, and not before.
+func TestCancelledApplyDrains(t *testing.T) {
+	ctx := context.Background()
+	sc := newScenario(t, 30, 10, domain.Options{})
+	if _, err := sc.svc.Confirm(ctx, admin, sc.sync.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sc.svc.Cancel(ctx, admin, sc.sync.ID); err != nil {
+		t.Fatal(err)
+	}
+	next := func() error {
+		return sc.st.CreateSync(ctx, &domain.Sync{ID: store.NewID(time.Now()), TenantID: tenant, Status: domain.SyncPreviewing, CreatedAt: time.Now()}, time.Hour)
+	}
+	if err := next(); domain.ErrorCode(err) != domain.EConflict {
+		t.Fatalf("a new sync right after the cancel: %v, want conflict", err)
+	}
+	sc.st.SetClock(func() time.Time { return time.Now().Add(sc.svc.CancelDrain + time.Second) })
+	defer sc.st.SetClock(time.Now)
+	if err := next(); err != nil {
+		t.Fatalf("the tenant is still locked after the drain: %v", err)
 	}
 }
 

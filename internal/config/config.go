@@ -19,16 +19,19 @@ type Config struct {
 	// PreviewRetention keeps a plan's items this long after it expires
 	// (PREVIEW_RETENTION, default 720h), so history stays inspectable.
 	PreviewRetention time.Duration
-	// PreviewLock bounds how long a PREVIEWING sync blocks the tenant
-	// (PREVIEW_LOCK, default 20m: longer than the worker's timeout).
+	// PreviewLock is the preview worker's lease on the tenant's lock
+	// (PREVIEW_LOCK, default 3m): the worker renews it while it runs, so it
+	// bounds how long a crashed or never-started worker's sync stays
+	// PREVIEWING before it is failed as worker_lost.
 	PreviewLock   time.Duration
 	UserBatchSize int // APPLY_BATCH_SIZE (default 100)
 	// ApplyMaxConcurrency is how many batches run at once
 	// (APPLY_MAX_CONCURRENCY, default 10).
 	ApplyMaxConcurrency int
-	// ApplyLock bounds how long an APPLYING sync blocks the tenant if its
-	// execution never finishes (APPLY_LOCK, default 24h).
-	ApplyLock          time.Duration
+	// CancelDrain is how long a cancelled apply keeps the tenant's lock,
+	// so batches already running finish before another sync can start
+	// (CANCEL_DRAIN, default 16m: longer than any Lambda's 15 minutes).
+	CancelDrain        time.Duration
 	ApplyStateMachine  string // APPLY_STATE_MACHINE (its ARN)
 	SecretPrefix       string // SECRET_PREFIX (default directory-sync)
 	PreviewWorkerName  string // PREVIEW_WORKER_FUNCTION
@@ -56,10 +59,10 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	if c.PreviewRetention, err = duration(getenv, "PREVIEW_RETENTION", 30*24*time.Hour); err != nil {
 		return c, err
 	}
-	if c.PreviewLock, err = duration(getenv, "PREVIEW_LOCK", 20*time.Minute); err != nil {
+	if c.PreviewLock, err = duration(getenv, "PREVIEW_LOCK", 3*time.Minute); err != nil {
 		return c, err
 	}
-	if c.ApplyLock, err = duration(getenv, "APPLY_LOCK", 24*time.Hour); err != nil {
+	if c.CancelDrain, err = duration(getenv, "CANCEL_DRAIN", 16*time.Minute); err != nil {
 		return c, err
 	}
 	c.ApplyStateMachine = getenv("APPLY_STATE_MACHINE")

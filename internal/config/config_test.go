@@ -14,7 +14,7 @@ func TestFromEnv(t *testing.T) {
 	}{
 		{"defaults", map[string]string{}, func(c Config) bool {
 			return c.TenantClaim == "tenant_id" && c.RolesClaim == "roles" && c.AdminRole == "admin" &&
-				c.PreviewTTL == 24*time.Hour && c.UserBatchSize == 100 && c.PreviewLock == 20*time.Minute
+				c.PreviewTTL == 24*time.Hour && c.UserBatchSize == 100 && c.PreviewLock == 3*time.Minute && c.CancelDrain == 16*time.Minute
 		}, false},
 		{"overrides", map[string]string{"PREVIEW_TTL": "90m", "TENANT_CLAIM": "org", "APPLY_BATCH_SIZE": "250"}, func(c Config) bool {
 			return c.PreviewTTL == 90*time.Minute && c.TenantClaim == "org" && c.UserBatchSize == 250

@@ -53,9 +53,15 @@ const (
 
 // Sync is one preview-confirm-apply cycle of one platform tenant.
 type Sync struct {
-	ID                string      `json:"id"`
-	TenantID          string      `json:"-"`
+	ID       string `json:"id"`
+	TenantID string `json:"-"`
+	// The connection the sync was started with, pinned: the worker reads
+	// exactly this directory, application, cloud and secret version (with
+	// Options below), whatever the connection says by then.
 	DirectoryTenantID string      `json:"-"`
+	ClientID          string      `json:"-"`
+	Cloud             Cloud       `json:"-"`
+	SecretVersion     string      `json:"-"`
 	Status            SyncStatus  `json:"status"`
 	CreatedAt         time.Time   `json:"createdAt"`
 	CreatedBy         string      `json:"createdBy"`
@@ -78,6 +84,20 @@ type Sync struct {
 	ApplyTotal  int `json:"-"`
 	// ExecutionID names the apply state machine execution once confirmed.
 	ExecutionID string `json:"-"`
+}
+
+// PinnedConnection is the connection the sync was started with.
+func (s *Sync) PinnedConnection() *Connection {
+	return &Connection{
+		TenantID: s.TenantID, DirectoryTenantID: s.DirectoryTenantID, ClientID: s.ClientID,
+		Cloud: s.Cloud, SecretVersion: s.SecretVersion, Options: s.Options,
+	}
+}
+
+// PinConnection records conn as the connection the sync runs with.
+func (s *Sync) PinConnection(conn *Connection) {
+	s.DirectoryTenantID, s.ClientID, s.Cloud = conn.DirectoryTenantID, conn.ClientID, conn.Cloud
+	s.SecretVersion, s.Options = conn.SecretVersion, conn.Options
 }
 
 // Tripped reports whether a safeguard of the stored plan tripped.
@@ -122,8 +142,11 @@ type Connection struct {
 	Cloud             Cloud     `json:"cloud"`
 	SecretHint        string    `json:"secretHint"`
 	SecretSetAt       time.Time `json:"secretSetAt"`
-	Options           Options   `json:"options"`
-	UpdatedAt         time.Time `json:"updatedAt"`
+	// SecretVersion is the secret store's version id of the secret saved
+	// with this connection ("" for connections saved before versions).
+	SecretVersion string    `json:"-"`
+	Options       Options   `json:"options"`
+	UpdatedAt     time.Time `json:"updatedAt"`
 }
 
 // Outcome of an applied change.

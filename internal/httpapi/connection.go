@@ -56,6 +56,11 @@ func (h *Handler) putConnection(w http.ResponseWriter, r *http.Request, c auth.C
 		return err
 	}
 	ctx := r.Context()
+	// A sync pins the connection it started with; changing it under a
+	// running one is refused (PutConnection checks again, atomically).
+	if err := h.deps.Connections.EnsureIdle(ctx, c.TenantID); err != nil {
+		return err
+	}
 	existing, err := h.deps.Connections.GetConnection(ctx, c.TenantID)
 	switch {
 	case domain.ErrorCode(err) == domain.ENotFound:
@@ -73,14 +78,15 @@ func (h *Handler) putConnection(w http.ResponseWriter, r *http.Request, c auth.C
 		case !strings.EqualFold(existing.ClientID, conn.ClientID):
 			return domain.Errorf(domain.EInvalid, "clientSecret: required when clientId changes (a secret belongs to one app registration)")
 		}
-		conn.SecretHint, conn.SecretSetAt = existing.SecretHint, existing.SecretSetAt
+		conn.SecretHint, conn.SecretSetAt, conn.SecretVersion = existing.SecretHint, existing.SecretSetAt, existing.SecretVersion
 	} else {
 		// The secret is stored first: a connection whose hint names a
 		// secret that was never stored would be worse than the reverse.
-		if err := h.deps.Secrets.PutSecret(ctx, c.TenantID, *req.ClientSecret); err != nil {
+		version, err := h.deps.Secrets.PutSecret(ctx, c.TenantID, *req.ClientSecret)
+		if err != nil {
 			return err
 		}
-		conn.SecretHint, conn.SecretSetAt = secretHint(*req.ClientSecret), now
+		conn.SecretHint, conn.SecretSetAt, conn.SecretVersion = secretHint(*req.ClientSecret), now, version
 	}
 	if err := h.deps.Connections.PutConnection(ctx, conn); err != nil {
 		return err

@@ -101,7 +101,7 @@ func newEnv(t *testing.T) *env {
 	}
 	svc := &preview.Service{Store: st, Dispatcher: e.dispatcher, LockFor: time.Hour, TTL: 24 * time.Hour}
 	e.executions = &fakeExecutions{}
-	applies := &apply.Service{Store: st, Executions: e.executions, MaxConcurrency: 2, LockFor: time.Hour}
+	applies := &apply.Service{Store: st, Executions: e.executions, MaxConcurrency: 2, CancelDrain: time.Minute}
 	e.h = New(Deps{
 		Directory: st, Syncs: e.syncs, Connections: st, Secrets: e.secrets, Previews: svc, Tester: e.tester, Applies: applies,
 	}, Options{Logger: slog.New(slog.NewJSONHandler(e.logs, nil))})
@@ -236,7 +236,7 @@ func (e *env) startSyncWithPlan(t testing.TB, caller auth.Claims, plan *domain.P
 	r := e.do(t, &caller, http.MethodPost, "/v1/syncs", "").mustStatus(t, http.StatusAccepted)
 	id := r.Body["id"].(string)
 	now := time.Now()
-	err := e.store.SavePlan(context.Background(), caller.TenantID, id, plan, store.PlanWrite{
+	err := e.store.SavePlan(context.Background(), store.Lease{Tenant: caller.TenantID, SyncID: id}, plan, store.PlanWrite{
 		ExpiresAt: now.Add(24 * time.Hour), RetainUntil: now.Add(48 * time.Hour),
 	})
 	if err != nil {
@@ -343,12 +343,12 @@ type fakeSecrets struct {
 	puts   int
 }
 
-func (f *fakeSecrets) PutSecret(_ context.Context, tenant, secret string) error {
+func (f *fakeSecrets) PutSecret(_ context.Context, tenant, secret string) (string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.stored[tenant] = secret
 	f.puts++
-	return nil
+	return fmt.Sprintf("v%d", f.puts), nil
 }
 
 type fakeDispatcher struct {

@@ -47,12 +47,16 @@ type SyncStore interface {
 // ConnectionStore reads and writes a tenant's Entra ID connection.
 type ConnectionStore interface {
 	GetConnection(ctx context.Context, tenant string) (*domain.Connection, error)
+	// EnsureIdle and PutConnection are conflicts while a sync is PREVIEWING
+	// or APPLYING.
+	EnsureIdle(ctx context.Context, tenant string) error
 	PutConnection(ctx context.Context, c *domain.Connection) error
 }
 
-// SecretStore keeps a tenant's client secret (Secrets Manager in AWS).
+// SecretStore keeps a tenant's client secret (Secrets Manager in AWS);
+// PutSecret returns the id of the new version.
 type SecretStore interface {
-	PutSecret(ctx context.Context, tenant, secret string) error
+	PutSecret(ctx context.Context, tenant, secret string) (version string, err error)
 }
 
 // PreviewStarter starts a preview for the calling admin.
@@ -239,6 +243,9 @@ func truncate(s string, n int) string {
 func (h *Handler) authorize(r *http.Request) (auth.Claims, error) {
 	c, ok := auth.FromContext(r.Context())
 	if !ok || c.TenantID == "" {
+		if refused := auth.RefusedFromContext(r.Context()); refused != nil {
+			return auth.Claims{}, domain.Errorf(domain.EUnauthorized, "%s", refused.Error())
+		}
 		return auth.Claims{}, domain.Errorf(domain.EUnauthorized, "authentication required: send a bearer token carrying the %q claim", h.names.Tenant)
 	}
 	if !c.HasRole(h.admin) {

@@ -67,7 +67,8 @@ type Options struct {
 // SecretStore keeps client secrets outside DynamoDB (a 0600 file or memory).
 type SecretStore interface {
 	GetSecret(ctx context.Context, tenant string) (string, error)
-	PutSecret(ctx context.Context, tenant, secret string) error
+	GetSecretVersion(ctx context.Context, tenant, version string) (string, error)
+	PutSecret(ctx context.Context, tenant, secret string) (string, error)
 }
 
 // Stack is a running local stack.
@@ -162,11 +163,11 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		Store:      s.Store,
 		Dispatcher: dispatcherFunc(s.dispatch),
 		NewReader: func(ctx context.Context, conn *domain.Connection) (preview.Reader, error) {
-			secret, err := s.Secrets.GetSecret(ctx, conn.TenantID)
+			secret, err := s.Secrets.GetSecretVersion(ctx, conn.TenantID, conn.SecretVersion)
 			if err != nil {
 				return nil, err
 			}
-			return entra.NewReader(entraConfig(conn, secret))
+			return preview.NewReaderOrInvalid(entra.NewReader(entraConfig(conn, secret)))
 		},
 		Classify:      entra.SyncError,
 		TTL:           cfg.PreviewTTL,
@@ -189,7 +190,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	}
 	s.URL = "http://" + ln.Addr().String()
 	s.Apply = &apply.Service{
-		Store: s.Store, MaxConcurrency: cfg.ApplyMaxConcurrency, LockFor: cfg.ApplyLock, Concurrency: 8, Logger: opts.Logger,
+		Store: s.Store, MaxConcurrency: cfg.ApplyMaxConcurrency, CancelDrain: cfg.CancelDrain, Concurrency: 8, Logger: opts.Logger,
 	}
 	invoke := sfnlocal.NewInvokeServer(opts.Logger)
 	invoke.Register(sfnlocal.LocalARN("ApplyFunction"), sfnlocal.JSONFunction(s.Apply.ApplyBatch))

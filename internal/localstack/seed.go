@@ -29,12 +29,13 @@ func (s *Stack) seedDemo(ctx context.Context, users int) error {
 		{DemoTenantAcme, DemoAcmeDirectory, DemoAcmeClientID, domain.Options{DeactivateMissing: true}},
 		{DemoTenantGlobex, DemoGlobexDirectory, DemoGlobexClientID, domain.Options{}},
 	} {
-		if err := s.Secrets.PutSecret(ctx, d.tenant, DemoSecret); err != nil {
+		version, err := s.Secrets.PutSecret(ctx, d.tenant, DemoSecret)
+		if err != nil {
 			return err
 		}
 		conn := &domain.Connection{
 			TenantID: d.tenant, DirectoryTenantID: d.directory, ClientID: d.client, Cloud: domain.CloudGlobal,
-			SecretHint: DemoSecret[len(DemoSecret)-4:], SecretSetAt: now, Options: d.opts, UpdatedAt: now,
+			SecretHint: DemoSecret[len(DemoSecret)-4:], SecretSetAt: now, SecretVersion: version, Options: d.opts, UpdatedAt: now,
 		}
 		if err := s.Store.PutConnection(ctx, conn); err != nil {
 			return fmt.Errorf("localstack: demo connection %s: %w", d.tenant, err)

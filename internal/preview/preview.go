@@ -22,9 +22,11 @@ type Store interface {
 	GetConnection(ctx context.Context, tenant string) (*domain.Connection, error)
 	CreateSync(ctx context.Context, sy *domain.Sync, lockFor time.Duration) error
 	GetSync(ctx context.Context, tenant, id string) (*domain.Sync, error)
-	FailPreview(ctx context.Context, tenant, id string, reason domain.SyncError) error
+	ClaimPreview(ctx context.Context, tenant, syncID, owner string, d time.Duration) (store.Lease, error)
+	RenewPreview(ctx context.Context, l store.Lease, d time.Duration) error
+	FailPreview(ctx context.Context, l store.Lease, reason domain.SyncError) error
 	LoadDirectory(ctx context.Context, tenant string) (*domain.Directory, error)
-	SavePlan(ctx context.Context, tenant, syncID string, p *domain.Plan, w store.PlanWrite) error
+	SavePlan(ctx context.Context, l store.Lease, p *domain.Plan, w store.PlanWrite) error
 }
 
 // Reader reads a complete snapshot of an Entra tenant.
@@ -32,8 +34,12 @@ type Reader interface {
 	Read(ctx context.Context, opts domain.Options) (*domain.Snapshot, error)
 }
 
-// ReaderFactory builds a Reader for a connection. Implementations fetch the
-// client secret themselves, so it never passes through this package.
+// ReaderFactory builds a Reader for a connection (the one a sync pinned,
+// with its secret version). Implementations fetch the client secret
+// themselves, so it never passes through this package. An error that is a
+// domain error (no such secret version, a connection the reader refuses)
+// fails the preview; any other (the secret store unreachable) is
+// transient and returned, so the invocation is retried.
 type ReaderFactory func(ctx context.Context, conn *domain.Connection) (Reader, error)
 
 // Job is the worker's input: which sync to compute. It names the sync
@@ -64,9 +70,13 @@ type Service struct {
 	TTL time.Duration
 	// Retention is how long the plan's items are kept after expiry.
 	Retention time.Duration
-	// LockFor bounds how long a PREVIEWING sync holds the tenant's lock
-	// (longer than the worker's timeout).
-	LockFor time.Duration
+	// LockFor is the preview's lease: how long a PREVIEWING sync holds the
+	// tenant's lock without its worker renewing it. The worker renews it
+	// every RenewEvery (default a quarter of LockFor, at most 10 s), so a
+	// crashed worker's sync is failed as worker_lost within LockFor, and a
+	// cancelled preview's worker stops within RenewEvery.
+	LockFor    time.Duration
+	RenewEvery time.Duration
 	// UserBatchSize is the number of user changes per apply batch.
 	UserBatchSize int
 	Now           func() time.Time
@@ -87,32 +97,33 @@ func (s *Service) Start(ctx context.Context, actor Actor) (*domain.Sync, error) 
 		return nil, err
 	}
 	now := s.now()
-	by := actor.Email
-	if by == "" {
-		by = actor.Subject
-	}
 	sy := &domain.Sync{
-		ID: store.NewID(now), TenantID: actor.TenantID, DirectoryTenantID: conn.DirectoryTenantID,
-		Status: domain.SyncPreviewing, CreatedAt: now, CreatedBy: by, UpdatedAt: now,
-		Options: conn.Options, Safeguards: []domain.Safeguard{}, Warnings: []string{},
+		ID: store.NewID(now), TenantID: actor.TenantID,
+		Status: domain.SyncPreviewing, CreatedAt: now, CreatedBy: actor.Name(), UpdatedAt: now,
+		Safeguards: []domain.Safeguard{}, Warnings: []string{},
 	}
+	sy.PinConnection(conn)
 	if err := s.Store.CreateSync(ctx, sy, s.LockFor); err != nil {
 		return nil, err
 	}
 	job := Job{TenantID: actor.TenantID, SyncID: sy.ID, ActorEmail: actor.Email}
 	if err := s.Dispatcher.Dispatch(ctx, job); err != nil {
 		// The worker will never run: end the sync so the tenant is not locked.
-		failErr := s.Store.FailPreview(context.WithoutCancel(ctx), actor.TenantID, sy.ID,
+		failErr := s.Store.FailPreview(context.WithoutCancel(ctx), store.Lease{Tenant: actor.TenantID, SyncID: sy.ID},
 			domain.SyncError{Code: domain.SyncErrInternal, Message: "the preview could not be started; try again"})
 		return nil, errors.Join(fmt.Errorf("preview: dispatch %s: %w", sy.ID, err), failErr)
 	}
 	return sy, nil
 }
 
-// Run computes one preview. Failures of the source, the options or the
-// safeguards end the sync as PREVIEW_FAILED with a reason and are not
-// returned as errors (retrying would not help); storage failures are
-// returned so the invocation can be retried.
+// Run computes one preview. It first claims the preview's lease (waiting
+// while another live worker of the same sync holds it) and renews it while
+// it works; losing it (cancelled, or failed as worker_lost) stops the run,
+// and every write that ends the preview is fenced by it. Failures of the
+// source, the options or the safeguards end the sync as PREVIEW_FAILED with
+// a reason and are not returned as errors (retrying would not help);
+// storage and secret store failures are returned so the invocation can be
+// retried.
 func (s *Service) Run(ctx context.Context, job Job) error {
 	log := s.logger().With("tenant_id", job.TenantID, "sync_id", job.SyncID)
 	sy, err := s.Store.GetSync(ctx, job.TenantID, job.SyncID)
@@ -123,22 +134,44 @@ func (s *Service) Run(ctx context.Context, job Job) error {
 		log.Info("preview job for a sync that is not previewing; nothing to do", "status", sy.Status)
 		return nil
 	}
+	lease, err := s.claim(ctx, job)
+	if errors.Is(err, store.ErrLeaseLost) {
+		log.Info("preview job for a sync this worker cannot hold; nothing to do", "reason", err.Error())
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	ctx, stop := s.keepLease(ctx, lease, log)
+	defer stop()
+	err = s.compute(ctx, sy, lease, job, log)
+	if cause := context.Cause(ctx); errors.Is(cause, store.ErrLeaseLost) || errors.Is(err, store.ErrLeaseLost) {
+		// Cancelled, or taken over after the lease lapsed: whoever did that
+		// recorded the sync's state; this worker has nothing left to write.
+		log.Warn("preview stopped: the worker lost its lease", "reason", errors.Join(cause, err).Error())
+		return nil
+	}
+	return err
+}
+
+func (s *Service) compute(ctx context.Context, sy *domain.Sync, lease store.Lease, job Job, log *slog.Logger) error {
 	fail := func(code, msg string) error {
 		log.Warn("preview failed", "code", code, "reason", msg)
-		if err := s.Store.FailPreview(ctx, job.TenantID, job.SyncID, domain.SyncError{Code: code, Message: msg}); err != nil {
+		if err := s.Store.FailPreview(ctx, lease, domain.SyncError{Code: code, Message: msg}); err != nil {
 			return fmt.Errorf("preview: record failure: %w", err)
 		}
 		return nil
 	}
-	conn, err := s.Store.GetConnection(ctx, job.TenantID)
-	if domain.ErrorCode(err) == domain.ENotFound {
-		return fail(domain.SyncErrOptions, "the Entra ID connection was removed")
+	if sy.ClientID == "" {
+		return fail(domain.SyncErrOptions, "this preview was started before syncs pinned their connection; start a new preview")
 	}
+	// Exactly the connection the sync was started with, never the current
+	// one: a connection replaced meanwhile must not mix two directories.
+	reader, err := s.NewReader(ctx, sy.PinnedConnection())
 	if err != nil {
-		return fmt.Errorf("preview: load connection: %w", err)
-	}
-	reader, err := s.NewReader(ctx, conn)
-	if err != nil {
+		if domain.ErrorCode(err) == domain.EInternal {
+			return fmt.Errorf("preview: build reader: %w", err)
+		}
 		return fail(domain.SyncErrCredentials, "cannot use the stored connection: "+domain.ErrorMessage(err))
 	}
 	started := s.now()
@@ -165,14 +198,22 @@ func (s *Service) Run(ctx context.Context, job Job) error {
 	case err != nil:
 		return fmt.Errorf("preview: plan: %w", err)
 	}
+	if job.ActorEmail == "" {
+		p.Warnings = append(p.Warnings, NoEmailWarning)
+	}
 	now := s.now()
 	w := store.PlanWrite{UserBatchSize: s.UserBatchSize, ExpiresAt: now.Add(s.TTL), RetainUntil: now.Add(s.TTL + s.Retention)}
-	if err := s.Store.SavePlan(ctx, job.TenantID, job.SyncID, p, w); err != nil {
+	if err := s.Store.SavePlan(ctx, lease, p, w); err != nil {
 		return fmt.Errorf("preview: save plan: %w", err)
 	}
 	log.Info("preview ready", "changes", len(p.Changes), "tripped", p.Tripped())
 	return nil
 }
+
+// NoEmailWarning is the preview's warning when the token that started it
+// had no email claim: the plan cannot tell which platform user is the
+// admin, so a confirm that deactivates anyone needs a token with one.
+const NoEmailWarning = "the token that started this preview carries no email claim, so the preview cannot recognise your own account among the users it would deactivate; confirming a plan that deactivates anyone needs a token with an email claim"
 
 func (s *Service) classify(err error) domain.SyncError {
 	if s.Classify != nil {
@@ -200,4 +241,14 @@ func (s *Service) logger() *slog.Logger {
 		return s.Logger
 	}
 	return slog.Default()
+}
+
+// NewReaderOrInvalid adapts a reader constructor for a ReaderFactory: a
+// connection the reader refuses (a missing id or secret, a bad endpoint) is
+// an invalid connection, which fails the preview rather than retrying it.
+func NewReaderOrInvalid[R Reader](r R, err error) (Reader, error) {
+	if err != nil {
+		return nil, domain.Errorf(domain.EInvalid, "%s", err.Error())
+	}
+	return r, nil
 }

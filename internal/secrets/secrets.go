@@ -1,14 +1,19 @@
 // Package secrets keeps each tenant's Entra client secret outside DynamoDB:
-// in AWS Secrets Manager when deployed, in a 0600 file (or memory) locally.
+// in AWS Secrets Manager when deployed, in 0600 files (or memory) locally.
+//
+// Every put makes a new version and returns its id. A connection records
+// the version it was saved with and a sync pins it, so a preview reads
+// exactly the secret of the connection it started with.
 package secrets
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -18,12 +23,28 @@ import (
 	"dirsync/internal/domain"
 )
 
-// validTenant keeps tenant ids usable in secret names and file names.
-var validTenant = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
-
+// checkTenant keeps tenant ids usable in secret names and file names; auth
+// refuses tokens whose tenant fails the same rule, so this never fires for
+// a caller's request.
 func checkTenant(tenant string) error {
-	if !validTenant.MatchString(tenant) {
-		return fmt.Errorf("secrets: invalid tenant id %q", tenant)
+	if !domain.ValidTenantID(tenant) {
+		return fmt.Errorf("secrets: invalid tenant id %q: want %s", tenant, domain.TenantIDRule)
+	}
+	return nil
+}
+
+// newVersionID names a locally stored version, as Secrets Manager's
+// VersionId does.
+func newVersionID() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// checkVersion keeps version ids usable as file names.
+func checkVersion(version string) error {
+	if len(version) > 64 || !domain.ValidTenantID(version) {
+		return fmt.Errorf("secrets: invalid version id %q", version)
 	}
 	return nil
 }
@@ -46,36 +67,51 @@ func (s *SecretsManager) name(tenant string) string {
 	return s.Prefix + "/" + tenant + "/entra-client-secret"
 }
 
-// PutSecret creates or replaces the tenant's client secret.
-func (s *SecretsManager) PutSecret(ctx context.Context, tenant, secret string) error {
+// PutSecret creates or replaces the tenant's client secret and returns
+// the id of the new version.
+func (s *SecretsManager) PutSecret(ctx context.Context, tenant, secret string) (string, error) {
 	if err := checkTenant(tenant); err != nil {
-		return err
+		return "", err
 	}
-	_, err := s.Client.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{
+	put, err := s.Client.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{
 		SecretId: aws.String(s.name(tenant)), SecretString: aws.String(secret),
 	})
 	var nf *types.ResourceNotFoundException
 	if errors.As(err, &nf) {
-		_, err = s.Client.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
+		created, err := s.Client.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
 			Name: aws.String(s.name(tenant)), SecretString: aws.String(secret),
 			Description: aws.String("Entra ID client secret of platform tenant " + tenant),
 		})
+		if err != nil {
+			return "", fmt.Errorf("secrets: create %s: %w", tenant, err)
+		}
+		return aws.ToString(created.VersionId), nil
 	}
 	if err != nil {
-		return fmt.Errorf("secrets: put %s: %w", tenant, err)
+		return "", fmt.Errorf("secrets: put %s: %w", tenant, err)
 	}
-	return nil
+	return aws.ToString(put.VersionId), nil
 }
 
-// GetSecret returns the tenant's client secret.
+// GetSecret returns the tenant's current client secret.
 func (s *SecretsManager) GetSecret(ctx context.Context, tenant string) (string, error) {
+	return s.GetSecretVersion(ctx, tenant, "")
+}
+
+// GetSecretVersion returns one version of the tenant's client secret; ""
+// is the current one.
+func (s *SecretsManager) GetSecretVersion(ctx context.Context, tenant, version string) (string, error) {
 	if err := checkTenant(tenant); err != nil {
 		return "", err
 	}
-	out, err := s.Client.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(s.name(tenant))})
+	in := &secretsmanager.GetSecretValueInput{SecretId: aws.String(s.name(tenant))}
+	if version != "" {
+		in.VersionId = aws.String(version)
+	}
+	out, err := s.Client.GetSecretValue(ctx, in)
 	var nf *types.ResourceNotFoundException
 	if errors.As(err, &nf) {
-		return "", domain.Errorf(domain.ENotFound, "no client secret is stored")
+		return "", notStored(version)
 	}
 	if err != nil {
 		return "", fmt.Errorf("secrets: get %s: %w", tenant, err)
@@ -83,24 +119,39 @@ func (s *SecretsManager) GetSecret(ctx context.Context, tenant string) (string, 
 	return aws.ToString(out.SecretString), nil
 }
 
-// Files keeps one 0600 file per tenant in Dir (created 0700): the local
-// stack's stand-in for Secrets Manager, never inside DynamoDB.
+// Files keeps the secrets in Dir (created 0700) as 0600 files: the local
+// stack's stand-in for Secrets Manager, never inside DynamoDB. <tenant>
+// holds the current secret, <tenant>.versions/<version> every version.
 type Files struct {
 	Dir string
 	mu  sync.Mutex
 }
 
-// PutSecret writes the secret atomically (temp file + rename).
-func (f *Files) PutSecret(_ context.Context, tenant, secret string) error {
+// PutSecret writes a new version and makes it current, each file
+// atomically (temp file + rename).
+func (f *Files) PutSecret(_ context.Context, tenant, secret string) (string, error) {
 	if err := checkTenant(tenant); err != nil {
-		return err
+		return "", err
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if err := os.MkdirAll(f.Dir, 0o700); err != nil {
-		return fmt.Errorf("secrets: mkdir: %w", err)
+	version := newVersionID()
+	versions := filepath.Join(f.Dir, tenant+".versions")
+	if err := os.MkdirAll(versions, 0o700); err != nil {
+		return "", fmt.Errorf("secrets: mkdir: %w", err)
 	}
-	tmp, err := os.CreateTemp(f.Dir, ".tmp-*")
+	if err := writeFile(filepath.Join(versions, version), secret); err != nil {
+		return "", err
+	}
+	if err := writeFile(filepath.Join(f.Dir, tenant), secret); err != nil {
+		return "", err
+	}
+	return version, nil
+}
+
+// writeFile writes a 0600 file atomically.
+func writeFile(path, content string) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
 	if err != nil {
 		return fmt.Errorf("secrets: temp file: %w", err)
 	}
@@ -109,27 +160,40 @@ func (f *Files) PutSecret(_ context.Context, tenant, secret string) error {
 		tmp.Close()
 		return fmt.Errorf("secrets: chmod: %w", err)
 	}
-	if _, err := tmp.WriteString(secret); err != nil {
+	if _, err := tmp.WriteString(content); err != nil {
 		tmp.Close()
 		return fmt.Errorf("secrets: write: %w", err)
 	}
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("secrets: close: %w", err)
 	}
-	if err := os.Rename(tmp.Name(), filepath.Join(f.Dir, tenant)); err != nil {
+	if err := os.Rename(tmp.Name(), path); err != nil {
 		return fmt.Errorf("secrets: rename: %w", err)
 	}
 	return nil
 }
 
-// GetSecret reads the tenant's secret file.
-func (f *Files) GetSecret(_ context.Context, tenant string) (string, error) {
+// GetSecret reads the tenant's current secret.
+func (f *Files) GetSecret(ctx context.Context, tenant string) (string, error) {
+	return f.GetSecretVersion(ctx, tenant, "")
+}
+
+// GetSecretVersion reads one version of the tenant's secret; "" is the
+// current one.
+func (f *Files) GetSecretVersion(_ context.Context, tenant, version string) (string, error) {
 	if err := checkTenant(tenant); err != nil {
 		return "", err
 	}
-	b, err := os.ReadFile(filepath.Join(f.Dir, tenant))
+	path := filepath.Join(f.Dir, tenant)
+	if version != "" {
+		if err := checkVersion(version); err != nil {
+			return "", err
+		}
+		path = filepath.Join(f.Dir, tenant+".versions", version)
+	}
+	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return "", domain.Errorf(domain.ENotFound, "no client secret is stored")
+		return "", notStored(version)
 	}
 	if err != nil {
 		return "", fmt.Errorf("secrets: read %s: %w", tenant, err)
@@ -137,33 +201,51 @@ func (f *Files) GetSecret(_ context.Context, tenant string) (string, error) {
 	return string(b), nil
 }
 
+func notStored(version string) error {
+	if version != "" {
+		return domain.Errorf(domain.ENotFound, "the client secret version %s is no longer stored; save the connection's secret again", version)
+	}
+	return domain.Errorf(domain.ENotFound, "no client secret is stored")
+}
+
 // Memory keeps secrets in memory (tests, throwaway local runs).
 type Memory struct {
-	mu sync.Mutex
-	m  map[string]string
+	mu       sync.Mutex
+	current  map[string]string // tenant -> version
+	versions map[string]string // tenant + "/" + version -> secret
 }
 
-// PutSecret stores the secret.
-func (m *Memory) PutSecret(_ context.Context, tenant, secret string) error {
+// PutSecret stores a new version and makes it current.
+func (m *Memory) PutSecret(_ context.Context, tenant, secret string) (string, error) {
 	if err := checkTenant(tenant); err != nil {
-		return err
+		return "", err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.m == nil {
-		m.m = map[string]string{}
+	if m.current == nil {
+		m.current, m.versions = map[string]string{}, map[string]string{}
 	}
-	m.m[tenant] = secret
-	return nil
+	version := newVersionID()
+	m.versions[tenant+"/"+version] = secret
+	m.current[tenant] = version
+	return version, nil
 }
 
-// GetSecret returns the stored secret.
-func (m *Memory) GetSecret(_ context.Context, tenant string) (string, error) {
+// GetSecret returns the current secret.
+func (m *Memory) GetSecret(ctx context.Context, tenant string) (string, error) {
+	return m.GetSecretVersion(ctx, tenant, "")
+}
+
+// GetSecretVersion returns one version of the secret; "" is the current one.
+func (m *Memory) GetSecretVersion(_ context.Context, tenant, version string) (string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	s, ok := m.m[tenant]
+	if version == "" {
+		version = m.current[tenant]
+	}
+	s, ok := m.versions[tenant+"/"+version]
 	if !ok {
-		return "", domain.Errorf(domain.ENotFound, "no client secret is stored")
+		return "", notStored(version)
 	}
 	return s, nil
 }

@@ -10,33 +10,55 @@ import (
 )
 
 type store interface {
-	PutSecret(ctx context.Context, tenant, secret string) error
+	PutSecret(ctx context.Context, tenant, secret string) (string, error)
 	GetSecret(ctx context.Context, tenant string) (string, error)
+	GetSecretVersion(ctx context.Context, tenant, version string) (string, error)
+}
+
+// testVersions checks what every store promises: each put is a new
+// version, the newest is current, older versions stay readable by id.
+func testVersions(t *testing.T, s store, tenant string) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := s.GetSecret(ctx, tenant); domain.ErrorCode(err) != domain.ENotFound {
+		t.Fatalf("missing secret: %v, want not_found", err)
+	}
+	versions := map[string]string{}
+	for _, v := range []string{"first~secret", "second~secret"} {
+		version, err := s.PutSecret(ctx, tenant, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if version == "" || versions[version] != "" {
+			t.Fatalf("PutSecret returned version %q (seen: %v): want a new non-empty id", version, versions)
+		}
+		versions[version] = v
+		got, err := s.GetSecret(ctx, tenant)
+		if err != nil || got != v {
+			t.Fatalf("GetSecret = %q, %v; want %q", got, err, v)
+		}
+	}
+	for version, want := range versions {
+		if got, err := s.GetSecretVersion(ctx, tenant, version); err != nil || got != want {
+			t.Fatalf("GetSecretVersion(%s) = %q, %v; want %q", version, got, err, want)
+		}
+	}
+	if _, err := s.GetSecretVersion(ctx, tenant, "0123456789abcdef0123456789abcdef"); domain.ErrorCode(err) != domain.ENotFound {
+		t.Fatalf("unknown version: %v, want not_found", err)
+	}
+	for _, bad := range []string{"../etc/passwd", "acme/../other", ".", ""} {
+		if _, err := s.PutSecret(ctx, bad, "x"); err == nil {
+			t.Fatalf("tenant id %q was accepted", bad)
+		}
+	}
 }
 
 func TestLocalStores(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "secrets")
 	for name, s := range map[string]store{"files": &Files{Dir: dir}, "memory": &Memory{}} {
-		t.Run(name, func(t *testing.T) {
-			ctx := context.Background()
-			if _, err := s.GetSecret(ctx, "acme"); domain.ErrorCode(err) != domain.ENotFound {
-				t.Fatalf("missing secret: %v, want not_found", err)
-			}
-			for _, v := range []string{"first~secret", "second~secret"} {
-				if err := s.PutSecret(ctx, "acme", v); err != nil {
-					t.Fatal(err)
-				}
-				got, err := s.GetSecret(ctx, "acme")
-				if err != nil || got != v {
-					t.Fatalf("GetSecret = %q, %v; want %q", got, err, v)
-				}
-			}
-			if err := s.PutSecret(ctx, "../etc/passwd", "x"); err == nil {
-				t.Fatal("a path-like tenant id was accepted")
-			}
-		})
+		t.Run(name, func(t *testing.T) { testVersions(t, s, "acme.example.com") })
 	}
-	info, err := os.Stat(filepath.Join(dir, "acme"))
+	info, err := os.Stat(filepath.Join(dir, "acme.example.com"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,5 +68,8 @@ func TestLocalStores(t *testing.T) {
 	dinfo, _ := os.Stat(dir)
 	if dinfo.Mode().Perm() != 0o700 {
 		t.Fatalf("secret dir mode = %v, want 0700", dinfo.Mode().Perm())
+	}
+	if _, err := (&Files{Dir: dir}).GetSecretVersion(context.Background(), "acme.example.com", "../../x"); err == nil {
+		t.Fatal("a path-like version id was accepted")
 	}
 }

@@ -2,63 +2,73 @@ package secrets
 
 import (
 	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
-
-	"dirsync/internal/domain"
 )
 
-// fakeSecretsManager keeps secrets by name and answers like the service:
-// PutSecretValue on a missing secret is ResourceNotFoundException.
-type fakeSecretsManager struct {
-	values  map[string]string
-	created []string
-}
-
-func (f *fakeSecretsManager) CreateSecret(_ context.Context, in *secretsmanager.CreateSecretInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.CreateSecretOutput, error) {
-	f.created = append(f.created, aws.ToString(in.Name))
-	f.values[aws.ToString(in.Name)] = aws.ToString(in.SecretString)
-	return &secretsmanager.CreateSecretOutput{}, nil
-}
-
-func (f *fakeSecretsManager) PutSecretValue(_ context.Context, in *secretsmanager.PutSecretValueInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.PutSecretValueOutput, error) {
-	if _, ok := f.values[aws.ToString(in.SecretId)]; !ok {
-		return nil, &types.ResourceNotFoundException{Message: aws.String("not found")}
+// startMoto runs moto_server (python3 moto, the real Secrets Manager API)
+// on a free port. It is part of this kind of machine; elsewhere
+// `pip install "moto[server]"`.
+func startMoto(t *testing.T) string {
+	t.Helper()
+	bin, err := exec.LookPath("moto_server")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("moto_server is missing (pip install \"moto[server]\")")
+		}
+		t.Skip("moto_server is missing (pip install \"moto[server]\")")
 	}
-	f.values[aws.ToString(in.SecretId)] = aws.ToString(in.SecretString)
-	return &secretsmanager.PutSecretValueOutput{}, nil
-}
-
-func (f *fakeSecretsManager) GetSecretValue(_ context.Context, in *secretsmanager.GetSecretValueInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
-	v, ok := f.values[aws.ToString(in.SecretId)]
-	if !ok {
-		return nil, &types.ResourceNotFoundException{Message: aws.String("not found")}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
 	}
-	return &secretsmanager.GetSecretValueOutput{SecretString: aws.String(v)}, nil
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", fmt.Sprint(port))
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	endpoint := fmt.Sprintf("http://127.0.0.1:%d", port)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		res, err := http.Get(endpoint + "/moto-api/")
+		if err == nil {
+			res.Body.Close()
+			return endpoint
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("moto_server did not start: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 func TestSecretsManager(t *testing.T) {
-	ctx := context.Background()
-	fake := &fakeSecretsManager{values: map[string]string{}}
-	sm := &SecretsManager{Client: fake, Prefix: "directory-sync"}
-	if _, err := sm.GetSecret(ctx, "acme"); domain.ErrorCode(err) != domain.ENotFound {
-		t.Fatalf("missing secret: %v, want not_found", err)
+	endpoint := startMoto(t)
+	client := secretsmanager.New(secretsmanager.Options{
+		Region:       "us-east-1",
+		BaseEndpoint: aws.String(endpoint),
+		Credentials:  credentials.NewStaticCredentialsProvider("test", "test", ""),
+	})
+	sm := &SecretsManager{Client: client, Prefix: "directory-sync"}
+	testVersions(t, sm, "acme.example.com")
+
+	// One secret per tenant, under the prefix the IAM policy covers.
+	out, err := client.ListSecrets(context.Background(), &secretsmanager.ListSecretsInput{})
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, v := range []string{"first~secret", "second~secret"} {
-		if err := sm.PutSecret(ctx, "acme", v); err != nil {
-			t.Fatal(err)
-		}
-		if got, err := sm.GetSecret(ctx, "acme"); err != nil || got != v {
-			t.Fatalf("GetSecret = %q, %v; want %q", got, err, v)
-		}
-	}
-	if len(fake.created) != 1 || fake.created[0] != "directory-sync/acme/entra-client-secret" {
-		t.Fatalf("created %v: want one secret under the prefix (the IAM policy covers <prefix>/*)", fake.created)
-	}
-	if err := sm.PutSecret(ctx, "acme/../other", "x"); err == nil {
-		t.Fatal("a path-like tenant id was accepted")
+	if len(out.SecretList) != 1 || aws.ToString(out.SecretList[0].Name) != "directory-sync/acme.example.com/entra-client-secret" {
+		t.Fatalf("secrets %v: want one under the prefix", out.SecretList)
 	}
 }

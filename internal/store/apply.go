@@ -18,10 +18,11 @@ import (
 
 // BeginApply moves a PREVIEW_READY sync (as the caller just read it) to
 // APPLYING, takes the tenant's lock and starts the progress counter, all in
-// one transaction. A sync already APPLYING is returned as is (a repeated
-// confirm); an expired preview becomes EXPIRED (410); any other status is a
-// conflict.
-func (s *Store) BeginApply(ctx context.Context, sy *domain.Sync, confirmedBy string, lockFor time.Duration) (*domain.Sync, error) {
+// one transaction. The lock never lapses: finalize releases it (or a
+// cancel, after its drain period). A sync already APPLYING is returned as
+// is (a repeated confirm); an expired preview becomes EXPIRED (410); any
+// other status is a conflict.
+func (s *Store) BeginApply(ctx context.Context, sy *domain.Sync, confirmedBy string) (*domain.Sync, error) {
 	tenant, syncID := sy.TenantID, sy.ID
 	now := s.now().UTC()
 	switch {
@@ -35,42 +36,51 @@ func (s *Store) BeginApply(ctx context.Context, sy *domain.Sync, confirmedBy str
 		_ = s.expire(ctx, tenant, syncID)
 		return nil, domain.Errorf(domain.EGone, "the preview expired at %s; start a new one", sy.ExpiresAt.Format(time.RFC3339))
 	}
-	lock := key(tenantPK(tenant), lockSK)
-	lock["sid"] = avS(syncID)
-	lock["st"] = avS(string(domain.SyncApplying))
-	lock["until"] = avN(now.Add(lockFor).Unix())
-	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-		{Update: &types.Update{
-			TableName: aws.String(s.syncTable), Key: key(tenantPK(tenant), syncSK(syncID)),
-			UpdateExpression:    aws.String("SET st = :applying, confat = :now, confby = :by, uat = :now"),
-			ConditionExpression: aws.String("st = :ready AND exp > :now"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{
-				":applying": avS(string(domain.SyncApplying)), ":ready": avS(string(domain.SyncPreviewReady)),
-				":now": avTime(now), ":by": avS(confirmedBy),
-			},
-		}},
-		{Put: &types.Put{
-			TableName: aws.String(s.syncTable), Item: lock,
-			ConditionExpression:       aws.String("attribute_not_exists(pk) OR #until < :now OR sid = :sid"),
-			ExpressionAttributeNames:  map[string]string{"#until": "until"},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":now": avN(now.Unix()), ":sid": avS(syncID)},
-		}},
-		{Update: &types.Update{
-			TableName: aws.String(s.syncTable), Key: key(syncDataPK(tenant, syncID), progressSK),
-			UpdateExpression:          aws.String("SET st = :applying, sat = :now, uat = :now"),
-			ConditionExpression:       aws.String("attribute_exists(pk)"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":applying": avS(string(domain.SyncApplying)), ":now": avTime(now)},
-		}},
-	}})
+	var lost bool // the sync lost the race for its own status
+	err := s.takingLock(ctx, tenant, func(now time.Time) error {
+		lock := key(tenantPK(tenant), lockSK)
+		lock["sid"] = avS(syncID)
+		lock["st"] = avS(string(domain.SyncApplying))
+		_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+			{Update: &types.Update{
+				TableName: aws.String(s.syncTable), Key: key(tenantPK(tenant), syncSK(syncID)),
+				UpdateExpression:    aws.String("SET st = :applying, confat = :now, confby = :by, uat = :now"),
+				ConditionExpression: aws.String("st = :ready AND exp > :now"),
+				ExpressionAttributeValues: map[string]types.AttributeValue{
+					":applying": avS(string(domain.SyncApplying)), ":ready": avS(string(domain.SyncPreviewReady)),
+					":now": avTime(now), ":by": avS(confirmedBy),
+				},
+			}},
+			{Put: &types.Put{
+				TableName: aws.String(s.syncTable), Item: lock,
+				ConditionExpression:       aws.String(takeLockCondition + " OR sid = :sid"),
+				ExpressionAttributeNames:  map[string]string{"#until": "until"},
+				ExpressionAttributeValues: lockValues(now, map[string]types.AttributeValue{":sid": avS(syncID)}),
+			}},
+			{Update: &types.Update{
+				TableName: aws.String(s.syncTable), Key: key(syncDataPK(tenant, syncID), progressSK),
+				UpdateExpression:          aws.String("SET st = :applying, sat = :now, uat = :now"),
+				ConditionExpression:       aws.String("attribute_exists(pk)"),
+				ExpressionAttributeValues: map[string]types.AttributeValue{":applying": avS(string(domain.SyncApplying)), ":now": avTime(now)},
+			}},
+		}})
+		switch {
+		case conditionFailed(err, 0):
+			lost = true
+			return nil
+		case conditionFailed(err, 1):
+			return errLockBusy
+		case err != nil:
+			return fmt.Errorf("store: begin apply %s: %w", syncID, err)
+		}
+		return nil
+	})
 	switch {
-	case conditionFailed(err, 1):
-		other, status := s.lockHolder(ctx, tenant)
-		return nil, domain.Errorf(domain.EConflict, "another sync (%s) is %s; wait for it to finish", other, status)
-	case conditionFailed(err, 0):
+	case err != nil:
+		return nil, err
+	case lost:
 		// Raced with another confirm, a cancel or the expiry: report what won.
 		return s.beginApplyOutcome(ctx, tenant, syncID)
-	case err != nil:
-		return nil, fmt.Errorf("store: begin apply %s: %w", syncID, err)
 	}
 	return s.GetSync(ctx, tenant, syncID)
 }
@@ -108,11 +118,13 @@ func (s *Store) expire(ctx context.Context, tenant, syncID string) error {
 	return err
 }
 
-// CancelSync cancels a ready preview, or a running apply (what was applied
-// stays applied and is reported by the counters). It returns the sync as
-// it was before the cancel, so the caller knows whether to stop an
-// execution.
-func (s *Store) CancelSync(ctx context.Context, tenant, syncID string) (before *domain.Sync, err error) {
+// CancelSync cancels a previewing sync (its worker stops when it next
+// renews its lease), a ready preview, or a running apply (what was applied
+// stays applied and is reported by the counters). A cancelled apply keeps
+// the tenant's lock for drain, as long as a batch already running may
+// still write, so no new sync overlaps it. It returns the sync as it was
+// before the cancel, so the caller knows whether to stop an execution.
+func (s *Store) CancelSync(ctx context.Context, tenant, syncID string, drain time.Duration) (before *domain.Sync, err error) {
 	sy, err := s.GetSync(ctx, tenant, syncID)
 	if err != nil {
 		return nil, err
@@ -130,16 +142,29 @@ func (s *Store) CancelSync(ctx context.Context, tenant, syncID string) (before *
 	switch sy.Status {
 	case domain.SyncPreviewReady:
 		_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{syncUpdate}})
+	case domain.SyncPreviewing:
+		err = s.transactReleasingLock(ctx, tenant, syncID, []types.TransactWriteItem{syncUpdate})
 	case domain.SyncApplying:
-		err = s.transactReleasingLock(ctx, tenant, syncID, []types.TransactWriteItem{syncUpdate, {Update: &types.Update{
+		items := []types.TransactWriteItem{syncUpdate, {Update: &types.Update{
 			TableName: aws.String(s.syncTable), Key: key(syncDataPK(tenant, syncID), progressSK),
 			UpdateExpression:          aws.String("SET st = :cancelled, uat = :now, fat = :now"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{":cancelled": avS(string(domain.SyncCancelled)), ":now": avTime(now)},
-		}}})
+		}}}
+		drainLock := types.TransactWriteItem{Update: &types.Update{
+			TableName: aws.String(s.syncTable), Key: key(tenantPK(tenant), lockSK),
+			UpdateExpression:          aws.String("SET #until = :until"),
+			ConditionExpression:       aws.String("sid = :sid"),
+			ExpressionAttributeNames:  map[string]string{"#until": "until"},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":sid": avS(syncID), ":until": avN(now.Add(drain).Unix())},
+		}}
+		_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: append(items, drainLock)})
+		if onlyConditionFailedAt(err, len(items)) { // the lock is not this sync's (a stale one was taken over)
+			_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+		}
 	case domain.SyncCancelled:
 		return sy, nil
 	default:
-		return nil, domain.Errorf(domain.EConflict, "sync %q is %s; only a ready preview or a running apply can be cancelled", syncID, sy.Status)
+		return nil, domain.Errorf(domain.EConflict, "sync %q is %s; only a preview or a running apply can be cancelled", syncID, sy.Status)
 	}
 	if conditionFailed(err, 0) {
 		return nil, domain.Errorf(domain.EConflict, "sync %q changed while cancelling; look again", syncID)
@@ -195,6 +220,13 @@ func (s *Store) FinishApply(ctx context.Context, tenant, syncID string, failure 
 		sy, gerr := s.GetSync(ctx, tenant, syncID)
 		if gerr != nil {
 			return "", gerr
+		}
+		if sy.Status == domain.SyncCancelled {
+			// The execution ran to its end after a cancel: no batch of it
+			// is running any more, so its drain can end now.
+			if err := s.releaseLock(ctx, tenant, syncID); err != nil {
+				return "", err
+			}
 		}
 		return sy.Status, nil
 	}
@@ -451,4 +483,17 @@ func fieldAfter(c *domain.Change, name string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// releaseLock deletes the tenant's lock if sync id holds it.
+func (s *Store) releaseLock(ctx context.Context, tenant, id string) error {
+	_, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName: aws.String(s.syncTable), Key: key(tenantPK(tenant), lockSK),
+		ConditionExpression:       aws.String("sid = :sid"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":sid": avS(id)},
+	})
+	if err != nil && !conditionFailed(err, 0) {
+		return fmt.Errorf("store: release lock of %s: %w", id, err)
+	}
+	return nil
 }

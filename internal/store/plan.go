@@ -41,8 +41,11 @@ func rangeKey(ot domain.ObjectType, k domain.ChangeKind) string { return string(
 // SavePlan stores a computed plan for a PREVIEWING sync: its changes (with
 // large membership lists split into chunk items), the apply batches and a
 // zeroed progress counter, then marks the sync PREVIEW_READY with counts,
-// safeguards and warnings and releases the tenant's lock.
-func (s *Store) SavePlan(ctx context.Context, tenant, syncID string, plan *domain.Plan, w PlanWrite) error {
+// safeguards and warnings and releases the tenant's lock. Marking it ready
+// is fenced: it happens only while l still holds the preview's lease, so a
+// worker whose lease lapsed never makes its plan confirmable.
+func (s *Store) SavePlan(ctx context.Context, l Lease, plan *domain.Plan, w PlanWrite) error {
+	tenant, syncID := l.Tenant, l.SyncID
 	if w.UserBatchSize <= 0 {
 		w.UserBatchSize = 100
 	}
@@ -126,16 +129,19 @@ func (s *Store) SavePlan(ctx context.Context, tenant, syncID string, plan *domai
 		}
 		values[name] = av
 	}
-	err = s.transactReleasingLock(ctx, tenant, syncID, []types.TransactWriteItem{{Update: &types.Update{
-		TableName: aws.String(s.syncTable), Key: key(tenantPK(tenant), syncSK(syncID)),
-		UpdateExpression: aws.String("SET st = :ready, counts = :counts, sg = :sg, warn = :warn, #ranges = :ranges, " +
-			"exp = :exp, uat = :now, batches = :batches, ub = :ub, #total = :total, nchanges = :n"),
-		ConditionExpression:       aws.String("st = :previewing"),
-		ExpressionAttributeNames:  map[string]string{"#ranges": "ranges", "#total": "total"},
-		ExpressionAttributeValues: values,
-	}}})
-	if conditionFailed(err, 0) {
-		return domain.Errorf(domain.EConflict, "sync %q is no longer previewing", syncID)
+	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{Update: &types.Update{
+			TableName: aws.String(s.syncTable), Key: key(tenantPK(tenant), syncSK(syncID)),
+			UpdateExpression: aws.String("SET st = :ready, counts = :counts, sg = :sg, warn = :warn, #ranges = :ranges, " +
+				"exp = :exp, uat = :now, batches = :batches, ub = :ub, #total = :total, nchanges = :n"),
+			ConditionExpression:       aws.String("st = :previewing"),
+			ExpressionAttributeNames:  map[string]string{"#ranges": "ranges", "#total": "total"},
+			ExpressionAttributeValues: values,
+		}},
+		releaseLease(s.syncTable, l),
+	}})
+	if conditionFailed(err, -1) {
+		return leaseLost("save plan", syncID)
 	}
 	if err != nil {
 		return fmt.Errorf("store: save plan %s: mark ready: %w", syncID, err)

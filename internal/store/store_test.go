@@ -196,7 +196,7 @@ func TestOneActiveSyncPerTenant(t *testing.T) {
 	if err != nil || len(syncs) != 1 {
 		t.Fatalf("ListSyncs = %d, %v", len(syncs), err)
 	}
-	if err := s.FailPreview(ctx, "acme", syncs[0].ID, domain.SyncError{Code: domain.SyncErrSourceRead, Message: "page 2: 500"}); err != nil {
+	if err := s.FailPreview(ctx, Lease{Tenant: "acme", SyncID: syncs[0].ID}, domain.SyncError{Code: domain.SyncErrSourceRead, Message: "page 2: 500"}); err != nil {
 		t.Fatal(err)
 	}
 	failed, _ := s.GetSync(ctx, "acme", syncs[0].ID)
@@ -266,7 +266,7 @@ func TestSavePlanAndListChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	plan := samplePlan(250, 4500)
-	if err := s.SavePlan(ctx, "acme", sy.ID, plan, PlanWrite{UserBatchSize: 100, ExpiresAt: now.Add(24 * time.Hour), RetainUntil: now.Add(30 * 24 * time.Hour)}); err != nil {
+	if err := s.SavePlan(ctx, Lease{Tenant: "acme", SyncID: sy.ID}, plan, PlanWrite{UserBatchSize: 100, ExpiresAt: now.Add(24 * time.Hour), RetainUntil: now.Add(30 * 24 * time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.GetSync(ctx, "acme", sy.ID)
@@ -281,7 +281,7 @@ func TestSavePlanAndListChanges(t *testing.T) {
 	if err := s.CreateSync(ctx, newSync("acme", now.Add(time.Millisecond)), time.Hour); err != nil {
 		t.Fatalf("lock not released by SavePlan: %v", err)
 	}
-	if err := s.SavePlan(ctx, "acme", sy.ID, plan, PlanWrite{}); domain.ErrorCode(err) != domain.EConflict {
+	if err := s.SavePlan(ctx, Lease{Tenant: "acme", SyncID: sy.ID}, plan, PlanWrite{}); domain.ErrorCode(err) != domain.EConflict {
 		t.Fatalf("second SavePlan on a ready sync: %v, want conflict", err)
 	}
 	prog, err := s.GetProgress(ctx, "acme", sy.ID)

@@ -52,6 +52,7 @@ func (s *Store) GetConnection(ctx context.Context, tenant string) (*domain.Conne
 		Cloud:             domain.Cloud(getS(out.Item, "cloud")),
 		SecretHint:        getS(out.Item, "hint"),
 		SecretSetAt:       getTime(out.Item, "sat"),
+		SecretVersion:     getS(out.Item, "sver"),
 		UpdatedAt:         getTime(out.Item, "uat"),
 	}
 	if err := getJSON(out.Item, "opts", &c.Options); err != nil {
@@ -61,9 +62,12 @@ func (s *Store) GetConnection(ctx context.Context, tenant string) (*domain.Conne
 }
 
 // PutConnection creates or replaces the tenant's connection (never the
-// secret itself, which lives in the secret store).
+// secret itself, which lives in the secret store). It is a conflict while
+// a sync of the tenant is PREVIEWING or APPLYING: the connection changes
+// only between syncs.
 func (s *Store) PutConnection(ctx context.Context, c *domain.Connection) error {
 	it := key(tenantPK(c.TenantID), connectionSK)
+	it["sver"] = avS(c.SecretVersion)
 	it["dtid"] = avS(c.DirectoryTenantID)
 	it["cid"] = avS(c.ClientID)
 	it["cloud"] = avS(string(c.Cloud))
@@ -75,7 +79,20 @@ func (s *Store) PutConnection(ctx context.Context, c *domain.Connection) error {
 		return fmt.Errorf("store: put connection: %w", err)
 	}
 	it["opts"] = opts
-	if _, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.syncTable), Item: it}); err != nil {
+	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{ConditionCheck: &types.ConditionCheck{
+			TableName: aws.String(s.syncTable), Key: key(tenantPK(c.TenantID), lockSK),
+			ConditionExpression:       aws.String("attribute_not_exists(pk) OR #until < :now"),
+			ExpressionAttributeNames:  map[string]string{"#until": "until"},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":now": avN(s.now().Unix())},
+		}},
+		{Put: &types.Put{TableName: aws.String(s.syncTable), Item: it}},
+	}})
+	if conditionFailed(err, 0) {
+		sid, st := s.lockHolder(ctx, c.TenantID)
+		return busyError(sid, st)
+	}
+	if err != nil {
 		return fmt.Errorf("store: put connection: %w", err)
 	}
 	return nil
@@ -85,6 +102,9 @@ func syncItem(sy *domain.Sync) (item, error) {
 	it := key(tenantPK(sy.TenantID), syncSK(sy.ID))
 	it["st"] = avS(string(sy.Status))
 	it["dtid"] = avS(sy.DirectoryTenantID)
+	it["cid"] = avS(sy.ClientID)
+	it["cloud"] = avS(string(sy.Cloud))
+	it["sver"] = avS(sy.SecretVersion)
 	it["cat"] = avTime(sy.CreatedAt)
 	it["cby"] = avS(sy.CreatedBy)
 	it["uat"] = avTime(sy.UpdatedAt)
@@ -103,6 +123,9 @@ func syncFromItem(tenant string, it item) (*domain.Sync, error) {
 		ID:                strings.TrimPrefix(getS(it, "sk"), "S#"),
 		TenantID:          tenant,
 		DirectoryTenantID: getS(it, "dtid"),
+		ClientID:          getS(it, "cid"),
+		Cloud:             domain.Cloud(getS(it, "cloud")),
+		SecretVersion:     getS(it, "sver"),
 		Status:            domain.SyncStatus(getS(it, "st")),
 		CreatedAt:         getTime(it, "cat"),
 		CreatedBy:         getS(it, "cby"),
@@ -131,38 +154,38 @@ func syncFromItem(tenant string, it item) (*domain.Sync, error) {
 }
 
 // CreateSync records a new PREVIEWING sync and takes the tenant's
-// one-active-sync lock in the same transaction. The lock lapses after
-// lockFor, so a worker that died cannot block the tenant for ever.
+// one-active-sync lock in the same transaction, as a lease of lockFor that
+// the sync's worker claims and renews (ClaimPreview, RenewPreview).
 func (s *Store) CreateSync(ctx context.Context, sy *domain.Sync, lockFor time.Duration) error {
-	now := s.now().UTC()
 	it, err := syncItem(sy)
 	if err != nil {
 		return fmt.Errorf("store: create sync: %w", err)
 	}
-	lock := key(tenantPK(sy.TenantID), lockSK)
-	lock["sid"] = avS(sy.ID)
-	lock["st"] = avS(string(sy.Status))
-	lock["until"] = avN(now.Add(lockFor).Unix())
-	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-		{Put: &types.Put{
-			TableName: aws.String(s.syncTable), Item: lock,
-			ConditionExpression:       aws.String("attribute_not_exists(pk) OR #until < :now"),
-			ExpressionAttributeNames:  map[string]string{"#until": "until"},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":now": avN(now.Unix())},
-		}},
-		{Put: &types.Put{
-			TableName: aws.String(s.syncTable), Item: it,
-			ConditionExpression: aws.String("attribute_not_exists(pk)"),
-		}},
-	}})
-	if conditionFailed(err, 0) {
-		other, status := s.lockHolder(ctx, sy.TenantID)
-		return domain.Errorf(domain.EConflict, "another sync (%s) is %s; wait for it to finish", other, status)
-	}
-	if err != nil {
-		return fmt.Errorf("store: create sync: %w", err)
-	}
-	return nil
+	return s.takingLock(ctx, sy.TenantID, func(now time.Time) error {
+		lock := key(tenantPK(sy.TenantID), lockSK)
+		lock["sid"] = avS(sy.ID)
+		lock["st"] = avS(string(sy.Status))
+		lock["until"] = avN(now.Add(lockFor).Unix())
+		_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+			{Put: &types.Put{
+				TableName: aws.String(s.syncTable), Item: lock,
+				ConditionExpression:       aws.String(takeLockCondition),
+				ExpressionAttributeNames:  map[string]string{"#until": "until"},
+				ExpressionAttributeValues: lockValues(now, nil),
+			}},
+			{Put: &types.Put{
+				TableName: aws.String(s.syncTable), Item: it,
+				ConditionExpression: aws.String("attribute_not_exists(pk)"),
+			}},
+		}})
+		switch {
+		case conditionFailed(err, 0):
+			return errLockBusy
+		case err != nil:
+			return fmt.Errorf("store: create sync: %w", err)
+		}
+		return nil
+	})
 }
 
 func (s *Store) lockHolder(ctx context.Context, tenant string) (id, status string) {
@@ -190,10 +213,23 @@ func (s *Store) GetSync(ctx context.Context, tenant, id string) (*domain.Sync, e
 	if err != nil {
 		return nil, fmt.Errorf("store: get sync %s: %w", id, err)
 	}
-	if err := s.lazyExpire(ctx, sy); err != nil {
+	if err := s.settle(ctx, sy); err != nil {
 		return nil, err
 	}
 	return sy, nil
+}
+
+// settle brings a sync just read up to date with what time alone decides:
+// a ready preview past its expiry is EXPIRED, a preview whose worker lost
+// its lease is PREVIEW_FAILED worker_lost.
+func (s *Store) settle(ctx context.Context, sy *domain.Sync) error {
+	switch sy.Status {
+	case domain.SyncPreviewReady:
+		return s.lazyExpire(ctx, sy)
+	case domain.SyncPreviewing:
+		return s.checkPreviewAlive(ctx, sy)
+	}
+	return nil
 }
 
 // lazyExpire makes a ready preview past its expiry EXPIRED, whether or not
@@ -235,7 +271,7 @@ func (s *Store) ListSyncs(ctx context.Context, tenant string, p Page) ([]*domain
 		if err != nil {
 			return nil, "", fmt.Errorf("store: list syncs: %w", err)
 		}
-		if err := s.lazyExpire(ctx, sy); err != nil {
+		if err := s.settle(ctx, sy); err != nil {
 			return nil, "", err
 		}
 		out = append(out, sy)
@@ -244,24 +280,25 @@ func (s *Store) ListSyncs(ctx context.Context, tenant string, p Page) ([]*domain
 }
 
 // FailPreview ends a PREVIEWING sync as PREVIEW_FAILED with its reason and
-// releases the lock.
-func (s *Store) FailPreview(ctx context.Context, tenant, id string, reason domain.SyncError) error {
+// releases the lock, only while l still holds it (ErrLeaseLost otherwise).
+func (s *Store) FailPreview(ctx context.Context, l Lease, reason domain.SyncError) error {
 	errAV, err := avJSON(reason)
 	if err != nil {
 		return fmt.Errorf("store: fail preview: %w", err)
 	}
 	now := s.now().UTC()
-	err = s.transactReleasingLock(ctx, tenant, id, []types.TransactWriteItem{
+	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
 		{Update: &types.Update{
-			TableName: aws.String(s.syncTable), Key: key(tenantPK(tenant), syncSK(id)),
+			TableName: aws.String(s.syncTable), Key: key(tenantPK(l.Tenant), syncSK(l.SyncID)),
 			UpdateExpression:          aws.String("SET st = :failed, #err = :err, uat = :now"),
 			ConditionExpression:       aws.String("st = :previewing"),
 			ExpressionAttributeNames:  map[string]string{"#err": "err"},
 			ExpressionAttributeValues: map[string]types.AttributeValue{":failed": avS(string(domain.SyncPreviewFailed)), ":err": errAV, ":now": avTime(now), ":previewing": avS(string(domain.SyncPreviewing))},
 		}},
-	})
-	if conditionFailed(err, 0) {
-		return domain.Errorf(domain.EConflict, "sync %q is no longer previewing", id)
+		releaseLease(s.syncTable, l),
+	}})
+	if conditionFailed(err, -1) {
+		return leaseLost("fail preview", l.SyncID)
 	}
 	if err != nil {
 		return fmt.Errorf("store: fail preview: %w", err)

@@ -1,0 +1,238 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"dirsync/internal/domain"
+)
+
+// A lapsed preview lock must never let two previews of one tenant both
+// become ready: the old worker is fenced out once the lock moved on.
+func TestLapsedPreviewLockFencesTheOldWorker(t *testing.T) {
+	ctx := context.Background()
+	s := newTestStore(t)
+	now := time.Now()
+	a := newSync("acme", now)
+	if err := s.CreateSync(ctx, a, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	later := now.Add(10 * time.Minute)
+	s.SetClock(func() time.Time { return later })
+	b := newSync("acme", later)
+	if err := s.CreateSync(ctx, b, time.Minute); err != nil {
+		t.Fatalf("a lapsed lock blocks: %v", err)
+	}
+	lost, err := s.GetSync(ctx, "acme", a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lost.Status != domain.SyncPreviewFailed || lost.Error == nil || lost.Error.Code != domain.SyncErrWorkerLost {
+		t.Fatalf("the sync whose lock lapsed = %s %+v, want PREVIEW_FAILED worker_lost", lost.Status, lost.Error)
+	}
+	err = s.SavePlan(ctx, Lease{Tenant: "acme", SyncID: a.ID}, samplePlan(3, 0), PlanWrite{ExpiresAt: later.Add(time.Hour), RetainUntil: later.Add(time.Hour)})
+	if domain.ErrorCode(err) != domain.EConflict {
+		t.Fatalf("the old worker's SavePlan: %v, want conflict", err)
+	}
+	if got, _ := s.GetSync(ctx, "acme", a.ID); got.Status == domain.SyncPreviewReady {
+		t.Fatal("the old worker's preview became PREVIEW_READY")
+	}
+}
+
+func TestPreviewLease(t *testing.T) {
+	ctx := context.Background()
+	s := newTestStore(t)
+	now := time.Now()
+	clock := now
+	s.SetClock(func() time.Time { return clock })
+	sy := newSync("acme", now)
+	if err := s.CreateSync(ctx, sy, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	plan := samplePlan(2, 0)
+	w := PlanWrite{ExpiresAt: now.Add(time.Hour), RetainUntil: now.Add(time.Hour)}
+
+	a, err := s.ClaimPreview(ctx, "acme", sy.ID, "worker-a", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ClaimPreview(ctx, "acme", sy.ID, "worker-b", time.Minute); !errors.Is(err, ErrLeaseHeld) {
+		t.Fatalf("a second worker's claim while the first one's lease runs: %v, want ErrLeaseHeld", err)
+	}
+	if err := s.RenewPreview(ctx, Lease{Tenant: "acme", SyncID: sy.ID, Owner: "worker-b"}, time.Minute); !errors.Is(err, ErrLeaseLost) {
+		t.Fatalf("renewing a lease it does not hold: %v, want ErrLeaseLost", err)
+	}
+	if err := s.SavePlan(ctx, Lease{Tenant: "acme", SyncID: sy.ID, Owner: "worker-b"}, plan, w); !errors.Is(err, ErrLeaseLost) {
+		t.Fatalf("SavePlan by a worker without the lease: %v, want ErrLeaseLost", err)
+	}
+	if err := s.FailPreview(ctx, Lease{Tenant: "acme", SyncID: sy.ID}, domain.SyncError{Code: "x"}); !errors.Is(err, ErrLeaseLost) {
+		t.Fatalf("FailPreview by the starter after a worker claimed: %v, want ErrLeaseLost", err)
+	}
+
+	// Renewals keep the lease alive well past its first term.
+	for range 5 {
+		clock = clock.Add(40 * time.Second)
+		if err := s.RenewPreview(ctx, a, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.GetSync(ctx, "acme", sy.ID); got.Status != domain.SyncPreviewing {
+			t.Fatalf("a renewed preview is %s", got.Status)
+		}
+	}
+	if err := s.CreateSync(ctx, newSync("acme", clock), time.Minute); domain.ErrorCode(err) != domain.EConflict {
+		t.Fatalf("a second sync while the lease is renewed: %v, want conflict", err)
+	}
+
+	// A lapsed lease may be resumed by a retry of the same job.
+	clock = clock.Add(2 * time.Minute)
+	b, err := s.ClaimPreview(ctx, "acme", sy.ID, "worker-b", time.Minute)
+	if err != nil {
+		t.Fatalf("a retry claiming the lapsed lease: %v", err)
+	}
+	if err := s.RenewPreview(ctx, a, time.Minute); !errors.Is(err, ErrLeaseLost) {
+		t.Fatalf("the first worker renewing after the takeover: %v, want ErrLeaseLost", err)
+	}
+	if err := s.SavePlan(ctx, a, plan, w); !errors.Is(err, ErrLeaseLost) {
+		t.Fatalf("the first worker's SavePlan after the takeover: %v, want ErrLeaseLost", err)
+	}
+	if err := s.SavePlan(ctx, b, plan, w); err != nil {
+		t.Fatalf("the lease holder's SavePlan: %v", err)
+	}
+	if got, _ := s.GetSync(ctx, "acme", sy.ID); got.Status != domain.SyncPreviewReady {
+		t.Fatalf("after SavePlan: %s", got.Status)
+	}
+}
+
+// A worker that stopped renewing (killed, timed out, never started) leaves
+// a sync that reads as PREVIEW_FAILED worker_lost once its lease lapsed,
+// and frees the tenant.
+func TestKilledWorkerIsReportedLost(t *testing.T) {
+	ctx := context.Background()
+	s := newTestStore(t)
+	now := time.Now()
+	clock := now
+	s.SetClock(func() time.Time { return clock })
+	sy := newSync("acme", now)
+	if err := s.CreateSync(ctx, sy, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ClaimPreview(ctx, "acme", sy.ID, "worker", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	clock = clock.Add(30 * time.Second)
+	if got, _ := s.GetSync(ctx, "acme", sy.ID); got.Status != domain.SyncPreviewing {
+		t.Fatalf("within the lease: %s", got.Status)
+	}
+	clock = clock.Add(time.Minute)
+	syncs, _, err := s.ListSyncs(ctx, "acme", Page{Limit: 10})
+	if err != nil || len(syncs) != 1 {
+		t.Fatalf("ListSyncs = %v, %v", syncs, err)
+	}
+	got, err := s.GetSync(ctx, "acme", sy.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range []*domain.Sync{syncs[0], got} {
+		if g.Status != domain.SyncPreviewFailed || g.Error == nil || g.Error.Code != domain.SyncErrWorkerLost {
+			t.Fatalf("after the lease lapsed: %s %+v, want PREVIEW_FAILED worker_lost", g.Status, g.Error)
+		}
+	}
+	if err := s.CreateSync(ctx, newSync("acme", clock), time.Minute); err != nil {
+		t.Fatalf("the tenant is still locked: %v", err)
+	}
+}
+
+func TestCancelPreviewing(t *testing.T) {
+	ctx := context.Background()
+	s := newTestStore(t)
+	sy := newSync("acme", time.Now())
+	if err := s.CreateSync(ctx, sy, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	lease, err := s.ClaimPreview(ctx, "acme", sy.ID, "worker", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CancelSync(ctx, "acme", sy.ID, time.Minute); err != nil {
+		t.Fatalf("cancel a previewing sync: %v", err)
+	}
+	if err := s.RenewPreview(ctx, lease, time.Minute); !errors.Is(err, ErrLeaseLost) {
+		t.Fatalf("the worker's renewal after the cancel: %v, want ErrLeaseLost", err)
+	}
+	if err := s.SavePlan(ctx, lease, samplePlan(1, 0), PlanWrite{ExpiresAt: time.Now().Add(time.Hour)}); !errors.Is(err, ErrLeaseLost) {
+		t.Fatalf("the worker's SavePlan after the cancel: %v, want ErrLeaseLost", err)
+	}
+	if got, _ := s.GetSync(ctx, "acme", sy.ID); got.Status != domain.SyncCancelled {
+		t.Fatalf("after cancel: %s", got.Status)
+	}
+	if err := s.CreateSync(ctx, newSync("acme", time.Now()), time.Minute); err != nil {
+		t.Fatalf("the cancel did not free the tenant: %v", err)
+	}
+}
+
+// An APPLYING lock lives until finalize: no lapse lets a second sync in.
+func TestApplyLockDoesNotLapse(t *testing.T) {
+	ctx := context.Background()
+	s := newTestStore(t)
+	now := time.Now()
+	sy := newSync("acme", now)
+	if err := s.CreateSync(ctx, sy, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SavePlan(ctx, Lease{Tenant: "acme", SyncID: sy.ID}, samplePlan(3, 0), PlanWrite{ExpiresAt: now.Add(time.Hour), RetainUntil: now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	ready, _ := s.GetSync(ctx, "acme", sy.ID)
+	if _, err := s.BeginApply(ctx, ready, "admin@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	s.SetClock(func() time.Time { return now.Add(30 * 24 * time.Hour) })
+	if err := s.CreateSync(ctx, newSync("acme", now.Add(30*24*time.Hour)), time.Minute); domain.ErrorCode(err) != domain.EConflict {
+		t.Fatalf("a new sync a month into an apply: %v, want conflict", err)
+	}
+	if err := s.PutConnection(ctx, &domain.Connection{TenantID: "acme", DirectoryTenantID: "dir-2"}); domain.ErrorCode(err) != domain.EConflict {
+		t.Fatalf("PutConnection while applying: %v, want conflict", err)
+	}
+	if _, err := s.FinishApply(ctx, "acme", sy.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutConnection(ctx, &domain.Connection{TenantID: "acme", DirectoryTenantID: "dir-2"}); err != nil {
+		t.Fatalf("PutConnection after the apply: %v", err)
+	}
+}
+
+func TestConnectionIsPinnedAndFrozenWhileSyncing(t *testing.T) {
+	ctx := context.Background()
+	s := newTestStore(t)
+	conn := &domain.Connection{TenantID: "acme", DirectoryTenantID: "dir-1", ClientID: "app-1", Cloud: domain.CloudUSGov,
+		SecretVersion: "v1", Options: domain.Options{DeactivateMissing: true}}
+	if err := s.PutConnection(ctx, conn); err != nil {
+		t.Fatal(err)
+	}
+	stored, err := s.GetConnection(ctx, "acme")
+	if err != nil || stored.SecretVersion != "v1" {
+		t.Fatalf("stored connection %+v, %v", stored, err)
+	}
+	sy := newSync("acme", time.Now())
+	sy.PinConnection(stored)
+	if err := s.CreateSync(ctx, sy, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.EnsureIdle(ctx, "acme"); domain.ErrorCode(err) != domain.EConflict {
+		t.Fatalf("EnsureIdle while previewing: %v, want conflict", err)
+	}
+	if err := s.PutConnection(ctx, &domain.Connection{TenantID: "acme", DirectoryTenantID: "dir-2"}); domain.ErrorCode(err) != domain.EConflict {
+		t.Fatalf("PutConnection while previewing: %v, want conflict", err)
+	}
+	got, err := s.GetSync(ctx, "acme", sy.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pinned := got.PinnedConnection()
+	if pinned.DirectoryTenantID != "dir-1" || pinned.ClientID != "app-1" || pinned.Cloud != domain.CloudUSGov ||
+		pinned.SecretVersion != "v1" || !pinned.Options.DeactivateMissing {
+		t.Fatalf("pinned connection = %+v", pinned)
+	}
+}

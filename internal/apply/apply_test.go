@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -483,6 +484,24 @@ func TestConfirmRefusals(t *testing.T) {
 		}
 		if _, err := sc.svc.Confirm(ctx, admin, sc.sync.ID, true); err != nil {
 			t.Fatalf("confirm with consent: %v", err)
+		}
+	})
+	t.Run("no email claim while the plan deactivates is refused", func(t *testing.T) {
+		sc := newScenario(t, 1, 10, domain.Options{})
+		if sc.sync.Counts.Users.Deactivate == 0 {
+			t.Fatal("the scenario deactivates no one")
+		}
+		for _, email := range []string{"", "not-an-address", "sub@"} {
+			_, err := sc.svc.Confirm(ctx, domain.Actor{TenantID: tenant, Subject: "s-1", Email: email}, sc.sync.ID, true)
+			if domain.ErrorCode(err) != domain.EUnprocessable || !strings.Contains(domain.ErrorMessage(err), "email claim") {
+				t.Fatalf("confirm with email %q: %v, want unprocessable naming the email claim", email, err)
+			}
+		}
+		if sy, _ := sc.st.GetSync(ctx, tenant, sc.sync.ID); sy.Status != domain.SyncPreviewReady || sc.ex.starts != 0 {
+			t.Fatalf("a refused confirm changed the sync: %s, started %d", sy.Status, sc.ex.starts)
+		}
+		if _, err := sc.svc.Confirm(ctx, admin, sc.sync.ID, true); err != nil {
+			t.Fatalf("confirm with an email claim: %v", err)
 		}
 	})
 	t.Run("expired preview is gone", func(t *testing.T) {

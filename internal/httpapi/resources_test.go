@@ -365,3 +365,26 @@ func TestListPaging(t *testing.T) {
 		}
 	})
 }
+
+// A sync pins the connection it started with: replacing the connection
+// while one is previewing or applying is refused, secret untouched.
+func TestConnectionFrozenWhileSyncing(t *testing.T) {
+	e := newEnv(t)
+	e.putConnection(t, acmeAdmin)
+	puts := e.secrets.puts
+	e.do(t, &acmeAdmin, http.MethodPost, "/v1/syncs", "").mustStatus(t, http.StatusAccepted)
+	other := fmt.Sprintf(`{"directoryTenantId":"99999999-8888-7777-6666-555555555555","clientId":%q,"clientSecret":%q}`, clientGUID, testSecret+"x")
+	r := e.do(t, &acmeAdmin, http.MethodPut, "/v1/connection", other).mustStatus(t, http.StatusConflict)
+	if !strings.Contains(r.errorMessage(), "PREVIEWING") {
+		t.Fatalf("409 message %q does not say why", r.errorMessage())
+	}
+	if e.secrets.puts != puts {
+		t.Fatal("a refused PUT /v1/connection replaced the secret")
+	}
+	got := e.do(t, &acmeAdmin, http.MethodGet, "/v1/connection", "").mustStatus(t, http.StatusOK)
+	if got.Body["directoryTenantId"] != dirTenantGUID {
+		t.Fatalf("the connection changed: %v", got.Body)
+	}
+	// Another tenant is not affected.
+	e.do(t, &otherAdmin, http.MethodPut, "/v1/connection", other).mustStatus(t, http.StatusCreated)
+}

@@ -1,0 +1,330 @@
+package preview
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"dirsync/internal/domain"
+	"dirsync/internal/dynamolocal/dynamotest"
+	"dirsync/internal/store"
+)
+
+// gatedReader blocks in Read until released (or its context ends), so a
+// test decides what happens while a worker is mid-read.
+type gatedReader struct {
+	snap    *domain.Snapshot
+	entered chan struct{}
+	release chan struct{}
+	once    sync.Once
+}
+
+func newGatedReader(snap *domain.Snapshot) *gatedReader {
+	return &gatedReader{snap: snap, entered: make(chan struct{}), release: make(chan struct{})}
+}
+
+func (r *gatedReader) Read(ctx context.Context, _ domain.Options) (*domain.Snapshot, error) {
+	r.once.Do(func() { close(r.entered) })
+	select {
+	case <-r.release:
+		return r.snap, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func waitFor(t *testing.T, what string, c <-chan struct{}) {
+	t.Helper()
+	select {
+	case <-c:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("timed out waiting for %s", what)
+	}
+}
+
+func syncStatus(t *testing.T, st *store.Store, id string) *domain.Sync {
+	t.Helper()
+	sy, err := st.GetSync(context.Background(), "acme", id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sy
+}
+
+// Two previews of one tenant can never both become PREVIEW_READY: a worker
+// whose lease lapsed (stalled, partitioned) while another sync started is
+// fenced out, even if it never noticed.
+func TestLapsedWorkerCannotMakeItsPreviewReady(t *testing.T) {
+	ctx := context.Background()
+	st := newStore(t)
+	slow := newGatedReader(snapshot(5))
+	svc, d := newService(t, st, slow)
+	svc.LockFor = time.Minute
+	svc.RenewEvery = time.Hour // the stalled worker never renews
+	a, err := svc.Start(ctx, admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- svc.Run(ctx, d.jobs[0]) }()
+	waitFor(t, "worker A to read", slow.entered)
+
+	// Time passes beyond A's lease; B starts and takes the tenant over.
+	st.SetClock(func() time.Time { return time.Now().Add(10 * time.Minute) })
+	defer st.SetClock(time.Now)
+	svcB, _ := newService(t, st, staticReader{snap: snapshot(7)})
+	svcB.Dispatcher = d
+	b, err := svcB.Start(ctx, admin)
+	if err != nil {
+		t.Fatalf("B could not start after A's lease lapsed: %v", err)
+	}
+	if got := syncStatus(t, st, a.ID); got.Status != domain.SyncPreviewFailed || got.Error.Code != domain.SyncErrWorkerLost {
+		t.Fatalf("A = %s %+v, want PREVIEW_FAILED worker_lost", got.Status, got.Error)
+	}
+
+	close(slow.release) // A wakes up and tries to store its plan
+	if err := <-done; err != nil {
+		t.Fatalf("A's run: %v (a lost lease is not an error to retry)", err)
+	}
+	if got := syncStatus(t, st, a.ID); got.Status != domain.SyncPreviewFailed {
+		t.Fatalf("A became %s after waking up", got.Status)
+	}
+	if changes, _, _ := st.ListChanges(ctx, "acme", a.ID, store.ChangeFilter{}, store.Page{Limit: 10}); len(changes) != 0 {
+		t.Fatalf("A's plan is readable: %d changes", len(changes))
+	}
+	if err := svcB.Run(ctx, d.jobs[1]); err != nil {
+		t.Fatal(err)
+	}
+	if got := syncStatus(t, st, b.ID); got.Status != domain.SyncPreviewReady || got.Counts.Users.Add != 7 {
+		t.Fatalf("B = %s %+v", got.Status, got.Counts)
+	}
+}
+
+// A live worker notices at its next renewal that the lock moved on and
+// stops reading.
+func TestWorkerStopsWhenItsLeaseIsTakenOver(t *testing.T) {
+	ctx := context.Background()
+	st := newStore(t)
+	slow := newGatedReader(snapshot(5))
+	svc, d := newService(t, st, slow)
+	svc.LockFor, svc.RenewEvery = time.Minute, 50*time.Millisecond
+	a, err := svc.Start(ctx, admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- svc.Run(ctx, d.jobs[0]) }()
+	waitFor(t, "worker A to read", slow.entered)
+	st.SetClock(func() time.Time { return time.Now().Add(10 * time.Minute) })
+	defer st.SetClock(time.Now)
+	if _, err := st.GetSync(ctx, "acme", a.ID); err != nil { // reads reap the lapsed lease
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("A's run: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("A kept reading after its lease was taken over")
+	}
+	if got := syncStatus(t, st, a.ID); got.Status != domain.SyncPreviewFailed || got.Error.Code != domain.SyncErrWorkerLost {
+		t.Fatalf("A = %s %+v", got.Status, got.Error)
+	}
+}
+
+func TestCancelStopsThePreviewWorker(t *testing.T) {
+	ctx := context.Background()
+	st := newStore(t)
+	slow := newGatedReader(snapshot(5))
+	svc, d := newService(t, st, slow)
+	svc.LockFor, svc.RenewEvery = time.Minute, 50*time.Millisecond
+	sy, err := svc.Start(ctx, admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- svc.Run(ctx, d.jobs[0]) }()
+	waitFor(t, "the worker to read", slow.entered)
+	if _, err := st.CancelSync(ctx, "acme", sy.ID, time.Minute); err != nil {
+		t.Fatalf("cancel while previewing: %v", err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("the cancelled run: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the worker kept reading after the cancel")
+	}
+	if got := syncStatus(t, st, sy.ID); got.Status != domain.SyncCancelled {
+		t.Fatalf("after cancel: %s", got.Status)
+	}
+	if _, err := svc.Start(ctx, admin); err != nil {
+		t.Fatalf("a new preview after the cancel: %v", err)
+	}
+}
+
+// A worker killed mid-read (nothing recorded) leaves a sync that ends
+// PREVIEW_FAILED worker_lost once its lease lapsed.
+func TestKilledWorkerEndsWorkerLost(t *testing.T) {
+	ctx := context.Background()
+	st := newStore(t)
+	slow := newGatedReader(snapshot(5))
+	svc, d := newService(t, st, slow)
+	svc.LockFor, svc.RenewEvery = time.Minute, 50*time.Millisecond
+	sy, err := svc.Start(ctx, admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	killCtx, kill := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- svc.Run(killCtx, d.jobs[0]) }()
+	waitFor(t, "the worker to read", slow.entered)
+	kill()
+	<-done
+	if got := syncStatus(t, st, sy.ID); got.Status != domain.SyncPreviewing {
+		t.Fatalf("right after the kill: %s", got.Status)
+	}
+	st.SetClock(func() time.Time { return time.Now().Add(2 * time.Minute) })
+	defer st.SetClock(time.Now)
+	if got := syncStatus(t, st, sy.ID); got.Status != domain.SyncPreviewFailed || got.Error.Code != domain.SyncErrWorkerLost {
+		t.Fatalf("after the lease lapsed: %s %+v, want PREVIEW_FAILED worker_lost", got.Status, got.Error)
+	}
+}
+
+// A job delivered twice (Lambda's asynchronous invoke is at-least-once)
+// computes and stores the plan once.
+func TestDuplicateDeliveryStoresOnePlan(t *testing.T) {
+	ctx := context.Background()
+	st := newStore(t)
+	slow := newGatedReader(snapshot(5))
+	var reads atomic.Int32
+	svc, d := newService(t, st, slow)
+	svc.LockFor, svc.RenewEvery = time.Minute, 50*time.Millisecond
+	svc.NewReader = func(context.Context, *domain.Connection) (Reader, error) { reads.Add(1); return slow, nil }
+	sy, err := svc.Start(ctx, admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, second := make(chan error, 1), make(chan error, 1)
+	go func() { first <- svc.Run(ctx, d.jobs[0]) }()
+	waitFor(t, "the first worker to read", slow.entered)
+	go func() { second <- svc.Run(ctx, d.jobs[0]) }()
+	time.Sleep(300 * time.Millisecond) // the duplicate is waiting for the lease
+	close(slow.release)
+	for _, c := range []chan error{first, second} {
+		if err := <-c; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := reads.Load(); n != 1 {
+		t.Fatalf("%d reads of the source, want 1", n)
+	}
+	if got := syncStatus(t, st, sy.ID); got.Status != domain.SyncPreviewReady {
+		t.Fatalf("sync = %s", got.Status)
+	}
+}
+
+// The worker reads exactly the connection the sync was started with, even
+// if the stored connection changed meanwhile.
+func TestWorkerUsesThePinnedConnection(t *testing.T) {
+	ctx := context.Background()
+	names := dynamotest.Tables(t)
+	st := store.New(dynamotest.Client, names["DirectoryTable"], names["SyncTable"])
+	var got *domain.Connection
+	svc, d := newService(t, st, staticReader{snap: snapshot(3)})
+	svc.NewReader = func(_ context.Context, conn *domain.Connection) (Reader, error) {
+		got = conn
+		return staticReader{snap: snapshot(3)}, nil
+	}
+	before, err := st.GetConnection(ctx, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Start(ctx, admin); err != nil {
+		t.Fatal(err)
+	}
+	// Replace the connection item behind the lock's back, as a PUT that
+	// raced the lock could have.
+	if _, err := dynamotest.Client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(names["SyncTable"]), Key: map[string]types.AttributeValue{
+			"pk": &types.AttributeValueMemberS{Value: "T#acme"}, "sk": &types.AttributeValueMemberS{Value: "CONN"}},
+		UpdateExpression:          aws.String("SET dtid = :d, cid = :c, sver = :v"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":d": &types.AttributeValueMemberS{Value: "other-directory"}, ":c": &types.AttributeValueMemberS{Value: "other-app"}, ":v": &types.AttributeValueMemberS{Value: "v9"}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Run(ctx, d.jobs[0]); err != nil {
+		t.Fatal(err)
+	}
+	if got == nil || got.DirectoryTenantID != before.DirectoryTenantID || got.ClientID != before.ClientID || got.SecretVersion != before.SecretVersion {
+		t.Fatalf("the worker read %+v, want the pinned %+v", got, before)
+	}
+}
+
+func TestSecretStoreFailures(t *testing.T) {
+	tests := []struct {
+		name       string
+		err        error
+		wantStatus domain.SyncStatus
+		wantRetry  bool
+	}{
+		{"secret store unreachable is retried", errors.New("secretsmanager: GetSecretValue: dial tcp: i/o timeout"), domain.SyncPreviewing, true},
+		{"no such secret fails the preview", domain.Errorf(domain.ENotFound, "no client secret is stored"), domain.SyncPreviewFailed, false},
+		{"a connection the reader refuses fails it", domain.Errorf(domain.EInvalid, "entra: the client secret is required"), domain.SyncPreviewFailed, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			st := newStore(t)
+			svc, d := newService(t, st, nil)
+			svc.NewReader = func(context.Context, *domain.Connection) (Reader, error) { return nil, tt.err }
+			sy, err := svc.Start(ctx, admin)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = svc.Run(ctx, d.jobs[0])
+			if (err != nil) != tt.wantRetry {
+				t.Fatalf("Run = %v, want an error to retry: %v", err, tt.wantRetry)
+			}
+			got := syncStatus(t, st, sy.ID)
+			if got.Status != tt.wantStatus {
+				t.Fatalf("sync = %s %+v, want %s", got.Status, got.Error, tt.wantStatus)
+			}
+			if got.Error != nil && got.Error.Code != domain.SyncErrCredentials {
+				t.Fatalf("error %+v, want bad_credentials", got.Error)
+			}
+		})
+	}
+}
+
+func TestPreviewWithoutEmailClaimWarns(t *testing.T) {
+	ctx := context.Background()
+	st := newStore(t)
+	svc, d := newService(t, st, staticReader{snap: snapshot(2)})
+	sy, err := svc.Start(ctx, Actor{TenantID: "acme", Subject: "sub-without-email"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Run(ctx, d.jobs[0]); err != nil {
+		t.Fatal(err)
+	}
+	got := syncStatus(t, st, sy.ID)
+	if got.Status != domain.SyncPreviewReady || got.CreatedBy != "sub-without-email" {
+		t.Fatalf("sync = %+v", got)
+	}
+	for _, w := range got.Warnings {
+		if w == NoEmailWarning {
+			return
+		}
+	}
+	t.Fatalf("warnings %q lack the missing email claim", got.Warnings)
+}

@@ -30,6 +30,7 @@ type Store interface {
 	ApplyUserChange(ctx context.Context, a *store.ApplyContext, c *domain.Change) (store.Outcome, error)
 	ApplyUserAdds(ctx context.Context, a *store.ApplyContext, changes []*domain.Change) ([]store.Outcome, error)
 	ApplyGroupChange(ctx context.Context, a *store.ApplyContext, c *domain.Change) (store.Outcome, error)
+	WrittenChanges(ctx context.Context, a *store.ApplyContext, changes []*domain.Change) (map[int]bool, error)
 	RecordOutcomes(ctx context.Context, tenant, syncID string, outcomes []store.Outcome) error
 	CompleteBatch(ctx context.Context, tenant, syncID string, index int, t store.Tally) (bool, error)
 }
@@ -232,7 +233,7 @@ func (s *Service) ApplyBatch(ctx context.Context, ev BatchEvent) (BatchResult, e
 			outcomes = append(outcomes, o)
 		}
 	}
-	var todo, adds []*domain.Change
+	var todo, adds, unrecorded []*domain.Change
 	for i := range changes {
 		c := &changes[i]
 		switch {
@@ -240,11 +241,20 @@ func (s *Service) ApplyBatch(ctx context.Context, ev BatchEvent) (BatchResult, e
 		case c.Outcome != "": // recorded by an earlier attempt of this batch
 			record(store.Outcome{Seq: c.Seq, Result: c.Outcome, Reason: c.OutcomeReason}, false)
 		case ev.Failed:
-			record(store.Outcome{Seq: c.Seq, Result: domain.OutcomeFailed, Reason: failureReason(ev.Error)}, true)
+			unrecorded = append(unrecorded, c)
 		case c.ObjectType == domain.ObjectUser && c.Kind == domain.KindAdd:
 			adds = append(adds, c) // written together: far fewer round trips
 		default:
 			todo = append(todo, c)
+		}
+	}
+	if len(unrecorded) > 0 {
+		outcomes, err := s.failedForGood(ctx, a, unrecorded, ev.Error)
+		if err != nil {
+			return res, retryable(err)
+		}
+		for _, o := range outcomes {
+			record(o, true)
 		}
 	}
 	var addErr error
@@ -286,6 +296,31 @@ func (s *Service) ApplyBatch(ctx context.Context, ev BatchEvent) (BatchResult, e
 	s.logger().Info("batch applied", "tenant_id", ev.TenantID, "sync_id", ev.SyncID, "batch", ev.Batch,
 		"applied", res.Applied, "conflicts", res.Conflicts, "failed", res.Failed)
 	return res, nil
+}
+
+// failedForGood decides the outcomes of a batch that failed after its
+// retries, for the changes no attempt recorded: what an attempt wrote is
+// applied (a user change is one write), a group written without the
+// certainty that its memberships followed is failed with that said, and
+// the rest failed.
+func (s *Service) failedForGood(ctx context.Context, a *store.ApplyContext, changes []*domain.Change, cause *StepError) ([]store.Outcome, error) {
+	written, err := s.Store.WrittenChanges(ctx, a, changes)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]store.Outcome, 0, len(changes))
+	for _, c := range changes {
+		o := store.Outcome{Seq: c.Seq, Result: domain.OutcomeFailed, Reason: failureReason(cause)}
+		switch {
+		case !written[c.Seq]:
+		case c.ObjectType == domain.ObjectUser || c.Kind == domain.KindRemove:
+			o.Result, o.Reason = domain.OutcomeApplied, ""
+		default:
+			o.Reason = "the group was written but its memberships may be incomplete; " + o.Reason
+		}
+		out = append(out, o)
+	}
+	return out, nil
 }
 
 func failureReason(e *StepError) string {

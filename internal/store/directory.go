@@ -302,20 +302,24 @@ func (s *Store) ListUsers(ctx context.Context, tenant string, f UserFilter, p Pa
 // GetUser returns one user; another tenant's user is not found, exactly
 // like a missing one.
 func (s *Store) GetUser(ctx context.Context, tenant, id string) (*domain.User, error) {
-	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: aws.String(s.dirTable), Key: key(tenantPK(tenant), userSK(id)), ConsistentRead: aws.Bool(true),
-	})
+	u, _, err := s.getUser(ctx, tenant, id)
+	return u, err
+}
+
+// getUser returns the user and its item as stored.
+func (s *Store) getUser(ctx context.Context, tenant, id string) (*domain.User, item, error) {
+	it, err := s.rawUser(ctx, tenant, id)
 	if err != nil {
-		return nil, fmt.Errorf("store: get user: %w", err)
+		return nil, nil, err
 	}
-	if out.Item == nil {
-		return nil, domain.Errorf(domain.ENotFound, "user %q not found", id)
+	if it == nil {
+		return nil, nil, domain.Errorf(domain.ENotFound, "user %q not found", id)
 	}
-	users := []domain.User{userFromItem(out.Item)}
+	users := []domain.User{userFromItem(it)}
 	if err := s.withGroups(ctx, tenant, users); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return &users[0], nil
+	return &users[0], it, nil
 }
 
 // NewUser is a manually created user.
@@ -385,7 +389,7 @@ type UserPatch struct {
 // UpdateUser edits a user and bumps its revision; an email change moves the
 // email claim in the same transaction.
 func (s *Store) UpdateUser(ctx context.Context, tenant, id string, p UserPatch) (*domain.User, error) {
-	cur, err := s.GetUser(ctx, tenant, id)
+	cur, stored, err := s.getUser(ctx, tenant, id)
 	if err != nil {
 		return nil, err
 	}
@@ -410,6 +414,11 @@ func (s *Store) UpdateUser(ctx context.Context, tenant, id string, p UserPatch) 
 	next.UpdatedAt = s.now().UTC()
 
 	put := userItem(tenant, &next)
+	// The apply marker says which sync change last wrote the user; it
+	// survives an edit, so a retried batch still knows its change applied.
+	if marker, ok := stored["ls"]; ok {
+		put["ls"] = marker
+	}
 	txn := []types.TransactWriteItem{{Put: &types.Put{
 		TableName: aws.String(s.dirTable), Item: put,
 		ConditionExpression:       aws.String("rev = :rev"),

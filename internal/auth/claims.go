@@ -14,7 +14,8 @@ import (
 	"math"
 	"strconv"
 	"strings"
-	"unicode"
+
+	"dirsync/internal/domain"
 )
 
 // Claims is the caller's identity, taken from a verified token.
@@ -46,6 +47,23 @@ func NewContext(ctx context.Context, c Claims) context.Context {
 func FromContext(ctx context.Context) (Claims, bool) {
 	c, ok := ctx.Value(claimsKey{}).(Claims)
 	return c, ok
+}
+
+type refusedKey struct{}
+
+// NewRefusedContext returns ctx carrying why the caller's claims were
+// refused (an error of ClaimsFromMap or ClaimsFromStringMap), so the 401
+// answered later can say it. The API Lambdas need this: their adapter reads
+// the claims before the handler runs.
+func NewRefusedContext(ctx context.Context, err error) context.Context {
+	return context.WithValue(ctx, refusedKey{}, err)
+}
+
+// RefusedFromContext returns the error NewRefusedContext put in ctx, or nil.
+// Its message is meant for the caller.
+func RefusedFromContext(ctx context.Context) error {
+	err, _ := ctx.Value(refusedKey{}).(error)
+	return err
 }
 
 // Default claim names (DESIGN.md section 2).
@@ -82,20 +100,52 @@ func (n ClaimNames) withDefaults() ClaimNames {
 	return n
 }
 
-// ErrNoTenant is returned when the claims carry no usable platform tenant.
-var ErrNoTenant = errors.New("auth: token carries no usable tenant claim")
+// Tenant claim errors. Every unusable tenant claim is ErrNoTenant; one that
+// is present but not a valid platform tenant id is also ErrInvalidTenant.
+// Their messages name the claim and are meant for the caller (they never
+// echo the claim's value).
+var (
+	ErrNoTenant      = errors.New("token carries no usable tenant claim")
+	ErrInvalidTenant = fmt.Errorf("%w: not a valid platform tenant id", ErrNoTenant)
+)
 
-// maxTenantLen bounds the tenant id; tenant ids become part of storage keys.
-const maxTenantLen = 128
+// tenantClaimError is a refused tenant claim: kind for errors.Is, msg for
+// the caller.
+type tenantClaimError struct {
+	kind error
+	msg  string
+}
+
+func (e *tenantClaimError) Error() string { return e.msg }
+func (e *tenantClaimError) Unwrap() error { return e.kind }
+
+// checkTenant accepts only what domain.ValidTenantID accepts: the tenant id
+// becomes part of storage keys and secret names, so anything else would be
+// refused later, as a 500, instead of now, as a 401.
+func checkTenant(tenant, claim string) error {
+	if !domain.ValidTenantID(tenant) {
+		return &tenantClaimError{ErrInvalidTenant, fmt.Sprintf("the token's %q claim is not a valid platform tenant id: it must be %s", claim, domain.TenantIDRule)}
+	}
+	return nil
+}
 
 // ClaimsFromMap reads Claims from verified token claims as a JWT library
 // decodes them (strings, numbers, arrays). A missing or unusable tenant
-// claim is ErrNoTenant; missing roles are simply no roles.
+// claim is ErrNoTenant (ErrInvalidTenant when it is not a valid platform
+// tenant id), whose message can be shown to the caller; missing roles are
+// simply no roles.
 func ClaimsFromMap(m map[string]any, names ClaimNames) (Claims, error) {
 	names = names.withDefaults()
-	tenant, ok := scalarString(m[names.Tenant])
-	if !ok || !validTenant(tenant) {
-		return Claims{}, fmt.Errorf("%w (claim %q)", ErrNoTenant, names.Tenant)
+	raw, present := m[names.Tenant]
+	if !present || raw == nil {
+		return Claims{}, &tenantClaimError{ErrNoTenant, fmt.Sprintf("the token carries no %q claim", names.Tenant)}
+	}
+	tenant, ok := scalarString(raw)
+	if !ok {
+		return Claims{}, &tenantClaimError{ErrNoTenant, fmt.Sprintf("the token's %q claim is neither a string nor an integer", names.Tenant)}
+	}
+	if err := checkTenant(tenant, names.Tenant); err != nil {
+		return Claims{}, err
 	}
 	sub, _ := scalarString(m["sub"])
 	c := Claims{TenantID: tenant, Subject: sub, Email: firstString(m, "email", "preferred_username", "upn")}
@@ -103,14 +153,14 @@ func ClaimsFromMap(m map[string]any, names ClaimNames) (Claims, error) {
 	case string:
 		c.Roles = ParseRoles(roles)
 	case []string:
-		c.Roles = cleanRoles(roles)
+		c.Roles = nonEmpty(roles)
 	case []any:
 		for _, r := range roles {
 			if s, ok := r.(string); ok {
 				c.Roles = append(c.Roles, s)
 			}
 		}
-		c.Roles = cleanRoles(c.Roles)
+		c.Roles = nonEmpty(c.Roles)
 	}
 	return c, nil
 }
@@ -120,9 +170,12 @@ func ClaimsFromMap(m map[string]any, names ClaimNames) (Claims, error) {
 // ParseRoles).
 func ClaimsFromStringMap(m map[string]string, names ClaimNames) (Claims, error) {
 	names = names.withDefaults()
-	tenant := m[names.Tenant]
-	if !validTenant(tenant) {
-		return Claims{}, fmt.Errorf("%w (claim %q)", ErrNoTenant, names.Tenant)
+	tenant, present := m[names.Tenant]
+	if !present {
+		return Claims{}, &tenantClaimError{ErrNoTenant, fmt.Sprintf("the token carries no %q claim", names.Tenant)}
+	}
+	if err := checkTenant(tenant, names.Tenant); err != nil {
+		return Claims{}, err
 	}
 	c := Claims{TenantID: tenant, Subject: m["sub"], Roles: ParseRoles(m[names.Roles])}
 	for _, k := range []string{"email", "preferred_username", "upn"} {
@@ -134,38 +187,42 @@ func ClaimsFromStringMap(m map[string]string, names ClaimNames) (Claims, error) 
 	return c, nil
 }
 
-// ParseRoles reads a roles claim flattened into one string. API Gateway
-// renders an array claim as "[admin user]"; other issuers send a JSON array
-// (`["admin","user"]`), a comma or space separated list, or one role.
+// ParseRoles reads a roles claim that arrives as one string:
+//
+//   - text that parses as a JSON array of strings (`["admin","user"]`) is
+//     that list, each element one role exactly as it is;
+//   - any other text in brackets is API Gateway's flattening of an array
+//     claim ("[admin user]"), split on spaces inside the brackets only;
+//   - anything else is exactly one role, surrounding whitespace trimmed:
+//     "not admin" is the role "not admin" and "admin,user" the role
+//     "admin,user". A scalar is never split, since splitting "not admin"
+//     would grant "admin".
+//
+// Role names must not contain spaces: API Gateway renders ["a b","c"] as
+// "[a b c]", which cannot be told from ["a","b","c"].
 func ParseRoles(s string) []string {
 	s = strings.TrimSpace(s)
+	if len(s) >= 2 && s[0] == '[' && s[len(s)-1] == ']' {
+		var arr []string
+		if err := json.Unmarshal([]byte(s), &arr); err == nil {
+			return nonEmpty(arr)
+		}
+		return nonEmpty(strings.Split(s[1:len(s)-1], " "))
+	}
 	if s == "" {
 		return nil
 	}
-	if strings.HasPrefix(s, "[") {
-		var arr []string
-		if err := json.Unmarshal([]byte(s), &arr); err == nil {
-			return cleanRoles(arr)
-		}
-		s = strings.TrimSuffix(strings.TrimPrefix(s, "["), "]")
-	}
-	fields := strings.FieldsFunc(s, func(r rune) bool { return r == ',' || unicode.IsSpace(r) })
-	for i, f := range fields {
-		fields[i] = strings.Trim(f, `"'`)
-	}
-	return cleanRoles(fields)
+	return []string{s}
 }
 
-// cleanRoles drops empty entries.
-func cleanRoles(in []string) []string {
-	out := make([]string, 0, len(in))
+// nonEmpty drops empty roles (a JSON null element decodes to ""); the rest
+// are kept as they are, so " admin" never becomes "admin".
+func nonEmpty(in []string) []string {
+	var out []string
 	for _, r := range in {
-		if r = strings.TrimSpace(r); r != "" {
+		if r != "" {
 			out = append(out, r)
 		}
-	}
-	if len(out) == 0 {
-		return nil
 	}
 	return out
 }
@@ -195,18 +252,4 @@ func firstString(m map[string]any, keys ...string) string {
 		}
 	}
 	return ""
-}
-
-// validTenant accepts a non-empty, bounded tenant id of printable
-// characters. '#' is refused because it separates the parts of storage keys.
-func validTenant(t string) bool {
-	if t == "" || len(t) > maxTenantLen {
-		return false
-	}
-	for _, r := range t {
-		if r == '#' || unicode.IsSpace(r) || !unicode.IsPrint(r) {
-			return false
-		}
-	}
-	return true
 }

@@ -34,7 +34,10 @@ func RequireBearer(verifier TokenVerifier, names ClaimNames) func(http.Handler) 
 			}
 			claims, err := ClaimsFromMap(raw, names)
 			if err != nil {
-				writeUnauthorized(w, "invalid_token", "the token carries no usable "+names.withDefaults().Tenant+" claim")
+				// A tenant claim the service cannot use is 401, not 403: the
+				// token does not identify any platform tenant, so no
+				// permission could help; another token is what fixes it.
+				writeUnauthorized(w, "invalid_token", err.Error())
 				return
 			}
 			next.ServeHTTP(w, r.WithContext(NewContext(r.Context(), claims)))

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"dirsync/internal/domain"
 )
 
 func TestRequireBearer(t *testing.T) {
@@ -20,6 +22,9 @@ func TestRequireBearer(t *testing.T) {
 	}
 	admin := sign(map[string]any{"tenant_id": "acme", "sub": "s1", "email": "ada@acme.test", "roles": []string{"admin"}})
 	noTenant := sign(map[string]any{"sub": "s1", "roles": []string{"admin"}})
+	withTenant := func(tenant string) string {
+		return sign(map[string]any{"tenant_id": tenant, "sub": "s1", "email": "ada@acme.test", "roles": []string{"admin"}})
+	}
 	other, _ := NewLocalIssuer("https://issuer.local", "dirsync", nil)
 	foreign, _ := other.Sign(map[string]any{"tenant_id": "acme"}, time.Hour)
 
@@ -44,7 +49,14 @@ func TestRequireBearer(t *testing.T) {
 		{"empty token", "Bearer ", http.StatusUnauthorized, "missing bearer token"},
 		{"another issuer's key", "Bearer " + foreign, http.StatusUnauthorized, "bad signature"},
 		{"garbage", "Bearer abc.def.ghi", http.StatusUnauthorized, "invalid bearer token"},
-		{"no tenant claim", "Bearer " + noTenant, http.StatusUnauthorized, "tenant_id"},
+		{"no tenant claim", "Bearer " + noTenant, http.StatusUnauthorized, `no "tenant_id" claim`},
+		{"dotted tenant", "Bearer " + withTenant("acme.example.com"), http.StatusNoContent, ""},
+		// A tenant the rest of the service cannot store is refused here, not
+		// answered 500 deeper down.
+		{"tenant with a path", "Bearer " + withTenant("acme/../x"), http.StatusUnauthorized,
+			`"tenant_id" claim is not a valid platform tenant id: it must be ` + domain.TenantIDRule},
+		{"65-character tenant", "Bearer " + withTenant("a"+strings.Repeat("0", 64)), http.StatusUnauthorized,
+			"not a valid platform tenant id"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -59,7 +71,7 @@ func TestRequireBearer(t *testing.T) {
 				t.Fatalf("status = %d, want %d (%s)", rec.Code, tt.wantStatus, rec.Body)
 			}
 			if tt.wantStatus == http.StatusNoContent {
-				if !reached || seen.TenantID != "acme" || seen.Email != "ada@acme.test" || !seen.HasRole("admin") {
+				if !reached || !strings.HasPrefix(seen.TenantID, "acme") || seen.Email != "ada@acme.test" || !seen.HasRole("admin") {
 					t.Fatalf("claims in context = %+v (reached %v)", seen, reached)
 				}
 				return
@@ -75,6 +87,9 @@ func TestRequireBearer(t *testing.T) {
 			}
 			if body.Error.Code != "unauthorized" || !strings.Contains(body.Error.Message, tt.wantInMsg) {
 				t.Fatalf("error = %+v, want code unauthorized mentioning %q", body.Error, tt.wantInMsg)
+			}
+			if tt.header == "Bearer "+withTenant("acme/../x") && strings.Contains(rec.Body.String(), "acme/../x") {
+				t.Fatal("the refused tenant claim is echoed in the response")
 			}
 			if !strings.HasPrefix(rec.Header().Get("WWW-Authenticate"), "Bearer") {
 				t.Fatalf("WWW-Authenticate = %q", rec.Header().Get("WWW-Authenticate"))

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"dirsync/internal/domain"
 )
@@ -84,7 +86,9 @@ func decodeOptionalBody(w http.ResponseWriter, r *http.Request, dst any) error {
 // DecodeStrict decodes data into dst, a pointer to a struct, refusing what
 // encoding/json would let through: unknown or differently-cased fields,
 // duplicate fields, values of the wrong type (including null for fields
-// that are not pointers, slices or maps), and anything after the value.
+// that are not pointers, slices or maps), text that decoding would alter
+// (bytes that are not UTF-8 and \u escapes of lone UTF-16 surrogates, which
+// encoding/json silently turns into U+FFFD), and anything after the value.
 // Every error is a domain.EInvalid whose message names the offending field
 // by its path, e.g. "options.deactivationThreshold.percent: must be a number".
 func DecodeStrict(data []byte, dst any) error {
@@ -94,7 +98,8 @@ func DecodeStrict(data []byte, dst any) error {
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
-	if err := checkValue(dec, rv.Type().Elem(), ""); err != nil {
+	w := &walker{dec: dec, data: data}
+	if err := w.checkValue(rv.Type().Elem(), ""); err != nil {
 		return err
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
@@ -140,18 +145,120 @@ func syntaxError(err error) error {
 	return domain.Errorf(domain.EInvalid, "body: malformed JSON")
 }
 
-// checkValue reads one JSON value from dec and checks it against t.
-func checkValue(dec *json.Decoder, t reflect.Type, path string) error {
-	tok, err := dec.Token()
+// maxDepth is encoding/json's own nesting limit; the walk stops there too
+// rather than recursing on.
+const maxDepth = 10000
+
+// walker checks a body token by token. It keeps the body itself because the
+// decoder hands strings back already decoded, with whatever it could not
+// decode replaced: only the raw text shows what would be altered.
+type walker struct {
+	dec   *json.Decoder
+	data  []byte
+	depth int
+}
+
+// checkValue reads one JSON value and checks it against t.
+func (w *walker) checkValue(t reflect.Type, path string) error {
+	tok, err := w.stringToken(path, false)
 	if err != nil {
-		return syntaxError(err)
+		return err
 	}
-	return checkToken(dec, tok, t, path)
+	return w.checkToken(tok, t, path)
+}
+
+// stringToken reads the next token and, when it is a string (a value at
+// path, or a key of the object at path), checks its raw text.
+func (w *walker) stringToken(path string, key bool) (json.Token, error) {
+	start := w.dec.InputOffset()
+	tok, err := w.dec.Token()
+	if err != nil {
+		return nil, syntaxError(err)
+	}
+	if _, ok := tok.(string); !ok {
+		return tok, nil
+	}
+	// Only whitespace, ':' or ',' come before the opening quote.
+	raw := w.data[start:w.dec.InputOffset()]
+	open := bytes.IndexByte(raw, '"')
+	at, lone := alteredText(raw[open:])
+	if at < 0 {
+		return tok, nil
+	}
+	var what string
+	switch {
+	case key && lone:
+		what = `an object key has a \u escape of a lone UTF-16 surrogate`
+	case key:
+		what = "an object key is not valid UTF-8"
+	case lone:
+		what = `has a \u escape of a lone UTF-16 surrogate`
+	default:
+		what = "is not valid UTF-8"
+	}
+	msg := fmt.Sprintf("%s: %s (at byte offset %d of the body)", displayPath(path), what, start+int64(open)+int64(at))
+	if lone {
+		msg += "; a character above U+FFFF is escaped as a high and low surrogate pair"
+	}
+	return nil, domain.Errorf(domain.EInvalid, "%s", msg)
+}
+
+// alteredText finds, in a JSON string literal lit (quotes included, syntax
+// already checked), what encoding/json would decode to U+FFFD: a byte
+// sequence that is not UTF-8, or a \u escape of a UTF-16 surrogate that is
+// not a high one followed by a low one. It returns the offset in lit (-1
+// when there is none) and whether it is a lone surrogate.
+func alteredText(lit []byte) (at int, lone bool) {
+	body := lit[1 : len(lit)-1]
+	for i := 0; i < len(body); {
+		switch c := body[i]; {
+		case c == '\\' && body[i+1] == 'u':
+			r := hex4(body[i+2 : i+6])
+			if !utf16.IsSurrogate(r) {
+				i += 6
+				continue
+			}
+			if next := body[i+6:]; len(next) >= 6 && next[0] == '\\' && next[1] == 'u' &&
+				utf16.DecodeRune(r, hex4(next[2:6])) != utf8.RuneError {
+				i += 12
+				continue
+			}
+			return i + 1, true
+		case c == '\\':
+			i += 2
+		case c < utf8.RuneSelf:
+			i++
+		default:
+			r, size := utf8.DecodeRune(body[i:])
+			if r == utf8.RuneError && size == 1 {
+				return i + 1, false
+			}
+			i += size
+		}
+	}
+	return -1, false
+}
+
+// hex4 reads the four hex digits of a \u escape the decoder accepted.
+func hex4(b []byte) rune {
+	var r rune
+	for _, c := range b[:4] {
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c -= 'a' - 10
+		default:
+			c -= 'A' - 10
+		}
+		r = r<<4 | rune(c)
+	}
+	return r
 }
 
 // checkToken checks the value starting with tok against t, consuming the
-// rest of the value from dec when tok opens an object or array.
-func checkToken(dec *json.Decoder, tok json.Token, t reflect.Type, path string) error {
+// rest of the value when tok opens an object or array.
+func (w *walker) checkToken(tok json.Token, t reflect.Type, path string) error {
 	if tok == nil {
 		switch t.Kind() {
 		case reflect.Pointer, reflect.Slice, reflect.Map, reflect.Interface:
@@ -161,16 +268,23 @@ func checkToken(dec *json.Decoder, tok json.Token, t reflect.Type, path string) 
 	}
 	switch t.Kind() {
 	case reflect.Pointer:
-		return checkToken(dec, tok, t.Elem(), path)
+		return w.checkToken(tok, t.Elem(), path)
 	case reflect.Interface:
-		return skipValue(dec, tok)
+		// Any JSON fits, but its strings are checked like the others.
+		switch tok {
+		case json.Delim('{'):
+			return w.checkObject(path, func(_, fieldPath string) error { return w.checkValue(t, fieldPath) })
+		case json.Delim('['):
+			return w.checkElements(t, path)
+		}
+		return nil
 	case reflect.Struct:
 		if d, ok := tok.(json.Delim); !ok || d != '{' {
 			return wrongType(t, path)
 		}
 		fields := structFields(t)
 		seen := make(map[string]bool, len(fields))
-		return checkObject(dec, path, func(name, fieldPath string) error {
+		return w.checkObject(path, func(name, fieldPath string) error {
 			ft, ok := fields[name]
 			if !ok {
 				return domain.Errorf(domain.EInvalid, "%s: unknown field", fieldPath)
@@ -179,33 +293,25 @@ func checkToken(dec *json.Decoder, tok json.Token, t reflect.Type, path string) 
 				return domain.Errorf(domain.EInvalid, "%s: given more than once", fieldPath)
 			}
 			seen[name] = true
-			return checkValue(dec, ft, fieldPath)
+			return w.checkValue(ft, fieldPath)
 		})
 	case reflect.Map:
 		if d, ok := tok.(json.Delim); !ok || d != '{' || t.Key().Kind() != reflect.String {
 			return wrongType(t, path)
 		}
 		seen := map[string]bool{}
-		return checkObject(dec, path, func(name, fieldPath string) error {
+		return w.checkObject(path, func(name, fieldPath string) error {
 			if seen[name] {
 				return domain.Errorf(domain.EInvalid, "%s: given more than once", fieldPath)
 			}
 			seen[name] = true
-			return checkValue(dec, t.Elem(), fieldPath)
+			return w.checkValue(t.Elem(), fieldPath)
 		})
 	case reflect.Slice:
 		if d, ok := tok.(json.Delim); !ok || d != '[' {
 			return wrongType(t, path)
 		}
-		for i := 0; dec.More(); i++ {
-			if err := checkValue(dec, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); err != nil {
-				return err
-			}
-		}
-		if _, err := dec.Token(); err != nil { // the closing ]
-			return syntaxError(err)
-		}
-		return nil
+		return w.checkElements(t.Elem(), path)
 	case reflect.String:
 		if _, ok := tok.(string); !ok {
 			return wrongType(t, path)
@@ -250,11 +356,15 @@ func isRangeErr(err error) bool {
 
 // checkObject walks the members of an object whose '{' was read, calling
 // member for each key with the value still to be read.
-func checkObject(dec *json.Decoder, path string, member func(name, fieldPath string) error) error {
-	for dec.More() {
-		tok, err := dec.Token()
+func (w *walker) checkObject(path string, member func(name, fieldPath string) error) error {
+	if err := w.enter(path); err != nil {
+		return err
+	}
+	defer w.leave()
+	for w.dec.More() {
+		tok, err := w.stringToken(path, true)
 		if err != nil {
-			return syntaxError(err)
+			return err
 		}
 		name, ok := tok.(string)
 		if !ok {
@@ -264,38 +374,43 @@ func checkObject(dec *json.Decoder, path string, member func(name, fieldPath str
 			return err
 		}
 	}
-	if _, err := dec.Token(); err != nil { // the closing }
+	if _, err := w.dec.Token(); err != nil { // the closing }
 		return syntaxError(err)
 	}
 	return nil
 }
 
+// checkElements checks each element of an array whose '[' was read
+// against elem.
+func (w *walker) checkElements(elem reflect.Type, path string) error {
+	if err := w.enter(path); err != nil {
+		return err
+	}
+	defer w.leave()
+	for i := 0; w.dec.More(); i++ {
+		if err := w.checkValue(elem, fmt.Sprintf("%s[%d]", path, i)); err != nil {
+			return err
+		}
+	}
+	if _, err := w.dec.Token(); err != nil { // the closing ]
+		return syntaxError(err)
+	}
+	return nil
+}
+
+func (w *walker) enter(path string) error {
+	if w.depth++; w.depth > maxDepth {
+		return domain.Errorf(domain.EInvalid, "%s: nested more than %d levels deep", displayPath(path), maxDepth)
+	}
+	return nil
+}
+
+func (w *walker) leave() { w.depth-- }
+
 // wrongType reports a value of the wrong JSON type; the first problem
 // found is the one reported, so the rest of the body is not read.
 func wrongType(t reflect.Type, path string) error {
 	return domain.Errorf(domain.EInvalid, "%s: must be %s", displayPath(path), describe(t))
-}
-
-// skipValue consumes the rest of a value whose first token was tok.
-func skipValue(dec *json.Decoder, tok json.Token) error {
-	d, ok := tok.(json.Delim)
-	if !ok || (d != '{' && d != '[') {
-		return nil
-	}
-	for depth := 1; depth > 0; {
-		tok, err := dec.Token()
-		if err != nil {
-			return syntaxError(err)
-		}
-		if d, ok := tok.(json.Delim); ok {
-			if d == '{' || d == '[' {
-				depth++
-			} else {
-				depth--
-			}
-		}
-	}
-	return nil
 }
 
 // describe names the JSON type t expects, for messages.

@@ -3,11 +3,16 @@ package httpapi
 import (
 	"bytes"
 	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
+	"dirsync/internal/auth"
 	"dirsync/internal/domain"
 )
 
@@ -18,6 +23,7 @@ func TestDecodeStrict(t *testing.T) {
 	}
 	type target struct {
 		S    string            `json:"s"`
+		Tags []string          `json:"tags"`
 		P    *string           `json:"p"`
 		B    bool              `json:"b"`
 		I8   int8              `json:"i8"`
@@ -25,6 +31,10 @@ func TestDecodeStrict(t *testing.T) {
 		M    map[string]string `json:"m"`
 		In   *inner            `json:"in"`
 		Any  any               `json:"any"`
+	}
+	// nested is a body nested levels deep; its own object is level 1.
+	nested := func(levels int) string {
+		return `{"any":` + strings.Repeat("[", levels-1) + strings.Repeat("]", levels-1) + `}`
 	}
 	tests := []struct {
 		name    string
@@ -73,6 +83,51 @@ func TestDecodeStrict(t *testing.T) {
 		{"trailing comma", `{"s":"x",}`, "malformed JSON", nil},
 		{"single quotes", `{'s':'x'}`, "malformed JSON", nil},
 		{"empty", ``, "unexpected end of JSON", nil},
+		// The walk stops where encoding/json's nesting limit is.
+		{"nested to the limit", nested(maxDepth), "", nil},
+		{"nested past the limit", nested(maxDepth + 1), "nested more than 10000 levels deep", nil},
+		// encoding/json would turn these into U+FFFD; the caller's text is
+		// refused instead of being stored altered.
+		{"invalid byte", "{\"s\":\"a\xffb\"}", "s: is not valid UTF-8 (at byte offset 7 of the body)", nil},
+		{"invalid byte in a pointer", "{\"p\":\"\xc3\"}", "p: is not valid UTF-8", nil},
+		{"overlong encoding", "{\"s\":\"\xc0\xaf\"}", "s: is not valid UTF-8", nil},
+		{"truncated sequence", "{\"s\":\"\xe2\x82\"}", "s: is not valid UTF-8", nil},
+		{"UTF-8 encoded surrogate", "{\"s\":\"\xed\xa0\x80\"}", "s: is not valid UTF-8", nil},
+		{"invalid byte in a list", "{\"tags\":[\"ok\",\"\x80\"]}", "tags[1]: is not valid UTF-8", nil},
+		{"invalid byte in a map value", "{\"m\":{\"k\":\"\xfe\"}}", "m.k: is not valid UTF-8", nil},
+		{"invalid byte in a map key", "{\"m\":{\"a\xffb\":\"v\"}}", "m: an object key is not valid UTF-8", nil},
+		{"invalid byte in a top-level key", "{\"\xff\":1}", "body: an object key is not valid UTF-8", nil},
+		{"invalid byte deep in any", "{\"any\":{\"deep\":[1,\"\xff\"]}}", "any.deep[1]: is not valid UTF-8", nil},
+		{"invalid byte in a key in any", "{\"any\":[{\"\xff\":1}]}", "any[0]: an object key is not valid UTF-8", nil},
+		{"lone high surrogate", `{"s":"\ud800"}`, "s: has a \\u escape of a lone UTF-16 surrogate (at byte offset 6 of the body)", nil},
+		{"lone low surrogate", `{"s":"x\uDC00"}`, "s: has a \\u escape of a lone UTF-16 surrogate (at byte offset 7 of the body)", nil},
+		{"high surrogate then a letter", `{"s":"\ud83dA"}`, "s: has a \\u escape of a lone UTF-16 surrogate", nil},
+		{"high surrogate then another escape", `{"s":"\ud83d\u0041"}`, "s: has a \\u escape of a lone UTF-16 surrogate", nil},
+		{"two high surrogates", `{"s":"\ud83d\ud83d\ude00"}`, "s: has a \\u escape of a lone UTF-16 surrogate (at byte offset 6 ", nil},
+		{"surrogate pair then a lone one", `{"s":"\ud83d\ude00\ud800"}`, "s: has a \\u escape of a lone UTF-16 surrogate (at byte offset 18 ", nil},
+		{"lone surrogate in a list", `{"tags":["a","b","\udfff"]}`, "tags[2]: has a \\u escape of a lone UTF-16 surrogate", nil},
+		{"lone surrogate in a map key", `{"m":{"\ud800":"v"}}`, "m: an object key has a \\u escape of a lone UTF-16 surrogate", nil},
+		{"lone surrogate in any", `{"any":["\ud800"]}`, "any[0]: has a \\u escape of a lone UTF-16 surrogate", nil},
+		{"surrogate pair", `{"s":"\ud83d\ude00"}`, "", func(t *testing.T, v target) {
+			if v.S != "\U0001F600" {
+				t.Fatalf("decoded %q", v.S)
+			}
+		}},
+		{"escaped U+FFFD", `{"s":"\ufffd\uFFFD"}`, "", func(t *testing.T, v target) {
+			if v.S != "\uFFFD\uFFFD" {
+				t.Fatalf("decoded %q", v.S)
+			}
+		}},
+		{"literal U+FFFD and other UTF-8", "{\"s\":\"\xef\xbf\xbd é 😀\",\"tags\":[\"日本\"]}", "", func(t *testing.T, v target) {
+			if v.S != "\uFFFD é 😀" || v.Tags[0] != "日本" {
+				t.Fatalf("decoded %+v", v)
+			}
+		}},
+		{"escaped backslash before u", `{"s":"\\ud800"}`, "", func(t *testing.T, v target) {
+			if v.S != `\ud800` {
+				t.Fatalf("decoded %q", v.S)
+			}
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -94,6 +149,119 @@ func TestDecodeStrict(t *testing.T) {
 	}
 	if err := DecodeStrict([]byte(`{}`), target{}); err == nil || domain.ErrorCode(err) != domain.EInternal {
 		t.Fatalf("non-pointer target: %v", err)
+	}
+}
+
+// TestDecodeRequestBodiesRefuseAlteredText names, by JSON path, the field of
+// a real request body holding text encoding/json would silently alter.
+func TestDecodeRequestBodiesRefuseAlteredText(t *testing.T) {
+	const conn = `{"directoryTenantId":"11111111-2222-3333-4444-555555555555","clientId":"aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",`
+	tests := []struct {
+		name    string
+		body    string
+		decode  func([]byte) error
+		wantErr string
+	}{
+		{"invalid byte in the secret", conn + "\"clientSecret\":\"s3cr3t-\xff-Value~0123456789\"}", decodeAs[connectionRequest],
+			"clientSecret: is not valid UTF-8"},
+		{"lone surrogate in the secret", conn + `"clientSecret":"s3cr3t-\udbff-Value~0123456789"}`, decodeAs[connectionRequest],
+			"clientSecret: has a \\u escape of a lone UTF-16 surrogate"},
+		{"lone surrogate in a scope group", conn + `"options":{"scope":{"groups":["g1","\ud800"]}}}`, decodeAs[connectionRequest],
+			"options.scope.groups[1]: has a \\u escape of a lone UTF-16 surrogate"},
+		{"invalid byte in a scope group", conn + "\"options\":{\"scope\":{\"groups\":[\"g1\",\"\xc0\"]}}}", decodeAs[connectionRequest],
+			"options.scope.groups[1]: is not valid UTF-8"},
+		{"invalid byte in an attribute key", "{\"email\":\"a@b.c\",\"attributes\":{\"dept\xff\":\"x\"}}", decodeAs[createUserRequest],
+			"attributes: an object key is not valid UTF-8"},
+		{"lone surrogate in an attribute value", `{"attributes":{"department":"R&D \udc00"}}`, decodeAs[patchUserRequest],
+			"attributes.department: has a \\u escape of a lone UTF-16 surrogate"},
+		{"invalid byte in an unknown field's key", "{\"email\":\"a@b.c\",\"\xffx\":1}", decodeAs[createUserRequest],
+			"body: an object key is not valid UTF-8"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.decode([]byte(tt.body))
+			msg := domain.ErrorMessage(err)
+			if domain.ErrorCode(err) != domain.EInvalid || !strings.Contains(msg, tt.wantErr) {
+				t.Fatalf("error = %v, want bad_request containing %q", err, tt.wantErr)
+			}
+			if strings.Contains(msg, "Value~") || strings.ContainsRune(msg, utf8.RuneError) {
+				t.Fatalf("message %q echoes the caller's text", msg)
+			}
+		})
+	}
+}
+
+func decodeAs[T any](data []byte) error {
+	var v T
+	return DecodeStrict(data, &v)
+}
+
+// TestDecodeBody covers what the body reader refuses before decoding.
+func TestDecodeBody(t *testing.T) {
+	big := `{"email":"` + strings.Repeat("a", MaxBodyBytes) + `"}`
+	tests := []struct {
+		name        string
+		body        string
+		contentType string
+		unsized     bool // sent without a Content-Length
+		code        string
+		wantErr     string // "" = decodes
+	}{
+		{"valid", `{"email":"a@b.c"}`, "application/json", false, "", ""},
+		{"JSON with a charset", `{"email":"a@b.c"}`, "application/json; charset=utf-8", false, "", ""},
+		{"merge patch", `{"email":"a@b.c"}`, "application/merge-patch+json", false, "", ""},
+		{"over 64 KiB", big, "application/json", false, domain.ETooLarge, "64 KiB"},
+		{"over 64 KiB without a length", big, "application/json", true, domain.ETooLarge, "64 KiB"},
+		{"no body", "", "application/json", false, domain.EInvalid, "body: a JSON object is required"},
+		{"blank body", " \n ", "application/json", false, domain.EInvalid, "body: a JSON object is required"},
+		{"not declared JSON", `{"email":"a@b.c"}`, "text/plain", false, domain.EInvalid, "Content-Type"},
+		{"unknown field", `{"email":"a@b.c","admin":true}`, "application/json", false, domain.EInvalid, "admin: unknown field"},
+		{"wrong type", `{"email":1}`, "application/json", false, domain.EInvalid, "email: must be a string"},
+		{"trailing data", `{"email":"a@b.c"} {}`, "application/json", false, domain.EInvalid, "unexpected data after the JSON value"},
+		{"invalid UTF-8", "{\"email\":\"a\xff@b.c\"}", "application/json", false, domain.EInvalid, "email: is not valid UTF-8"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := httptest.NewRequest(http.MethodPost, "/v1/users", strings.NewReader(tt.body))
+			req.Header.Set("Content-Type", tt.contentType)
+			if tt.unsized {
+				req.ContentLength = -1
+			}
+			var v createUserRequest
+			err := decodeBody(httptest.NewRecorder(), req, &v)
+			if tt.wantErr == "" {
+				if err != nil || v.Email != "a@b.c" {
+					t.Fatalf("decoded %+v, error %v", v, err)
+				}
+				return
+			}
+			if domain.ErrorCode(err) != tt.code || !strings.Contains(domain.ErrorMessage(err), tt.wantErr) {
+				t.Fatalf("error = %v, want %s containing %q", err, tt.code, tt.wantErr)
+			}
+		})
+	}
+}
+
+// TestPutConnectionRefusesAlteredSecret sends a secret with a byte that is
+// not UTF-8: it is refused 400 naming clientSecret, and never reaches the
+// secret store (which would have stored it with U+FFFD in its place).
+func TestPutConnectionRefusesAlteredSecret(t *testing.T) {
+	h := New(Deps{Connections: emptyConnections{}, Secrets: panickingSecrets{}}, Options{Logger: slog.New(slog.DiscardHandler)})
+	for name, secret := range map[string]string{"invalid byte": "s3cr3t-\xff-Value~0123456789", "lone surrogate": `s3cr3t-\ud800-Value~0123456789`} {
+		t.Run(name, func(t *testing.T) {
+			body := `{"directoryTenantId":"11111111-2222-3333-4444-555555555555","clientId":"aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee","clientSecret":"` + secret + `"}`
+			req := newRequest(http.MethodPut, "/v1/connection", body)
+			req = req.WithContext(auth.NewContext(req.Context(), acmeAdmin))
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			var got errorBody
+			if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
+				t.Fatalf("body %q: %v", rec.Body, err)
+			}
+			if rec.Code != http.StatusBadRequest || got.Error.Code != domain.EInvalid || !strings.HasPrefix(got.Error.Message, "clientSecret: ") {
+				t.Fatalf("got %d %+v, want 400 bad_request naming clientSecret", rec.Code, got.Error)
+			}
+		})
 	}
 }
 
@@ -181,6 +349,9 @@ func FuzzDecodeStrict(f *testing.F) {
 		`{"Options":{}}`,
 		`[{}]`, `{"a":`, `"\ud800"`, `{"\u0000":1}`, `{"options":{"deactivationThreshold":{"count":-0}}}`,
 		`{"options":{"deactivationThreshold":{"count":1e3}}}`, ``, `{}`, `null`,
+		"{\"clientSecret\":\"a\xffb\"}", `{"clientSecret":"\ud800"}`, `{"clientSecret":"\ud83d\ude00\ufffd"}`,
+		"{\"clientSecret\":\"\xef\xbf\xbd\"}", `{"options":{"scope":{"groups":["a","\udc00"]}}}`,
+		"{\"attributes\":{\"\xff\":\"v\"}}", `{"attributes":{"k":"\\ud800"}}`, `{"email":"\ud800\u0041"}`,
 	}
 	for _, s := range seeds {
 		f.Add([]byte(s))
@@ -204,6 +375,14 @@ func checkStrict[T any](t *testing.T, data []byte) {
 	if !json.Valid(data) {
 		t.Fatalf("%q: accepted invalid JSON", data)
 	}
+	// Nothing accepted was altered: every U+FFFD decoded was in the body,
+	// as UTF-8 or as the escape \ufffd.
+	if !utf8.Valid(data) {
+		t.Fatalf("%q: accepted a body that is not UTF-8", data)
+	}
+	if got, sent := countReplacements(reflect.ValueOf(strict)), literalReplacements(data); got > sent {
+		t.Fatalf("%q: decoded %d U+FFFD, the body holds %d", data, got, sent)
+	}
 	var loose T
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -213,6 +392,61 @@ func checkStrict[T any](t *testing.T, data []byte) {
 	if !reflect.DeepEqual(strict, loose) {
 		t.Fatalf("%q: decoded %+v, encoding/json %+v", data, strict, loose)
 	}
+}
+
+// countReplacements counts U+FFFD in the strings (and map keys) of v.
+func countReplacements(v reflect.Value) int {
+	switch v.Kind() {
+	case reflect.String:
+		return strings.Count(v.String(), "\uFFFD")
+	case reflect.Pointer, reflect.Interface:
+		if v.IsNil() {
+			return 0
+		}
+		return countReplacements(v.Elem())
+	case reflect.Struct:
+		n := 0
+		for i := range v.NumField() {
+			n += countReplacements(v.Field(i))
+		}
+		return n
+	case reflect.Slice, reflect.Array:
+		n := 0
+		for i := range v.Len() {
+			n += countReplacements(v.Index(i))
+		}
+		return n
+	case reflect.Map:
+		n := 0
+		for it := v.MapRange(); it.Next(); {
+			n += countReplacements(it.Key()) + countReplacements(it.Value())
+		}
+		return n
+	}
+	return 0
+}
+
+// literalReplacements counts the U+FFFD a valid JSON text holds on
+// purpose: encoded as UTF-8, or escaped as \ufffd.
+func literalReplacements(data []byte) int {
+	n := 0
+	for i := 0; i < len(data); {
+		if data[i] == '\\' {
+			if i+6 <= len(data) && data[i+1] == 'u' && strings.EqualFold(string(data[i+2:i+6]), "fffd") {
+				n++
+				i += 6
+			} else {
+				i += 2
+			}
+			continue
+		}
+		r, size := utf8.DecodeRune(data[i:])
+		if r == utf8.RuneError && size == 3 {
+			n++
+		}
+		i += size
+	}
+	return n
 }
 
 // FuzzQuery checks query parsing: no panics, refusals are bad_request, and

@@ -76,10 +76,12 @@ func newRequest(ctx context.Context, ev events.APIGatewayV2HTTPRequest, names au
 		ctx = httpapi.WithRequestID(ctx, id)
 	}
 	// Claims the authorizer passed but without a usable tenant stay out of
-	// the context: the handler then answers 401.
+	// the context, and why goes in: the handler then answers 401 saying it.
 	if a := ev.RequestContext.Authorizer; a != nil && a.JWT != nil {
 		if claims, err := auth.ClaimsFromStringMap(a.JWT.Claims, names); err == nil {
 			ctx = auth.NewContext(ctx, claims)
+		} else {
+			ctx = auth.NewRefusedContext(ctx, err)
 		}
 	}
 

@@ -3,6 +3,8 @@ package preview
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -49,6 +51,14 @@ func waitFor(t *testing.T, what string, c <-chan struct{}) {
 	}
 }
 
+// skewClock makes st's clock run ahead of the real one by what the
+// returned value holds, safe to change while workers use the store.
+func skewClock(st *store.Store) *atomic.Int64 {
+	var skew atomic.Int64
+	st.SetClock(func() time.Time { return time.Now().Add(time.Duration(skew.Load())) })
+	return &skew
+}
+
 func syncStatus(t *testing.T, st *store.Store, id string) *domain.Sync {
 	t.Helper()
 	sy, err := st.GetSync(context.Background(), "acme", id)
@@ -64,6 +74,7 @@ func syncStatus(t *testing.T, st *store.Store, id string) *domain.Sync {
 func TestLapsedWorkerCannotMakeItsPreviewReady(t *testing.T) {
 	ctx := context.Background()
 	st := newStore(t)
+	skew := skewClock(st)
 	slow := newGatedReader(snapshot(5))
 	svc, d := newService(t, st, slow)
 	svc.LockFor = time.Minute
@@ -77,8 +88,7 @@ func TestLapsedWorkerCannotMakeItsPreviewReady(t *testing.T) {
 	waitFor(t, "worker A to read", slow.entered)
 
 	// Time passes beyond A's lease; B starts and takes the tenant over.
-	st.SetClock(func() time.Time { return time.Now().Add(10 * time.Minute) })
-	defer st.SetClock(time.Now)
+	skew.Store(int64(10 * time.Minute))
 	svcB, _ := newService(t, st, staticReader{snap: snapshot(7)})
 	svcB.Dispatcher = d
 	b, err := svcB.Start(ctx, admin)
@@ -112,6 +122,7 @@ func TestLapsedWorkerCannotMakeItsPreviewReady(t *testing.T) {
 func TestWorkerStopsWhenItsLeaseIsTakenOver(t *testing.T) {
 	ctx := context.Background()
 	st := newStore(t)
+	skew := skewClock(st)
 	slow := newGatedReader(snapshot(5))
 	svc, d := newService(t, st, slow)
 	svc.LockFor, svc.RenewEvery = time.Minute, 50*time.Millisecond
@@ -122,8 +133,7 @@ func TestWorkerStopsWhenItsLeaseIsTakenOver(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- svc.Run(ctx, d.jobs[0]) }()
 	waitFor(t, "worker A to read", slow.entered)
-	st.SetClock(func() time.Time { return time.Now().Add(10 * time.Minute) })
-	defer st.SetClock(time.Now)
+	skew.Store(int64(10 * time.Minute))
 	if _, err := st.GetSync(ctx, "acme", a.ID); err != nil { // reads reap the lapsed lease
 		t.Fatal(err)
 	}
@@ -177,6 +187,7 @@ func TestCancelStopsThePreviewWorker(t *testing.T) {
 func TestKilledWorkerEndsWorkerLost(t *testing.T) {
 	ctx := context.Background()
 	st := newStore(t)
+	skew := skewClock(st)
 	slow := newGatedReader(snapshot(5))
 	svc, d := newService(t, st, slow)
 	svc.LockFor, svc.RenewEvery = time.Minute, 50*time.Millisecond
@@ -193,8 +204,7 @@ func TestKilledWorkerEndsWorkerLost(t *testing.T) {
 	if got := syncStatus(t, st, sy.ID); got.Status != domain.SyncPreviewing {
 		t.Fatalf("right after the kill: %s", got.Status)
 	}
-	st.SetClock(func() time.Time { return time.Now().Add(2 * time.Minute) })
-	defer st.SetClock(time.Now)
+	skew.Store(int64(2 * time.Minute))
 	if got := syncStatus(t, st, sy.ID); got.Status != domain.SyncPreviewFailed || got.Error.Code != domain.SyncErrWorkerLost {
 		t.Fatalf("after the lease lapsed: %s %+v, want PREVIEW_FAILED worker_lost", got.Status, got.Error)
 	}
@@ -327,4 +337,95 @@ func TestPreviewWithoutEmailClaimWarns(t *testing.T) {
 		}
 	}
 	t.Fatalf("warnings %q lack the missing email claim", got.Warnings)
+}
+
+// Whatever the timing of lapses, takeovers and wake-ups, every preview
+// ends (none stays PREVIEWING), and one that did not end ready (taken over,
+// failed) leaves nothing readable: no progress counter, no changes. The
+// deterministic form of the takeover is TestLapsedWorkerCannotMakeItsPreviewReady.
+func TestRacingPreviewsEndCleanly(t *testing.T) {
+	ctx := context.Background()
+	st := newStore(t)
+	skew := skewClock(st)
+	takeovers := 0
+	for round := range 12 {
+		tenant := fmt.Sprintf("race-%d", round)
+		if err := st.PutConnection(ctx, &domain.Connection{TenantID: tenant, DirectoryTenantID: dirTenant, ClientID: "c", Cloud: domain.CloudGlobal}); err != nil {
+			t.Fatal(err)
+		}
+		actor := Actor{TenantID: tenant, Subject: "s", Email: "admin@contoso.com"}
+		var wg sync.WaitGroup
+		ids := make([]string, 2)
+		tookOver := make([]bool, 2)
+		for w := range 2 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				d := &recordingDispatcher{}
+				svc := &Service{Store: st, Dispatcher: d, TTL: time.Hour, Retention: time.Hour, LockFor: time.Minute,
+					RenewEvery: time.Duration(20+rand.IntN(200)) * time.Millisecond, UserBatchSize: 10,
+					NewReader: func(context.Context, *domain.Connection) (Reader, error) {
+						return sleepyReader{snap: snapshot(3), sleep: time.Duration(rand.IntN(300)) * time.Millisecond}, nil
+					}}
+				time.Sleep(time.Duration(rand.IntN(150)) * time.Millisecond)
+				sy, err := svc.Start(ctx, actor)
+				if domain.ErrorCode(err) == domain.EConflict {
+					// Lapse the holder's lease (as a stall would), then try again.
+					skew.Add(int64(2 * time.Minute))
+					sy, err = svc.Start(ctx, actor)
+					tookOver[w] = err == nil
+				}
+				if err != nil {
+					return
+				}
+				ids[w] = sy.ID
+				_ = svc.Run(ctx, d.jobs[0])
+			}()
+		}
+		wg.Wait()
+		for _, took := range tookOver {
+			if took {
+				takeovers++
+			}
+		}
+		for _, id := range ids {
+			if id == "" {
+				continue
+			}
+			sy, err := st.GetSync(ctx, tenant, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch {
+			case sy.Status == domain.SyncPreviewing:
+				t.Fatalf("round %d: %s is still PREVIEWING after its worker ended", round, id)
+			case sy.Status != domain.SyncPreviewReady:
+				// A preview that did not end ready leaves nothing to read.
+				if _, err := st.GetProgress(ctx, tenant, id); domain.ErrorCode(err) != domain.ENotFound {
+					t.Fatalf("round %d: %s (%s) has a progress counter: %v", round, id, sy.Status, err)
+				}
+				if changes, _, _ := st.ListChanges(ctx, tenant, id, store.ChangeFilter{}, store.Page{Limit: 10}); len(changes) != 0 {
+					t.Fatalf("round %d: %s (%s) lists %d changes", round, id, sy.Status, len(changes))
+				}
+			}
+		}
+	}
+	if takeovers == 0 {
+		t.Fatal("no round took a lapsed lease over: the test did not exercise the race")
+	}
+}
+
+// sleepyReader answers after a delay, or fails when its context ends first.
+type sleepyReader struct {
+	snap  *domain.Snapshot
+	sleep time.Duration
+}
+
+func (r sleepyReader) Read(ctx context.Context, _ domain.Options) (*domain.Snapshot, error) {
+	select {
+	case <-time.After(r.sleep):
+		return r.snap, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }

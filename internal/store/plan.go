@@ -39,8 +39,9 @@ type Batch struct {
 func rangeKey(ot domain.ObjectType, k domain.ChangeKind) string { return string(ot) + "/" + string(k) }
 
 // SavePlan stores a computed plan for a PREVIEWING sync: its changes (with
-// large membership lists split into chunk items), the apply batches and a
-// zeroed progress counter, then marks the sync PREVIEW_READY with counts,
+// large membership lists split into chunk items) and the apply batches,
+// then, in one transaction, a zeroed progress counter and the sync marked
+// PREVIEW_READY with counts,
 // safeguards and warnings and releases the tenant's lock. Marking it ready
 // is fenced: it happens only while l still holds the preview's lease, so a
 // worker whose lease lapsed never makes its plan confirmable.
@@ -103,14 +104,7 @@ func (s *Store) SavePlan(ctx context.Context, l Lease, plan *domain.Plan, w Plan
 				return err
 			}
 		}
-		progress := key(pk, progressSK)
-		progress["st"] = avS(string(domain.SyncPreviewReady))
-		progress["total"] = avN(int64(total))
-		for _, f := range []string{"processed", "succeeded", "failed", "conflicts"} {
-			progress[f] = avN(0)
-		}
-		progress["ttl"] = ttl
-		return emit(progress)
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("store: save plan %s: %w", syncID, err)
@@ -129,7 +123,18 @@ func (s *Store) SavePlan(ctx context.Context, l Lease, plan *domain.Plan, w Plan
 		}
 		values[name] = av
 	}
+	// The counter is written with the fenced status change, so a worker
+	// fenced out leaves nothing readable: its change and batch items are
+	// reachable only through the ranges and counts of a ready sync.
+	progress := key(pk, progressSK)
+	progress["st"] = avS(string(domain.SyncPreviewReady))
+	progress["total"] = avN(int64(total))
+	for _, f := range []string{"processed", "succeeded", "failed", "conflicts"} {
+		progress[f] = avN(0)
+	}
+	progress["ttl"] = ttl
 	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{Put: &types.Put{TableName: aws.String(s.syncTable), Item: progress}},
 		{Update: &types.Update{
 			TableName: aws.String(s.syncTable), Key: key(tenantPK(tenant), syncSK(syncID)),
 			UpdateExpression: aws.String("SET st = :ready, counts = :counts, sg = :sg, warn = :warn, #ranges = :ranges, " +

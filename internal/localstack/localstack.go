@@ -87,11 +87,12 @@ type Stack struct {
 	Runner  *sfnlocal.Runner
 	Secrets SecretStore
 
-	dynamo *dynamolocal.Instance
-	server *http.Server
-	jobs   sync.WaitGroup
-	logger *slog.Logger
-	closed chan struct{}
+	dynamo  *dynamolocal.Instance
+	server  *http.Server
+	jobs    sync.WaitGroup
+	running sync.Map // *context.CancelCauseFunc of each running job
+	logger  *slog.Logger
+	closed  chan struct{}
 }
 
 // Start brings the stack up. Close stops everything it started.
@@ -282,8 +283,12 @@ func (s *Stack) dispatch(_ context.Context, job preview.Job) error {
 	s.jobs.Add(1)
 	go func() {
 		defer s.jobs.Done()
+		// The worker function's timeout in template.yaml.
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 		defer cancel()
+		ctx, kill := context.WithCancelCause(ctx)
+		s.running.Store(&kill, kill)
+		defer s.running.Delete(&kill)
 		if err := s.Preview.Run(ctx, job); err != nil {
 			s.logger.Error("preview worker failed", "tenant_id", job.TenantID, "sync_id", job.SyncID, "error", err)
 		}
@@ -293,6 +298,20 @@ func (s *Stack) dispatch(_ context.Context, job preview.Job) error {
 
 // WaitIdle waits until no preview job is running.
 func (s *Stack) WaitIdle() { s.jobs.Wait() }
+
+// errKilled is why KillWorkers ends a job.
+var errKilled = errors.New("localstack: the worker invocation was killed")
+
+// KillWorkers ends every running preview job at once, as Lambda ends an
+// invocation at its timeout or on a crash: the job gets no chance to
+// record anything.
+func (s *Stack) KillWorkers() {
+	s.running.Range(func(_, v any) bool {
+		v.(context.CancelCauseFunc)(errKilled)
+		return true
+	})
+	s.jobs.Wait()
+}
 
 // Token signs an admin token (or one with the given roles) for a tenant.
 func (s *Stack) Token(tenant, email string, roles []string, ttl time.Duration) (string, error) {

@@ -38,6 +38,11 @@ func SyncError(err error) domain.SyncError {
 		code = domain.SyncErrCredentials
 	case errors.Is(err, ErrPermissionDenied):
 		code = domain.SyncErrPermission
+	case errors.Is(err, ErrSourceIncomplete):
+		code = domain.SyncErrSourceIncomplete
+	case errors.Is(err, ErrScopeGroupNotFound):
+		// The admin's options name a group that is gone: theirs to fix.
+		code = domain.SyncErrOptions
 	}
 	return domain.SyncError{Code: code, Message: err.Error()}
 }

@@ -20,6 +20,9 @@ func TestSyncError(t *testing.T) {
 		{fmt.Errorf("entra: users page 1: needs User.Read.All: %w", ErrPermissionDenied), domain.SyncErrPermission},
 		{fmt.Errorf("entra: users page 2: %w", ErrUnavailable), domain.SyncErrSourceRead},
 		{fmt.Errorf("entra: users page 2: %w", ErrThrottled), domain.SyncErrSourceRead},
+		{fmt.Errorf("entra: read users page 2: %w", malformed("Graph answered a page that is not a JSON object")), domain.SyncErrSourceRead},
+		{checkComplete("users", 1000, 2000), domain.SyncErrSourceIncomplete},
+		{scopeGroupsNotFound([]string{"g1"}), domain.SyncErrOptions},
 		{errors.New("something else"), domain.SyncErrSourceRead},
 	}
 	for _, tt := range tests {

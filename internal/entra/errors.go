@@ -33,6 +33,20 @@ var (
 	ErrUnavailable = errors.New("entra: Microsoft Graph unavailable")
 	// ErrTokenExpired: Graph rejected the access token, even a fresh one.
 	ErrTokenExpired = errors.New("entra: access token rejected")
+	// ErrMalformedResponse: Graph answered a request successfully but not
+	// with what it must send: a page that is not a JSON object with a
+	// "value" array (an empty body and a 204 included), an @odata.nextLink
+	// off the Graph endpoint or one the read already followed (a paging
+	// loop), a count that is not a number, an object without an id. Taking
+	// such a page as the end of its collection would make the rest of the
+	// directory look deleted.
+	ErrMalformedResponse = errors.New("entra: malformed response from Microsoft Graph")
+	// ErrSourceIncomplete: a collection read in full has fewer objects than
+	// Graph's own $count, by more than its eventual consistency explains.
+	ErrSourceIncomplete = errors.New("entra: the read is short of Microsoft Graph's count")
+	// ErrScopeGroupNotFound: a scope group of the options does not exist in
+	// the directory (Graph answered 404).
+	ErrScopeGroupNotFound = errors.New("entra: scope group not found")
 )
 
 // Permissions named in permission errors.
@@ -62,6 +76,11 @@ func (e *readError) Unwrap() []error {
 		errs = append(errs, e.Cause)
 	}
 	return errs
+}
+
+// malformed is an ErrMalformedResponse explained by the formatted message.
+func malformed(format string, args ...any) error {
+	return &readError{Kind: ErrMalformedResponse, Message: fmt.Sprintf(format, args...)}
 }
 
 // statusOf returns the HTTP status of a classified error, or 0.

@@ -1,12 +1,16 @@
 package entra
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
+	"errors"
+	"strings"
 
 	abs "github.com/microsoft/kiota-abstractions-go"
 	"github.com/microsoftgraph/msgraph-sdk-go/models/odataerrors"
+
+	"dirsync/internal/domain"
 )
 
 // graphErrors maps every failed response to Graph's OData error, as
@@ -14,27 +18,111 @@ import (
 // code and message that classify reads.
 var graphErrors = abs.ErrorMappings{"XXX": odataerrors.CreateODataErrorFromDiscriminatorValue}
 
-// getJSON sends a GET request built by a msgraph-sdk-go request builder
+// getBody sends a GET request built by a msgraph-sdk-go request builder
 // through the Graph request adapter (authentication, middleware, retries,
-// OData error mapping) and decodes the response body into v. It reports
-// false when Graph answered without a body.
+// OData error mapping) and returns the response body: nil when Graph
+// answered without one (a 204 or an empty 200), which no caller accepts.
 //
-// The body is decoded with encoding/json into the reader's own small
+// Bodies are decoded with encoding/json into the reader's own small
 // structs rather than into msgraph-sdk-go's models, whose parse tree and
 // per-object field maps cost several times the read itself.
-func (r *Reader) getJSON(ctx context.Context, info *abs.RequestInformation, v any) (bool, error) {
+func (r *Reader) getBody(ctx context.Context, info *abs.RequestInformation) ([]byte, error) {
 	res, err := r.adapter.SendPrimitive(ctx, info, "[]byte", graphErrors)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
 	body, _ := res.([]byte)
+	return body, nil
+}
+
+// notAPage opens the explanation of a page refused for its shape.
+const notAPage = `Graph answered a page that is not a JSON object with a "value" array`
+
+// decodePage decodes one page of a collection into page, which the caller
+// has reset. Only a JSON object with a "value" array is a page: anything
+// else, an empty body included, fails with ErrMalformedResponse, because
+// taking it for an empty last page would make the rest of the collection
+// look deleted. status is the page's HTTP status, for the message.
+func decodePage[T any](body []byte, status int, page *collectionPage[T]) error {
 	if len(body) == 0 {
-		return false, nil
+		return malformed("%s: no body (HTTP %d)", notAPage, status)
 	}
-	if err := json.Unmarshal(body, v); err != nil {
-		return false, fmt.Errorf("decode the response: %w", err)
+	if err := json.Unmarshal(body, page); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) && strings.HasPrefix(typeErr.Field, "value.") {
+			return malformed("Graph answered a page that cannot be decoded: %q holds a JSON %s of the wrong type", typeErr.Field, typeErr.Value)
+		}
+		return malformed("%s: %s", notAPage, jsonProblem(body, err))
 	}
-	return true, nil
+	if len(page.Value) > 0 {
+		return nil
+	}
+	// A decoded slice cannot tell "value":[] from an absent or null
+	// "value"; only an empty page pays for this second, small decode. A
+	// wrapper type that noted the array would cost every page a second
+	// scan of its items.
+	var probe struct {
+		Value json.RawMessage `json:"value"`
+	}
+	_ = json.Unmarshal(body, &probe) // the body decoded above
+	switch {
+	case firstByte(body) != '{':
+		return malformed("%s: %s", notAPage, jsonProblem(body, nil))
+	case probe.Value == nil:
+		return malformed(`%s: the object has no "value"`, notAPage)
+	case string(probe.Value) == "null":
+		return malformed(`%s: "value" is null`, notAPage)
+	}
+	return nil
+}
+
+// decodeGroup decodes a single group, which must be a JSON object with an
+// id. status is its HTTP status, for the message.
+func decodeGroup(body []byte, status int) (domain.SourceGroup, error) {
+	if len(body) == 0 {
+		return domain.SourceGroup{}, malformed("Graph answered the group with no body (HTTP %d)", status)
+	}
+	var g groupJSON
+	err := json.Unmarshal(body, &g)
+	if err != nil || firstByte(body) != '{' {
+		return domain.SourceGroup{}, malformed("Graph answered the group with a body that is not a JSON object: %s", jsonProblem(body, err))
+	}
+	return convertGroup(&g)
+}
+
+// jsonProblem says, in an admin's words, why a body is not a JSON object;
+// err is what decoding it returned.
+func jsonProblem(body []byte, err error) string {
+	var typeErr *json.UnmarshalTypeError
+	switch {
+	case len(bytes.TrimSpace(body)) == 0:
+		return "no body"
+	case errors.As(err, &typeErr) && typeErr.Field == "":
+		return "the body is a JSON " + typeErr.Value
+	case errors.As(err, &typeErr) && typeErr.Field == "value":
+		return `"value" is a JSON ` + typeErr.Value
+	case err != nil:
+		return err.Error() // a syntax error, e.g. "unexpected end of JSON input"
+	}
+	return "the body is " + excerpt(body)
+}
+
+// firstByte is the first byte of body that is not JSON whitespace, or 0.
+func firstByte(body []byte) byte {
+	if t := bytes.TrimLeft(body, " \t\r\n"); len(t) > 0 {
+		return t[0]
+	}
+	return 0
+}
+
+// excerpt is the start of a body, short enough for an error message.
+func excerpt(body []byte) string {
+	const max = 60
+	b := bytes.TrimSpace(body)
+	if len(b) > max {
+		return string(b[:max]) + "..."
+	}
+	return string(b)
 }
 
 // collectionPage is one page of a Graph collection, with only what the

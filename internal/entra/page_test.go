@@ -3,6 +3,7 @@ package entra
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"reflect"
 	"strings"
 	"testing"
@@ -277,20 +278,44 @@ func boolText(b bool) string {
 	return "false"
 }
 
-func TestDecodeRejectsMalformedPages(t *testing.T) {
+func TestDecodePage(t *testing.T) {
 	tests := []struct {
-		name string
-		body string
+		name   string
+		body   string
+		status int
+		want   string // "" when the page is accepted
 	}{
-		{name: "truncated", body: `{"value":[{"id":"u1","mail":"a@b`},
-		{name: "string property as number", body: `{"value":[{"id":"u1","mail":42}]}`},
-		{name: "value not an array", body: `{"value":{"id":"u1"}}`},
+		{name: "a page", body: `{"value":[{"id":"u1"}],"@odata.nextLink":"https://graph/next"}`},
+		{name: "an empty last page", body: `{"@odata.context":"x","value":[]}`},
+		{name: "an empty page with a next link", body: ` {"value": [ ], "@odata.nextLink":"https://graph/next"}`},
+		{name: "no body", body: "", status: 200, want: "no body (HTTP 200)"},
+		{name: "204", body: "", status: 204, want: "no body (HTTP 204)"},
+		{name: "whitespace", body: " \r\n", want: `array: no body`},
+		{name: "null", body: "null", want: "the body is null"},
+		{name: "empty object", body: "{}", want: `the object has no "value"`},
+		{name: "no value", body: `{"@odata.context":"x","@odata.nextLink":"https://graph/next"}`, want: `the object has no "value"`},
+		{name: "value null", body: `{"value":null}`, want: `"value" is null`},
+		{name: "value an object", body: `{"value":{"id":"u1"}}`, want: `"value" is a JSON object`},
+		{name: "value a string", body: `{"value":"u1"}`, want: `"value" is a JSON string`},
+		{name: "an array", body: `[{"id":"u1"}]`, want: "the body is a JSON array"},
+		{name: "a number", body: `42`, want: "the body is a JSON number"},
+		{name: "truncated", body: `{"value":[{"id":"u1","mail":"a@b`, want: "unexpected end of JSON input"},
+		{name: "not JSON", body: `<html>502 Bad Gateway</html>`, want: "invalid character '<'"},
+		{name: "string property as number", body: `{"value":[{"id":"u1","mail":42}]}`, want: `"value.mail" holds a JSON number`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var page collectionPage[userJSON]
-			if err := json.Unmarshal([]byte(tc.body), &page); err == nil {
-				t.Errorf("decoded %q without an error", tc.body)
+			page.reset()
+			err := decodePage([]byte(tc.body), tc.status, &page)
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("decodePage(%q) = %v, want a page", tc.body, err)
+				}
+				return
+			}
+			if !errors.Is(err, ErrMalformedResponse) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("decodePage(%q) = %v, want ErrMalformedResponse saying %q", tc.body, err, tc.want)
 			}
 		})
 	}

@@ -31,7 +31,8 @@ import (
 // for concurrent use.
 type Reader struct {
 	cfg       Config
-	graphURL  string // e.g. https://graph.microsoft.com
+	graphURL  string   // e.g. https://graph.microsoft.com
+	graph     *url.URL // graphURL parsed, for checking next links
 	authority string
 	tokens    *tokenSource
 	adapter   abs.RequestAdapter
@@ -101,7 +102,7 @@ func NewReader(c Config) (*Reader, error) {
 		return nil, err
 	}
 	// The adapter parses OData error bodies with these; pages themselves
-	// are decoded by getJSON.
+	// the reader decodes itself (getBody, decodePage).
 	parseNodes := absser.NewParseNodeFactoryRegistry()
 	parseNodes.ContentTypeAssociatedFactories["application/json"] = jsonser.NewJsonParseNodeFactory()
 	writers := absser.NewSerializationWriterFactoryRegistry()
@@ -119,6 +120,7 @@ func NewReader(c Config) (*Reader, error) {
 	return &Reader{
 		cfg:       c,
 		graphURL:  graphURL,
+		graph:     graphHost,
 		authority: authority,
 		tokens:    tokens,
 		adapter:   adapter,
@@ -167,8 +169,13 @@ func tokenRetryOptions(p RetryPolicy) policy.RetryOptions {
 
 // Read reads the directory's users and groups into a Snapshot: all users,
 // with the properties opts' mapping needs, and the mirrored groups (all, or
-// opts.Scope.Groups) with their transitive user members. Any request that
-// still fails after its retries fails the whole read.
+// opts.Scope.Groups) with their transitive user members. The read is
+// complete or it fails: any request that still fails after its retries, a
+// malformed page or paging loop (ErrMalformedResponse), a collection short
+// of Graph's own $count (ErrSourceIncomplete: users, groups when all are
+// mirrored, each scope group's members) and a scope group that does not
+// exist (ErrScopeGroupNotFound) fail the whole read, and no snapshot comes
+// back.
 func (r *Reader) Read(ctx context.Context, opts domain.Options) (*domain.Snapshot, error) {
 	ctx = withBodyBuffers(ctx)
 	props := domain.UserProperties(opts.EffectiveMapping())
@@ -189,7 +196,11 @@ func (r *Reader) Read(ctx context.Context, opts domain.Options) (*domain.Snapsho
 	if err != nil {
 		return nil, err
 	}
-	if err := r.readMembers(ctx, sourceGroups, sourceUsers); err != nil {
+	// Members are counted per scope group only: in all-groups mode that
+	// would be one more request per group, doubling the cost of a tenant of
+	// many small groups.
+	countMembers := len(opts.Scope.Groups) > 0
+	if err := r.readMembers(ctx, sourceGroups, sourceUsers, countMembers); err != nil {
 		return nil, err
 	}
 	return &domain.Snapshot{
@@ -231,6 +242,15 @@ func (r *Reader) readUsers(ctx context.Context, plan *userPlan) ([]domain.Source
 	if err != nil {
 		return nil, err
 	}
+	counted, err := r.count(ctx, "users", permUsers, func(ctx context.Context) (*abs.RequestInformation, error) {
+		return r.users.Count().ToGetRequestInformation(ctx, &users.CountRequestBuilderGetRequestConfiguration{Headers: eventualConsistency()})
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := checkComplete("users", len(out), counted); err != nil {
+		return nil, err
+	}
 	return out, nil
 }
 
@@ -259,11 +279,22 @@ func (r *Reader) readAllGroups(ctx context.Context) ([]domain.SourceGroup, error
 	if err != nil {
 		return nil, err
 	}
+	counted, err := r.count(ctx, "groups", permGroups, func(ctx context.Context) (*abs.RequestInformation, error) {
+		return r.groups.Count().ToGetRequestInformation(ctx, &groups.CountRequestBuilderGetRequestConfiguration{Headers: eventualConsistency()})
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := checkComplete("groups", len(out), counted); err != nil {
+		return nil, err
+	}
 	return out, nil
 }
 
-// readScopeGroups reads the scope groups one by one, in scope order; a group
-// that does not exist is left out (the plan engine warns about it).
+// readScopeGroups reads the scope groups one by one, in scope order. A scope
+// group that does not exist fails the read (ErrScopeGroupNotFound, naming
+// every missing one): leaving it out would put its members out of scope,
+// and so up for deactivation, because of a stale option.
 func (r *Reader) readScopeGroups(ctx context.Context, ids []string) ([]domain.SourceGroup, error) {
 	unique := make([]string, 0, len(ids))
 	for _, id := range ids {
@@ -272,7 +303,7 @@ func (r *Reader) readScopeGroups(ctx context.Context, ids []string) ([]domain.So
 		}
 	}
 	found := make([]domain.SourceGroup, len(unique))
-	exists := make([]bool, len(unique))
+	missing := make([]bool, len(unique))
 	config := &groups.GroupItemRequestBuilderGetRequestConfiguration{
 		QueryParameters: &groups.GroupItemRequestBuilderGetQueryParameters{Select: groupFields},
 	}
@@ -281,42 +312,51 @@ func (r *Reader) readScopeGroups(ctx context.Context, ids []string) ([]domain.So
 		traced := withTrace(ctx, trace)
 		info, err := r.groups.ByGroupId(unique[i]).ToGetRequestInformation(traced, config)
 		if err != nil {
-			return fmt.Errorf("entra: read group %s: %w", unique[i], err)
+			return fmt.Errorf("entra: read scope group %s: %w", unique[i], err)
 		}
-		var g groupJSON
-		ok, err := r.getJSON(traced, info, &g)
+		body, err := r.getBody(traced, info)
 		if err != nil {
 			classified := classify(ctx, err, trace, permGroups)
 			if statusOf(classified) == http.StatusNotFound {
+				missing[i] = true // reported with the others once all are read
 				return nil
 			}
-			return fmt.Errorf("entra: read group %s: %w", unique[i], classified)
+			return fmt.Errorf("entra: read scope group %s: %w", unique[i], classified)
 		}
-		if !ok {
-			return nil // no body: nothing to mirror
-		}
-		sg, err := convertGroup(&g)
+		sg, err := decodeGroup(body, trace.status)
 		if err != nil {
-			return fmt.Errorf("entra: read group %s: %w", unique[i], err)
+			return fmt.Errorf("entra: read scope group %s: %w", unique[i], err)
 		}
-		found[i], exists[i] = sg, true
+		found[i] = sg
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	out := make([]domain.SourceGroup, 0, len(unique))
-	for i, sg := range found {
-		if exists[i] {
-			out = append(out, sg)
+	var absent []string
+	for i, m := range missing {
+		if m {
+			absent = append(absent, unique[i])
 		}
 	}
-	return out, nil
+	if len(absent) > 0 {
+		return nil, scopeGroupsNotFound(absent)
+	}
+	return found, nil
+}
+
+// scopeGroupsNotFound explains scope groups Graph answered 404 for.
+func scopeGroupsNotFound(ids []string) error {
+	msg := fmt.Sprintf("entra: scope group %s does not exist in the directory; remove it from the connection's scope groups", ids[0])
+	if len(ids) > 1 {
+		msg = fmt.Sprintf("entra: scope groups %s do not exist in the directory; remove them from the connection's scope groups", strings.Join(ids, ", "))
+	}
+	return &readError{Kind: ErrScopeGroupNotFound, Status: http.StatusNotFound, Message: msg}
 }
 
 func convertGroup(g *groupJSON) (domain.SourceGroup, error) {
 	if g.ID == "" {
-		return domain.SourceGroup{}, errors.New("a group without an id came from Graph")
+		return domain.SourceGroup{}, malformed("Graph answered a group without an id")
 	}
 	return domain.SourceGroup{
 		ID:          g.ID,
@@ -327,9 +367,10 @@ func convertGroup(g *groupJSON) (domain.SourceGroup, error) {
 }
 
 // readMembers fills each group's MemberIDs with its transitive user members,
-// reading MemberConcurrency groups at a time. Member ids share the memory of
-// the matching user ids.
-func (r *Reader) readMembers(ctx context.Context, sourceGroups []domain.SourceGroup, sourceUsers []domain.SourceUser) error {
+// reading MemberConcurrency groups at a time, and with count checks each
+// group's read against Graph's $count of them. Member ids share the memory
+// of the matching user ids.
+func (r *Reader) readMembers(ctx context.Context, sourceGroups []domain.SourceGroup, sourceUsers []domain.SourceUser, count bool) error {
 	userIDs := make([]string, len(sourceUsers))
 	for i := range sourceUsers {
 		userIDs[i] = sourceUsers[i].ID
@@ -339,6 +380,7 @@ func (r *Reader) readMembers(ctx context.Context, sourceGroups []domain.SourceGr
 	config := &groups.ItemTransitiveMembersGraphUserRequestBuilderGetRequestConfiguration{
 		QueryParameters: &groups.ItemTransitiveMembersGraphUserRequestBuilderGetQueryParameters{Select: []string{"id"}, Top: r.top()},
 	}
+	countConfig := &groups.ItemTransitiveMembersGraphUserCountRequestBuilderGetRequestConfiguration{Headers: eventualConsistency()}
 	return parallel(ctx, r.cfg.MemberConcurrency, len(sourceGroups), func(ctx context.Context, i int) error {
 		group := &sourceGroups[i]
 		members := r.groups.ByGroupId(group.ID).TransitiveMembers().GraphUser()
@@ -352,13 +394,25 @@ func (r *Reader) readMembers(ctx context.Context, sourceGroups []domain.SourceGr
 			},
 			func(m *memberJSON) error {
 				if m.ID == "" {
-					return errors.New("a member without an id came from Graph")
+					return malformed("Graph answered a member without an id")
 				}
 				ids = append(ids, knownUsers.canonical(m.ID))
 				return nil
 			})
 		if err != nil {
 			return err
+		}
+		if count {
+			what := "transitive user members of group " + group.ID
+			counted, err := r.count(ctx, what, permGroups, func(ctx context.Context) (*abs.RequestInformation, error) {
+				return members.Count().ToGetRequestInformation(ctx, countConfig)
+			})
+			if err != nil {
+				return err
+			}
+			if err := checkComplete(what, len(ids), counted); err != nil {
+				return err
+			}
 		}
 		slices.Sort(ids)
 		ids = slices.Compact(ids)
@@ -372,13 +426,18 @@ func (r *Reader) readMembers(ctx context.Context, sourceGroups []domain.SourceGr
 // page's request with a msgraph-sdk-go request builder: the first page
 // (link "") with its query, the next ones through WithUrl(@odata.nextLink).
 // Each page has its own retries, its own error context ("read users page
-// 3") and is handed to each item by item, then let go.
+// 3") and is handed to each item by item, then let go. Only a page without
+// a nextLink ends the collection; a page that is not one, a nextLink off
+// the Graph endpoint and one already followed fail it.
 func readPages[T any](
 	ctx context.Context, r *Reader, what, permission string,
 	request func(ctx context.Context, link string) (*abs.RequestInformation, error),
 	each func(*T) error,
 ) error {
 	var page collectionPage[T]
+	// Every link this collection followed: a loop through any number of
+	// pages comes back to one of them.
+	followed := make(map[string]struct{})
 	link := ""
 	for n := 1; ; n++ {
 		trace := &requestTrace{}
@@ -387,13 +446,18 @@ func readPages[T any](
 		if err != nil {
 			return fmt.Errorf("entra: read %s page %d: %w", what, n, err)
 		}
-		page.reset()
-		found, err := r.getJSON(pageCtx, info, &page)
+		if n == 1 {
+			if u, err := info.GetUri(); err == nil {
+				followed[u.String()] = struct{}{}
+			}
+		}
+		body, err := r.getBody(pageCtx, info)
 		if err != nil {
 			return fmt.Errorf("entra: read %s page %d: %w", what, n, classify(ctx, err, trace, permission))
 		}
-		if !found {
-			return nil
+		page.reset()
+		if err := decodePage(body, trace.status, &page); err != nil {
+			return fmt.Errorf("entra: read %s page %d: %w", what, n, err)
 		}
 		for i := range page.Value {
 			if err := each(&page.Value[i]); err != nil {
@@ -403,7 +467,7 @@ func readPages[T any](
 		if page.NextLink == "" {
 			return nil
 		}
-		if err := r.checkNextLink(page.NextLink, link); err != nil {
+		if err := r.checkNextLink(page.NextLink, followed); err != nil {
 			return fmt.Errorf("entra: read %s page %d: %w", what, n, err)
 		}
 		link = page.NextLink
@@ -411,16 +475,40 @@ func readPages[T any](
 }
 
 // checkNextLink refuses a next link that leaves the Graph endpoint (the
-// access token is only ever sent to it) or repeats the previous one, which
-// would loop forever.
-func (r *Reader) checkNextLink(next, previous string) error {
-	if next == previous {
-		return fmt.Errorf("the same @odata.nextLink came from Graph twice: %s", next)
+// access token is only ever sent there) or that the collection already
+// followed (a loop would never end), and records it in followed.
+func (r *Reader) checkNextLink(next string, followed map[string]struct{}) error {
+	u, err := url.Parse(next)
+	if err != nil || !r.onGraph(u) {
+		return malformed("Graph answered an @odata.nextLink outside %s: %s", r.graphURL, truncate(next))
 	}
-	if !strings.HasPrefix(next, r.graphURL+"/") {
-		return fmt.Errorf("an @odata.nextLink outside %s came from Graph: %s", r.graphURL, next)
+	if _, ok := followed[next]; ok {
+		return malformed("Graph answered an @odata.nextLink this read already followed, a paging loop: %s", truncate(next))
 	}
+	followed[next] = struct{}{}
 	return nil
+}
+
+// onGraph reports whether u is an absolute URL on the Graph endpoint: the
+// same scheme, host and port, and no userinfo (which is how
+// "https://graph.microsoft.com@evil.example/" names the host evil.example).
+func (r *Reader) onGraph(u *url.URL) bool {
+	return u.Scheme == r.graph.Scheme && u.Opaque == "" && u.User == nil &&
+		strings.EqualFold(u.Hostname(), r.graph.Hostname()) && portOf(u) == portOf(r.graph)
+}
+
+// portOf is u's port, the scheme's default when it has none.
+func portOf(u *url.URL) string {
+	if p := u.Port(); p != "" {
+		return p
+	}
+	switch u.Scheme {
+	case "https":
+		return "443"
+	case "http":
+		return "80"
+	}
+	return ""
 }
 
 // parallel runs fn for 0..count-1 on at most workers goroutines. The first

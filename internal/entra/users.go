@@ -1,7 +1,6 @@
 package entra
 
 import (
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -80,7 +79,7 @@ func newUserPlan(props []string) (*userPlan, error) {
 func (p *userPlan) convert(u *userJSON, shared *interner) (domain.SourceUser, error) {
 	id := u.ID
 	if id == "" {
-		return domain.SourceUser{}, errors.New("a user without an id came from Graph")
+		return domain.SourceUser{}, malformed("Graph answered a user without an id")
 	}
 	// Graph returns accountEnabled whenever it is selected; a missing value
 	// is not evidence of a disabled account, and reading it as one would

@@ -16,15 +16,23 @@
 // and decides the tenant):
 //
 //	GET /v1.0/users                       $select $top $expand=manager($select=...) $count $skiptoken
+//	GET /v1.0/users/$count                text/plain; needs ConsistencyLevel: eventual
 //	GET /v1.0/users/{id or UPN}           $select $expand
 //	GET /v1.0/users/{id}/manager
 //	GET /v1.0/users/delta()               $select $top $expand $skiptoken $deltatoken (also /users/delta)
 //	GET /v1.0/groups                      $select $top $count $skiptoken
+//	GET /v1.0/groups/$count               text/plain; needs ConsistencyLevel: eventual
 //	GET /v1.0/groups/{id}
 //	GET /v1.0/groups/delta()              $select (may name members: members@delta) $top
 //	GET /v1.0/groups/{id}/members[/graph.user|/graph.group]
 //	GET /v1.0/groups/{id}/transitiveMembers[/graph.user|/graph.group]
+//	GET /v1.0/groups/{id}/{members|transitiveMembers}[/graph.user|/graph.group]/$count
 //	GET /v1.0/organization
+//
+// A $count segment answers like Graph does for directory objects: the
+// number as text/plain, and 400 Request_BadRequest "$count is not currently
+// supported." without the ConsistencyLevel: eventual header. It counts
+// what the listing would list at that moment, so it follows Update.
 //
 // Query options are accepted with or without "$" and URL-encoded. $filter,
 // $search, $orderby and $skip are refused with 400 rather than ignored.
@@ -70,4 +78,13 @@
 // InjectFault makes matching requests fail with a status (and
 // Retry-After), drop the connection, or answer late; ExpireTokens
 // invalidates every issued token. Requests records what was served.
+//
+// Faults also make Graph answer successfully but wrongly, as a client
+// must refuse to read as complete: a 200 with no body, a 204, any body
+// (FaultBody: "null", "{}", `{"value":null}`, text that is not JSON...),
+// and on one page of a listing (users, groups, a group's members): no
+// "value", truncated JSON, the nextLink dropped although more pages follow
+// (a silently short read), a nextLink pointing back at the page before (a
+// loop), or a nextLink on another host. FaultCountSkew makes $count
+// disagree with the listing by a set amount.
 package fakeentra

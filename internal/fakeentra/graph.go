@@ -1,6 +1,7 @@
 package fakeentra
 
 import (
+	"cmp"
 	"encoding/json"
 	"net/http"
 	"slices"
@@ -29,9 +30,16 @@ type graphRequest struct {
 	r  *http.Request
 	q  query
 	st *tenantState
+	// fault is a page or count fault to apply to the answer, or nil.
+	fault *Fault
 }
 
-func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, q query, rest string) {
+// faulty reports whether the request carries a fault of kind k.
+func (gr *graphRequest) faulty(k FaultKind) bool {
+	return gr.fault != nil && gr.fault.Kind == k
+}
+
+func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, q query, rest string, fault *Fault) {
 	if r.Method != http.MethodGet {
 		s.writeODataError(w, r, http.StatusMethodNotAllowed, "Request_BadRequest", "Specified HTTP method is not allowed for the request uri.")
 		return
@@ -52,8 +60,9 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, q query, res
 			return
 		}
 	}
-	gr := &graphRequest{s: s, w: w, r: r, q: q, st: st}
+	gr := &graphRequest{s: s, w: w, r: r, q: q, st: st, fault: fault}
 	segs := strings.Split(strings.TrimSuffix(rest, "/"), "/")
+	counting := len(segs) > 1 && segs[len(segs)-1] == "$count"
 	switch segs[0] {
 	case "users":
 		if !hasAnyRole(g.roles, userReadRoles) {
@@ -61,6 +70,8 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, q query, res
 			return
 		}
 		switch {
+		case counting && len(segs) == 2:
+			gr.countUsers()
 		case len(segs) == 1:
 			gr.listUsers()
 		case len(segs) == 2 && isDeltaSegment(segs[1]):
@@ -78,6 +89,14 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, q query, res
 			return
 		}
 		switch {
+		case counting && len(segs) == 2:
+			gr.countGroups()
+		case counting && (len(segs) == 4 || len(segs) == 5) && (segs[2] == "members" || segs[2] == "transitiveMembers"):
+			cast := ""
+			if len(segs) == 5 {
+				cast = segs[3]
+			}
+			gr.countMembers(segs[1], segs[2] == "transitiveMembers", cast)
 		case len(segs) == 1:
 			gr.listGroups()
 		case len(segs) == 2 && isDeltaSegment(segs[1]):
@@ -242,12 +261,13 @@ func (gr *graphRequest) pageBounds() (offset, top int, ok bool) {
 }
 
 // appendLink appends an absolute link annotation (@odata.nextLink or
-// @odata.deltaLink) that repeats the request's options and carries tok.
-func (gr *graphRequest) appendLink(b []byte, annotation, path, tokenName string, tok pageToken) []byte {
+// @odata.deltaLink) on base (the server's URL unless a fault says
+// otherwise) that repeats the request's options and carries tok.
+func (gr *graphRequest) appendLink(b []byte, annotation, base, path, tokenName string, tok pageToken) []byte {
 	b = append(b, `,"`...)
 	b = append(b, annotation...)
 	b = append(b, `":"`...)
-	b = append(b, gr.s.url...)
+	b = append(b, base...)
 	b = append(b, "/v1.0/"...)
 	b = append(b, path...)
 	b = append(b, '?')
@@ -296,28 +316,50 @@ func (gr *graphRequest) listUsers() {
 	st := gr.st
 	st.mu.RLock()
 	defer st.mu.RUnlock()
-	users := st.users.items
-	start, end := min(offset, len(users)), min(offset+top, len(users))
+	writeListing(gr, "users", sel.context, "users", st.users.items, offset, top, func(b []byte, u *User) []byte {
+		return appendUser(b, u, sel.props, false, sel.expand)
+	})
+}
 
+// writeListing writes the page of a paged listing that starts at offset:
+// up to top of items, with an @odata.nextLink while more follow, altered
+// by the request's page fault if it has one. The caller holds the tenant's
+// read lock.
+func writeListing[T any](gr *graphRequest, entitySet, selectCtx, path string, items []T, offset, top int, appendItem func([]byte, T) []byte) {
+	start, end := min(offset, len(items)), min(offset+top, len(items))
 	buf := getBuf()
 	defer putBuf(buf)
-	b := gr.appendContext(*buf, "users", sel.context, false)
+	b := gr.appendContext(*buf, entitySet, selectCtx, false)
 	if gr.wantCount() {
 		b = append(b, `,"@odata.count":`...)
-		b = strconv.AppendInt(b, int64(len(users)), 10)
+		b = strconv.AppendInt(b, int64(len(items)), 10)
 	}
-	if end < len(users) {
-		b = gr.appendLink(b, "@odata.nextLink", "users", "skiptoken", pageToken{offset: end, top: top})
+	next := pageToken{offset: end, top: top}
+	base := gr.s.url
+	switch {
+	case gr.faulty(FaultRepeatNextLink):
+		next.offset = max(start-top, 0)
+	case gr.faulty(FaultForeignNextLink):
+		base = cmp.Or(gr.fault.NextLinkBase, DefaultForeignNextLinkBase)
 	}
-	b = append(b, `,"value":[`...)
-	for i, u := range users[start:end] {
-		if i > 0 {
-			b = append(b, ',')
+	if (end < len(items) && !gr.faulty(FaultDropNextLink)) || gr.faulty(FaultRepeatNextLink) {
+		b = gr.appendLink(b, "@odata.nextLink", base, path, "skiptoken", next)
+	}
+	if !gr.faulty(FaultNoValue) {
+		b = append(b, `,"value":[`...)
+		for i, it := range items[start:end] {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendItem(b, it)
 		}
-		b = appendUser(b, u, sel.props, false, sel.expand)
+		b = append(b, ']')
 	}
-	b = append(b, "]}"...)
+	b = append(b, '}')
 	*buf = b
+	if gr.faulty(FaultTruncated) {
+		b = b[:len(b)/2]
+	}
 	gr.writeBody(http.StatusOK, b)
 }
 
@@ -448,29 +490,9 @@ func (gr *graphRequest) listGroups() {
 	st := gr.st
 	st.mu.RLock()
 	defer st.mu.RUnlock()
-	groups := st.groups.items
-	start, end := min(offset, len(groups)), min(offset+top, len(groups))
-
-	buf := getBuf()
-	defer putBuf(buf)
-	b := gr.appendContext(*buf, "groups", ctx, false)
-	if gr.wantCount() {
-		b = append(b, `,"@odata.count":`...)
-		b = strconv.AppendInt(b, int64(len(groups)), 10)
-	}
-	if end < len(groups) {
-		b = gr.appendLink(b, "@odata.nextLink", "groups", "skiptoken", pageToken{offset: end, top: top})
-	}
-	b = append(b, `,"value":[`...)
-	for i, g := range groups[start:end] {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendGroup(b, g, props, false, nil, false)
-	}
-	b = append(b, "]}"...)
-	*buf = b
-	gr.writeBody(http.StatusOK, b)
+	writeListing(gr, "groups", ctx, "groups", st.groups.items, offset, top, func(b []byte, g *Group) []byte {
+		return appendGroup(b, g, props, false, nil, false)
+	})
 }
 
 func (gr *graphRequest) getGroup(id string) {
@@ -588,8 +610,6 @@ func (gr *graphRequest) listMembers(groupID string, transitive bool, cast string
 		return
 	}
 	members := st.membersOf(g, transitive, filter)
-	start, end := min(offset, len(members)), min(offset+top, len(members))
-
 	entitySet := "directoryObjects"
 	switch filter {
 	case membersUsers:
@@ -604,30 +624,92 @@ func (gr *graphRequest) listMembers(groupID string, transitive bool, cast string
 	if cast != "" {
 		path += "/" + cast
 	}
-	buf := getBuf()
-	defer putBuf(buf)
-	b := gr.appendContext(*buf, entitySet, ctx, false)
-	if gr.wantCount() {
-		b = append(b, `,"@odata.count":`...)
-		b = strconv.AppendInt(b, int64(len(members)), 10)
-	}
-	if end < len(members) {
-		b = gr.appendLink(b, "@odata.nextLink", path, "skiptoken", pageToken{offset: end, top: top})
-	}
-	b = append(b, `,"value":[`...)
-	for i, m := range members[start:end] {
-		if i > 0 {
-			b = append(b, ',')
-		}
+	writeListing(gr, entitySet, ctx, path, members, offset, top, func(b []byte, m dirObject) []byte {
 		if m.user != nil {
-			b = appendUser(b, m.user, uprops, true, nil)
-		} else {
-			b = appendGroup(b, m.group, gprops, true, nil, false)
+			return appendUser(b, m.user, uprops, true, nil)
+		}
+		return appendGroup(b, m.group, gprops, true, nil, false)
+	})
+}
+
+// $count answers, as Graph gives them for directory objects: text/plain
+// with the number, only with ConsistencyLevel: eventual (else 400
+// Request_BadRequest). The number is the listing's length at the moment
+// of the request, so it follows every Update.
+
+func (gr *graphRequest) countUsers() {
+	if !gr.countAllowed() {
+		return
+	}
+	st := gr.st
+	st.mu.RLock()
+	n := len(st.users.items)
+	st.mu.RUnlock()
+	gr.writeCount(n)
+}
+
+func (gr *graphRequest) countGroups() {
+	if !gr.countAllowed() {
+		return
+	}
+	st := gr.st
+	st.mu.RLock()
+	n := len(st.groups.items)
+	st.mu.RUnlock()
+	gr.writeCount(n)
+}
+
+func (gr *graphRequest) countMembers(groupID string, transitive bool, cast string) {
+	filter, ok := parseCast(cast)
+	if !ok {
+		gr.unknownSegment(cast)
+		return
+	}
+	if !gr.countAllowed() {
+		return
+	}
+	st := gr.st
+	st.mu.RLock()
+	g := st.groups.get(groupID)
+	if g == nil {
+		st.mu.RUnlock()
+		gr.notFound(groupID)
+		return
+	}
+	n := len(st.membersOf(g, transitive, filter))
+	st.mu.RUnlock()
+	gr.writeCount(n)
+}
+
+// countAllowed refuses a $count request without ConsistencyLevel: eventual
+// or with query options the fake does not apply to counts.
+func (gr *graphRequest) countAllowed() bool {
+	if !strings.EqualFold(strings.TrimSpace(gr.r.Header.Get("ConsistencyLevel")), "eventual") {
+		gr.badRequest("$count is not currently supported.")
+		return false
+	}
+	for _, opt := range []string{"select", "expand", "top", "skiptoken"} {
+		if _, present := gr.q.get(opt); present {
+			gr.unsupported("Query option '$" + opt + "' is not allowed on $count.")
+			return false
 		}
 	}
-	b = append(b, "]}"...)
-	*buf = b
-	gr.writeBody(http.StatusOK, b)
+	return true
+}
+
+func (gr *graphRequest) writeCount(n int) {
+	if gr.faulty(FaultCountSkew) {
+		n = max(n+gr.fault.CountSkew, 0)
+	}
+	body := strconv.AppendInt(nil, int64(n), 10)
+	h := gr.w.Header()
+	h.Set("Content-Type", "text/plain;charset=utf-8")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Set("OData-Version", "4.0")
+	h.Set("Cache-Control", "no-cache")
+	setRequestIDs(h, gr.r)
+	gr.w.WriteHeader(http.StatusOK)
+	_, _ = gr.w.Write(body)
 }
 
 // deltaRound resolves a delta request into the round it belongs to: the
@@ -719,9 +801,9 @@ func writeDeltaPage[T any](gr *graphRequest, collection, context string, all []*
 	defer putBuf(buf)
 	b := gr.appendContext(*buf, collection, context, false)
 	if end < n {
-		b = gr.appendLink(b, "@odata.nextLink", collection+"/delta()", "skiptoken", pageToken{offset: end, top: tok.top, snap: tok.snap, since: tok.since})
+		b = gr.appendLink(b, "@odata.nextLink", gr.s.url, collection+"/delta()", "skiptoken", pageToken{offset: end, top: tok.top, snap: tok.snap, since: tok.since})
 	} else {
-		b = gr.appendLink(b, "@odata.deltaLink", collection+"/delta()", "deltatoken", pageToken{top: tok.top, snap: tok.snap, since: tok.snap})
+		b = gr.appendLink(b, "@odata.deltaLink", gr.s.url, collection+"/delta()", "deltatoken", pageToken{top: tok.top, snap: tok.snap, since: tok.snap})
 	}
 	b = append(b, `,"value":[`...)
 	for i := start; i < end; i++ {

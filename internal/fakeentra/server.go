@@ -267,29 +267,33 @@ func (s *Server) tenant(idOrDomain string) *tenantState {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	q := parseQuery(r.URL.RawQuery)
 	page := requestPage(q)
+	// altering is a fault the directory handlers apply to what they write.
+	var altering *Fault
 	if f, ok := s.matchFault(r.URL.Path, page); ok {
-		switch f.Kind {
-		case FaultReset:
+		switch {
+		case f.Kind == FaultReset:
 			// Logged first: once the connection drops, the client may look
 			// at the log before this goroutine runs again.
 			s.logRequest(r, 0, page)
 			s.resetConnection(w)
 			return
-		case FaultSlow:
+		case f.Kind == FaultSlow:
 			if !s.sleep(r.Context(), f.Delay) {
 				s.logRequest(r, 0, page)
 				s.resetConnection(w)
 				return
 			}
-		default:
+		case f.Kind.answersItself():
 			rec := &statusRecorder{ResponseWriter: w, onStatus: func(st int) { s.logRequest(r, st, page) }}
 			s.writeFault(rec, r, f)
 			rec.finish()
 			return
+		default:
+			altering = &f
 		}
 	}
 	rec := &statusRecorder{ResponseWriter: w, onStatus: func(st int) { s.logRequest(r, st, page) }}
-	s.route(rec, r, q)
+	s.route(rec, r, q, altering)
 	rec.finish()
 }
 
@@ -331,10 +335,10 @@ func (s *Server) resetConnection(w http.ResponseWriter) {
 	_ = raw.Close()
 }
 
-func (s *Server) route(w http.ResponseWriter, r *http.Request, q query) {
+func (s *Server) route(w http.ResponseWriter, r *http.Request, q query, fault *Fault) {
 	path := r.URL.Path
 	if rest, ok := strings.CutPrefix(path, "/v1.0/"); ok {
-		s.serveGraph(w, r, q, rest)
+		s.serveGraph(w, r, q, rest, fault)
 		return
 	}
 	s.serveAuthority(w, r, strings.TrimPrefix(path, "/"))

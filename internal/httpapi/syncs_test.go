@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"dirsync/internal/auth"
 	"dirsync/internal/domain"
@@ -337,5 +338,30 @@ func TestConfirmAndCancel(t *testing.T) {
 	r = e.do(t, &acmeAdmin, http.MethodPost, path+"/confirm", "").mustStatus(t, http.StatusConflict)
 	if r.errorCode() != domain.EConflict {
 		t.Fatalf("confirm after cancel: %v", r.Body)
+	}
+}
+
+// A preview whose worker's lease lapsed reads as PREVIEW_FAILED worker_lost
+// on GET /v1/syncs/{id}; GET .../progress, served by a function that may
+// only read, never writes that (it shows the stored status).
+func TestLapsedPreviewOverHTTP(t *testing.T) {
+	e := newEnv(t)
+	e.putConnection(t, acmeAdmin)
+	started := e.do(t, &acmeAdmin, http.MethodPost, "/v1/syncs", "").mustStatus(t, http.StatusAccepted)
+	id := started.Body["id"].(string)
+	e.store.SetClock(func() time.Time { return time.Now().Add(2 * time.Hour) })
+	defer e.store.SetClock(time.Now)
+
+	p := e.do(t, &acmeAdmin, http.MethodGet, "/v1/syncs/"+id+"/progress", "").mustStatus(t, http.StatusOK)
+	if p.Body["status"] != "PREVIEWING" {
+		t.Fatalf("progress = %v", p.Body)
+	}
+	if stored, _ := e.store.PeekSync(t.Context(), acmeAdmin.TenantID, id); stored.Status != domain.SyncPreviewing {
+		t.Fatalf("GET progress wrote %s", stored.Status)
+	}
+	got := e.do(t, &acmeAdmin, http.MethodGet, "/v1/syncs/"+id, "").mustStatus(t, http.StatusOK)
+	errBody, _ := got.Body["error"].(map[string]any)
+	if got.Body["status"] != "PREVIEW_FAILED" || errBody["code"] != domain.SyncErrWorkerLost {
+		t.Fatalf("GET sync = %v, want PREVIEW_FAILED worker_lost", got.Body)
 	}
 }

@@ -198,8 +198,23 @@ func (s *Store) lockHolder(ctx context.Context, tenant string) (id, status strin
 	return getS(out.Item, "sid"), getS(out.Item, "st")
 }
 
-// GetSync returns one sync of the tenant.
+// GetSync returns one sync of the tenant, settled (see settle): the read
+// may write, so its caller needs write access to the sync table.
 func (s *Store) GetSync(ctx context.Context, tenant, id string) (*domain.Sync, error) {
+	sy, err := s.PeekSync(ctx, tenant, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.settle(ctx, sy); err != nil {
+		return nil, err
+	}
+	return sy, nil
+}
+
+// PeekSync returns one sync of the tenant as stored, never writing: for
+// read-only callers (the progress function may only GetItem), which may
+// see a lapsed preview as PREVIEWING until a settling read ends it.
+func (s *Store) PeekSync(ctx context.Context, tenant, id string) (*domain.Sync, error) {
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName: aws.String(s.syncTable), Key: key(tenantPK(tenant), syncSK(id)), ConsistentRead: aws.Bool(true),
 	})
@@ -212,9 +227,6 @@ func (s *Store) GetSync(ctx context.Context, tenant, id string) (*domain.Sync, e
 	sy, err := syncFromItem(tenant, out.Item)
 	if err != nil {
 		return nil, fmt.Errorf("store: get sync %s: %w", id, err)
-	}
-	if err := s.settle(ctx, sy); err != nil {
-		return nil, err
 	}
 	return sy, nil
 }

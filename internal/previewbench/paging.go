@@ -29,7 +29,7 @@ type GraphSource struct {
 // PageStats is what PageDirectory fetched and how long each part took.
 type PageStats struct {
 	Users, Groups, Members int
-	// Pages counts the Graph pages fetched (token request excluded).
+	// Pages counts the Graph requests sent: pages and $count (token request excluded).
 	Pages int
 	// UsersTime covers the token and the user pages; GroupsTime the group
 	// pages and every group's transitive member pages.
@@ -139,6 +139,12 @@ func PageDirectory(ctx context.Context, client *http.Client, src GraphSource, ma
 		st.Pages++
 		next = body.NextLink
 	}
+	// The reader cross-checks each collection with Graph's $count; so does
+	// the floor, so both do the same requests.
+	if _, err := c.count(ctx, src.BaseURL+"/v1.0/users/$count"); err != nil {
+		return st, fmt.Errorf("previewbench: users count: %w", err)
+	}
+	st.Pages++
 	st.UsersTime = time.Since(start)
 
 	start = time.Now()
@@ -158,6 +164,10 @@ func PageDirectory(ctx context.Context, client *http.Client, src GraphSource, ma
 		st.Pages++
 		next = body.NextLink
 	}
+	if _, err := c.count(ctx, src.BaseURL+"/v1.0/groups/$count"); err != nil {
+		return st, fmt.Errorf("previewbench: groups count: %w", err)
+	}
+	st.Pages++
 	st.Groups = len(groupIDs)
 
 	if memberConcurrency <= 0 {
@@ -243,6 +253,19 @@ func (c *pager) get(ctx context.Context, link string, v any) error {
 	}
 	req.Header.Set("Authorization", "Bearer "+c.token)
 	return doJSON(c.client, req, v)
+}
+
+// count asks Graph's $count (text/plain, a number), which needs
+// ConsistencyLevel: eventual.
+func (c *pager) count(ctx context.Context, link string) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, link, nil)
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set("ConsistencyLevel", "eventual")
+	var n int
+	return n, doJSON(c.client, req, &n)
 }
 
 func fetchToken(ctx context.Context, client *http.Client, src GraphSource) (string, error) {

@@ -2,6 +2,7 @@ package localstack
 
 import (
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -15,7 +16,7 @@ import (
 // and the tenant can preview again.
 func TestKilledWorkerEndsWorkerLost(t *testing.T) {
 	c := adminOf(t, "killed")
-	dir := fakeentra.Generate(fakeentra.Spec{TenantID: "5e6f7a8b-9c0d-4e1f-8a2b-3c4d5e6f7a8b", Domain: "killed.onmicrosoft.com", Seed: 13, Users: 1500})
+	dir := fakeentra.Generate(fakeentra.Spec{TenantID: "7a8b9c0d-1e2f-4a3b-8c4d-5e6f7a8b9c0d", Domain: "killed.onmicrosoft.com", Seed: 13, Users: 1500})
 	connectTenant(t, c, dir, `{}`)
 	slow := stack.Fake.InjectFault(fakeentra.Fault{PathPrefix: "/v1.0/users", Page: 2, Kind: fakeentra.FaultSlow, Delay: time.Minute})
 	stack.Fake.ResetRequests()
@@ -62,5 +63,71 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting until %s", what)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// A malformed or incomplete Graph read never becomes deactivations or
+// removals: with deactivateMissing on and the threshold at 100 % (so only
+// the read protects the directory), every malformed page fails the preview
+// and stores nothing to confirm.
+func TestMalformedGraphReadsNeverDeactivate(t *testing.T) {
+	c := adminOf(t, "hooli")
+	dir := fakeentra.Generate(fakeentra.Spec{TenantID: "8b9c0d1e-2f3a-4b4c-9d5e-6f7a8b9c0d1e", Domain: "hooli.onmicrosoft.com", Seed: 17, Users: 1300})
+	connectTenant(t, c, dir, `{"deactivateMissing":true,"deactivationThreshold":{"percent":100,"count":100000}}`)
+	first := c.preview()
+	if first.Status != string(domain.SyncPreviewReady) || first.Counts.Users.Add < 999 || first.Counts.Groups.Add == 0 {
+		t.Fatalf("first preview %+v", first)
+	}
+	if code := c.do("POST", "/v1/syncs/"+first.ID+"/confirm", `{}`, nil); code != http.StatusAccepted {
+		t.Fatalf("confirm = %d", code)
+	}
+	if p := c.waitApplied(first.ID); p.Status != string(domain.SyncCompleted) {
+		t.Fatalf("first apply %+v", p)
+	}
+	group := dir.Groups[0].ID
+
+	tests := []struct {
+		name  string
+		fault fakeentra.Fault
+		code  string
+	}{
+		{"users page 2: empty 200", fakeentra.Fault{PathPrefix: "/v1.0/users", Page: 2, Kind: fakeentra.FaultEmptyBody}, domain.SyncErrSourceRead},
+		{"users page 2: 204", fakeentra.Fault{PathPrefix: "/v1.0/users", Page: 2, Kind: fakeentra.FaultNoContent}, domain.SyncErrSourceRead},
+		{"users page 2: null", fakeentra.Fault{PathPrefix: "/v1.0/users", Page: 2, Kind: fakeentra.FaultBody, Body: "null"}, domain.SyncErrSourceRead},
+		{"users page 2: {}", fakeentra.Fault{PathPrefix: "/v1.0/users", Page: 2, Kind: fakeentra.FaultBody, Body: "{}"}, domain.SyncErrSourceRead},
+		{"users page 2: no value", fakeentra.Fault{PathPrefix: "/v1.0/users", Page: 2, Kind: fakeentra.FaultNoValue}, domain.SyncErrSourceRead},
+		{"users page 2: truncated", fakeentra.Fault{PathPrefix: "/v1.0/users", Page: 2, Kind: fakeentra.FaultTruncated}, domain.SyncErrSourceRead},
+		{"users page 2: nextLink repeated", fakeentra.Fault{PathPrefix: "/v1.0/users", Page: 2, Kind: fakeentra.FaultRepeatNextLink}, domain.SyncErrSourceRead},
+		{"users page 1: nextLink to another host", fakeentra.Fault{PathPrefix: "/v1.0/users", Page: 1, Kind: fakeentra.FaultForeignNextLink}, domain.SyncErrSourceRead},
+		{"users page 1: nextLink dropped", fakeentra.Fault{PathPrefix: "/v1.0/users", Page: 1, Kind: fakeentra.FaultDropNextLink}, domain.SyncErrSourceIncomplete},
+		{"groups page 1: {}", fakeentra.Fault{PathPrefix: "/v1.0/groups", Page: 1, Kind: fakeentra.FaultBody, Body: "{}"}, domain.SyncErrSourceRead},
+		{"a group's members: no value", fakeentra.Fault{PathPrefix: "/v1.0/groups/" + group + "/transitiveMembers", Page: 1, Kind: fakeentra.FaultNoValue}, domain.SyncErrSourceRead},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			remove := stack.Fake.InjectFault(tt.fault)
+			sy := c.preview()
+			remove()
+			if sy.Status != string(domain.SyncPreviewFailed) || sy.Error == nil || sy.Error.Code != tt.code {
+				t.Fatalf("sync = %s %+v, want PREVIEW_FAILED %s", sy.Status, sy.Error, tt.code)
+			}
+			if tt.code == domain.SyncErrSourceIncomplete && !strings.Contains(sy.Error.Message, "1,300") {
+				t.Fatalf("message %q does not state Graph's count", sy.Error.Message)
+			}
+			for _, kind := range []string{"deactivate", "remove"} {
+				if got := c.changes(sy.ID, "&kind="+kind); len(got) != 0 {
+					t.Fatalf("a failed preview stored %d %s changes", len(got), kind)
+				}
+			}
+			var e apiError
+			if code := c.do("POST", "/v1/syncs/"+sy.ID+"/confirm", `{"allowDeactivations":true}`, &e); code != http.StatusConflict {
+				t.Fatalf("confirm of the failed preview = %d %+v, want 409", code, e)
+			}
+		})
+	}
+	// The same directory read cleanly plans nothing to deactivate.
+	clean := c.preview()
+	if clean.Status != string(domain.SyncPreviewReady) || clean.Counts.Users.Deactivate != 0 || clean.Counts.Groups.Remove != 0 {
+		t.Fatalf("clean preview %+v", clean)
 	}
 }

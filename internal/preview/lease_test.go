@@ -117,14 +117,32 @@ func TestLapsedWorkerCannotMakeItsPreviewReady(t *testing.T) {
 	}
 }
 
-// A live worker notices at its next renewal that the lock moved on and
-// stops reading.
+// stalledRenewals holds every lease renewal until released, as a worker
+// whose renewals hang (a network partition) would.
+type stalledRenewals struct {
+	*store.Store
+	release chan struct{}
+}
+
+func (s *stalledRenewals) RenewPreview(ctx context.Context, l store.Lease, d time.Duration) error {
+	select {
+	case <-s.release:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return s.Store.RenewPreview(ctx, l, d)
+}
+
+// A worker whose renewals stalled until its lease lapsed and was taken
+// over notices at its next renewal and stops reading.
 func TestWorkerStopsWhenItsLeaseIsTakenOver(t *testing.T) {
 	ctx := context.Background()
 	st := newStore(t)
 	skew := skewClock(st)
 	slow := newGatedReader(snapshot(5))
 	svc, d := newService(t, st, slow)
+	stalled := &stalledRenewals{Store: st, release: make(chan struct{})}
+	svc.Store = stalled
 	svc.LockFor, svc.RenewEvery = time.Minute, 50*time.Millisecond
 	a, err := svc.Start(ctx, admin)
 	if err != nil {
@@ -137,6 +155,7 @@ func TestWorkerStopsWhenItsLeaseIsTakenOver(t *testing.T) {
 	if _, err := st.GetSync(ctx, "acme", a.ID); err != nil { // reads reap the lapsed lease
 		t.Fatal(err)
 	}
+	close(stalled.release)
 	select {
 	case err := <-done:
 		if err != nil {

@@ -63,27 +63,58 @@ type Service struct {
 // the sync id and a repeated confirm cannot start a second one.
 func ExecutionName(syncID string) string { return "sync-" + syncID }
 
-// ExecutionInput is the state machine's input: batches by index only, so
-// even a million-user plan stays far below the 256 KB payload limit.
+// ExecutionInput is the state machine's input. Batches are named by ranges
+// of indexes: per object type at most MaxChunks ranges of at most
+// MaxChunkBatches batches each, which the state machine expands with
+// States.ArrayRange (itself limited to 1,000 items). Its size is bounded
+// whatever the tenant's size: far below the 256 KiB payload limit.
 type ExecutionInput struct {
-	TenantID       string `json:"tenantId"`
-	SyncID         string `json:"syncId"`
-	UserBatches    []int  `json:"userBatches"`
-	GroupBatches   []int  `json:"groupBatches"`
-	MaxConcurrency int    `json:"maxConcurrency"`
+	TenantID string `json:"tenantId"`
+	SyncID   string `json:"syncId"`
+	// UserChunks and GroupChunks are inclusive [from, to] batch ranges.
+	UserChunks     [][2]int `json:"userChunks"`
+	GroupChunks    [][2]int `json:"groupChunks"`
+	MaxConcurrency int      `json:"maxConcurrency"`
+}
+
+// The bounds of ExecutionInput's ranges, set by States.ArrayRange's limit of
+// 1,000 items.
+const (
+	MaxChunks       = 1000
+	MaxChunkBatches = domain.MaxApplyBatchesPerType / MaxChunks
+)
+
+// chunks covers n batches from index first with as few ranges as keep
+// each range small: ranges of one batch up to MaxChunks batches (so the
+// Map's concurrency applies batch by batch), longer ranges beyond.
+func chunks(first, n int) ([][2]int, error) {
+	if n > domain.MaxApplyBatchesPerType {
+		return nil, fmt.Errorf("apply: %d batches of one type; at most %d fit one execution", n, domain.MaxApplyBatchesPerType)
+	}
+	size := max(1, (n+MaxChunks-1)/MaxChunks)
+	out := make([][2]int, 0, (n+size-1)/size)
+	for from := 0; from < n; from += size {
+		out = append(out, [2]int{first + from, first + min(from+size, n) - 1})
+	}
+	return out, nil
 }
 
 func (s *Service) input(sy *domain.Sync) ([]byte, error) {
-	in := ExecutionInput{TenantID: sy.TenantID, SyncID: sy.ID, MaxConcurrency: max(1, s.MaxConcurrency),
-		UserBatches: make([]int, 0, sy.UserBatches), GroupBatches: make([]int, 0, sy.Batches-sy.UserBatches)}
-	for i := 0; i < sy.Batches; i++ {
-		if i < sy.UserBatches {
-			in.UserBatches = append(in.UserBatches, i)
-		} else {
-			in.GroupBatches = append(in.GroupBatches, i)
-		}
+	return NewExecutionInput(sy, s.MaxConcurrency)
+}
+
+// NewExecutionInput is the state machine's input for a sync's stored plan.
+func NewExecutionInput(sy *domain.Sync, maxConcurrency int) ([]byte, error) {
+	users, err := chunks(0, sy.UserBatches)
+	if err != nil {
+		return nil, err
 	}
-	return json.Marshal(in)
+	groups, err := chunks(sy.UserBatches, sy.Batches-sy.UserBatches)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(ExecutionInput{TenantID: sy.TenantID, SyncID: sy.ID, MaxConcurrency: max(1, maxConcurrency),
+		UserChunks: users, GroupChunks: groups})
 }
 
 // Confirm applies exactly the stored plan: 202 APPLYING. A repeated or
@@ -104,14 +135,16 @@ func (s *Service) Confirm(ctx context.Context, actor domain.Actor, syncID string
 			"the token carries no usable email claim (email, preferred_username or upn), so this plan's %d deactivations cannot be checked against your own account; confirm with a token that has an email claim",
 			sy.Counts.Users.Deactivate)
 	}
+	// The input depends only on the stored plan: computed before the lock
+	// is taken, so a plan that cannot run never blocks the tenant.
+	input, err := s.input(sy)
+	if err != nil {
+		return nil, fmt.Errorf("apply: encode input: %w", err)
+	}
 	if sy.Status != domain.SyncApplying {
 		if sy, err = s.Store.BeginApply(ctx, sy, actor.Name()); err != nil {
 			return nil, err
 		}
-	}
-	input, err := s.input(sy)
-	if err != nil {
-		return nil, fmt.Errorf("apply: encode input: %w", err)
 	}
 	// Starting is idempotent by name and input: after a crash between
 	// BeginApply and here, the next confirm starts the execution.

@@ -209,8 +209,12 @@ func TestASLValidator(t *testing.T) {
 		}
 		return out
 	}
-	inner := func(states map[string]any, mapState string) map[string]any {
-		return states[mapState].(map[string]any)["ItemProcessor"].(map[string]any)["States"].(map[string]any)
+	// inner descends through nested Maps' processors to their states.
+	inner := func(states map[string]any, mapStates ...string) map[string]any {
+		for _, m := range mapStates {
+			states = states[m].(map[string]any)["ItemProcessor"].(map[string]any)["States"].(map[string]any)
+		}
+		return states
 	}
 	tests := []struct {
 		name       string
@@ -232,14 +236,14 @@ func TestASLValidator(t *testing.T) {
 		{
 			name: "Catch to a missing state inside the Map",
 			definition: breakIt(func(s map[string]any) {
-				task := inner(s, "ApplyUsers")["ApplyUserBatch"].(map[string]any)
+				task := inner(s, "ApplyUsers", "ApplyUserChunk")["ApplyUserBatch"].(map[string]any)
 				task["Catch"].([]any)[0].(map[string]any)["Next"] = "RecordSomething"
 			}),
 			wantOutput: "RecordSomething",
 		},
 		{
 			name:       "bad JSONPath",
-			definition: breakIt(func(s map[string]any) { s["ApplyGroups"].(map[string]any)["ItemsPath"] = "groupBatches" }),
+			definition: breakIt(func(s map[string]any) { s["ApplyGroups"].(map[string]any)["ItemsPath"] = "groupChunks" }),
 			wantOutput: "ItemsPath",
 		},
 	}

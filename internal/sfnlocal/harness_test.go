@@ -199,12 +199,34 @@ func (s *stack) wait(t *testing.T, id string) Result {
 	return res
 }
 
+// applyInput is the state machine's input, written with batch lists: each
+// batch becomes a range of its own (as the apply package chunks plans of up
+// to 1,000 batches), unless Chunks gives the ranges.
 type applyInput struct {
-	TenantID       string `json:"tenantId"`
-	SyncID         string `json:"syncId"`
-	UserBatches    []int  `json:"userBatches"`
-	GroupBatches   []int  `json:"groupBatches"`
-	MaxConcurrency int    `json:"maxConcurrency"`
+	TenantID       string
+	SyncID         string
+	UserBatches    []int
+	GroupBatches   []int
+	UserChunks     [][2]int // overrides UserBatches when set
+	MaxConcurrency int
+}
+
+func (in applyInput) MarshalJSON() ([]byte, error) {
+	one := func(batches []int) [][2]int {
+		out := [][2]int{}
+		for _, b := range batches {
+			out = append(out, [2]int{b, b})
+		}
+		return out
+	}
+	users := in.UserChunks
+	if users == nil {
+		users = one(in.UserBatches)
+	}
+	return json.Marshal(map[string]any{
+		"tenantId": in.TenantID, "syncId": in.SyncID, "maxConcurrency": in.MaxConcurrency,
+		"userChunks": users, "groupChunks": one(in.GroupBatches),
+	})
 }
 
 func batches(from, to int) []int {

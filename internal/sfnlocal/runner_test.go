@@ -240,9 +240,9 @@ func TestStartIsIdempotentByNameAndInput(t *testing.T) {
 	s := newStack(t, time.Millisecond, rec)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	input := `{"tenantId":"acme","syncId":"s6","userBatches":[0,1],"groupBatches":[2],"maxConcurrency":10}`
-	sameValue := "{\n  \"maxConcurrency\": 10, \"groupBatches\": [2], \"userBatches\": [0, 1],\n  \"syncId\": \"s6\", \"tenantId\": \"acme\"\n}"
-	other := `{"tenantId":"acme","syncId":"s6","userBatches":[0],"groupBatches":[2],"maxConcurrency":10}`
+	input := `{"tenantId":"acme","syncId":"s6","userChunks":[[0,0],[1,1]],"groupChunks":[[2,2]],"maxConcurrency":10}`
+	sameValue := "{\n  \"maxConcurrency\": 10, \"groupChunks\": [[2, 2]], \"userChunks\": [[0,0], [1, 1]],\n  \"syncId\": \"s6\", \"tenantId\": \"acme\"\n}"
+	other := `{"tenantId":"acme","syncId":"s6","userChunks":[[0,0]],"groupChunks":[[2,2]],"maxConcurrency":10}`
 
 	id, err := s.runner.Start(ctx, "confirm-s6", []byte(input))
 	if err != nil {

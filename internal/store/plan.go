@@ -206,7 +206,25 @@ func changeItems(pk string, c *domain.Change, ttl types.AttributeValue) ([]item,
 // planBatches splits the applicable changes (everything but skips) into
 // batches of one object type each: users first, then groups, which apply
 // after users because memberships refer to users the plan adds.
+//
+// A batch size too small for the plan grows so that neither type has more
+// than domain.MaxApplyBatchesPerType batches: an apply execution can name
+// no more.
 func planBatches(changes []domain.Change, userSize, groupSize int) []Batch {
+	var users, groups int
+	for i := range changes {
+		switch c := &changes[i]; {
+		case c.Kind == domain.KindSkip:
+		case c.ObjectType == domain.ObjectGroup:
+			groups++
+		default:
+			users++
+		}
+	}
+	fit := func(size, n int) int {
+		return max(size, (n+domain.MaxApplyBatchesPerType-1)/domain.MaxApplyBatchesPerType)
+	}
+	userSize, groupSize = fit(userSize, users), fit(groupSize, groups)
 	var out []Batch
 	var cur *Batch
 	for i := range changes {

@@ -119,10 +119,17 @@ type Counts struct {
 	Memberships MembershipCounts `json:"memberships"`
 }
 
-// Safeguard names of the deactivation threshold.
+// Safeguard names. Each threshold is reported twice, as a share of its
+// base and as a count, with the same limits (Options.DeactivationThreshold):
+// deactivations of the active linked users, removals of the owned groups,
+// and membership removals of the memberships those groups hold.
 const (
-	SafeguardDeactivationPercent = "deactivation_percent"
-	SafeguardDeactivationCount   = "deactivation_count"
+	SafeguardDeactivationPercent      = "deactivation_percent"
+	SafeguardDeactivationCount        = "deactivation_count"
+	SafeguardGroupRemovalPercent      = "group_removal_percent"
+	SafeguardGroupRemovalCount        = "group_removal_count"
+	SafeguardMembershipRemovalPercent = "membership_removal_percent"
+	SafeguardMembershipRemovalCount   = "membership_removal_count"
 )
 
 // Safeguard is one safety check and its state in a preview.

@@ -46,7 +46,7 @@ func DemoPlatformUsers(t *fakeentra.Tenant, platformDomain string) []domain.User
 		u := &t.Users[i]
 		byID[u.ID] = u
 		if u.Mail != nil {
-			mailCount[strings.ToLower(*u.Mail)]++
+			mailCount[domain.NormalizeEmail(*u.Mail)]++
 		}
 	}
 	var eligible, disabled []*fakeentra.User
@@ -57,9 +57,9 @@ func DemoPlatformUsers(t *fakeentra.Tenant, platformDomain string) []domain.User
 			continue
 		}
 		switch {
-		case mailCount[strings.ToLower(*u.Mail)] > 1:
+		case mailCount[domain.NormalizeEmail(*u.Mail)] > 1:
 			if duplicated == "" {
-				duplicated = strings.ToLower(*u.Mail)
+				duplicated = domain.NormalizeEmail(*u.Mail)
 			}
 		case !u.AccountEnabled:
 			disabled = append(disabled, u)

@@ -45,13 +45,16 @@ func (c *computation) assemble() *domain.Plan {
 		p.Counts.Memberships.Add += len(ch.MembersAdded)
 		p.Counts.Memberships.Remove += len(ch.MembersRemoved)
 	}
-	p.Safeguards = c.safeguards(p.Counts.Users.Deactivate)
+	p.Safeguards = c.safeguards(&p.Counts)
 	return p
 }
 
-// safeguards evaluates the deactivation threshold: both checks are always
-// reported so a preview shows how close it came.
-func (c *computation) safeguards(deactivations int) []domain.Safeguard {
+// safeguards evaluates the thresholds: deactivations against the active
+// linked users, group removals against the owned groups and membership
+// removals against the memberships those groups hold, each by share and by
+// count with the same limits. Every check is always reported so a preview
+// shows how close it came.
+func (c *computation) safeguards(counts *domain.Counts) []domain.Safeguard {
 	t := c.opts.DeactivationThreshold
 	percentLimit := t.Percent
 	if percentLimit == 0 {
@@ -61,24 +64,21 @@ func (c *computation) safeguards(deactivations int) []domain.Safeguard {
 	if countLimit == 0 {
 		countLimit = domain.DefaultThresholdCount
 	}
-	percent := 0.0
-	if c.activeLinked > 0 {
-		percent = float64(deactivations) * 100 / float64(c.activeLinked)
+	out := make([]domain.Safeguard, 0, 6)
+	threshold := func(percentName, countName string, n, base int) {
+		percent := 0.0
+		if base > 0 {
+			percent = float64(n) * 100 / float64(base)
+		}
+		out = append(out,
+			domain.Safeguard{Name: percentName, Tripped: percent > percentLimit, Limit: percentLimit, Actual: percent},
+			domain.Safeguard{Name: countName, Tripped: n > countLimit, Limit: float64(countLimit), Actual: float64(n)},
+		)
 	}
-	return []domain.Safeguard{
-		{
-			Name:    domain.SafeguardDeactivationPercent,
-			Tripped: percent > percentLimit,
-			Limit:   percentLimit,
-			Actual:  percent,
-		},
-		{
-			Name:    domain.SafeguardDeactivationCount,
-			Tripped: deactivations > countLimit,
-			Limit:   float64(countLimit),
-			Actual:  float64(deactivations),
-		},
-	}
+	threshold(domain.SafeguardDeactivationPercent, domain.SafeguardDeactivationCount, counts.Users.Deactivate, c.activeLinked)
+	threshold(domain.SafeguardGroupRemovalPercent, domain.SafeguardGroupRemovalCount, counts.Groups.Remove, c.ownedGroups)
+	threshold(domain.SafeguardMembershipRemovalPercent, domain.SafeguardMembershipRemovalCount, counts.Memberships.Remove, c.heldMemberships)
+	return out
 }
 
 // buildUserChanges fills the user part of changes. Source users are read

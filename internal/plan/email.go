@@ -17,12 +17,11 @@ func sourceEmail(u *domain.SourceUser) string {
 	return strings.TrimSpace(u.UserPrincipalName)
 }
 
-// normaliseEmail is the one form emails are compared in. The hot paths
-// never build it: emailKey, emailPrefix and compareEmails reproduce it
-// byte by byte for ASCII and fall back to it otherwise.
-func normaliseEmail(s string) string {
-	return strings.ToLower(strings.TrimSpace(s))
-}
+// Emails are compared in one form, domain.NormalizeEmail. The hot paths
+// never build it: emailText, emailPrefix and compareEmails reproduce it
+// byte by byte for ASCII and fall back to it otherwise. NFC may merge an
+// ASCII letter with a non-ASCII mark that follows it, so an ASCII byte is
+// final only when the byte after it is ASCII too (or there is none).
 
 // guestUPNMarker marks the userPrincipalName Entra gives invited guests
 // (alice_example.com#EXT#@tenant.onmicrosoft.com): an address nobody
@@ -91,10 +90,9 @@ func emailPrefix(email string) [prefixWords]uint64 {
 	var buf [prefixWords * 8]byte
 	s := strings.TrimSpace(email)
 	n := min(len(s), len(buf))
-	if !lowerASCIIInto(buf[:n], s[:n]) {
+	if !lowerASCIIInto(buf[:n], s[:n]) || (n < len(s) && s[n] >= utf8.RuneSelf) {
 		buf = [prefixWords * 8]byte{}
-		norm := strings.ToLower(s)
-		copy(buf[:], norm)
+		copy(buf[:], domain.NormalizeEmail(s))
 	}
 	var p [prefixWords]uint64
 	for w := range p {
@@ -108,10 +106,11 @@ func emailPrefix(email string) [prefixWords]uint64 {
 // compareEmails compares two emails in normalised form.
 func compareEmails(a, b string) int {
 	a, b = strings.TrimSpace(a), strings.TrimSpace(b)
-	for i := 0; i < len(a) && i < len(b); i++ {
+	n := min(len(a), len(b))
+	for i := 0; i < n; i++ {
 		x, y := a[i], b[i]
 		if x >= utf8.RuneSelf || y >= utf8.RuneSelf {
-			return strings.Compare(strings.ToLower(a), strings.ToLower(b))
+			return compareNormalised(a, b)
 		}
 		if 'A' <= x && x <= 'Z' {
 			x += 'a' - 'A'
@@ -120,19 +119,25 @@ func compareEmails(a, b string) int {
 			y += 'a' - 'A'
 		}
 		if x != y {
+			if i+1 < len(a) && a[i+1] >= utf8.RuneSelf || i+1 < len(b) && b[i+1] >= utf8.RuneSelf {
+				return compareNormalised(a, b) // x or y may compose with what follows
+			}
 			if x < y {
 				return -1
 			}
 			return 1
 		}
 	}
-	// Equal so far: the rest decides, and it may hold non-ASCII bytes whose
-	// lower case differs in length, so let strings.ToLower judge those.
-	ra, rb := a[min(len(a), len(b)):], b[min(len(a), len(b)):]
-	if !isASCII(ra) || !isASCII(rb) {
-		return strings.Compare(strings.ToLower(a), strings.ToLower(b))
+	// Equal so far: the rest decides, and a non-ASCII rest may compose
+	// with the last equal byte or have a normal form of another length.
+	if !isASCII(a[n:]) || !isASCII(b[n:]) {
+		return compareNormalised(a, b)
 	}
 	return len(a) - len(b)
+}
+
+func compareNormalised(a, b string) int {
+	return strings.Compare(domain.NormalizeEmail(a), domain.NormalizeEmail(b))
 }
 
 func isASCII(s string) bool {

@@ -19,6 +19,9 @@ func (c *computation) planGroups() {
 		if g.Source != domain.SourceEntra || g.ExternalTenantID != c.tenant {
 			continue
 		}
+		// The removal safeguards' bases: every owned group and membership.
+		c.ownedGroups++
+		c.heldMemberships += len(g.MemberIDs)
 		if g.ExternalID == "" {
 			removals = append(removals, gi) // owned, but mirrors nothing
 			continue

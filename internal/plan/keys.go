@@ -5,6 +5,8 @@ import (
 	"math/bits"
 	"strings"
 	"unicode/utf8"
+
+	"dirsync/internal/domain"
 )
 
 // Join keys. Each key maker packs a string into a small fixed-size value
@@ -131,9 +133,9 @@ func mixWords(words ...[]byte) uint64 {
 	return h
 }
 
-// emailText packs the normalised form of an email (trimmed, lower case:
-// normaliseEmail). ASCII is lowered while packing, so the common case
-// allocates nothing; an empty email has no key.
+// emailText packs the normalised form of an email (domain.NormalizeEmail).
+// ASCII is lowered while packing, so the common case allocates nothing; an
+// empty email has no key.
 func emailText(email string) (textKey, string, keyKind) {
 	s := strings.TrimSpace(email)
 	if s == "" {
@@ -146,11 +148,11 @@ func emailText(email string) (textKey, string, keyKind) {
 			return k, "", packedKey
 		}
 	}
-	return exactText(strings.ToLower(s))
+	return exactText(domain.NormalizeEmail(s))
 }
 
 // lowerASCIIInto writes s lower-cased into dst and reports whether s was
-// ASCII (otherwise dst is incomplete and strings.ToLower must decide).
+// ASCII (otherwise dst is incomplete and domain.NormalizeEmail decides).
 func lowerASCIIInto(dst []byte, s string) bool {
 	for i := 0; i < len(s); i++ {
 		c := s[i]

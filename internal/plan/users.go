@@ -118,12 +118,16 @@ type computation struct {
 
 	// userKeys holds, per user change kind, the keys the changes are
 	// ordered by.
-	userKeys     [userKindCount][]orderKey
-	unchanged    int
-	outOfScope   int
-	activeLinked int
-	groupChanges []domain.Change
-	warnings     []string
+	userKeys   [userKindCount][]orderKey
+	unchanged  int
+	outOfScope int
+	// The bases of the safeguards: active users linked to this tenant,
+	// owned platform groups and the memberships those groups hold.
+	activeLinked    int
+	ownedGroups     int
+	heldMemberships int
+	groupChanges    []domain.Change
+	warnings        []string
 }
 
 func newComputation(in Input, dir *domain.Directory) *computation {
@@ -132,7 +136,7 @@ func newComputation(in Input, dir *domain.Directory) *computation {
 		dir:    dir,
 		opts:   in.Options,
 		tenant: in.Snapshot.DirectoryTenantID,
-		actor:  normaliseEmail(in.ActorEmail),
+		actor:  domain.NormalizeEmail(in.ActorEmail),
 		attrs:  newAttrPlan(in.Options.EffectiveMapping(), in.Snapshot.UserProperties),
 	}
 }

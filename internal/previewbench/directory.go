@@ -29,7 +29,7 @@ func ExistingDirectory(t *fakeentra.Tenant, linked, manual int) ([]domain.User, 
 		u := &t.Users[i]
 		byID[u.ID] = u
 		if u.Mail != nil {
-			mailCount[strings.ToLower(*u.Mail)]++
+			mailCount[domain.NormalizeEmail(*u.Mail)]++
 		}
 	}
 	out := make([]domain.User, 0, linked+manual)
@@ -38,7 +38,7 @@ func ExistingDirectory(t *fakeentra.Tenant, linked, manual int) ([]domain.User, 
 			break
 		}
 		u := &t.Users[i]
-		if u.UserType != "Member" || !u.AccountEnabled || u.Mail == nil || mailCount[strings.ToLower(*u.Mail)] != 1 {
+		if u.UserType != "Member" || !u.AccountEnabled || u.Mail == nil || mailCount[domain.NormalizeEmail(*u.Mail)] != 1 {
 			continue
 		}
 		if len(out) < linked {

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -120,7 +119,7 @@ func (s *Store) applyUserWrite(ctx context.Context, a *ApplyContext, c *domain.C
 	next := cur
 	switch c.Kind {
 	case domain.KindDeactivate:
-		if a.ConfirmedBy != "" && strings.EqualFold(cur.Email, a.ConfirmedBy) {
+		if admin := domain.NormalizeEmail(a.ConfirmedBy); admin != "" && domain.NormalizeEmail(cur.Email) == admin {
 			return a.outcome(c, domain.OutcomeConflict, "the admin who confirmed the sync is never deactivated"), nil
 		}
 		if cur.Protected {
@@ -149,7 +148,7 @@ func (s *Store) applyUserWrite(ctx context.Context, a *ApplyContext, c *domain.C
 		ExpressionAttributeValues: map[string]types.AttributeValue{":rev": avN(cur.Revision)},
 	}}}
 	mine := map[string]types.AttributeValue{":id": avS(cur.ID)}
-	emailMoved := !strings.EqualFold(cur.Email, next.Email)
+	emailMoved := emailSK(cur.Email) != emailSK(next.Email) // as in UpdateUser
 	if emailMoved {
 		txn = append(txn,
 			types.TransactWriteItem{Put: &types.Put{

@@ -17,7 +17,8 @@ import (
 // Directory keys (DirectoryTable), all under pk "T#<tenant>":
 //
 //	U#<userId>                      a user
-//	E#<lower(email)>                claim keeping emails unique per tenant
+//	E#<normalized email>            claim keeping emails unique per tenant
+//	                                (domain.NormalizeEmail)
 //	X#<entraTenant>#<entraObjectId> claim keeping Entra links unique
 //	G#<groupId>                     a group
 //	GX#<entraTenant>#<entraGroupId> claim keeping group links unique
@@ -25,7 +26,7 @@ import (
 //	                                kept on the user item, attribute g)
 func tenantPK(tenant string) string { return "T#" + tenant }
 func userSK(id string) string       { return "U#" + id }
-func emailSK(email string) string   { return "E#" + strings.ToLower(email) }
+func emailSK(email string) string   { return "E#" + domain.NormalizeEmail(email) }
 func linkSK(dirTenant, externalID string) string {
 	return "X#" + dirTenant + "#" + externalID
 }
@@ -424,7 +425,9 @@ func (s *Store) UpdateUser(ctx context.Context, tenant, id string, p UserPatch) 
 		ConditionExpression:       aws.String("rev = :rev"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":rev": avN(cur.Revision)},
 	}}}
-	emailMoved := !strings.EqualFold(cur.Email, next.Email)
+	// A claim moves exactly when its key does: a respelling of the same
+	// address keeps it, a look-alike is another address.
+	emailMoved := emailSK(cur.Email) != emailSK(next.Email)
 	if emailMoved {
 		txn = append(txn,
 			types.TransactWriteItem{Put: &types.Put{

@@ -42,9 +42,6 @@ type SyncStore interface {
 	ListSyncs(ctx context.Context, tenant string, p store.Page) ([]*domain.Sync, string, error)
 	ListChanges(ctx context.Context, tenant, syncID string, f store.ChangeFilter, p store.Page) ([]domain.Change, string, error)
 	GetProgress(ctx context.Context, tenant, syncID string) (*domain.Progress, error)
-	// PeekSync reads a sync without writing (the progress function's role
-	// may only GetItem).
-	PeekSync(ctx context.Context, tenant, id string) (*domain.Sync, error)
 }
 
 // ConnectionStore reads and writes a tenant's Entra ID connection.

@@ -215,7 +215,7 @@ func (h *Handler) getProgress(w http.ResponseWriter, r *http.Request, c auth.Cla
 	ctx := r.Context()
 	p, err := h.deps.Syncs.GetProgress(ctx, c.TenantID, id)
 	if domain.ErrorCode(err) == domain.ENotFound {
-		sy, serr := h.deps.Syncs.PeekSync(ctx, c.TenantID, id)
+		sy, serr := h.deps.Syncs.GetSync(ctx, c.TenantID, id)
 		if serr != nil {
 			return serr
 		}

@@ -49,9 +49,14 @@ func TestKilledWorkerEndsWorkerLost(t *testing.T) {
 	if sy.Status != string(domain.SyncPreviewFailed) || sy.Error == nil || sy.Error.Code != domain.SyncErrWorkerLost {
 		t.Fatalf("after the lease lapsed: %s %+v, want PREVIEW_FAILED worker_lost", sy.Status, sy.Error)
 	}
-	stack.Store.SetClock(time.Now)
+	// Reads derive worker_lost; the next preview stores it and takes over.
 	if again := c.preview(); again.Status != string(domain.SyncPreviewReady) {
 		t.Fatalf("the next preview: %s %+v", again.Status, again.Error)
+	}
+	var stored syncBody
+	c.do("GET", "/v1/syncs/"+started.ID, nil, &stored)
+	if stored.Status != string(domain.SyncPreviewFailed) || stored.Error == nil || stored.Error.Code != domain.SyncErrWorkerLost {
+		t.Fatalf("the lost preview after the takeover: %s %+v", stored.Status, stored.Error)
 	}
 }
 

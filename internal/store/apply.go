@@ -29,6 +29,8 @@ func (s *Store) BeginApply(ctx context.Context, sy *domain.Sync, confirmedBy str
 	case sy.Status == domain.SyncApplying:
 		return sy, nil
 	case sy.Status == domain.SyncExpired:
+		// Reads only derive EXPIRED; the refused confirm stores it.
+		_ = s.expire(ctx, tenant, syncID)
 		return nil, domain.Errorf(domain.EGone, "the preview expired at %s; start a new one", sy.ExpiresAt.Format(time.RFC3339))
 	case sy.Status != domain.SyncPreviewReady:
 		return nil, domain.Errorf(domain.EConflict, "sync %q is %s; only a PREVIEW_READY sync can be confirmed", syncID, sy.Status)

@@ -80,17 +80,18 @@ func (s *Store) readLock(ctx context.Context, tenant string) (lockState, error) 
 
 func (l lockState) lapsed(now time.Time) bool { return l.untilFound && l.until < now.Unix() }
 
-// ClaimPreview makes owner the holder of the preview's lease for d: a new
-// worker takes over a lease nobody holds or one that lapsed; it is
-// ErrLeaseHeld while another worker's lease runs, and ErrLeaseLost when the
-// sync no longer holds the tenant's lock (cancelled, failed, or taken over).
+// ClaimPreview makes owner the holder of the preview's lease for d: a
+// worker takes a lease nobody holds yet (or that it holds); it is
+// ErrLeaseHeld while another worker's lease runs, and ErrLeaseLost once the
+// lease lapsed (the sync then reads as worker_lost) or the sync no longer
+// holds the tenant's lock (cancelled, failed, taken over).
 func (s *Store) ClaimPreview(ctx context.Context, tenant, syncID, owner string, d time.Duration) (Lease, error) {
 	now := s.now().UTC()
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: aws.String(s.syncTable), Key: key(tenantPK(tenant), lockSK),
 		UpdateExpression: aws.String("SET #owner = :owner, #until = :until"),
-		ConditionExpression: aws.String("sid = :sid AND st = :previewing AND " +
-			"(attribute_not_exists(#owner) OR #owner = :owner OR #until < :now)"),
+		ConditionExpression: aws.String("sid = :sid AND st = :previewing AND #until >= :now AND " +
+			"(attribute_not_exists(#owner) OR #owner = :owner)"),
 		ExpressionAttributeNames: map[string]string{"#owner": "owner", "#until": "until"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":owner": avS(owner), ":until": avN(now.Add(d).Unix()), ":now": avN(now.Unix()),
@@ -114,16 +115,17 @@ func (s *Store) ClaimPreview(ctx context.Context, tenant, syncID, owner string, 
 }
 
 // RenewPreview extends the lease by d from now; ErrLeaseLost when the
-// worker no longer holds it.
+// worker no longer holds it or it lapsed (a lapsed lease is never revived:
+// its sync already reads as worker_lost).
 func (s *Store) RenewPreview(ctx context.Context, l Lease, d time.Duration) error {
 	now := s.now().UTC()
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: aws.String(s.syncTable), Key: key(tenantPK(l.Tenant), lockSK),
 		UpdateExpression:         aws.String("SET #until = :until"),
-		ConditionExpression:      aws.String("sid = :sid AND #owner = :owner"),
+		ConditionExpression:      aws.String("sid = :sid AND #owner = :owner AND #until >= :now"),
 		ExpressionAttributeNames: map[string]string{"#owner": "owner", "#until": "until"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":until": avN(now.Add(d).Unix()), ":sid": avS(l.SyncID), ":owner": avS(l.Owner),
+			":until": avN(now.Add(d).Unix()), ":sid": avS(l.SyncID), ":owner": avS(l.Owner), ":now": avN(now.Unix()),
 		},
 	})
 	if conditionFailed(err, 0) {
@@ -136,18 +138,18 @@ func (s *Store) RenewPreview(ctx context.Context, l Lease, d time.Duration) erro
 }
 
 // releaseLease deletes the lock in the transaction that ends a preview,
-// only while l still holds it: the fence that keeps a worker whose lease
-// lapsed from storing anything.
-func releaseLease(table string, l Lease) types.TransactWriteItem {
+// only while l still holds it and it has not lapsed at now: the fence that
+// keeps a worker whose lease lapsed from storing anything.
+func releaseLease(table string, l Lease, now time.Time) types.TransactWriteItem {
 	del := &types.Delete{
 		TableName: aws.String(table), Key: key(tenantPK(l.Tenant), lockSK),
-		ExpressionAttributeNames:  map[string]string{"#owner": "owner"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":sid": avS(l.SyncID)},
+		ExpressionAttributeNames:  map[string]string{"#owner": "owner", "#until": "until"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":sid": avS(l.SyncID), ":now": avN(now.Unix())},
 	}
 	if l.Owner == "" {
-		del.ConditionExpression = aws.String("sid = :sid AND attribute_not_exists(#owner)")
+		del.ConditionExpression = aws.String("sid = :sid AND attribute_not_exists(#owner) AND #until >= :now")
 	} else {
-		del.ConditionExpression = aws.String("sid = :sid AND #owner = :owner")
+		del.ConditionExpression = aws.String("sid = :sid AND #owner = :owner AND #until >= :now")
 		del.ExpressionAttributeValues[":owner"] = avS(l.Owner)
 	}
 	return types.TransactWriteItem{Delete: del}
@@ -198,31 +200,6 @@ func (s *Store) reapLapsedPreview(ctx context.Context, tenant string) (bool, err
 		return false, err
 	}
 	return s.failLost(ctx, tenant, lock.sid, lock)
-}
-
-// checkPreviewAlive fails a PREVIEWING sync (as just read into sy) as
-// worker_lost when it no longer holds a live lock: its lease lapsed, or the
-// lock is gone or held by another sync; sy then shows the failure.
-func (s *Store) checkPreviewAlive(ctx context.Context, sy *domain.Sync) error {
-	lock, err := s.readLock(ctx, sy.TenantID)
-	if err != nil {
-		return err
-	}
-	if lock.exists && lock.sid == sy.ID && !lock.lapsed(s.now()) {
-		return nil
-	}
-	if lock.sid != sy.ID {
-		lock = lockState{} // not ours: leave it alone
-	}
-	failed, err := s.failLost(ctx, sy.TenantID, sy.ID, lock)
-	if err != nil {
-		return err
-	}
-	if failed {
-		sy.Status = domain.SyncPreviewFailed
-		sy.Error = lostError
-	}
-	return nil
 }
 
 var lostError = &domain.SyncError{

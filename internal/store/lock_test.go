@@ -6,6 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
 	"dirsync/internal/domain"
 )
 
@@ -85,23 +88,23 @@ func TestPreviewLease(t *testing.T) {
 		t.Fatalf("a second sync while the lease is renewed: %v, want conflict", err)
 	}
 
-	// A lapsed lease may be resumed by a retry of the same job.
+	// A lapsed lease is never revived: not by a retry of the job, not by
+	// its own worker, whose plan can no longer become ready.
 	clock = clock.Add(2 * time.Minute)
-	b, err := s.ClaimPreview(ctx, "acme", sy.ID, "worker-b", time.Minute)
-	if err != nil {
-		t.Fatalf("a retry claiming the lapsed lease: %v", err)
+	if _, err := s.ClaimPreview(ctx, "acme", sy.ID, "worker-b", time.Minute); !errors.Is(err, ErrLeaseLost) {
+		t.Fatalf("a retry claiming the lapsed lease: %v, want ErrLeaseLost", err)
 	}
 	if err := s.RenewPreview(ctx, a, time.Minute); !errors.Is(err, ErrLeaseLost) {
-		t.Fatalf("the first worker renewing after the takeover: %v, want ErrLeaseLost", err)
+		t.Fatalf("the worker renewing its lapsed lease: %v, want ErrLeaseLost", err)
 	}
 	if err := s.SavePlan(ctx, a, plan, w); !errors.Is(err, ErrLeaseLost) {
-		t.Fatalf("the first worker's SavePlan after the takeover: %v, want ErrLeaseLost", err)
+		t.Fatalf("SavePlan under a lapsed lease: %v, want ErrLeaseLost", err)
 	}
-	if err := s.SavePlan(ctx, b, plan, w); err != nil {
-		t.Fatalf("the lease holder's SavePlan: %v", err)
+	if err := s.FailPreview(ctx, a, domain.SyncError{Code: "x"}); !errors.Is(err, ErrLeaseLost) {
+		t.Fatalf("FailPreview under a lapsed lease: %v, want ErrLeaseLost", err)
 	}
-	if got, _ := s.GetSync(ctx, "acme", sy.ID); got.Status != domain.SyncPreviewReady {
-		t.Fatalf("after SavePlan: %s", got.Status)
+	if got, _ := s.GetSync(ctx, "acme", sy.ID); got.Status != domain.SyncPreviewFailed || got.Error.Code != domain.SyncErrWorkerLost {
+		t.Fatalf("after the lapse: %s %+v", got.Status, got.Error)
 	}
 }
 
@@ -234,5 +237,57 @@ func TestConnectionIsPinnedAndFrozenWhileSyncing(t *testing.T) {
 	if pinned.DirectoryTenantID != "dir-1" || pinned.ClientID != "app-1" || pinned.Cloud != domain.CloudUSGov ||
 		pinned.SecretVersion != "v1" || !pinned.Options.DeactivateMissing {
 		t.Fatalf("pinned connection = %+v", pinned)
+	}
+}
+
+// A read derives what time decided (expired, worker lost) without writing:
+// the progress function may only GetItem.
+func TestReadsNeverWrite(t *testing.T) {
+	ctx := context.Background()
+	s := newTestStore(t)
+	now := time.Now()
+	clock := now
+	s.SetClock(func() time.Time { return clock })
+	ready := newSync("acme", now)
+	if err := s.CreateSync(ctx, ready, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SavePlan(ctx, Lease{Tenant: "acme", SyncID: ready.ID}, samplePlan(2, 0), PlanWrite{ExpiresAt: now.Add(time.Hour), RetainUntil: now.Add(48 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	other := newSync("other", now)
+	if err := s.CreateSync(ctx, other, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	raw := func(tenant, id string) string {
+		out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.syncTable), Key: key(tenantPK(tenant), syncSK(id)), ConsistentRead: aws.Bool(true)})
+		if err != nil || out.Item == nil {
+			t.Fatalf("raw read: %v", err)
+		}
+		return getS(out.Item, "st")
+	}
+	clock = now.Add(2 * time.Hour)
+	for _, tc := range []struct {
+		tenant, id string
+		want       domain.SyncStatus
+		stored     domain.SyncStatus
+	}{
+		{"acme", ready.ID, domain.SyncExpired, domain.SyncPreviewReady},
+		{"other", other.ID, domain.SyncPreviewFailed, domain.SyncPreviewing},
+	} {
+		got, err := s.GetSync(ctx, tc.tenant, tc.id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		listed, _, err := s.ListSyncs(ctx, tc.tenant, Page{Limit: 10})
+		if err != nil || len(listed) != 1 {
+			t.Fatalf("ListSyncs = %v, %v", listed, err)
+		}
+		if got.Status != tc.want || listed[0].Status != tc.want {
+			t.Errorf("%s reads %s (listed %s), want %s", tc.id, got.Status, listed[0].Status, tc.want)
+		}
+		if st := raw(tc.tenant, tc.id); st != string(tc.stored) {
+			t.Errorf("reading %s stored %s", tc.id, st)
+		}
 	}
 }

@@ -198,23 +198,12 @@ func (s *Store) lockHolder(ctx context.Context, tenant string) (id, status strin
 	return getS(out.Item, "sid"), getS(out.Item, "st")
 }
 
-// GetSync returns one sync of the tenant, settled (see settle): the read
-// may write, so its caller needs write access to the sync table.
+// GetSync returns one sync of the tenant as time has left it: a ready
+// preview past its expiry reads EXPIRED, a preview whose worker lost its
+// lease reads PREVIEW_FAILED worker_lost. A read never writes (the progress
+// function may only read); the write that depends on such a state stores
+// it (a confirm stores EXPIRED, the next preview stores worker_lost).
 func (s *Store) GetSync(ctx context.Context, tenant, id string) (*domain.Sync, error) {
-	sy, err := s.PeekSync(ctx, tenant, id)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.settle(ctx, sy); err != nil {
-		return nil, err
-	}
-	return sy, nil
-}
-
-// PeekSync returns one sync of the tenant as stored, never writing: for
-// read-only callers (the progress function may only GetItem), which may
-// see a lapsed preview as PREVIEWING until a settling read ends it.
-func (s *Store) PeekSync(ctx context.Context, tenant, id string) (*domain.Sync, error) {
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName: aws.String(s.syncTable), Key: key(tenantPK(tenant), syncSK(id)), ConsistentRead: aws.Bool(true),
 	})
@@ -228,32 +217,28 @@ func (s *Store) PeekSync(ctx context.Context, tenant, id string) (*domain.Sync, 
 	if err != nil {
 		return nil, fmt.Errorf("store: get sync %s: %w", id, err)
 	}
+	if err := s.derive(ctx, sy); err != nil {
+		return nil, err
+	}
 	return sy, nil
 }
 
-// settle brings a sync just read up to date with what time alone decides:
-// a ready preview past its expiry is EXPIRED, a preview whose worker lost
-// its lease is PREVIEW_FAILED worker_lost.
-func (s *Store) settle(ctx context.Context, sy *domain.Sync) error {
+// derive sets on a sync just read the status that time alone decided.
+func (s *Store) derive(ctx context.Context, sy *domain.Sync) error {
 	switch sy.Status {
 	case domain.SyncPreviewReady:
-		return s.lazyExpire(ctx, sy)
+		if sy.ExpiresAt != nil && !s.now().Before(*sy.ExpiresAt) {
+			sy.Status = domain.SyncExpired
+		}
 	case domain.SyncPreviewing:
-		return s.checkPreviewAlive(ctx, sy)
+		lock, err := s.readLock(ctx, sy.TenantID)
+		if err != nil {
+			return err
+		}
+		if !lock.exists || lock.sid != sy.ID || lock.lapsed(s.now()) {
+			sy.Status, sy.Error = domain.SyncPreviewFailed, lostError
+		}
 	}
-	return nil
-}
-
-// lazyExpire makes a ready preview past its expiry EXPIRED, whether or not
-// anything wrote that yet.
-func (s *Store) lazyExpire(ctx context.Context, sy *domain.Sync) error {
-	if sy.Status != domain.SyncPreviewReady || sy.ExpiresAt == nil || s.now().Before(*sy.ExpiresAt) {
-		return nil
-	}
-	if err := s.expire(ctx, sy.TenantID, sy.ID); err != nil {
-		return fmt.Errorf("store: expire sync %s: %w", sy.ID, err)
-	}
-	sy.Status = domain.SyncExpired
 	return nil
 }
 
@@ -283,7 +268,7 @@ func (s *Store) ListSyncs(ctx context.Context, tenant string, p Page) ([]*domain
 		if err != nil {
 			return nil, "", fmt.Errorf("store: list syncs: %w", err)
 		}
-		if err := s.settle(ctx, sy); err != nil {
+		if err := s.derive(ctx, sy); err != nil {
 			return nil, "", err
 		}
 		out = append(out, sy)
@@ -307,7 +292,7 @@ func (s *Store) FailPreview(ctx context.Context, l Lease, reason domain.SyncErro
 			ExpressionAttributeNames:  map[string]string{"#err": "err"},
 			ExpressionAttributeValues: map[string]types.AttributeValue{":failed": avS(string(domain.SyncPreviewFailed)), ":err": errAV, ":now": avTime(now), ":previewing": avS(string(domain.SyncPreviewing))},
 		}},
-		releaseLease(s.syncTable, l),
+		releaseLease(s.syncTable, l, s.now().UTC()),
 	}})
 	if conditionFailed(err, -1) {
 		return leaseLost("fail preview", l.SyncID)

@@ -1,5 +1,8 @@
-// Command finalize sets a sync's final status from its counters, or FAILED
-// on the state machine's failure path.
+// Command finalize ends syncs: it sets a sync's final status from its
+// counters (or FAILED) at the end of the apply state machine, fails an
+// APPLYING sync whose execution ended FAILED, TIMED_OUT or ABORTED
+// (EventBridge), and fails a preview whose worker Lambda gave up on (the
+// worker's OnFailure destination).
 package main
 
 import (
@@ -9,6 +12,7 @@ import (
 
 	"dirsync/internal/app"
 	"dirsync/internal/apply"
+	"dirsync/internal/preview"
 )
 
 func main() {
@@ -16,6 +20,9 @@ func main() {
 	if err != nil {
 		app.Fatal("finalize: init", err)
 	}
-	svc := &apply.Service{Store: env.Store, Logger: env.Logger}
-	lambda.Start(svc.Finalize)
+	f := &apply.Finalizer{
+		Apply:    &apply.Service{Store: env.Store, Logger: env.Logger},
+		Previews: &preview.Service{Store: env.Store, Logger: env.Logger},
+	}
+	lambda.Start(f.Handle)
 }

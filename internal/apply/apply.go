@@ -398,7 +398,7 @@ type FinalizeResult struct {
 func (s *Service) Finalize(ctx context.Context, ev FinalizeEvent) (FinalizeResult, error) {
 	var failure *domain.SyncError
 	if ev.Failed {
-		failure = &domain.SyncError{Code: "apply_failed", Message: "the apply could not complete: " + failureReason(ev.Error)}
+		failure = &domain.SyncError{Code: domain.SyncErrApplyFailed, Message: "the apply could not complete: " + failureReason(ev.Error)}
 	}
 	st, err := s.Store.FinishApply(ctx, ev.TenantID, ev.SyncID, failure)
 	if err != nil {

@@ -45,7 +45,15 @@ const (
 	// SyncErrWorkerLost: the preview worker stopped renewing its lock (it
 	// crashed, timed out or was never started) before it stored a plan.
 	SyncErrWorkerLost  = "worker_lost"
-	SyncErrCredentials = "bad_credentials"
+	// SyncErrTimeout: the preview did not finish within its worker's time
+	// limit; the worker recorded so before it was stopped.
+	SyncErrTimeout = "preview_timeout"
+	// Apply failures: the execution failed, timed out or was stopped
+	// outside a cancel.
+	SyncErrApplyFailed   = "apply_failed"
+	SyncErrApplyTimedOut = "apply_timed_out"
+	SyncErrApplyAborted  = "apply_aborted"
+	SyncErrCredentials   = "bad_credentials"
 	SyncErrPermission  = "permission_denied"
 	SyncErrOptions     = "invalid_options"
 	SyncErrInternal    = "internal"

@@ -195,7 +195,8 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	}
 	invoke := sfnlocal.NewInvokeServer(opts.Logger)
 	invoke.Register(sfnlocal.LocalARN("ApplyFunction"), sfnlocal.JSONFunction(s.Apply.ApplyBatch))
-	invoke.Register(sfnlocal.LocalARN("FinalizeFunction"), sfnlocal.JSONFunction(s.Apply.Finalize))
+	finalizer := &apply.Finalizer{Apply: s.Apply, Previews: s.Preview}
+	invoke.Register(sfnlocal.LocalARN("FinalizeFunction"), sfnlocal.JSONFunction(finalizer.Handle))
 	definition, err := sfnlocal.DefinitionFromTemplate(templatePath, "ApplyStateMachine")
 	if err != nil {
 		ln.Close()

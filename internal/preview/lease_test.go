@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -446,5 +447,62 @@ func (r sleepyReader) Read(ctx context.Context, _ domain.Options) (*domain.Snaps
 		return r.snap, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
+	}
+}
+
+// A worker nearing its invocation's deadline stops and records why, rather
+// than being killed without a trace.
+func TestWorkerFailsItselfBeforeItsDeadline(t *testing.T) {
+	st := newStore(t)
+	slow := newGatedReader(snapshot(5))
+	svc, d := newService(t, st, slow)
+	svc.DeadlineMargin = time.Second
+	sy, err := svc.Start(context.Background(), admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond) // Lambda's deadline
+	defer cancel()
+	if err := svc.Run(ctx, d.jobs[0]); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if ctx.Err() != nil {
+		t.Fatal("the worker ran into its deadline instead of stopping before it")
+	}
+	got := syncStatus(t, st, sy.ID)
+	if got.Status != domain.SyncPreviewFailed || got.Error == nil || got.Error.Code != domain.SyncErrTimeout {
+		t.Fatalf("sync = %s %+v, want PREVIEW_FAILED preview_timeout", got.Status, got.Error)
+	}
+}
+
+// When Lambda gives up on the worker (retries exhausted, event too old),
+// the OnFailure destination ends the sync with Lambda's reason.
+func TestWorkerFailedEndsThePreview(t *testing.T) {
+	ctx := context.Background()
+	st := newStore(t)
+	svc, d := newService(t, st, staticReader{snap: snapshot(1)})
+	sy, err := svc.Start(ctx, admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.ClaimPreview(ctx, "acme", sy.ID, "crashed-invocation", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.WorkerFailed(ctx, "acme", d.jobs[0].SyncID, "Runtime.ExitError: signal: killed"); err != nil {
+		t.Fatal(err)
+	}
+	got := syncStatus(t, st, sy.ID)
+	if got.Status != domain.SyncPreviewFailed || got.Error.Code != domain.SyncErrWorkerLost || !strings.Contains(got.Error.Message, "signal: killed") {
+		t.Fatalf("sync = %s %+v", got.Status, got.Error)
+	}
+	if _, err := svc.Start(ctx, admin); err != nil {
+		t.Fatalf("the tenant is still locked: %v", err)
+	}
+	// Repeated (a redelivered record): nothing changes.
+	if err := svc.WorkerFailed(ctx, "acme", d.jobs[0].SyncID, "again"); err != nil {
+		t.Fatal(err)
+	}
+	if again := syncStatus(t, st, sy.ID); again.Error.Message != got.Error.Message {
+		t.Fatalf("a repeated failure rewrote the sync: %+v", again.Error)
 	}
 }

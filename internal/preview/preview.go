@@ -25,6 +25,7 @@ type Store interface {
 	ClaimPreview(ctx context.Context, tenant, syncID, owner string, d time.Duration) (store.Lease, error)
 	RenewPreview(ctx context.Context, l store.Lease, d time.Duration) error
 	FailPreview(ctx context.Context, l store.Lease, reason domain.SyncError) error
+	FailLostPreview(ctx context.Context, tenant, id string, reason domain.SyncError) error
 	LoadDirectory(ctx context.Context, tenant string) (*domain.Directory, error)
 	SavePlan(ctx context.Context, l store.Lease, p *domain.Plan, w store.PlanWrite) error
 }
@@ -77,6 +78,11 @@ type Service struct {
 	// cancelled preview's worker stops within RenewEvery.
 	LockFor    time.Duration
 	RenewEvery time.Duration
+	// DeadlineMargin is how long before its invocation's deadline the
+	// worker stops working and records that it ran out of time (default
+	// 30 s), so a preview too big for one invocation fails with a reason
+	// instead of being killed without a trace.
+	DeadlineMargin time.Duration
 	// UserBatchSize is the number of user changes per apply batch.
 	UserBatchSize int
 	Now           func() time.Time
@@ -144,7 +150,18 @@ func (s *Service) Run(ctx context.Context, job Job) error {
 	}
 	ctx, stop := s.keepLease(ctx, lease, log)
 	defer stop()
-	err = s.compute(ctx, sy, lease, job, log)
+	work, cancelWork := s.beforeDeadline(ctx)
+	defer cancelWork()
+	err = s.compute(work, sy, lease, job, log)
+	if errors.Is(context.Cause(work), errOutOfTime) && ctx.Err() == nil {
+		reason := domain.SyncError{Code: domain.SyncErrTimeout, Message: "the preview did not finish within the worker's time limit " +
+			"(its invocation's timeout); the directory is too large to read and plan in one invocation"}
+		log.Warn("preview failed", "code", reason.Code, "reason", reason.Message)
+		if ferr := s.Store.FailPreview(ctx, lease, reason); ferr != nil && !errors.Is(ferr, store.ErrLeaseLost) {
+			return fmt.Errorf("preview: record the timeout: %w", ferr)
+		}
+		return nil
+	}
 	if cause := context.Cause(ctx); errors.Is(cause, store.ErrLeaseLost) || errors.Is(err, store.ErrLeaseLost) {
 		// Cancelled, or taken over after the lease lapsed: whoever did that
 		// recorded the sync's state; this worker has nothing left to write.
@@ -207,6 +224,35 @@ func (s *Service) compute(ctx context.Context, sy *domain.Sync, lease store.Leas
 		return fmt.Errorf("preview: save plan: %w", err)
 	}
 	log.Info("preview ready", "changes", len(p.Changes), "tripped", p.Tripped())
+	return nil
+}
+
+// errOutOfTime ends the work of a worker whose invocation nears its deadline.
+var errOutOfTime = errors.New("preview: the invocation is about to reach its deadline")
+
+// beforeDeadline returns a context for the work that ends DeadlineMargin
+// before ctx's deadline (Lambda's), with errOutOfTime as its cause.
+func (s *Service) beforeDeadline(ctx context.Context) (context.Context, context.CancelFunc) {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		return context.WithCancel(ctx)
+	}
+	margin := s.DeadlineMargin
+	if margin <= 0 {
+		margin = 30 * time.Second
+	}
+	return context.WithDeadlineCause(ctx, deadline.Add(-margin), errOutOfTime)
+}
+
+// WorkerFailed records that Lambda gave up on a preview's worker (its
+// retries ran out, or its event was too old to run): the sync, if still
+// PREVIEWING, ends PREVIEW_FAILED worker_lost with what Lambda reported.
+func (s *Service) WorkerFailed(ctx context.Context, tenant, syncID, why string) error {
+	reason := domain.SyncError{Code: domain.SyncErrWorkerLost, Message: "the preview worker failed: " + why + "; start a new preview"}
+	if err := s.Store.FailLostPreview(ctx, tenant, syncID, reason); err != nil {
+		return fmt.Errorf("preview: record the worker's failure: %w", err)
+	}
+	s.logger().Warn("preview worker failed", "tenant_id", tenant, "sync_id", syncID, "reason", why)
 	return nil
 }
 

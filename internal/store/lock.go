@@ -244,6 +244,35 @@ func (s *Store) failLost(ctx context.Context, tenant, id string, lock lockState)
 	return true, nil
 }
 
+// FailLostPreview ends a PREVIEWING sync whose worker is known to be gone
+// (Lambda gave up on its invocation) as PREVIEW_FAILED with reason, and
+// releases its lock, whoever last held the lease. A sync no longer
+// previewing is left as it is.
+func (s *Store) FailLostPreview(ctx context.Context, tenant, id string, reason domain.SyncError) error {
+	errAV, err := avJSON(reason)
+	if err != nil {
+		return err
+	}
+	now := s.now().UTC()
+	err = s.transactReleasingLock(ctx, tenant, id, []types.TransactWriteItem{{Update: &types.Update{
+		TableName: aws.String(s.syncTable), Key: key(tenantPK(tenant), syncSK(id)),
+		UpdateExpression:         aws.String("SET st = :failed, #err = :err, uat = :now"),
+		ConditionExpression:      aws.String("st = :previewing"),
+		ExpressionAttributeNames: map[string]string{"#err": "err"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":failed": avS(string(domain.SyncPreviewFailed)), ":err": errAV, ":now": avTime(now),
+			":previewing": avS(string(domain.SyncPreviewing)),
+		},
+	}}})
+	if conditionFailed(err, 0) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("store: fail lost preview %s: %w", id, err)
+	}
+	return nil
+}
+
 // EnsureIdle is a conflict while a sync of the tenant is PREVIEWING or
 // APPLYING (a lapsed lock does not count).
 func (s *Store) EnsureIdle(ctx context.Context, tenant string) error {

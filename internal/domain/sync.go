@@ -44,7 +44,7 @@ const (
 	SyncErrSourceIncomplete = "source_incomplete"
 	// SyncErrWorkerLost: the preview worker stopped renewing its lock (it
 	// crashed, timed out or was never started) before it stored a plan.
-	SyncErrWorkerLost  = "worker_lost"
+	SyncErrWorkerLost = "worker_lost"
 	// SyncErrTimeout: the preview did not finish within its worker's time
 	// limit; the worker recorded so before it was stopped.
 	SyncErrTimeout = "preview_timeout"
@@ -54,9 +54,9 @@ const (
 	SyncErrApplyTimedOut = "apply_timed_out"
 	SyncErrApplyAborted  = "apply_aborted"
 	SyncErrCredentials   = "bad_credentials"
-	SyncErrPermission  = "permission_denied"
-	SyncErrOptions     = "invalid_options"
-	SyncErrInternal    = "internal"
+	SyncErrPermission    = "permission_denied"
+	SyncErrOptions       = "invalid_options"
+	SyncErrInternal      = "internal"
 )
 
 // Sync is one preview-confirm-apply cycle of one platform tenant.

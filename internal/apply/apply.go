@@ -171,6 +171,14 @@ func trippedMessage(sy *domain.Sync) string {
 			return fmt.Sprintf("this sync would deactivate %.1f%% of the active linked users, more than the %.0f%% safeguard", g.Actual, g.Limit)
 		case domain.SafeguardDeactivationCount:
 			return fmt.Sprintf("this sync would deactivate %.0f users, more than the safeguard of %.0f", g.Actual, g.Limit)
+		case domain.SafeguardGroupRemovalPercent:
+			return fmt.Sprintf("this sync would remove %.1f%% of the owned groups, more than the %.0f%% safeguard", g.Actual, g.Limit)
+		case domain.SafeguardGroupRemovalCount:
+			return fmt.Sprintf("this sync would remove %.0f groups, more than the safeguard of %.0f", g.Actual, g.Limit)
+		case domain.SafeguardMembershipRemovalPercent:
+			return fmt.Sprintf("this sync would remove %.1f%% of the owned groups' memberships, more than the %.0f%% safeguard", g.Actual, g.Limit)
+		case domain.SafeguardMembershipRemovalCount:
+			return fmt.Sprintf("this sync would remove %.0f group memberships, more than the safeguard of %.0f", g.Actual, g.Limit)
 		}
 	}
 	return "a safeguard tripped"

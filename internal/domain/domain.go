@@ -90,7 +90,7 @@ func (a Attrs) Get(name string) (string, bool) {
 // PlatformUser is a user in the platform's own directory.
 type PlatformUser struct {
 	ID     string
-	Email  string // unique per platform tenant, compared case-insensitively
+	Email  string // unique per platform tenant, compared as NormalizeEmail gives it
 	Status UserStatus
 	Source UserSource
 	// ExternalID is the Entra object id this user is linked to ("" if none);

@@ -76,6 +76,12 @@ describe('format', () => {
       'It would deactivate 37.5 % of your imported users; the limit is 20 %.');
     assert.equal(safeguardSentence({ name: 'deactivation_count', limit: 500, actual: 1200 }),
       'It would deactivate 1,200 users; the limit is 500.');
+    assert.equal(safeguardSentence({ name: 'group_removal_percent', limit: 20, actual: 50 }),
+      'It would remove 50 % of your imported groups; the limit is 20 %.');
+    assert.equal(safeguardSentence({ name: 'group_removal_count', limit: 500, actual: 1 }),
+      'It would remove 1 group; the limit is 500.');
+    assert.equal(safeguardSentence({ name: 'membership_removal_count', limit: 500, actual: 2000 }),
+      'It would remove 2,000 group memberships; the limit is 500.');
   });
 });
 

@@ -360,10 +360,16 @@ class App {
     show(consent, tripped.length > 0);
     $('allow-deactivations').checked = false;
     if (tripped.length > 0) {
+      const g = sync.counts.groups, m = sync.counts.memberships;
+      const losses = [
+        u.deactivate > 0 && `deactivates ${plural(u.deactivate, 'user', 'users')}`,
+        g.remove > 0 && `removes ${plural(g.remove, 'group', 'groups')}`,
+        m.remove > 0 && `removes ${plural(m.remove, 'group membership', 'group memberships')}`,
+      ].filter(Boolean).join(', ');
       $('confirm-consent-text').textContent =
-        `A safeguard tripped: this import deactivates ${plural(u.deactivate, 'user', 'users')}, more than your threshold allows.`;
+        `A safeguard tripped: this import ${losses}, more than your threshold allows.`;
       $('allow-deactivations-label').textContent =
-        `I have checked the list and want to deactivate these ${plural(u.deactivate, 'user', 'users')}.`;
+        'I have checked the lists and want to apply these deactivations and removals.';
     }
     show($('confirm-error'), false);
     this.updateConfirmButton();

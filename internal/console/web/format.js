@@ -125,13 +125,22 @@ export function fieldLabel(name) {
   return words.charAt(0).toUpperCase() + words.slice(1);
 }
 
-/** safeguardSentence explains a tripped deactivation threshold. */
+/** safeguardSentence explains a tripped deactivation or removal threshold. */
 export function safeguardSentence(g) {
-  if (g.name === 'deactivation_percent') {
-    return `It would deactivate ${percent(g.actual)} of your imported users; the limit is ${percent(g.limit)}.`;
+  switch (g.name) {
+    case 'deactivation_percent':
+      return `It would deactivate ${percent(g.actual)} of your imported users; the limit is ${percent(g.limit)}.`;
+    case 'deactivation_count':
+      return `It would deactivate ${plural(g.actual, 'user', 'users')}; the limit is ${count(g.limit)}.`;
+    case 'group_removal_percent':
+      return `It would remove ${percent(g.actual)} of your imported groups; the limit is ${percent(g.limit)}.`;
+    case 'group_removal_count':
+      return `It would remove ${plural(g.actual, 'group', 'groups')}; the limit is ${count(g.limit)}.`;
+    case 'membership_removal_percent':
+      return `It would remove ${percent(g.actual)} of your imported group memberships; the limit is ${percent(g.limit)}.`;
+    case 'membership_removal_count':
+      return `It would remove ${plural(g.actual, 'group membership', 'group memberships')}; the limit is ${count(g.limit)}.`;
+    default:
+      return `${g.name.replace(/_/g, ' ')}: ${g.actual} (limit ${g.limit}).`;
   }
-  if (g.name === 'deactivation_count') {
-    return `It would deactivate ${plural(g.actual, 'user', 'users')}; the limit is ${count(g.limit)}.`;
-  }
-  return `${g.name.replace(/_/g, ' ')}: ${g.actual} (limit ${g.limit}).`;
 }

@@ -61,10 +61,10 @@ func TestPayloadsStayUnderTheLimitAtEnterpriseScale(t *testing.T) {
 	collected := func(n int) int { b, _ := json.Marshal(make([]struct{}, n)); return len(b) }
 	sizes := map[string]int{
 		"execution input (every top-level state's input and output)": len(input),
-		"a range's child execution input":                           len(child),
-		"one batch's input":                                         len(iteration),
-		"what a Map collects from its children":                     collected(apply.MaxChunks),
-		"what a range's Map collects from its batches":              collected(apply.MaxChunkBatches),
+		"a range's child execution input":                            len(child),
+		"one batch's input":                                          len(iteration),
+		"what a Map collects from its children":                      collected(apply.MaxChunks),
+		"what a range's Map collects from its batches":               collected(apply.MaxChunkBatches),
 	}
 	for what, n := range sizes {
 		t.Logf("%s: %d bytes", what, n)

@@ -143,7 +143,7 @@ func (s *Store) SavePlan(ctx context.Context, l Lease, plan *domain.Plan, w Plan
 			ExpressionAttributeNames:  map[string]string{"#ranges": "ranges", "#total": "total"},
 			ExpressionAttributeValues: values,
 		}},
-		releaseLease(s.syncTable, l),
+		releaseLease(s.syncTable, l, s.now().UTC()),
 	}})
 	if conditionFailed(err, -1) {
 		return leaseLost("save plan", syncID)

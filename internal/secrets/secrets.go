@@ -56,14 +56,23 @@ type SecretsManagerAPI interface {
 	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
 }
 
-// SecretsManager stores secrets as "<Prefix>/<tenant>/entra-client-secret",
-// so an IAM policy on "<Prefix>/*" covers exactly these secrets.
+// SecretsManager stores secrets as "<Prefix>/<tenant>/entra-client-credential",
+// so an IAM policy on "<Prefix>/*" covers exactly these secrets. The name
+// must not end in a hyphen and six characters: Secrets Manager appends
+// "-" and six random characters to a secret's ARN, and a partial ARN
+// ending like that is taken for a complete one.
 type SecretsManager struct {
 	Client SecretsManagerAPI
 	Prefix string
 }
 
 func (s *SecretsManager) name(tenant string) string {
+	return s.Prefix + "/" + tenant + "/entra-client-credential"
+}
+
+// legacyName is where secrets were stored before (its "-secret" suffix is
+// the ambiguous kind); reads fall back to it until the secret is saved again.
+func (s *SecretsManager) legacyName(tenant string) string {
 	return s.Prefix + "/" + tenant + "/entra-client-secret"
 }
 
@@ -110,6 +119,10 @@ func (s *SecretsManager) GetSecretVersion(ctx context.Context, tenant, version s
 	}
 	out, err := s.Client.GetSecretValue(ctx, in)
 	var nf *types.ResourceNotFoundException
+	if errors.As(err, &nf) {
+		in.SecretId = aws.String(s.legacyName(tenant))
+		out, err = s.Client.GetSecretValue(ctx, in)
+	}
 	if errors.As(err, &nf) {
 		return "", notStored(version)
 	}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
@@ -68,7 +69,34 @@ func TestSecretsManager(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(out.SecretList) != 1 || aws.ToString(out.SecretList[0].Name) != "directory-sync/acme.example.com/entra-client-secret" {
+	if len(out.SecretList) != 1 || aws.ToString(out.SecretList[0].Name) != "directory-sync/acme.example.com/entra-client-credential" {
 		t.Fatalf("secrets %v: want one under the prefix", out.SecretList)
+	}
+
+	// A secret stored under the former name is still read, by version too,
+	// until the connection's secret is saved again.
+	ctx := context.Background()
+	created, err := client.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
+		Name: aws.String("directory-sync/legacy/entra-client-secret"), SecretString: aws.String("legacy~secret~value"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, version := range []string{"", aws.ToString(created.VersionId)} {
+		if got, err := sm.GetSecretVersion(ctx, "legacy", version); err != nil || got != "legacy~secret~value" {
+			t.Fatalf("legacy secret (version %q) = %q, %v", version, got, err)
+		}
+	}
+}
+
+// No secret name may end in a hyphen and six characters, which Secrets
+// Manager's partial-ARN matching takes for its random suffix.
+func TestSecretNameIsNoPartialARNLookAlike(t *testing.T) {
+	sm := &SecretsManager{Prefix: "directory-sync"}
+	for _, tenant := range []string{"acme", "a-bcdefg", "x"} {
+		name := sm.name(tenant)
+		if i := strings.LastIndexByte(name, '-'); i >= 0 && len(name)-i-1 == 6 {
+			t.Errorf("%s ends in -%s", name, name[i+1:])
+		}
 	}
 }

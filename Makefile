@@ -18,7 +18,7 @@ LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags='-s -w'
 BENCH ?= .
 BENCHTIME ?= 1x
 
-.PHONY: all run tooling browser test lint vet fmt-check staticcheck bench build check-size clean deps
+.PHONY: all run tooling browser test lint vet fmt-check staticcheck cfn-lint asl-validate bench build check-size clean deps
 
 all: lint test
 
@@ -55,7 +55,23 @@ test: deps tooling browser lint
 
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-lint: vet fmt-check staticcheck
+lint: vet fmt-check staticcheck cfn-lint asl-validate
+
+# template.yaml through cfn-lint (python3: pip install cfn-lint
+# aws-sam-translator), informational checks included: any finding fails.
+# No check is turned off.
+cfn-lint:
+	@command -v cfn-lint >/dev/null || { echo "cfn-lint is missing: pip install cfn-lint aws-sam-translator"; exit 1; }
+	cfn-lint --include-checks I -- template.yaml
+
+# cfn-lint does not look inside a SAM state machine's Definition: validate
+# it on its own with the pinned asl-validator, its substitutions made as the
+# local runner makes them (syntactically valid Lambda ARNs).
+ASL_DEFINITION := $(BUILD_DIR)/ApplyStateMachine.asl.json
+asl-validate: tooling
+	@mkdir -p $(BUILD_DIR)
+	$(GO) run ./internal/samtemplate/asldef template.yaml ApplyStateMachine > $(ASL_DEFINITION)
+	local/node_modules/.bin/asl-validator --json-path $(ASL_DEFINITION)
 
 staticcheck:
 	$(GO) run $(STATICCHECK) ./...

@@ -201,6 +201,20 @@ func TestPreviewWorkerAsyncInvokeFailsToFinalize(t *testing.T) {
 	}
 }
 
+// endedRule is the name of the EventBridge rule on the apply state
+// machine's executions.
+func endedRule(t *testing.T, s *stack) string {
+	t.Helper()
+	machine, _ := s.ref("ApplyStateMachine")
+	for _, id := range s.OfType("AWS::Events::Rule") {
+		if reflect.DeepEqual(strList(Get(s.props(t, id), "EventPattern", "detail", "stateMachineArn")), []string{machine.(string)}) {
+			name, _ := s.name(id)
+			return name
+		}
+	}
+	return "(no rule on the apply state machine)"
+}
+
 func TestApplyExecutionEndsReachFinalize(t *testing.T) {
 	s := deployed(t)
 	machine, _ := s.ref("ApplyStateMachine")
@@ -352,6 +366,7 @@ func TestAlarmsWatchWhatAnOperatorMustActOn(t *testing.T) {
 		{"AWS/Lambda", "Errors", "FunctionName", fn("PreviewWorkerFunction")},
 		{"AWS/Lambda", "DestinationDeliveryFailures", "FunctionName", fn("PreviewWorkerFunction")},
 		{"AWS/Lambda", "Errors", "FunctionName", fn("FinalizeFunction")},
+		{"AWS/Events", "FailedInvocations", "RuleName", endedRule(t, s)},
 	}
 	alarms := s.alarms(t)
 	for _, w := range want {

@@ -112,7 +112,16 @@ func (s *stack) needs(t *testing.T, id string, f *awscalls.Function) []need {
 		}
 		out = append(out, need{c.Action, s.requestARN(c.Service, value), c})
 	}
-	return out
+	// Two traced values (an env var and its default) may name one ARN.
+	seen := map[string]bool{}
+	var uniq []need
+	for _, n := range out {
+		if k := n.action + " " + n.arn; !seen[k] {
+			seen[k] = true
+			uniq = append(uniq, n)
+		}
+	}
+	return uniq
 }
 
 // destinations are the functions Lambda invokes with a function's role for

@@ -8,6 +8,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"dirsync/internal/domain"
 )
@@ -289,5 +290,45 @@ func TestReadsNeverWrite(t *testing.T) {
 		if st := raw(tc.tenant, tc.id); st != string(tc.stored) {
 			t.Errorf("reading %s stored %s", tc.id, st)
 		}
+	}
+}
+
+// beforeLockRead runs hook once, just before the first read of a lock
+// item: what another process does between a reader's two reads.
+type beforeLockRead struct {
+	DynamoAPI
+	hook func()
+}
+
+func (b *beforeLockRead) GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	if sk, ok := in.Key["sk"].(*types.AttributeValueMemberS); ok && sk.Value == lockSK && b.hook != nil {
+		hook := b.hook
+		b.hook = nil
+		hook()
+	}
+	return b.DynamoAPI.GetItem(ctx, in, opts...)
+}
+
+// A preview that becomes ready between a reader's read of the sync and its
+// read of the lock reads as ready, never as a lost worker.
+func TestAReadRacingTheEndOfAPreview(t *testing.T) {
+	ctx := context.Background()
+	s := newTestStore(t)
+	sy := newSync("acme", time.Now())
+	if err := s.CreateSync(ctx, sy, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	racing := *s
+	racing.db = &beforeLockRead{DynamoAPI: s.db, hook: func() {
+		if err := s.SavePlan(ctx, Lease{Tenant: "acme", SyncID: sy.ID}, samplePlan(2, 0), PlanWrite{ExpiresAt: time.Now().Add(time.Hour), RetainUntil: time.Now().Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+	}}
+	got, err := racing.GetSync(ctx, "acme", sy.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != domain.SyncPreviewReady {
+		t.Fatalf("read %s %+v while the preview became ready", got.Status, got.Error)
 	}
 }

@@ -204,6 +204,14 @@ func (s *Store) lockHolder(ctx context.Context, tenant string) (id, status strin
 // function may only read); the write that depends on such a state stores
 // it (a confirm stores EXPIRED, the next preview stores worker_lost).
 func (s *Store) GetSync(ctx context.Context, tenant, id string) (*domain.Sync, error) {
+	sy, err := s.readSync(ctx, tenant, id)
+	if err != nil {
+		return nil, err
+	}
+	return s.derive(ctx, sy)
+}
+
+func (s *Store) readSync(ctx context.Context, tenant, id string) (*domain.Sync, error) {
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName: aws.String(s.syncTable), Key: key(tenantPK(tenant), syncSK(id)), ConsistentRead: aws.Bool(true),
 	})
@@ -217,14 +225,11 @@ func (s *Store) GetSync(ctx context.Context, tenant, id string) (*domain.Sync, e
 	if err != nil {
 		return nil, fmt.Errorf("store: get sync %s: %w", id, err)
 	}
-	if err := s.derive(ctx, sy); err != nil {
-		return nil, err
-	}
 	return sy, nil
 }
 
-// derive sets on a sync just read the status that time alone decided.
-func (s *Store) derive(ctx context.Context, sy *domain.Sync) error {
+// derive returns a sync just read with the status that time alone decided.
+func (s *Store) derive(ctx context.Context, sy *domain.Sync) (*domain.Sync, error) {
 	switch sy.Status {
 	case domain.SyncPreviewReady:
 		if sy.ExpiresAt != nil && !s.now().Before(*sy.ExpiresAt) {
@@ -233,13 +238,26 @@ func (s *Store) derive(ctx context.Context, sy *domain.Sync) error {
 	case domain.SyncPreviewing:
 		lock, err := s.readLock(ctx, sy.TenantID)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if !lock.exists || lock.sid != sy.ID || lock.lapsed(s.now()) {
-			sy.Status, sy.Error = domain.SyncPreviewFailed, lostError
+		if lock.exists && lock.sid == sy.ID && !lock.lapsed(s.now()) {
+			return sy, nil
 		}
+		// The preview may have ended between the two reads (the plan
+		// stored, the lock released): only a sync still PREVIEWING once
+		// its lock was seen gone or lapsed is lost. A lost lock never
+		// comes back, so a second read settles it.
+		again, err := s.readSync(ctx, sy.TenantID, sy.ID)
+		if err != nil {
+			return nil, err
+		}
+		if again.Status != domain.SyncPreviewing {
+			return s.derive(ctx, again)
+		}
+		again.Status, again.Error = domain.SyncPreviewFailed, lostError
+		return again, nil
 	}
-	return nil
+	return sy, nil
 }
 
 // SetExecution records the apply execution of a sync, so cancel can stop it.
@@ -268,7 +286,7 @@ func (s *Store) ListSyncs(ctx context.Context, tenant string, p Page) ([]*domain
 		if err != nil {
 			return nil, "", fmt.Errorf("store: list syncs: %w", err)
 		}
-		if err := s.derive(ctx, sy); err != nil {
+		if sy, err = s.derive(ctx, sy); err != nil {
 			return nil, "", err
 		}
 		out = append(out, sy)

@@ -211,21 +211,11 @@ var lostError = &domain.SyncError{
 // sync's own lapsed lock as read, deletes it in the same transaction
 // (conditional on it being unchanged, so a renewal that raced wins).
 func (s *Store) failLost(ctx context.Context, tenant, id string, lock lockState) (bool, error) {
-	errAV, err := avJSON(lostError)
+	fail, err := s.previewFailed(tenant, id, *lostError)
 	if err != nil {
 		return false, err
 	}
-	now := s.now().UTC()
-	items := []types.TransactWriteItem{{Update: &types.Update{
-		TableName: aws.String(s.syncTable), Key: key(tenantPK(tenant), syncSK(id)),
-		UpdateExpression:         aws.String("SET st = :failed, #err = :err, uat = :now"),
-		ConditionExpression:      aws.String("st = :previewing"),
-		ExpressionAttributeNames: map[string]string{"#err": "err"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":failed": avS(string(domain.SyncPreviewFailed)), ":err": errAV, ":now": avTime(now),
-			":previewing": avS(string(domain.SyncPreviewing)),
-		},
-	}}}
+	items := []types.TransactWriteItem{fail}
 	if lock.exists {
 		items = append(items, types.TransactWriteItem{Delete: &types.Delete{
 			TableName: aws.String(s.syncTable), Key: key(tenantPK(tenant), lockSK),
@@ -249,21 +239,11 @@ func (s *Store) failLost(ctx context.Context, tenant, id string, lock lockState)
 // releases its lock, whoever last held the lease. A sync no longer
 // previewing is left as it is.
 func (s *Store) FailLostPreview(ctx context.Context, tenant, id string, reason domain.SyncError) error {
-	errAV, err := avJSON(reason)
+	fail, err := s.previewFailed(tenant, id, reason)
 	if err != nil {
 		return err
 	}
-	now := s.now().UTC()
-	err = s.transactReleasingLock(ctx, tenant, id, []types.TransactWriteItem{{Update: &types.Update{
-		TableName: aws.String(s.syncTable), Key: key(tenantPK(tenant), syncSK(id)),
-		UpdateExpression:         aws.String("SET st = :failed, #err = :err, uat = :now"),
-		ConditionExpression:      aws.String("st = :previewing"),
-		ExpressionAttributeNames: map[string]string{"#err": "err"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":failed": avS(string(domain.SyncPreviewFailed)), ":err": errAV, ":now": avTime(now),
-			":previewing": avS(string(domain.SyncPreviewing)),
-		},
-	}}})
+	err = s.transactReleasingLock(ctx, tenant, id, []types.TransactWriteItem{fail})
 	if conditionFailed(err, 0) {
 		return nil
 	}
@@ -271,6 +251,25 @@ func (s *Store) FailLostPreview(ctx context.Context, tenant, id string, reason d
 		return fmt.Errorf("store: fail lost preview %s: %w", id, err)
 	}
 	return nil
+}
+
+// previewFailed is the write that ends a PREVIEWING sync as
+// PREVIEW_FAILED with reason (conditional on it still previewing).
+func (s *Store) previewFailed(tenant, id string, reason domain.SyncError) (types.TransactWriteItem, error) {
+	errAV, err := avJSON(reason)
+	if err != nil {
+		return types.TransactWriteItem{}, fmt.Errorf("store: encode failure of %s: %w", id, err)
+	}
+	return types.TransactWriteItem{Update: &types.Update{
+		TableName: aws.String(s.syncTable), Key: key(tenantPK(tenant), syncSK(id)),
+		UpdateExpression:         aws.String("SET st = :failed, #err = :err, uat = :now"),
+		ConditionExpression:      aws.String("st = :previewing"),
+		ExpressionAttributeNames: map[string]string{"#err": "err"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":failed": avS(string(domain.SyncPreviewFailed)), ":err": errAV, ":now": avTime(s.now().UTC()),
+			":previewing": avS(string(domain.SyncPreviewing)),
+		},
+	}}, nil
 }
 
 // EnsureIdle is a conflict while a sync of the tenant is PREVIEWING or

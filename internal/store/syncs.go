@@ -297,20 +297,12 @@ func (s *Store) ListSyncs(ctx context.Context, tenant string, p Page) ([]*domain
 // FailPreview ends a PREVIEWING sync as PREVIEW_FAILED with its reason and
 // releases the lock, only while l still holds it (ErrLeaseLost otherwise).
 func (s *Store) FailPreview(ctx context.Context, l Lease, reason domain.SyncError) error {
-	errAV, err := avJSON(reason)
+	fail, err := s.previewFailed(l.Tenant, l.SyncID, reason)
 	if err != nil {
-		return fmt.Errorf("store: fail preview: %w", err)
+		return err
 	}
-	now := s.now().UTC()
 	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-		{Update: &types.Update{
-			TableName: aws.String(s.syncTable), Key: key(tenantPK(l.Tenant), syncSK(l.SyncID)),
-			UpdateExpression:          aws.String("SET st = :failed, #err = :err, uat = :now"),
-			ConditionExpression:       aws.String("st = :previewing"),
-			ExpressionAttributeNames:  map[string]string{"#err": "err"},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":failed": avS(string(domain.SyncPreviewFailed)), ":err": errAV, ":now": avTime(now), ":previewing": avS(string(domain.SyncPreviewing))},
-		}},
-		releaseLease(s.syncTable, l, s.now().UTC()),
+		fail, releaseLease(s.syncTable, l, s.now().UTC()),
 	}})
 	if conditionFailed(err, -1) {
 		return leaseLost("fail preview", l.SyncID)

@@ -30,6 +30,7 @@ import (
 	"dirsync/internal/entra"
 	"dirsync/internal/fakeentra"
 	"dirsync/internal/httpapi"
+	"dirsync/internal/motolocal"
 	"dirsync/internal/preview"
 	"dirsync/internal/samtemplate"
 	"dirsync/internal/secrets"
@@ -50,8 +51,9 @@ type Options struct {
 	// Root is the repository root (template.yaml, local/); "" = found from
 	// the working directory.
 	Root string
-	// DataDir keeps the client secrets (0600 files) and the token signing
-	// key between runs; "" keeps both in memory.
+	// DataDir keeps the token signing key between runs, so printed tokens
+	// survive a restart; "" keeps it in memory. (Secrets live in the local
+	// Secrets Manager, in memory like the tables.)
 	DataDir string
 	// DemoUsers is the size of the acme demo Entra tenant (default 200);
 	// globex gets a quarter of it.
@@ -64,7 +66,8 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// SecretStore keeps client secrets outside DynamoDB (a 0600 file or memory).
+// SecretStore keeps client secrets outside DynamoDB: Secrets Manager,
+// served by moto_server.
 type SecretStore interface {
 	GetSecret(ctx context.Context, tenant string) (string, error)
 	GetSecretVersion(ctx context.Context, tenant, version string) (string, error)
@@ -88,6 +91,7 @@ type Stack struct {
 	Secrets SecretStore
 
 	dynamo  *dynamolocal.Instance
+	moto    *motolocal.Instance
 	server  *http.Server
 	jobs    sync.WaitGroup
 	running sync.Map // *context.CancelCauseFunc of each running job
@@ -135,11 +139,10 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	}
 	s.Store = store.New(db, names["DirectoryTable"], names["SyncTable"])
 
-	if opts.DataDir != "" {
-		s.Secrets = &secrets.Files{Dir: filepath.Join(opts.DataDir, "secrets")}
-	} else {
-		s.Secrets = &secrets.Memory{}
+	if s.moto, err = motolocal.Start(ctx); err != nil {
+		return nil, err
 	}
+	s.Secrets = &secrets.SecretsManager{Client: s.moto.SecretsManager(), Prefix: cfg.SecretPrefix}
 	if s.Issuer, err = newIssuer(opts.DataDir); err != nil {
 		return nil, err
 	}
@@ -343,6 +346,7 @@ func (s *Stack) Close() {
 	if s.Fake != nil {
 		s.Fake.Close()
 	}
+	s.moto.Stop()
 	s.dynamo.Stop()
 }
 

@@ -1,5 +1,5 @@
-// Package secrets keeps each tenant's Entra client secret outside DynamoDB:
-// in AWS Secrets Manager when deployed, in 0600 files (or memory) locally.
+// Package secrets keeps each tenant's Entra client secret outside DynamoDB,
+// in AWS Secrets Manager (locally: moto_server's, see internal/motolocal).
 //
 // Every put makes a new version and returns its id. A connection records
 // the version it was saved with and a sync pins it, so a preview reads
@@ -8,13 +8,8 @@ package secrets
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
-	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -23,28 +18,12 @@ import (
 	"dirsync/internal/domain"
 )
 
-// checkTenant keeps tenant ids usable in secret names and file names; auth
+// checkTenant keeps tenant ids usable in secret names; auth
 // refuses tokens whose tenant fails the same rule, so this never fires for
 // a caller's request.
 func checkTenant(tenant string) error {
 	if !domain.ValidTenantID(tenant) {
 		return fmt.Errorf("secrets: invalid tenant id %q: want %s", tenant, domain.TenantIDRule)
-	}
-	return nil
-}
-
-// newVersionID names a locally stored version, as Secrets Manager's
-// VersionId does.
-func newVersionID() string {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
-// checkVersion keeps version ids usable as file names.
-func checkVersion(version string) error {
-	if len(version) > 64 || !domain.ValidTenantID(version) {
-		return fmt.Errorf("secrets: invalid version id %q", version)
 	}
 	return nil
 }
@@ -132,133 +111,9 @@ func (s *SecretsManager) GetSecretVersion(ctx context.Context, tenant, version s
 	return aws.ToString(out.SecretString), nil
 }
 
-// Files keeps the secrets in Dir (created 0700) as 0600 files: the local
-// stack's stand-in for Secrets Manager, never inside DynamoDB. <tenant>
-// holds the current secret, <tenant>.versions/<version> every version.
-type Files struct {
-	Dir string
-	mu  sync.Mutex
-}
-
-// PutSecret writes a new version and makes it current, each file
-// atomically (temp file + rename).
-func (f *Files) PutSecret(_ context.Context, tenant, secret string) (string, error) {
-	if err := checkTenant(tenant); err != nil {
-		return "", err
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	version := newVersionID()
-	versions := filepath.Join(f.Dir, tenant+".versions")
-	if err := os.MkdirAll(versions, 0o700); err != nil {
-		return "", fmt.Errorf("secrets: mkdir: %w", err)
-	}
-	if err := writeFile(filepath.Join(versions, version), secret); err != nil {
-		return "", err
-	}
-	if err := writeFile(filepath.Join(f.Dir, tenant), secret); err != nil {
-		return "", err
-	}
-	return version, nil
-}
-
-// writeFile writes a 0600 file atomically.
-func writeFile(path, content string) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
-	if err != nil {
-		return fmt.Errorf("secrets: temp file: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return fmt.Errorf("secrets: chmod: %w", err)
-	}
-	if _, err := tmp.WriteString(content); err != nil {
-		tmp.Close()
-		return fmt.Errorf("secrets: write: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("secrets: close: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("secrets: rename: %w", err)
-	}
-	return nil
-}
-
-// GetSecret reads the tenant's current secret.
-func (f *Files) GetSecret(ctx context.Context, tenant string) (string, error) {
-	return f.GetSecretVersion(ctx, tenant, "")
-}
-
-// GetSecretVersion reads one version of the tenant's secret; "" is the
-// current one.
-func (f *Files) GetSecretVersion(_ context.Context, tenant, version string) (string, error) {
-	if err := checkTenant(tenant); err != nil {
-		return "", err
-	}
-	path := filepath.Join(f.Dir, tenant)
-	if version != "" {
-		if err := checkVersion(version); err != nil {
-			return "", err
-		}
-		path = filepath.Join(f.Dir, tenant+".versions", version)
-	}
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return "", notStored(version)
-	}
-	if err != nil {
-		return "", fmt.Errorf("secrets: read %s: %w", tenant, err)
-	}
-	return string(b), nil
-}
-
 func notStored(version string) error {
 	if version != "" {
 		return domain.Errorf(domain.ENotFound, "the client secret version %s is no longer stored; save the connection's secret again", version)
 	}
 	return domain.Errorf(domain.ENotFound, "no client secret is stored")
-}
-
-// Memory keeps secrets in memory (tests, throwaway local runs).
-type Memory struct {
-	mu       sync.Mutex
-	current  map[string]string // tenant -> version
-	versions map[string]string // tenant + "/" + version -> secret
-}
-
-// PutSecret stores a new version and makes it current.
-func (m *Memory) PutSecret(_ context.Context, tenant, secret string) (string, error) {
-	if err := checkTenant(tenant); err != nil {
-		return "", err
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.current == nil {
-		m.current, m.versions = map[string]string{}, map[string]string{}
-	}
-	version := newVersionID()
-	m.versions[tenant+"/"+version] = secret
-	m.current[tenant] = version
-	return version, nil
-}
-
-// GetSecret returns the current secret.
-func (m *Memory) GetSecret(ctx context.Context, tenant string) (string, error) {
-	return m.GetSecretVersion(ctx, tenant, "")
-}
-
-// GetSecretVersion returns one version of the secret; "" is the current one.
-func (m *Memory) GetSecretVersion(_ context.Context, tenant, version string) (string, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if version == "" {
-		version = m.current[tenant]
-	}
-	s, ok := m.versions[tenant+"/"+version]
-	if !ok {
-		return "", notStored(version)
-	}
-	return s, nil
 }

@@ -2,65 +2,34 @@ package secrets
 
 import (
 	"context"
-	"fmt"
-	"net"
-	"net/http"
+	"errors"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"dirsync/internal/motolocal"
 )
 
-// startMoto runs moto_server (python3 moto, the real Secrets Manager API)
-// on a free port. It is part of this kind of machine; elsewhere
-// `pip install "moto[server]"`.
-func startMoto(t *testing.T) string {
+// startMoto runs moto_server; CI has it, elsewhere the test says what to
+// install.
+func startMoto(t *testing.T) *motolocal.Instance {
 	t.Helper()
-	bin, err := exec.LookPath("moto_server")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("moto_server is missing (pip install \"moto[server]\")")
-		}
-		t.Skip("moto_server is missing (pip install \"moto[server]\")")
+	inst, err := motolocal.Start(context.Background())
+	if errors.Is(err, motolocal.ErrMissing) && os.Getenv("CI") == "" {
+		t.Skip(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", fmt.Sprint(port))
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	endpoint := fmt.Sprintf("http://127.0.0.1:%d", port)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		res, err := http.Get(endpoint + "/moto-api/")
-		if err == nil {
-			res.Body.Close()
-			return endpoint
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("moto_server did not start: %v", err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	t.Cleanup(inst.Stop)
+	return inst
 }
 
 func TestSecretsManager(t *testing.T) {
-	endpoint := startMoto(t)
-	client := secretsmanager.New(secretsmanager.Options{
-		Region:       "us-east-1",
-		BaseEndpoint: aws.String(endpoint),
-		Credentials:  credentials.NewStaticCredentialsProvider("test", "test", ""),
-	})
+	client := startMoto(t).SecretsManager()
 	sm := &SecretsManager{Client: client, Prefix: "directory-sync"}
 	testVersions(t, sm, "acme.example.com")
 

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -513,3 +514,17 @@ func BenchmarkDecodeStrict(b *testing.B) {
 		}
 	})
 }
+
+// emptyConnections is a connection store holding none and no sync; its
+// other methods belong to a nil interface and panic.
+type emptyConnections struct{ ConnectionStore }
+
+func (emptyConnections) GetConnection(context.Context, string) (*domain.Connection, error) {
+	return nil, domain.Errorf(domain.ENotFound, "no connection")
+}
+
+func (emptyConnections) EnsureIdle(context.Context, string) error { return nil }
+
+// panickingSecrets stands for a secret store that must not be reached
+// (the handler answers its panic 500).
+type panickingSecrets struct{ SecretStore }

@@ -3,8 +3,8 @@
 // server; each serves the routes whose dependencies it is given.
 //
 // The caller's identity comes from auth claims in the request context, put
-// there by API Gateway's JWT authorizer (via lambdahttp) or by
-// auth.RequireBearer locally. The tenant is always the token's.
+// there by lambdahttp from the claims API Gateway's JWT authorizer passes
+// (locally, internal/apigwlocal's). The tenant is always the token's.
 package httpapi
 
 import (

@@ -21,6 +21,7 @@ import (
 	"sync"
 	"time"
 
+	"dirsync/internal/apigwlocal"
 	"dirsync/internal/apply"
 	"dirsync/internal/auth"
 	"dirsync/internal/config"
@@ -30,6 +31,7 @@ import (
 	"dirsync/internal/entra"
 	"dirsync/internal/fakeentra"
 	"dirsync/internal/httpapi"
+	"dirsync/internal/httpapi/lambdahttp"
 	"dirsync/internal/motolocal"
 	"dirsync/internal/preview"
 	"dirsync/internal/samtemplate"
@@ -60,6 +62,9 @@ type Options struct {
 	DemoUsers int
 	// Demo seeds the demo tenants (connections, platform users).
 	Demo bool
+	// CorsOrigins are origins allowed to call the API besides the stack's
+	// own (where the console is served), e.g. a console run elsewhere.
+	CorsOrigins []string
 	// Env is read for the configuration (PREVIEW_TTL, GRAPH_ENDPOINT, ...);
 	// nil = os.Getenv.
 	Env    func(string) string
@@ -232,9 +237,13 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		}
 	}
 
-	authn := auth.RequireBearer(s.Issuer, auth.ClaimNames{Tenant: cfg.TenantClaim, Roles: cfg.RolesClaim})
+	gateway, err := s.httpAPI(templatePath, api, opts.CorsOrigins)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
 	mux := http.NewServeMux()
-	mux.Handle("/v1/", authn(api))
+	mux.Handle("/v1/", gateway)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	// The Lambda Invoke API, as the state machine runner calls it.
 	mux.Handle("/2015-03-31/functions/", invoke)
@@ -248,6 +257,32 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		}
 	}()
 	return s, nil
+}
+
+// httpAPI fronts the API handler with the HTTP API of template.yaml as API
+// Gateway runs it: its routes, JWT authorizer, CORS and limits, each
+// request delivered to the route's function as the payload 2.0 event API
+// Gateway builds, through the same Lambda adapter the functions run.
+// Every function's handler is the full API handler, in-process.
+func (s *Stack) httpAPI(templatePath string, api http.Handler, corsOrigins []string) (*apigwlocal.Gateway, error) {
+	tpl, err := samtemplate.Load(templatePath)
+	if err != nil {
+		return nil, err
+	}
+	function := apigwlocal.EventHandler(lambdahttp.Handler(api, auth.ClaimNames{Tenant: s.Config.TenantClaim, Roles: s.Config.RolesClaim}))
+	functions := apigwlocal.Functions{}
+	for _, f := range tpl.Functions() {
+		functions[f.LogicalID] = function
+	}
+	// The console is served from this origin; others may be added.
+	origins := append([]string{s.URL}, corsOrigins...)
+	return apigwlocal.New(tpl, apigwlocal.Options{
+		Parameters: map[string]string{
+			"JwtIssuer": LocalIssuer, "JwtAudience": LocalAudience, "CorsAllowedOrigins": strings.Join(origins, ","),
+			"TenantClaim": s.Config.TenantClaim, "RolesClaim": s.Config.RolesClaim,
+		},
+		Verifier: s.Issuer, Invoker: functions, Logger: s.logger,
+	})
 }
 
 // checkRoutes makes the local API serve exactly the routes template.yaml

@@ -302,12 +302,21 @@ func TestAuthorisation(t *testing.T) {
 
 	anonymous := &client{t: t}
 	var e apiError
-	if code := anonymous.do("GET", "/v1/syncs", nil, &e); code != http.StatusUnauthorized || e.Error.Code != domain.EUnauthorized {
-		t.Fatalf("no token: %d %+v", code, e)
+	// API Gateway's JWT authorizer answers before any function runs.
+	var gw struct{ Message string }
+	if code := anonymous.do("GET", "/v1/syncs", nil, &gw); code != http.StatusUnauthorized || gw.Message != "Unauthorized" {
+		t.Fatalf("no token: %d %+v", code, gw)
 	}
 	bad := &client{t: t, token: "not.a.jwt"}
 	if code := bad.do("GET", "/v1/syncs", nil, &e); code != http.StatusUnauthorized {
 		t.Fatalf("bad token: %d", code)
+	}
+	// A verified token whose tenant is no valid tenant id: the function
+	// answers 401 naming the rule, never a 500.
+	badTenant, _ := stack.Token("acme/../x", "admin@acme.example", []string{"admin"}, time.Hour)
+	if code := (&client{t: t, token: badTenant}).do("PUT", "/v1/connection", `{}`, &e); code != http.StatusUnauthorized ||
+		e.Error.Code != domain.EUnauthorized || !strings.Contains(e.Error.Message, "not a valid platform tenant id") {
+		t.Fatalf("invalid tenant claim: %d %+v", code, e)
 	}
 	userTok, _ := stack.Token(DemoTenantAcme, "user@acme.example", []string{"user"}, time.Hour)
 	user := &client{t: t, token: userTok}

@@ -136,3 +136,26 @@ func TestMalformedGraphReadsNeverDeactivate(t *testing.T) {
 		t.Fatalf("clean preview %+v", clean)
 	}
 }
+
+// The console deployed on its own origin can call the API: preflights are
+// answered by the gateway without a token, for the allowed origins only.
+func TestCORSPreflight(t *testing.T) {
+	for _, tc := range []struct {
+		origin  string
+		allowed bool
+	}{{stack.URL, true}, {"https://evil.example", false}} {
+		req, _ := http.NewRequest(http.MethodOptions, stack.URL+"/v1/syncs", nil)
+		req.Header.Set("Origin", tc.origin)
+		req.Header.Set("Access-Control-Request-Method", "POST")
+		req.Header.Set("Access-Control-Request-Headers", "authorization,content-type")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		got := res.Header.Get("Access-Control-Allow-Origin")
+		if res.StatusCode != http.StatusNoContent || (got == tc.origin) != tc.allowed {
+			t.Fatalf("preflight from %s: %d, Access-Control-Allow-Origin %q", tc.origin, res.StatusCode, got)
+		}
+	}
+}

@@ -92,12 +92,26 @@ func (s *Service) startOn(fn *function, seq int) (*instance, error) {
 
 	deadline := time.Now().Add(s.cfg.StartTimeout)
 	dialer := net.Dialer{Timeout: 100 * time.Millisecond}
-	for {
-		conn, err := dialer.Dial("tcp", invokeAddr)
+	listening := func(addr string) bool {
+		conn, err := dialer.Dial("tcp", addr)
 		if err == nil {
 			_ = conn.Close()
-			in.ready = time.Since(started)
-			return in, nil
+		}
+		return err == nil
+	}
+	for {
+		// Ready once both of its servers listen: a port taken between
+		// freePorts and the emulator's bind leaves the Runtime API
+		// unserved, and the bootstrap could never fetch an invocation.
+		if listening(invokeAddr) {
+			if listening(runtimeAddr) {
+				in.ready = time.Since(started)
+				return in, nil
+			}
+			if time.Since(started) > time.Second {
+				in.kill()
+				return nil, fmt.Errorf("lambdalocal: %s: the Runtime API on %s is not served: %w", fn.Name, runtimeAddr, errAddrInUse)
+			}
 		}
 		select {
 		case <-in.done:

@@ -10,6 +10,8 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"time"
+
+	"dirsync/internal/sfnlocal"
 )
 
 // Conditions of an invocation record.
@@ -61,7 +63,7 @@ func (s *Service) InvokeAsync(function string, payload []byte) (string, error) {
 	if !json.Valid(payload) {
 		return "", errors.New("lambdalocal: the payload is not JSON")
 	}
-	id := newRequestID()
+	id := sfnlocal.NewRequestID()
 	return id, s.enqueue(fn, id, payload)
 }
 
@@ -214,7 +216,7 @@ func (s *Service) eventEnded(fn *function, requestID string, payload []byte, con
 	s.logger.Info("lambdalocal: event to its destination", "function", fn.Name, "requestId", requestID,
 		"condition", condition, "attempts", attempts, "destination", dest)
 	if target, ok := s.lookup(dest); ok {
-		if err := s.enqueue(target, newRequestID(), body); err != nil {
+		if err := s.enqueue(target, sfnlocal.NewRequestID(), body); err != nil {
 			s.logger.Warn("lambdalocal: destination not invoked", "function", fn.Name, "destination", dest, "err", err)
 		}
 		return

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"dirsync/internal/sfnlocal"
 )
 
 // instance is one aws-lambda-rie process running one function's bootstrap:
@@ -184,7 +186,7 @@ func (in *instance) post(ctx context.Context, client *http.Client, requestID str
 		return nil, err
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxSyncPayload+1))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, sfnlocal.MaxSyncPayload+1))
 	if err != nil {
 		return nil, err
 	}

@@ -3,24 +3,16 @@ package lambdalocal
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"regexp"
 	"strings"
 	"time"
-)
 
-// Payload limits of the Lambda Invoke API (the same as sfnlocal's).
-const (
-	maxSyncPayload  = 6 * 1024 * 1024
-	maxEventPayload = 256 * 1024
+	"dirsync/internal/sfnlocal"
 )
 
 // FunctionUnhandled is the X-Amz-Function-Error of every function error:
@@ -65,7 +57,7 @@ func (s *Service) Invoke(ctx context.Context, function string, payload []byte) (
 	if len(bytes.TrimSpace(payload)) == 0 {
 		payload = []byte("{}")
 	}
-	return s.run(ctx, fn, newRequestID(), payload, nil)
+	return s.run(ctx, fn, sfnlocal.NewRequestID(), payload, nil)
 }
 
 // run invokes fn once on a free instance. A start that failed before the
@@ -144,9 +136,9 @@ func (s *Service) runOn(in *instance, requestID string, payload []byte, h http.H
 		secs := timedOut.FindSubmatch(body)[1]
 		s.fail(res, timeoutDocument(requestID, string(secs)))
 		return res, false, false, nil
-	case resp.status == http.StatusOK && len(resp.body) > maxSyncPayload:
+	case resp.status == http.StatusOK && len(resp.body) > sfnlocal.MaxSyncPayload:
 		s.fail(res, errorDocument("Function.ResponseSizeTooLarge",
-			fmt.Sprintf("Response payload size exceeded maximum allowed payload size (%d bytes).", maxSyncPayload)))
+			fmt.Sprintf("Response payload size exceeded maximum allowed payload size (%d bytes).", sfnlocal.MaxSyncPayload)))
 		return res, true, false, nil
 	case resp.status == http.StatusOK:
 		// The emulator drops the runtime's error headers: a function error
@@ -234,44 +226,14 @@ func (s *Service) serveInvoke(w http.ResponseWriter, r *http.Request) {
 			s.cfg.Fallback.ServeHTTP(w, r)
 			return
 		}
-		writeServiceError(w, http.StatusNotFound, "ResourceNotFoundException", "Function not found: "+name)
+		sfnlocal.WriteServiceError(w, http.StatusNotFound, "ResourceNotFoundException", "Function not found: "+name)
 		return
 	}
-	invocationType := r.Header.Get("X-Amz-Invocation-Type")
-	limit := maxSyncPayload
-	switch invocationType {
-	case "", "RequestResponse", "DryRun":
-	case "Event":
-		limit = maxEventPayload
-	default:
-		writeServiceError(w, http.StatusBadRequest, "InvalidParameterValueException", "unsupported InvocationType "+invocationType)
+	inv, ok := sfnlocal.ReadInvocation(w, r)
+	if !ok {
 		return
 	}
-	if cc := r.Header.Get("X-Amz-Client-Context"); cc != "" {
-		if _, err := base64.StdEncoding.DecodeString(cc); err != nil {
-			writeServiceError(w, http.StatusBadRequest, "InvalidRequestContentException", "Client context must be a valid Base64-encoded JSON object.")
-			return
-		}
-	}
-	payload, err := io.ReadAll(io.LimitReader(r.Body, int64(limit)+1))
-	if err != nil {
-		writeServiceError(w, http.StatusBadRequest, "InvalidRequestContentException", "could not read the request body: "+err.Error())
-		return
-	}
-	if len(payload) > limit {
-		writeServiceError(w, http.StatusRequestEntityTooLarge, "RequestTooLargeException",
-			fmt.Sprintf("Request must be smaller than %d bytes for the %s operation", limit, "Invoke"))
-		return
-	}
-	if len(bytes.TrimSpace(payload)) == 0 {
-		payload = []byte("{}")
-	}
-	if !json.Valid(payload) {
-		writeServiceError(w, http.StatusBadRequest, "InvalidRequestContentException", "Could not parse request body into json")
-		return
-	}
-	requestID := newRequestID()
-	w.Header().Set("X-Amzn-Requestid", requestID)
+	invocationType, payload, requestID := inv.Type, inv.Payload, inv.RequestID
 
 	switch invocationType {
 	case "DryRun":
@@ -279,7 +241,7 @@ func (s *Service) serveInvoke(w http.ResponseWriter, r *http.Request) {
 		return
 	case "Event":
 		if err := s.enqueue(fn, requestID, payload); err != nil {
-			writeServiceError(w, http.StatusServiceUnavailable, "ServiceException", "the local Lambda service is shutting down")
+			sfnlocal.WriteServiceError(w, http.StatusServiceUnavailable, "ServiceException", "the local Lambda service is shutting down")
 			return
 		}
 		w.WriteHeader(http.StatusAccepted)
@@ -290,13 +252,13 @@ func (s *Service) serveInvoke(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		switch {
 		case errors.Is(err, errClosed):
-			writeServiceError(w, http.StatusServiceUnavailable, "ServiceException", "the local Lambda service is shutting down")
+			sfnlocal.WriteServiceError(w, http.StatusServiceUnavailable, "ServiceException", "the local Lambda service is shutting down")
 		case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 			// The caller left while waiting for an instance.
-			writeServiceError(w, http.StatusServiceUnavailable, "ServiceException", "the caller went away before an instance was free")
+			sfnlocal.WriteServiceError(w, http.StatusServiceUnavailable, "ServiceException", "the caller went away before an instance was free")
 		default:
 			s.logger.Error("lambdalocal: invocation failed", "function", fn.Name, "requestId", requestID, "err", err)
-			writeServiceError(w, http.StatusInternalServerError, "ServiceException", err.Error())
+			sfnlocal.WriteServiceError(w, http.StatusInternalServerError, "ServiceException", err.Error())
 		}
 		return
 	}
@@ -308,21 +270,4 @@ func (s *Service) serveInvoke(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(res.Payload)
-}
-
-// writeServiceError answers like the Lambda service does for its own errors:
-// the error code in X-Amzn-ErrorType and a JSON body the SDKs read.
-func writeServiceError(w http.ResponseWriter, status int, code, message string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("X-Amzn-ErrorType", code)
-	w.WriteHeader(status)
-	body, _ := json.Marshal(map[string]string{"Type": "User", "message": message})
-	_, _ = w.Write(body)
-}
-
-func newRequestID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
 }

@@ -289,7 +289,7 @@ func New(ctx context.Context, cfg Config) (_ *Service, err error) {
 			cfg.Fallback.ServeHTTP(w, r)
 			return
 		}
-		writeServiceError(w, http.StatusNotFound, "UnknownOperationException", "unknown operation "+r.Method+" "+r.URL.Path)
+		sfnlocal.WriteServiceError(w, http.StatusNotFound, "UnknownOperationException", "unknown operation "+r.Method+" "+r.URL.Path)
 	})
 	return s, nil
 }

@@ -18,6 +18,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -44,8 +45,8 @@ const (
 
 // Payload limits of the Lambda Invoke API.
 const (
-	maxSyncPayload  = 6 * 1024 * 1024
-	maxEventPayload = 256 * 1024
+	MaxSyncPayload  = 6 * 1024 * 1024
+	MaxEventPayload = 256 * 1024
 )
 
 // Function is a Lambda function's handler: the JSON payload in, the JSON
@@ -123,7 +124,7 @@ func NewInvokeServer(logger *slog.Logger) *InvokeServer {
 	s.mux = http.NewServeMux()
 	s.mux.HandleFunc("POST /2015-03-31/functions/{function}/invocations", s.invoke)
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeServiceError(w, http.StatusNotFound, "UnknownOperationException", "unknown operation "+r.Method+" "+r.URL.Path)
+		WriteServiceError(w, http.StatusNotFound, "UnknownOperationException", "unknown operation "+r.Method+" "+r.URL.Path)
 	})
 	return s
 }
@@ -214,38 +215,14 @@ func (s *InvokeServer) lookup(name string) (string, Function, bool) {
 func (s *InvokeServer) invoke(w http.ResponseWriter, r *http.Request) {
 	arn, fn, ok := s.lookup(r.PathValue("function"))
 	if !ok {
-		writeServiceError(w, http.StatusNotFound, "ResourceNotFoundException", "Function not found: "+arn)
+		WriteServiceError(w, http.StatusNotFound, "ResourceNotFoundException", "Function not found: "+arn)
 		return
 	}
-	invocationType := r.Header.Get("X-Amz-Invocation-Type")
-	limit := maxSyncPayload
-	switch invocationType {
-	case "", "RequestResponse", "DryRun":
-	case "Event":
-		limit = maxEventPayload
-	default:
-		writeServiceError(w, http.StatusBadRequest, "InvalidParameterValueException", "unsupported InvocationType "+invocationType)
+	inv, ok := ReadInvocation(w, r)
+	if !ok {
 		return
 	}
-	payload, err := io.ReadAll(io.LimitReader(r.Body, int64(limit)+1))
-	if err != nil {
-		writeServiceError(w, http.StatusBadRequest, "InvalidRequestContentException", "could not read the request body: "+err.Error())
-		return
-	}
-	if len(payload) > limit {
-		writeServiceError(w, http.StatusRequestEntityTooLarge, "RequestTooLargeException",
-			fmt.Sprintf("Request must be smaller than %d bytes for the %s operation", limit, "Invoke"))
-		return
-	}
-	if len(bytes.TrimSpace(payload)) == 0 {
-		payload = []byte("{}")
-	}
-	if !json.Valid(payload) {
-		writeServiceError(w, http.StatusBadRequest, "InvalidRequestContentException", "Could not parse request body into json")
-		return
-	}
-	requestID := newRequestID()
-	w.Header().Set("X-Amzn-Requestid", requestID)
+	invocationType, payload, requestID := inv.Type, inv.Payload, inv.RequestID
 
 	switch invocationType {
 	case "DryRun":
@@ -253,7 +230,7 @@ func (s *InvokeServer) invoke(w http.ResponseWriter, r *http.Request) {
 		return
 	case "Event":
 		if !s.startBackground() {
-			writeServiceError(w, http.StatusServiceUnavailable, "ServiceException", "the local invoke endpoint is shutting down")
+			WriteServiceError(w, http.StatusServiceUnavailable, "ServiceException", "the local invoke endpoint is shutting down")
 			return
 		}
 		go func() {
@@ -325,9 +302,59 @@ func errorType(v any) string {
 	return t.Name()
 }
 
-// writeServiceError answers like the Lambda service does for its own errors:
+// Invocation is one Invoke API request, as ReadInvocation accepted it.
+type Invocation struct {
+	Type      string // "" or RequestResponse, Event, DryRun
+	Payload   []byte // valid JSON; an empty body is {}
+	RequestID string // also sent as X-Amzn-Requestid
+}
+
+// ReadInvocation reads an Invoke API request as the Lambda service checks
+// it: the invocation type, the client context, the payload limits (6 MB
+// synchronous, 256 KB Event), a JSON payload. A refused request is
+// answered here, as the service answers it, and ok is false.
+func ReadInvocation(w http.ResponseWriter, r *http.Request) (inv Invocation, ok bool) {
+	inv.Type = r.Header.Get("X-Amz-Invocation-Type")
+	limit := MaxSyncPayload
+	switch inv.Type {
+	case "", "RequestResponse", "DryRun":
+	case "Event":
+		limit = MaxEventPayload
+	default:
+		WriteServiceError(w, http.StatusBadRequest, "InvalidParameterValueException", "unsupported InvocationType "+inv.Type)
+		return inv, false
+	}
+	if cc := r.Header.Get("X-Amz-Client-Context"); cc != "" {
+		if _, err := base64.StdEncoding.DecodeString(cc); err != nil {
+			WriteServiceError(w, http.StatusBadRequest, "InvalidRequestContentException", "Client context must be a valid Base64-encoded JSON object.")
+			return inv, false
+		}
+	}
+	payload, err := io.ReadAll(io.LimitReader(r.Body, int64(limit)+1))
+	if err != nil {
+		WriteServiceError(w, http.StatusBadRequest, "InvalidRequestContentException", "could not read the request body: "+err.Error())
+		return inv, false
+	}
+	if len(payload) > limit {
+		WriteServiceError(w, http.StatusRequestEntityTooLarge, "RequestTooLargeException",
+			fmt.Sprintf("Request must be smaller than %d bytes for the %s operation", limit, "Invoke"))
+		return inv, false
+	}
+	if len(bytes.TrimSpace(payload)) == 0 {
+		payload = []byte("{}")
+	}
+	if !json.Valid(payload) {
+		WriteServiceError(w, http.StatusBadRequest, "InvalidRequestContentException", "Could not parse request body into json")
+		return inv, false
+	}
+	inv.Payload, inv.RequestID = payload, NewRequestID()
+	w.Header().Set("X-Amzn-Requestid", inv.RequestID)
+	return inv, true
+}
+
+// WriteServiceError answers like the Lambda service does for its own errors:
 // the error code in X-Amzn-ErrorType and a JSON body the SDKs read.
-func writeServiceError(w http.ResponseWriter, status int, code, message string) {
+func WriteServiceError(w http.ResponseWriter, status int, code, message string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Amzn-ErrorType", code)
 	w.WriteHeader(status)
@@ -335,7 +362,8 @@ func writeServiceError(w http.ResponseWriter, status int, code, message string) 
 	_, _ = w.Write(body)
 }
 
-func newRequestID() string {
+// NewRequestID is a Lambda-style request id.
+func NewRequestID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
 	h := hex.EncodeToString(b[:])

@@ -147,7 +147,7 @@ func TestInvokeServerServiceErrors(t *testing.T) {
 		t.Errorf("payload that is not JSON: %v, want InvalidRequestContentException", err)
 	}
 
-	big := []byte(`{"a":"` + strings.Repeat("x", maxSyncPayload) + `"}`)
+	big := []byte(`{"a":"` + strings.Repeat("x", MaxSyncPayload) + `"}`)
 	_, err = client.Invoke(context.Background(), &lambda.InvokeInput{FunctionName: aws.String(LocalARN("Known")), Payload: big})
 	var tooLarge *types.RequestTooLargeException
 	if !errors.As(err, &tooLarge) {
@@ -201,7 +201,7 @@ func TestInvokeServerEvent(t *testing.T) {
 		t.Errorf("event invoke of a failing function: %v %v, want 202 (the error is logged)", err, out)
 	}
 
-	big := []byte(`{"a":"` + strings.Repeat("x", maxEventPayload) + `"}`)
+	big := []byte(`{"a":"` + strings.Repeat("x", MaxEventPayload) + `"}`)
 	_, err = client.Invoke(context.Background(), &lambda.InvokeInput{
 		FunctionName: aws.String("Worker"), InvocationType: types.InvocationTypeEvent, Payload: big,
 	})

@@ -80,7 +80,8 @@ type record struct {
 	stop      time.Time // zero while running
 	result    sfnlocal.Result
 	closed    bool
-	stopError string // given to StopExecution
+	stopping  bool   // StopExecution was called while it ran
+	stopError string // given to the first StopExecution
 	stopCause string
 }
 
@@ -459,7 +460,12 @@ func (h *Handler) stopExecution(ctx context.Context, in stopInput) (*stopOutput,
 		defer h.mu.Unlock()
 		return &stopOutput{StopDate: epoch(rec.stop)}, nil
 	}
-	rec.stopError, rec.stopCause = stopErr, cause
+	if !rec.stopping {
+		// The first stop's error and cause stand, as the executor keeps
+		// the first cause.
+		rec.stopping = true
+		rec.stopError, rec.stopCause = stopErr, cause
+	}
 	h.mu.Unlock()
 
 	if err := rec.machine.executor.Stop(ctx, rec.arn, cause); err != nil {
@@ -470,7 +476,7 @@ func (h *Handler) stopExecution(ctx context.Context, in stopInput) (*stopOutput,
 	h.refresh(rec)
 	if !rec.closed {
 		// The executor has stopped it, whatever its Status says yet.
-		h.close(rec, sfnlocal.Result{Status: sfnlocal.StatusAborted, Cause: cause})
+		h.close(rec, sfnlocal.Result{Status: sfnlocal.StatusAborted, Cause: rec.stopCause})
 	}
 	return &stopOutput{StopDate: epoch(rec.stop)}, nil
 }

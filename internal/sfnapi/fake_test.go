@@ -91,6 +91,15 @@ func TestFakeExecutor(t *testing.T) {
 			t.Fatalf("TIMED_OUT filter: %v %+v", err, list)
 		}
 	})
+	t.Run("NameOfAClosedExecutionStartedElsewhereIsTaken", func(t *testing.T) {
+		f.mu.Lock()
+		f.ended[f.ExecutionID("direct")] = sfnlocal.Result{Status: sfnlocal.StatusSucceeded, Output: []byte("{}")}
+		f.mu.Unlock()
+		_, err := client.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: aws.String(arn), Name: aws.String("direct")})
+		if code(err) != "ExecutionAlreadyExists" {
+			t.Fatalf("%v", err)
+		}
+	})
 	t.Run("ClosedRunnerIsServiceUnavailable", func(t *testing.T) {
 		f.err = fmt.Errorf("sfnlocal: start x: %w", sfnlocal.ErrRunnerClosed)
 		defer func() { f.err = nil }()

@@ -4,6 +4,15 @@
 // *sfnlocal.Runner, so AWS SDK clients pointed at it (AWS_ENDPOINT_URL_SFN)
 // run the state machines locally with Step Functions' rules for STANDARD
 // state machines.
+//
+// The protocol posts every call to the endpoint's path, so a server with
+// other routes at / mounts the Handler at a path of its own, without a
+// trailing slash (mux.Handle("POST /stepfunctions", h)), and clients take
+// that URL as their endpoint (AWS_ENDPOINT_URL_SFN=http://host:port/stepfunctions).
+//
+// Executions started by calling an executor directly, not through the
+// Handler, are not listed or described; starting their names through the
+// Handler follows Step Functions' rules all the same.
 package sfnapi
 
 import (
@@ -259,6 +268,13 @@ func (h *Handler) startExecution(ctx context.Context, in startInput) (*startOutp
 	if existing != nil && existing.closed {
 		return nil, alreadyExists(arn)
 	}
+	if existing == nil {
+		// Started by calling the executor directly, not through this API:
+		// a closed one still holds its name.
+		if res, err := m.executor.Status(arn); err == nil && res.Status != sfnlocal.StatusRunning {
+			return nil, alreadyExists(arn)
+		}
+	}
 
 	id, err := m.executor.Start(ctx, name, []byte(input))
 	switch {
@@ -409,7 +425,10 @@ func (h *Handler) describeExecution(in arnInput) (*describeOutput, error) {
 			out.Output = &output
 			out.OutputDetails = map[string]bool{"included": true}
 		case sfnlocal.StatusAborted:
-			out.Error, out.Cause = rec.stopError, rec.stopCause
+			out.Error, out.Cause = rec.result.Error, rec.result.Cause
+			if rec.stopping {
+				out.Error, out.Cause = rec.stopError, rec.stopCause
+			}
 		default:
 			out.Error, out.Cause = rec.result.Error, rec.result.Cause
 		}

@@ -21,6 +21,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+
 	"dirsync/internal/apigwlocal"
 	"dirsync/internal/apply"
 	"dirsync/internal/auth"
@@ -36,6 +40,8 @@ import (
 	"dirsync/internal/preview"
 	"dirsync/internal/samtemplate"
 	"dirsync/internal/secrets"
+	"dirsync/internal/sfnapi"
+	"dirsync/internal/sfnexec"
 	"dirsync/internal/sfnlocal"
 	"dirsync/internal/store"
 )
@@ -91,9 +97,13 @@ type Stack struct {
 	// Apply confirms and applies; Runner runs the template's state machine
 	// with aws-local-stepfunctions, whose Lambda tasks reach the apply and
 	// finalize handlers through the Lambda Invoke endpoint this stack serves.
-	Apply   *apply.Service
-	Runner  *sfnlocal.Runner
-	Secrets SecretStore
+	Apply  *apply.Service
+	Runner *sfnlocal.Runner
+	// StateMachineARN is the apply state machine's, as the Step Functions
+	// API served at /stepfunctions knows it.
+	StateMachineARN string
+	sfnAPI          *sfnapi.Handler
+	Secrets         SecretStore
 
 	dynamo  *dynamolocal.Instance
 	moto    *motolocal.Instance
@@ -216,7 +226,18 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		ln.Close()
 		return nil, err
 	}
-	s.Apply.Executions = s.Runner
+	// Confirm starts and stops executions through the Step Functions API,
+	// with AWS's rules (a name once used is taken; a repeated start with the
+	// same input is the same execution), as the confirm function does.
+	s.sfnAPI = sfnapi.New()
+	if s.StateMachineARN, err = s.sfnAPI.Add(s.Runner); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	s.Apply.Executions = &sfnexec.Executions{StateMachineARN: s.StateMachineARN, Client: sfn.New(sfn.Options{
+		Region: sfnlocal.LocalRegion, BaseEndpoint: aws.String(s.URL + stepFunctionsPath),
+		Credentials: credentials.NewStaticCredentialsProvider("local", "local", ""),
+	})}
 
 	api := httpapi.New(httpapi.Deps{
 		Directory: s.Store, Syncs: s.Store, Connections: s.Store, Secrets: s.Secrets,
@@ -245,6 +266,8 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	mux := http.NewServeMux()
 	mux.Handle("/v1/", gateway)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	// The Step Functions API, as the confirm function calls it.
+	mux.Handle("POST "+stepFunctionsPath, s.sfnAPI)
 	// The Lambda Invoke API, as the state machine runner calls it.
 	mux.Handle("/2015-03-31/functions/", invoke)
 	// The admin console: static files calling the API on the same origin.
@@ -258,6 +281,9 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	}()
 	return s, nil
 }
+
+// stepFunctionsPath is where the stack serves the Step Functions API.
+const stepFunctionsPath = "/stepfunctions"
 
 // httpAPI fronts the API handler with the HTTP API of template.yaml as API
 // Gateway runs it: its routes, JWT authorizer, CORS and limits, each
@@ -376,6 +402,9 @@ func (s *Stack) Close() {
 	}
 	s.jobs.Wait()
 	if s.Runner != nil {
+		if s.sfnAPI != nil {
+			_ = s.sfnAPI.Close()
+		}
 		_ = s.Runner.Close()
 	}
 	if s.Fake != nil {

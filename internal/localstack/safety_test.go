@@ -1,14 +1,21 @@
 package localstack
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
+
 	"dirsync/internal/domain"
 	"dirsync/internal/fakeentra"
+	"dirsync/internal/sfnlocal"
 )
 
 // A preview whose worker was killed mid-read (as Lambda kills an invocation
@@ -157,5 +164,40 @@ func TestCORSPreflight(t *testing.T) {
 		if res.StatusCode != http.StatusNoContent || (got == tc.origin) != tc.allowed {
 			t.Fatalf("preflight from %s: %d, Access-Control-Allow-Origin %q", tc.origin, res.StatusCode, got)
 		}
+	}
+}
+
+// A confirm starts its execution through the Step Functions API, as the
+// confirm function does in AWS: ops see it there by the sync's name.
+func TestConfirmGoesThroughTheStepFunctionsAPI(t *testing.T) {
+	c := adminOf(t, "stark")
+	dir := fakeentra.Generate(fakeentra.Spec{TenantID: "9c0d1e2f-3a4b-4c5d-8e6f-7a8b9c0d1e2f", Domain: "stark.onmicrosoft.com", Seed: 23, Users: 60})
+	connectTenant(t, c, dir, `{}`)
+	sy := c.preview()
+	if code := c.do("POST", "/v1/syncs/"+sy.ID+"/confirm", `{}`, nil); code != http.StatusAccepted {
+		t.Fatalf("confirm = %d", code)
+	}
+	if p := c.waitApplied(sy.ID); p.Status != string(domain.SyncCompleted) {
+		t.Fatalf("apply %+v", p)
+	}
+	client := sfn.New(sfn.Options{Region: sfnlocal.LocalRegion, BaseEndpoint: aws.String(stack.URL + stepFunctionsPath),
+		Credentials: credentials.NewStaticCredentialsProvider("local", "local", "")})
+	ctx := context.Background()
+	list, err := client.ListExecutions(ctx, &sfn.ListExecutionsInput{StateMachineArn: aws.String(stack.StateMachineARN)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found *types.ExecutionListItem
+	for i := range list.Executions {
+		if aws.ToString(list.Executions[i].Name) == "sync-"+sy.ID {
+			found = &list.Executions[i]
+		}
+	}
+	if found == nil {
+		t.Fatalf("no execution sync-%s among %d", sy.ID, len(list.Executions))
+	}
+	desc, err := client.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: found.ExecutionArn})
+	if err != nil || desc.Status != types.ExecutionStatusSucceeded {
+		t.Fatalf("DescribeExecution = %+v, %v", desc, err)
 	}
 }

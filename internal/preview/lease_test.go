@@ -60,6 +60,21 @@ func skewClock(st *store.Store) *atomic.Int64 {
 	return &skew
 }
 
+// startReading starts a preview and runs its worker with ctx in the
+// background until the worker is inside slow's Read; done gets Run's result.
+func startReading(t *testing.T, ctx context.Context, svc *Service, d *recordingDispatcher, slow *gatedReader) (sy *domain.Sync, done <-chan error) {
+	t.Helper()
+	sy, err := svc.Start(context.Background(), admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	result := make(chan error, 1)
+	job := d.jobs[len(d.jobs)-1]
+	go func() { result <- svc.Run(ctx, job) }()
+	waitFor(t, "the worker to read", slow.entered)
+	return sy, result
+}
+
 func syncStatus(t *testing.T, st *store.Store, id string) *domain.Sync {
 	t.Helper()
 	sy, err := st.GetSync(context.Background(), "acme", id)
@@ -80,13 +95,7 @@ func TestLapsedWorkerCannotMakeItsPreviewReady(t *testing.T) {
 	svc, d := newService(t, st, slow)
 	svc.LockFor = time.Minute
 	svc.RenewEvery = time.Hour // the stalled worker never renews
-	a, err := svc.Start(ctx, admin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- svc.Run(ctx, d.jobs[0]) }()
-	waitFor(t, "worker A to read", slow.entered)
+	a, done := startReading(t, ctx, svc, d, slow)
 
 	// Time passes beyond A's lease; B starts and takes the tenant over.
 	skew.Store(int64(10 * time.Minute))
@@ -145,13 +154,7 @@ func TestWorkerStopsWhenItsLeaseIsTakenOver(t *testing.T) {
 	stalled := &stalledRenewals{Store: st, release: make(chan struct{})}
 	svc.Store = stalled
 	svc.LockFor, svc.RenewEvery = time.Minute, 50*time.Millisecond
-	a, err := svc.Start(ctx, admin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- svc.Run(ctx, d.jobs[0]) }()
-	waitFor(t, "worker A to read", slow.entered)
+	a, done := startReading(t, ctx, svc, d, slow)
 	// The lease lapses and another preview takes the tenant over.
 	skew.Store(int64(10 * time.Minute))
 	svcB, _ := newService(t, st, staticReader{snap: snapshot(2)})
@@ -178,13 +181,7 @@ func TestCancelStopsThePreviewWorker(t *testing.T) {
 	slow := newGatedReader(snapshot(5))
 	svc, d := newService(t, st, slow)
 	svc.LockFor, svc.RenewEvery = time.Minute, 50*time.Millisecond
-	sy, err := svc.Start(ctx, admin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- svc.Run(ctx, d.jobs[0]) }()
-	waitFor(t, "the worker to read", slow.entered)
+	sy, done := startReading(t, ctx, svc, d, slow)
 	if _, err := st.CancelSync(ctx, "acme", sy.ID, time.Minute); err != nil {
 		t.Fatalf("cancel while previewing: %v", err)
 	}
@@ -213,14 +210,8 @@ func TestKilledWorkerEndsWorkerLost(t *testing.T) {
 	slow := newGatedReader(snapshot(5))
 	svc, d := newService(t, st, slow)
 	svc.LockFor, svc.RenewEvery = time.Minute, 50*time.Millisecond
-	sy, err := svc.Start(ctx, admin)
-	if err != nil {
-		t.Fatal(err)
-	}
 	killCtx, kill := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- svc.Run(killCtx, d.jobs[0]) }()
-	waitFor(t, "the worker to read", slow.entered)
+	sy, done := startReading(t, killCtx, svc, d, slow)
 	kill()
 	<-done
 	if got := syncStatus(t, st, sy.ID); got.Status != domain.SyncPreviewing {

@@ -45,16 +45,24 @@ func TestLapsedPreviewLockFencesTheOldWorker(t *testing.T) {
 	}
 }
 
-func TestPreviewLease(t *testing.T) {
-	ctx := context.Background()
+// previewingWithClock is a store whose clock the test sets through the
+// returned pointer, holding one PREVIEWING sync of acme with a 1 min lease.
+func previewingWithClock(t *testing.T) (*Store, *domain.Sync, *time.Time) {
+	t.Helper()
 	s := newTestStore(t)
-	now := time.Now()
-	clock := now
+	clock := time.Now()
 	s.SetClock(func() time.Time { return clock })
-	sy := newSync("acme", now)
-	if err := s.CreateSync(ctx, sy, time.Minute); err != nil {
+	sy := newSync("acme", clock)
+	if err := s.CreateSync(context.Background(), sy, time.Minute); err != nil {
 		t.Fatal(err)
 	}
+	return s, sy, &clock
+}
+
+func TestPreviewLease(t *testing.T) {
+	ctx := context.Background()
+	s, sy, clock := previewingWithClock(t)
+	now := *clock
 	plan := samplePlan(2, 0)
 	w := PlanWrite{ExpiresAt: now.Add(time.Hour), RetainUntil: now.Add(time.Hour)}
 
@@ -77,7 +85,7 @@ func TestPreviewLease(t *testing.T) {
 
 	// Renewals keep the lease alive well past its first term.
 	for range 5 {
-		clock = clock.Add(40 * time.Second)
+		*clock = clock.Add(40 * time.Second)
 		if err := s.RenewPreview(ctx, a, time.Minute); err != nil {
 			t.Fatal(err)
 		}
@@ -85,13 +93,13 @@ func TestPreviewLease(t *testing.T) {
 			t.Fatalf("a renewed preview is %s", got.Status)
 		}
 	}
-	if err := s.CreateSync(ctx, newSync("acme", clock), time.Minute); domain.ErrorCode(err) != domain.EConflict {
+	if err := s.CreateSync(ctx, newSync("acme", *clock), time.Minute); domain.ErrorCode(err) != domain.EConflict {
 		t.Fatalf("a second sync while the lease is renewed: %v, want conflict", err)
 	}
 
 	// A lapsed lease is never revived: not by a retry of the job, not by
 	// its own worker, whose plan can no longer become ready.
-	clock = clock.Add(2 * time.Minute)
+	*clock = clock.Add(2 * time.Minute)
 	if _, err := s.ClaimPreview(ctx, "acme", sy.ID, "worker-b", time.Minute); !errors.Is(err, ErrLeaseLost) {
 		t.Fatalf("a retry claiming the lapsed lease: %v, want ErrLeaseLost", err)
 	}
@@ -114,22 +122,15 @@ func TestPreviewLease(t *testing.T) {
 // and frees the tenant.
 func TestKilledWorkerIsReportedLost(t *testing.T) {
 	ctx := context.Background()
-	s := newTestStore(t)
-	now := time.Now()
-	clock := now
-	s.SetClock(func() time.Time { return clock })
-	sy := newSync("acme", now)
-	if err := s.CreateSync(ctx, sy, time.Minute); err != nil {
-		t.Fatal(err)
-	}
+	s, sy, clock := previewingWithClock(t)
 	if _, err := s.ClaimPreview(ctx, "acme", sy.ID, "worker", time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	clock = clock.Add(30 * time.Second)
+	*clock = clock.Add(30 * time.Second)
 	if got, _ := s.GetSync(ctx, "acme", sy.ID); got.Status != domain.SyncPreviewing {
 		t.Fatalf("within the lease: %s", got.Status)
 	}
-	clock = clock.Add(time.Minute)
+	*clock = clock.Add(time.Minute)
 	syncs, _, err := s.ListSyncs(ctx, "acme", Page{Limit: 10})
 	if err != nil || len(syncs) != 1 {
 		t.Fatalf("ListSyncs = %v, %v", syncs, err)
@@ -143,7 +144,7 @@ func TestKilledWorkerIsReportedLost(t *testing.T) {
 			t.Fatalf("after the lease lapsed: %s %+v, want PREVIEW_FAILED worker_lost", g.Status, g.Error)
 		}
 	}
-	if err := s.CreateSync(ctx, newSync("acme", clock), time.Minute); err != nil {
+	if err := s.CreateSync(ctx, newSync("acme", *clock), time.Minute); err != nil {
 		t.Fatalf("the tenant is still locked: %v", err)
 	}
 }

@@ -1,5 +1,5 @@
 // Runs executions of one state machine definition with aws-local-stepfunctions
-// for the Go package internal/sfnlocal, which starts it as
+// for the Go package local/sfnlocal, which starts it as
 //   node --import ./polyfill.mjs sfn-runner.mjs
 // with AWS_ENDPOINT_URL_LAMBDA pointing at its Lambda Invoke endpoint.
 //

@@ -13,9 +13,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"dirsync/internal/domain"
-	"dirsync/internal/dynamolocal/dynamotest"
 	"dirsync/internal/plan"
 	"dirsync/internal/store"
+	"dirsync/local/dynamolocal/dynamotest"
 )
 
 // benchConcurrency is how many batches run at once, as the Map's

@@ -13,9 +13,9 @@ import (
 	"time"
 
 	"dirsync/internal/domain"
-	"dirsync/internal/dynamolocal/dynamotest"
 	"dirsync/internal/plan"
 	"dirsync/internal/store"
+	"dirsync/local/dynamolocal/dynamotest"
 )
 
 func TestMain(m *testing.M) { os.Exit(dynamotest.Main(m)) }

@@ -2,7 +2,7 @@
 // works with: the platform tenant, the subject, the email and the roles.
 //
 // In AWS the API Gateway JWT authorizer verifies tokens and hands the claims
-// to the Lambda; locally LocalIssuer signs and internal/apigwlocal verifies, so
+// to the Lambda; locally LocalIssuer signs and local/apigwlocal verifies, so
 // both paths end in the same Claims in the request context.
 package auth
 

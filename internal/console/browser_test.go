@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"dirsync/internal/console"
-	"dirsync/internal/dynamolocal"
-	"dirsync/internal/localstack"
+	"dirsync/local/dynamolocal"
+	"dirsync/local/localstack"
 )
 
 // The Entra app the browser flow connects to: a directory of the fake

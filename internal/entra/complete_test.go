@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"dirsync/internal/domain"
-	"dirsync/internal/fakeentra"
+	"dirsync/local/fakeentra"
 )
 
 // The tests in this file hold the reader to "complete read or nothing": a

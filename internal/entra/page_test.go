@@ -13,7 +13,7 @@ import (
 	"github.com/microsoftgraph/msgraph-sdk-go/users"
 
 	"dirsync/internal/domain"
-	"dirsync/internal/fakeentra"
+	"dirsync/local/fakeentra"
 )
 
 // sdkUserProperties read each supported property from msgraph-sdk-go's

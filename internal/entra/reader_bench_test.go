@@ -4,7 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"dirsync/internal/benchheap"
+	"dirsync/local/benchheap"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -19,7 +19,7 @@ import (
 	"time"
 
 	"dirsync/internal/domain"
-	"dirsync/internal/fakeentra"
+	"dirsync/local/fakeentra"
 )
 
 var benchSizes = []int{10_000, 100_000}

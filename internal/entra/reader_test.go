@@ -13,7 +13,7 @@ import (
 	"unsafe"
 
 	"dirsync/internal/domain"
-	"dirsync/internal/fakeentra"
+	"dirsync/local/fakeentra"
 )
 
 const (

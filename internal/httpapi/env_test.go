@@ -23,9 +23,9 @@ import (
 
 	"dirsync/internal/auth"
 	"dirsync/internal/domain"
-	"dirsync/internal/dynamolocal"
 	"dirsync/internal/preview"
 	"dirsync/internal/store"
+	"dirsync/local/dynamolocal"
 )
 
 var (

@@ -4,7 +4,7 @@
 //
 // The caller's identity comes from auth claims in the request context, put
 // there by lambdahttp from the claims API Gateway's JWT authorizer passes
-// (locally, internal/apigwlocal's). The tenant is always the token's.
+// (locally, local/apigwlocal's). The tenant is always the token's.
 package httpapi
 
 import (

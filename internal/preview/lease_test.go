@@ -16,8 +16,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"dirsync/internal/domain"
-	"dirsync/internal/dynamolocal/dynamotest"
 	"dirsync/internal/store"
+	"dirsync/local/dynamolocal/dynamotest"
 )
 
 // gatedReader blocks in Read until released (or its context ends), so a

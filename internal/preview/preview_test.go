@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"dirsync/internal/domain"
-	"dirsync/internal/dynamolocal/dynamotest"
 	"dirsync/internal/store"
+	"dirsync/local/dynamolocal/dynamotest"
 )
 
 func TestMain(m *testing.M) { os.Exit(dynamotest.Main(m)) }

@@ -1,5 +1,5 @@
 // Package secrets keeps each tenant's Entra client secret outside DynamoDB,
-// in AWS Secrets Manager (locally: moto_server's, see internal/motolocal).
+// in AWS Secrets Manager (locally: moto_server's, see local/motolocal).
 //
 // Every put makes a new version and returns its id. A connection records
 // the version it was saved with and a sync pins it, so a preview reads

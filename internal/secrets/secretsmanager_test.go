@@ -10,7 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"dirsync/internal/motolocal"
+	"dirsync/local/motolocal"
 )
 
 // startMoto runs moto_server; CI has it, elsewhere the test says what to

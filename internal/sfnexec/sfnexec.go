@@ -17,7 +17,7 @@ import (
 )
 
 // ErrExecutionAlreadyExists means the execution name was used before with a
-// different input. The local runner (internal/sfnlocal) reports the same
+// different input. The local runner (local/sfnlocal) reports the same
 // sentinel, so callers check one error whichever runs the state machine.
 var ErrExecutionAlreadyExists = errors.New("execution already exists with a different input")
 

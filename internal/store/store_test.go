@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"dirsync/internal/domain"
-	"dirsync/internal/dynamolocal/dynamotest"
+	"dirsync/local/dynamolocal/dynamotest"
 )
 
 func TestMain(m *testing.M) { os.Exit(dynamotest.Main(m)) }

@@ -15,8 +15,8 @@ import (
 	"syscall"
 	"time"
 
-	"dirsync/internal/dynamolocal"
-	"dirsync/internal/localstack"
+	"dirsync/local/dynamolocal"
+	"dirsync/local/localstack"
 )
 
 func main() {

@@ -11,7 +11,7 @@ import (
 	"fmt"
 	"os"
 
-	"dirsync/internal/sfnlocal"
+	"dirsync/local/sfnlocal"
 )
 
 func main() {

@@ -1,0 +1,203 @@
+package localstack
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
+
+	"dirsync/internal/domain"
+	"dirsync/local/fakeentra"
+	"dirsync/local/sfnlocal"
+)
+
+// A preview whose worker was killed mid-read (as Lambda kills an invocation
+// at its timeout) ends PREVIEW_FAILED worker_lost once its lease lapsed,
+// and the tenant can preview again.
+func TestKilledWorkerEndsWorkerLost(t *testing.T) {
+	c := adminOf(t, "killed")
+	dir := fakeentra.Generate(fakeentra.Spec{TenantID: "7a8b9c0d-1e2f-4a3b-8c4d-5e6f7a8b9c0d", Domain: "killed.onmicrosoft.com", Seed: 13, Users: 1500})
+	connectTenant(t, c, dir, `{}`)
+	slow := stack.Fake.InjectFault(fakeentra.Fault{PathPrefix: "/v1.0/users", Page: 2, Kind: fakeentra.FaultSlow, Delay: time.Minute})
+	stack.Fake.ResetRequests()
+	var started syncBody
+	if code := c.do("POST", "/v1/syncs", nil, &started); code != http.StatusAccepted {
+		t.Fatalf("POST /v1/syncs = %d", code)
+	}
+	waitUntil(t, "the worker read page 1", func() bool {
+		for _, r := range stack.Fake.Requests() {
+			if r.Path == "/v1.0/users" && r.Page == 1 && r.Status == http.StatusOK {
+				return true
+			}
+		}
+		return false
+	})
+	time.Sleep(200 * time.Millisecond) // now waiting for the slow page 2
+	stack.KillWorkers()
+	slow()
+
+	var sy syncBody
+	c.do("GET", "/v1/syncs/"+started.ID, nil, &sy)
+	if sy.Status != string(domain.SyncPreviewing) {
+		t.Fatalf("right after the kill: %s %+v (the lease has not lapsed yet)", sy.Status, sy.Error)
+	}
+	var skew atomic.Int64
+	skew.Store(int64(stack.Config.PreviewLock + time.Second))
+	stack.Store.SetClock(func() time.Time { return time.Now().Add(time.Duration(skew.Load())) })
+	defer stack.Store.SetClock(time.Now)
+	c.do("GET", "/v1/syncs/"+started.ID, nil, &sy)
+	if sy.Status != string(domain.SyncPreviewFailed) || sy.Error == nil || sy.Error.Code != domain.SyncErrWorkerLost {
+		t.Fatalf("after the lease lapsed: %s %+v, want PREVIEW_FAILED worker_lost", sy.Status, sy.Error)
+	}
+	// Reads derive worker_lost; the next preview stores it and takes over.
+	if again := c.preview(); again.Status != string(domain.SyncPreviewReady) {
+		t.Fatalf("the next preview: %s %+v", again.Status, again.Error)
+	}
+	var stored syncBody
+	c.do("GET", "/v1/syncs/"+started.ID, nil, &stored)
+	if stored.Status != string(domain.SyncPreviewFailed) || stored.Error == nil || stored.Error.Code != domain.SyncErrWorkerLost {
+		t.Fatalf("the lost preview after the takeover: %s %+v", stored.Status, stored.Error)
+	}
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// A malformed or incomplete Graph read never becomes deactivations or
+// removals: with deactivateMissing on and the threshold at 100 % (so only
+// the read protects the directory), every malformed page fails the preview
+// and stores nothing to confirm.
+func TestMalformedGraphReadsNeverDeactivate(t *testing.T) {
+	c := adminOf(t, "hooli")
+	dir := fakeentra.Generate(fakeentra.Spec{TenantID: "8b9c0d1e-2f3a-4b4c-9d5e-6f7a8b9c0d1e", Domain: "hooli.onmicrosoft.com", Seed: 17, Users: 1300})
+	connectTenant(t, c, dir, `{"deactivateMissing":true,"deactivationThreshold":{"percent":100,"count":100000}}`)
+	first := c.preview()
+	if first.Status != string(domain.SyncPreviewReady) || first.Counts.Users.Add < 999 || first.Counts.Groups.Add == 0 {
+		t.Fatalf("first preview %+v", first)
+	}
+	if code := c.do("POST", "/v1/syncs/"+first.ID+"/confirm", `{}`, nil); code != http.StatusAccepted {
+		t.Fatalf("confirm = %d", code)
+	}
+	if p := c.waitApplied(first.ID); p.Status != string(domain.SyncCompleted) {
+		t.Fatalf("first apply %+v", p)
+	}
+	group := dir.Groups[0].ID
+
+	tests := []struct {
+		name  string
+		fault fakeentra.Fault
+		code  string
+	}{
+		{"users page 2: empty 200", fakeentra.Fault{PathPrefix: "/v1.0/users", Page: 2, Kind: fakeentra.FaultEmptyBody}, domain.SyncErrSourceRead},
+		{"users page 2: 204", fakeentra.Fault{PathPrefix: "/v1.0/users", Page: 2, Kind: fakeentra.FaultNoContent}, domain.SyncErrSourceRead},
+		{"users page 2: null", fakeentra.Fault{PathPrefix: "/v1.0/users", Page: 2, Kind: fakeentra.FaultBody, Body: "null"}, domain.SyncErrSourceRead},
+		{"users page 2: {}", fakeentra.Fault{PathPrefix: "/v1.0/users", Page: 2, Kind: fakeentra.FaultBody, Body: "{}"}, domain.SyncErrSourceRead},
+		{"users page 2: no value", fakeentra.Fault{PathPrefix: "/v1.0/users", Page: 2, Kind: fakeentra.FaultNoValue}, domain.SyncErrSourceRead},
+		{"users page 2: truncated", fakeentra.Fault{PathPrefix: "/v1.0/users", Page: 2, Kind: fakeentra.FaultTruncated}, domain.SyncErrSourceRead},
+		{"users page 2: nextLink repeated", fakeentra.Fault{PathPrefix: "/v1.0/users", Page: 2, Kind: fakeentra.FaultRepeatNextLink}, domain.SyncErrSourceRead},
+		{"users page 1: nextLink to another host", fakeentra.Fault{PathPrefix: "/v1.0/users", Page: 1, Kind: fakeentra.FaultForeignNextLink}, domain.SyncErrSourceRead},
+		{"users page 1: nextLink dropped", fakeentra.Fault{PathPrefix: "/v1.0/users", Page: 1, Kind: fakeentra.FaultDropNextLink}, domain.SyncErrSourceIncomplete},
+		{"groups page 1: {}", fakeentra.Fault{PathPrefix: "/v1.0/groups", Page: 1, Kind: fakeentra.FaultBody, Body: "{}"}, domain.SyncErrSourceRead},
+		{"a group's members: no value", fakeentra.Fault{PathPrefix: "/v1.0/groups/" + group + "/transitiveMembers", Page: 1, Kind: fakeentra.FaultNoValue}, domain.SyncErrSourceRead},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			remove := stack.Fake.InjectFault(tt.fault)
+			sy := c.preview()
+			remove()
+			if sy.Status != string(domain.SyncPreviewFailed) || sy.Error == nil || sy.Error.Code != tt.code {
+				t.Fatalf("sync = %s %+v, want PREVIEW_FAILED %s", sy.Status, sy.Error, tt.code)
+			}
+			if tt.code == domain.SyncErrSourceIncomplete && !strings.Contains(sy.Error.Message, "1,300") {
+				t.Fatalf("message %q does not state Graph's count", sy.Error.Message)
+			}
+			for _, kind := range []string{"deactivate", "remove"} {
+				if got := c.changes(sy.ID, "&kind="+kind); len(got) != 0 {
+					t.Fatalf("a failed preview stored %d %s changes", len(got), kind)
+				}
+			}
+			var e apiError
+			if code := c.do("POST", "/v1/syncs/"+sy.ID+"/confirm", `{"allowDeactivations":true}`, &e); code != http.StatusConflict {
+				t.Fatalf("confirm of the failed preview = %d %+v, want 409", code, e)
+			}
+		})
+	}
+	// The same directory read cleanly plans nothing to deactivate.
+	clean := c.preview()
+	if clean.Status != string(domain.SyncPreviewReady) || clean.Counts.Users.Deactivate != 0 || clean.Counts.Groups.Remove != 0 {
+		t.Fatalf("clean preview %+v", clean)
+	}
+}
+
+// The console deployed on its own origin can call the API: preflights are
+// answered by the gateway without a token, for the allowed origins only.
+func TestCORSPreflight(t *testing.T) {
+	for _, tc := range []struct {
+		origin  string
+		allowed bool
+	}{{stack.URL, true}, {"https://evil.example", false}} {
+		req, _ := http.NewRequest(http.MethodOptions, stack.URL+"/v1/syncs", nil)
+		req.Header.Set("Origin", tc.origin)
+		req.Header.Set("Access-Control-Request-Method", "POST")
+		req.Header.Set("Access-Control-Request-Headers", "authorization,content-type")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		got := res.Header.Get("Access-Control-Allow-Origin")
+		if res.StatusCode != http.StatusNoContent || (got == tc.origin) != tc.allowed {
+			t.Fatalf("preflight from %s: %d, Access-Control-Allow-Origin %q", tc.origin, res.StatusCode, got)
+		}
+	}
+}
+
+// A confirm starts its execution through the Step Functions API, as the
+// confirm function does in AWS: ops see it there by the sync's name.
+func TestConfirmGoesThroughTheStepFunctionsAPI(t *testing.T) {
+	c := adminOf(t, "stark")
+	dir := fakeentra.Generate(fakeentra.Spec{TenantID: "9c0d1e2f-3a4b-4c5d-8e6f-7a8b9c0d1e2f", Domain: "stark.onmicrosoft.com", Seed: 23, Users: 60})
+	connectTenant(t, c, dir, `{}`)
+	sy := c.preview()
+	if code := c.do("POST", "/v1/syncs/"+sy.ID+"/confirm", `{}`, nil); code != http.StatusAccepted {
+		t.Fatalf("confirm = %d", code)
+	}
+	if p := c.waitApplied(sy.ID); p.Status != string(domain.SyncCompleted) {
+		t.Fatalf("apply %+v", p)
+	}
+	client := sfn.New(sfn.Options{Region: sfnlocal.LocalRegion, BaseEndpoint: aws.String(stack.URL + stepFunctionsPath),
+		Credentials: credentials.NewStaticCredentialsProvider("local", "local", "")})
+	ctx := context.Background()
+	list, err := client.ListExecutions(ctx, &sfn.ListExecutionsInput{StateMachineArn: aws.String(stack.StateMachineARN)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found *types.ExecutionListItem
+	for i := range list.Executions {
+		if aws.ToString(list.Executions[i].Name) == "sync-"+sy.ID {
+			found = &list.Executions[i]
+		}
+	}
+	if found == nil {
+		t.Fatalf("no execution sync-%s among %d", sy.ID, len(list.Executions))
+	}
+	desc, err := client.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: found.ExecutionArn})
+	if err != nil || desc.Status != types.ExecutionStatusSucceeded {
+		t.Fatalf("DescribeExecution = %+v, %v", desc, err)
+	}
+}

@@ -81,7 +81,7 @@ func TestHttpApiAllowsTheConsoleOrigins(t *testing.T) {
 		got  any
 		want any
 	}{
-		{"allowOrigins", strList(cors["allowOrigins"]), s.params["CorsAllowedOrigins"]},
+		{"allowOrigins", strList(cors["allowOrigins"]), s.Values["CorsAllowedOrigins"]},
 		{"allowHeaders", lower(cors["allowHeaders"]), []string{"authorization", "content-type"}},
 		{"allowMethods", lower(cors["allowMethods"]), lower(sortedKeys(methods))},
 	}
@@ -163,8 +163,8 @@ func retried(task map[string]any, errName string) bool {
 
 func TestPreviewWorkerAsyncInvokeFailsToFinalize(t *testing.T) {
 	s := deployed(t)
-	worker, _ := s.name("PreviewWorkerFunction")
-	finalize, _ := s.getAtt("FinalizeFunction", "Arn")
+	worker, _ := s.Name("PreviewWorkerFunction")
+	finalize, _ := s.GetAtt("FinalizeFunction", "Arn")
 	var cfg map[string]any
 	for _, id := range s.OfType("AWS::Lambda::EventInvokeConfig") {
 		if p := s.props(t, id); p["FunctionName"] == worker {
@@ -205,10 +205,10 @@ func TestPreviewWorkerAsyncInvokeFailsToFinalize(t *testing.T) {
 // machine's executions.
 func endedRule(t *testing.T, s *stack) string {
 	t.Helper()
-	machine, _ := s.ref("ApplyStateMachine")
+	machine, _ := s.Ref("ApplyStateMachine")
 	for _, id := range s.OfType("AWS::Events::Rule") {
 		if reflect.DeepEqual(strList(Get(s.props(t, id), "EventPattern", "detail", "stateMachineArn")), []string{machine.(string)}) {
-			name, _ := s.name(id)
+			name, _ := s.Name(id)
 			return name
 		}
 	}
@@ -217,9 +217,9 @@ func endedRule(t *testing.T, s *stack) string {
 
 func TestApplyExecutionEndsReachFinalize(t *testing.T) {
 	s := deployed(t)
-	machine, _ := s.ref("ApplyStateMachine")
-	finalize, _ := s.getAtt("FinalizeFunction", "Arn")
-	finalizeName, _ := s.name("FinalizeFunction")
+	machine, _ := s.Ref("ApplyStateMachine")
+	finalize, _ := s.GetAtt("FinalizeFunction", "Arn")
+	finalizeName, _ := s.Name("FinalizeFunction")
 	var rule string
 	for _, id := range s.OfType("AWS::Events::Rule") {
 		p := s.props(t, id)
@@ -253,7 +253,7 @@ func TestApplyExecutionEndsReachFinalize(t *testing.T) {
 	if rule == "" {
 		t.Fatal("no EventBridge rule on the apply state machine's executions: one that fails outside its Catch (timeout, abort) leaves its sync APPLYING")
 	}
-	ruleArn, _ := s.getAtt(rule, "Arn")
+	ruleArn, _ := s.GetAtt(rule, "Arn")
 	permitted := false
 	for _, id := range s.OfType("AWS::Lambda::Permission") {
 		p := s.props(t, id)
@@ -303,11 +303,11 @@ func TestEveryFunctionLogsToItsOwnRetainedLogGroup(t *testing.T) {
 	if got := strList(retention["AllowedValues"]); !reflect.DeepEqual(got, logRetentions(t)) {
 		t.Errorf("LogRetentionDays AllowedValues = %v, want what CloudWatch Logs accepts: %v", got, logRetentions(t))
 	}
-	days, _ := s.str(map[string]any{"Ref": "LogRetentionDays"})
+	days, _ := s.Str(map[string]any{"Ref": "LogRetentionDays"})
 	groups := map[string]string{} // name -> logical id
 	for _, id := range s.OfType("AWS::Logs::LogGroup") {
 		p := s.props(t, id)
-		name, _ := s.name(id)
+		name, _ := s.Name(id)
 		groups[name] = id
 		if fmt.Sprint(p["RetentionInDays"]) != days {
 			t.Errorf("%s keeps logs %v days, want LogRetentionDays (%s)", id, p["RetentionInDays"], days)
@@ -315,7 +315,7 @@ func TestEveryFunctionLogsToItsOwnRetainedLogGroup(t *testing.T) {
 	}
 	for _, id := range s.OfType("AWS::Lambda::Function") {
 		p := s.props(t, id)
-		fn, _ := s.name(id)
+		fn, _ := s.Name(id)
 		want := "/aws/lambda/" + fn
 		got := Str(p, "LoggingConfig", "LogGroup")
 		if got != want {
@@ -356,8 +356,8 @@ func (s *stack) alarms(t *testing.T) []alarm {
 
 func TestAlarmsWatchWhatAnOperatorMustActOn(t *testing.T) {
 	s := deployed(t)
-	fn := func(id string) string { n, _ := s.name(id); return n }
-	machine, _ := s.ref("ApplyStateMachine")
+	fn := func(id string) string { n, _ := s.Name(id); return n }
+	machine, _ := s.Ref("ApplyStateMachine")
 	want := []struct {
 		namespace, metric, dim, value string
 	}{
@@ -393,7 +393,7 @@ func TestAlarmsWatchWhatAnOperatorMustActOn(t *testing.T) {
 		}
 	}
 	// With a topic each alarm notifies it; the default deploys none.
-	topic := s.params["AlarmTopicArn"]
+	topic := s.Values["AlarmTopicArn"]
 	for _, a := range alarms {
 		if topic == "" && len(a.actions) != 0 {
 			t.Errorf("%s has actions %v without AlarmTopicArn", a.id, a.actions)

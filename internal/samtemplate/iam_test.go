@@ -51,12 +51,12 @@ func (s *stack) requestARN(service, value string) string {
 	}
 	switch service {
 	case "dynamodb":
-		return s.arn("dynamodb", "table/"+value)
+		return s.ARN("dynamodb", "table/"+value)
 	case "lambda":
-		return s.arn("lambda", "function:"+value)
+		return s.ARN("lambda", "function:"+value)
 	case "secretsmanager":
 		// Secrets Manager appends a random "-XXXXXX" to a secret's ARN.
-		return s.arn("secretsmanager", "secret:"+value+"-"+hole)
+		return s.ARN("secretsmanager", "secret:"+value+"-"+hole)
 	}
 	return value
 }
@@ -67,7 +67,7 @@ func (s *stack) environment(t *testing.T, id string) map[string]string {
 	env := map[string]string{}
 	vars, _ := Get(s.props(t, id), "Environment", "Variables").(map[string]any)
 	for k, v := range vars {
-		str, err := s.str(v)
+		str, err := s.Str(v)
 		if err != nil {
 			t.Fatalf("%s %s: %v", id, k, err)
 		}
@@ -128,7 +128,7 @@ func (s *stack) needs(t *testing.T, id string, f *awscalls.Function) []need {
 // its asynchronous invocations' outcomes (EventInvokeConfig).
 func (s *stack) destinations(t *testing.T, id string) []string {
 	t.Helper()
-	name, _ := s.name(id)
+	name, _ := s.Name(id)
 	var out []string
 	for _, cfg := range s.OfType("AWS::Lambda::EventInvokeConfig") {
 		p := s.props(t, cfg)

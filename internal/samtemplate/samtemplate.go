@@ -1,6 +1,18 @@
 // Package samtemplate reads template.yaml, the one place where the tables,
 // functions, routes and state machine are declared, so the local stack and
-// the tests use exactly what AWS deploys.
+// the tests use exactly what AWS deploys. Load and Parse read the template
+// as written; Transform has aws-sam-translator expand it as `sam deploy`
+// does (python3 with aws-sam-translator is then a prerequisite) and its
+// Deployed evaluates the intrinsic functions with the physical names the
+// caller gives:
+//
+//	d, err := samtemplate.Transform(ctx, "template.yaml", samtemplate.TransformOptions{
+//		Parameters: map[string]string{"JwtIssuer": ..., "JwtAudience": ..., "CorsAllowedOrigins": ...},
+//		Region: "us-east-1", AccountID: "000000000000", StackName: "local",
+//		Names: samtemplate.LogicalIDNames, // tables, functions, roles named by logical id
+//	})
+//	arn, err := d.Str(map[string]any{"Ref": "ApplyStateMachine"})
+//	statements, err := d.RoleStatements("PreviewFunctionRole")
 package samtemplate
 
 import (

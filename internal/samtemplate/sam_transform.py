@@ -19,7 +19,7 @@ try:
     from samtranslator.translator.managed_policy_translator import ManagedPolicyLoader
     from samtranslator.translator.transform import transform
     from samtranslator.yaml_helper import yaml_parse
-except ImportError as e:  # the Go test prints the install command
+except ImportError as e:  # samtemplate.Transform reports ErrTranslatorMissing
     sys.stderr.write("aws-sam-translator is not installed (%s): pip install aws-sam-translator\n" % e)
     sys.exit(3)
 

@@ -27,11 +27,11 @@ func allow(actions []string, resources ...string) samtemplate.Statement {
 func TestEvaluate(t *testing.T) {
 	secret := "arn:aws:secretsmanager:us-east-1:000000000000:secret:directory-sync/t1-" + strings.Repeat(string(rune(Unknown)), 6)
 	tests := []struct {
-		name             string
-		statements       []samtemplate.Statement
-		action, resource string
+		name              string
+		statements        []samtemplate.Statement
+		action, resource  string
 		allowed, explicit bool
-		by               []Match
+		by                []Match
 	}{
 		{"no statement denies", nil, "dynamodb:GetItem", table, false, false, nil},
 		{"exact allow", []samtemplate.Statement{allow([]string{"dynamodb:GetItem"}, table)}, "dynamodb:GetItem", table, true, false,

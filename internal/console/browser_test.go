@@ -3,10 +3,6 @@ package console_test
 import (
 	"context"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"dirsync/internal/console"
 	"dirsync/local/dynamolocal"
 	"dirsync/local/localstack"
 )
@@ -115,20 +110,9 @@ func TestConsoleFlowInChromium(t *testing.T) {
 	stack.Fake.AddTenant(directory)
 	env = append(env, "CONSOLE_WIDTHS="+strings.Join(widths, ","))
 
-	// The page and the API on one origin, as the local stack serves them.
-	// The test mounts the page itself, so it does not depend on how the
-	// stack is wired (and, being an external test package, localstack may
-	// import this package).
-	apiURL, err := url.Parse(stack.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle("/v1/", httputil.NewSingleHostReverseProxy(apiURL))
-	mux.Handle("/", console.Handler())
-	site := httptest.NewServer(mux)
-	defer site.Close()
-	env = append(env, "CONSOLE_URL="+site.URL)
+	// The page on its own origin calling the API on another, through
+	// API Gateway's CORS, as when deployed.
+	env = append(env, "CONSOLE_URL="+stack.ConsoleURL, "CONSOLE_API_URL="+stack.URL)
 
 	cmd := exec.CommandContext(ctx, node, filepath.Join(root, "local", "console-test", "flow.mjs"))
 	cmd.Dir = root

@@ -25,6 +25,7 @@ import (
 	"embed"
 	"encoding/hex"
 	"fmt"
+	"html"
 	"io/fs"
 	"net/http"
 	"path"
@@ -63,8 +64,15 @@ type file struct {
 // Handler serves the page: index.html at /, the other files by name, 404
 // for anything else. Every answer says no-cache (the browser revalidates
 // with the ETag, so a deploy is seen at once) and carries the CSP.
-func Handler() http.Handler {
-	files, err := load()
+func Handler() http.Handler { return HandlerFor("") }
+
+// HandlerFor serves the page calling the API at apiBase (an origin such as
+// https://api.example.com; "" = the page's own): index.html's api-base meta
+// names it and the CSP's connect-src allows it, as a deployment behind a CDN
+// is configured.
+func HandlerFor(apiBase string) http.Handler {
+	apiBase = strings.TrimRight(apiBase, "/")
+	files, err := load(apiBase)
 	if err != nil {
 		// The embedded files are fixed at build time and the package tests
 		// read every one, so this only guards against a broken build.
@@ -72,9 +80,13 @@ func Handler() http.Handler {
 			http.Error(w, "console unavailable: "+err.Error(), http.StatusInternalServerError)
 		})
 	}
+	csp := ContentSecurityPolicy
+	if apiBase != "" {
+		csp = strings.Replace(csp, "connect-src 'self'", "connect-src 'self' "+apiBase, 1)
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set("Content-Security-Policy", ContentSecurityPolicy)
+		h.Set("Content-Security-Policy", csp)
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("Cache-Control", "no-cache")
@@ -98,9 +110,12 @@ func Handler() http.Handler {
 	})
 }
 
+// apiBaseMeta is index.html's api-base meta as shipped (empty: same origin).
+const apiBaseMeta = `<meta name="api-base" content="">`
+
 // load reads every embedded file whose type is known, keyed by its path
-// under web/.
-func load() (map[string]file, error) {
+// under web/, with index.html naming apiBase when it is not "".
+func load(apiBase string) (map[string]file, error) {
 	fsys, err := fs.Sub(embedded, "web")
 	if err != nil {
 		return nil, fmt.Errorf("console: web files: %w", err)
@@ -117,6 +132,12 @@ func load() (map[string]file, error) {
 		body, err := fs.ReadFile(fsys, p)
 		if err != nil {
 			return fmt.Errorf("console: read %s: %w", p, err)
+		}
+		if p == "index.html" && apiBase != "" {
+			if !bytes.Contains(body, []byte(apiBaseMeta)) {
+				return fmt.Errorf("console: index.html has no %s to set", apiBaseMeta)
+			}
+			body = bytes.Replace(body, []byte(apiBaseMeta), []byte(`<meta name="api-base" content="`+html.EscapeString(apiBase)+`">`), 1)
 		}
 		sum := sha256.Sum256(body)
 		files[p] = file{body: body, contentType: ct, etag: `"` + hex.EncodeToString(sum[:12]) + `"`}

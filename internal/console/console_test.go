@@ -144,7 +144,7 @@ func TestHandlerMethodsAndRevalidation(t *testing.T) {
 // from another origin (the page runs without a CDN, under the CSP).
 func TestPageReferencesOnlyServedFiles(t *testing.T) {
 	h := Handler()
-	files, err := load()
+	files, err := load("")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,5 +183,31 @@ func TestPageReferencesOnlyServedFiles(t *testing.T) {
 		if _, ok := files[e.Name()]; !ok && !e.IsDir() {
 			t.Errorf("web/%s has a type the handler does not serve", e.Name())
 		}
+	}
+}
+
+// A console on its own origin names the API's in index.html and may
+// connect to it, and to nothing else.
+func TestHandlerForAnotherOrigin(t *testing.T) {
+	tests := []struct {
+		apiBase  string
+		meta     string
+		connects string
+	}{
+		{"", `<meta name="api-base" content="">`, "connect-src 'self';"},
+		{"http://127.0.0.1:8080/", `<meta name="api-base" content="http://127.0.0.1:8080">`, "connect-src 'self' http://127.0.0.1:8080;"},
+		{`https://api.example.com/"x`, `<meta name="api-base" content="https://api.example.com/&#34;x">`, `connect-src 'self' https://api.example.com/"x;`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.apiBase, func(t *testing.T) {
+			res := get(t, HandlerFor(tt.apiBase), http.MethodGet, "/", nil)
+			body, _ := io.ReadAll(res.Body)
+			if res.StatusCode != http.StatusOK || !strings.Contains(string(body), tt.meta) {
+				t.Fatalf("status %d; index.html lacks %s", res.StatusCode, tt.meta)
+			}
+			if csp := res.Header.Get("Content-Security-Policy"); !strings.Contains(csp, tt.connects) {
+				t.Errorf("CSP %q lacks %q", csp, tt.connects)
+			}
+		})
 	}
 }

@@ -5,7 +5,9 @@
 // running local stack and checks what the page shows against the API.
 //
 // Environment:
-//   CONSOLE_URL             base URL serving the page at / and the API at /v1/ (required)
+//   CONSOLE_URL             base URL serving the page at / (required)
+//   CONSOLE_API_URL         base URL of the API (/v1/...) the flow checks the page against;
+//                           default CONSOLE_URL (page and API on one origin)
 //   CONSOLE_TOKEN           admin token; CONSOLE_TOKEN_<width> overrides it for one width
 //                           (each width needs a tenant whose first import is still to come)
 //   CONSOLE_WIDTHS          viewport widths, default "1280,390"
@@ -30,6 +32,7 @@ import { chromium } from 'playwright-core';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const baseURL = (process.env.CONSOLE_URL || '').replace(/\/+$/, '');
+const apiURL = (process.env.CONSOLE_API_URL || baseURL).replace(/\/+$/, '');
 const widths = (process.env.CONSOLE_WIDTHS || '1280,390').split(',').map((w) => Number(w.trim())).filter(Boolean);
 const safeguardWidths = new Set((process.env.CONSOLE_SAFEGUARD_WIDTHS ?? '390').split(',').map((w) => Number(w.trim())).filter(Boolean));
 const artifacts = resolve(process.env.CONSOLE_ARTIFACTS || join(here, '..', '..', '.artifacts', 'console'));
@@ -61,7 +64,7 @@ function tokenFor(width) {
 
 /** api calls the HTTP API directly, to compare what the page shows with the source of truth. */
 async function api(token, path) {
-  const res = await fetch(baseURL + path, { headers: { Authorization: `Bearer ${token}` } });
+  const res = await fetch(apiURL + path, { headers: { Authorization: `Bearer ${token}` } });
   const body = await res.json().catch(() => null);
   if (!res.ok) throw new StepError(`API ${path} answered ${res.status}: ${JSON.stringify(body)}`);
   return body;

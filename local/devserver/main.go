@@ -1,7 +1,10 @@
-// Command devserver runs the whole product locally (make run): DynamoDB
-// Local, the HTTP API on 127.0.0.1:8080 with the Lambdas' handler code, a
-// JWT check standing in for API Gateway's authorizer, the preview worker and
-// a fake Entra ID serving two demo directories. Ctrl-C stops everything.
+// Command devserver runs the whole product locally (make run): every
+// function of template.yaml as its real bootstrap under the Lambda Runtime
+// Interface Emulator, behind the template's HTTP API on 127.0.0.1:8080
+// (JWT authorizer, CORS), DynamoDB Local, Secrets Manager on moto_server,
+// the apply state machine on aws-local-stepfunctions, a fake Entra ID
+// serving two demo directories, and the admin console on its own origin
+// (127.0.0.1:8081). Ctrl-C stops everything.
 package main
 
 import (
@@ -28,9 +31,10 @@ func main() {
 
 func run() error {
 	addr := flag.String("addr", "127.0.0.1:8080", "address of the HTTP API")
+	consoleAddr := flag.String("console-addr", "127.0.0.1:8081", "address of the admin console")
 	users := flag.Int("demo-users", 200, "users in the acme demo Entra directory")
 	data := flag.String("data", "", "folder for the client secrets and the token key (default local/.data)")
-	verbose := flag.Bool("v", false, "log every request")
+	verbose := flag.Bool("v", false, "log every request, and the functions' output")
 	flag.Parse()
 
 	root, err := dynamolocal.RepoRoot()
@@ -48,10 +52,14 @@ func run() error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	fmt.Println("starting DynamoDB Local, the fake Entra ID and the API (the first run installs the npm tooling)...")
-	stack, err := localstack.Start(ctx, localstack.Options{
-		Addr: *addr, Root: root, DataDir: *data, DemoUsers: *users, Demo: true, Logger: logger,
-	})
+	fmt.Println("building the functions, starting DynamoDB Local, moto, the fake Entra ID and the API (the first run installs the npm tooling)...")
+	opts := localstack.Options{
+		Addr: *addr, ConsoleAddr: *consoleAddr, Root: root, DataDir: *data, DemoUsers: *users, Demo: true, Logger: logger,
+	}
+	if *verbose {
+		opts.FunctionOutput = os.Stderr
+	}
+	stack, err := localstack.Start(ctx, opts)
 	if err != nil {
 		return err
 	}
@@ -66,10 +74,10 @@ func run() error {
 		return err
 	}
 	fmt.Printf(`
-Directory sync is running at %[1]s
+Directory sync's API is running at %[1]s
 
 Admin console (signed in as the acme admin):
-  %[1]s/#token=%[2]s
+  %[5]s/#token=%[2]s
 
 Admin tokens (valid 12 h):
   acme   (demo Entra directory with %[4]d users; deactivateMissing on)
@@ -82,7 +90,7 @@ Try it (see README.md for the whole flow):
   curl -s -H "Authorization: Bearer $TOKEN" %[1]s/v1/syncs
 
 Ctrl-C stops everything.
-`, stack.URL, acme, globex, *users)
+`, stack.URL, acme, globex, *users, stack.ConsoleURL)
 
 	<-ctx.Done()
 	fmt.Println("\nstopping...")

@@ -88,6 +88,7 @@ func (s *Service) runOn(in *instance, requestID string, payload []byte, h http.H
 	cold := in.invocations == 0
 	in.invocations++
 	in.mu.Unlock()
+	fn.invocations.Add(1)
 	defer func() {
 		in.mu.Lock()
 		in.busy = false

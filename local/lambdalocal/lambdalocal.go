@@ -56,6 +56,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"dirsync/local/dynamolocal"
@@ -161,6 +163,8 @@ type function struct {
 	retries int
 	maxAge  time.Duration
 	pool    *pool
+	// invocations counts every invocation sent to an instance.
+	invocations atomic.Int64
 }
 
 // Service is a running local Lambda service. It is an http.Handler serving
@@ -505,6 +509,44 @@ func (s *Service) Instances() []Instance {
 		return out[i].Seq < out[j].Seq
 	})
 	return out
+}
+
+// Crash kills the runtime (the bootstrap) of every instance of a function
+// that is serving an invocation, as an execution environment dies under
+// an invocation in Lambda (out of memory, a segfault): each invocation ends
+// in Runtime.ExitError, with what that means for its caller or for an
+// asynchronous event's retries. It returns how many it killed.
+func (s *Service) Crash(function string) int {
+	fn, ok := s.lookup(function)
+	if !ok {
+		return 0
+	}
+	ins, _ := fn.pool.snapshot()
+	n := 0
+	for _, in := range ins {
+		in.mu.Lock()
+		busy := in.busy
+		in.mu.Unlock()
+		if !busy {
+			continue
+		}
+		for _, k := range childPIDs(in.pid()) {
+			_ = syscall.Kill(-k, syscall.SIGKILL) // its own process group (see killTree)
+			_ = syscall.Kill(k, syscall.SIGKILL)
+			n++
+		}
+	}
+	return n
+}
+
+// Invocations is how many invocations of a function have reached an
+// instance, retries of Event invocations included.
+func (s *Service) Invocations(function string) int {
+	fn, ok := s.lookup(function)
+	if !ok {
+		return 0
+	}
+	return int(fn.invocations.Load())
 }
 
 // Started is how many instances of a function have ever started.

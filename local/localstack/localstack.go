@@ -1,46 +1,44 @@
-// Package localstack runs the whole product on one machine with real local
-// stand-ins: DynamoDB Local with the tables of template.yaml, the HTTP API
-// (the same handler code the Lambdas run) behind a JWT check standing in
-// for API Gateway's authorizer, the preview worker, and a fake Entra ID
-// serving demo tenants unless a real connection is configured.
+// Package localstack runs the whole product on one machine as AWS runs it,
+// from stand-ins: DynamoDB Local with the tables of template.yaml, Secrets
+// Manager on moto_server, every function of template.yaml as its real
+// bootstrap under the Lambda Runtime Interface Emulator (lambdalocal, with
+// the template's environment, timeout, memory and EventInvokeConfig), the
+// HTTP API of the template in front of them (apigwlocal: routes, JWT
+// authorizer, CORS, payload 2.0), the apply state machine on
+// aws-local-stepfunctions behind the Step Functions API (sfnlocal, sfnapi),
+// a fake Entra ID serving demo tenants, and the admin console on an origin
+// of its own. It builds no service of the product: the functions do that
+// themselves, from their environment, as in AWS.
 package localstack
 
 import (
 	"context"
 	"crypto/rand"
-	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
 
-	"dirsync/internal/apply"
 	"dirsync/internal/auth"
 	"dirsync/internal/config"
 	"dirsync/internal/console"
-	"dirsync/internal/domain"
-	"dirsync/internal/entra"
-	"dirsync/internal/httpapi"
-	"dirsync/internal/httpapi/lambdahttp"
-	"dirsync/internal/preview"
 	"dirsync/internal/samtemplate"
 	"dirsync/internal/secrets"
-	"dirsync/internal/sfnexec"
 	"dirsync/internal/store"
 	"dirsync/local/apigwlocal"
 	"dirsync/local/dynamolocal"
 	"dirsync/local/fakeentra"
+	"dirsync/local/lambdalocal"
 	"dirsync/local/motolocal"
 	"dirsync/local/sfnapi"
 	"dirsync/local/sfnlocal"
@@ -54,8 +52,12 @@ const (
 
 // Options configure a local stack.
 type Options struct {
-	// Addr to serve the HTTP API on; "127.0.0.1:0" picks a free port.
+	// Addr to serve the AWS side on (the HTTP API, the Lambda Invoke API,
+	// the Step Functions API); "127.0.0.1:0" picks a free port.
 	Addr string
+	// ConsoleAddr serves the admin console, on an origin of its own as when
+	// deployed; "" = a free port on Addr's host.
+	ConsoleAddr string
 	// Root is the repository root (template.yaml, local/); "" = found from
 	// the working directory.
 	Root string
@@ -69,12 +71,22 @@ type Options struct {
 	// Demo seeds the demo tenants (connections, platform users).
 	Demo bool
 	// CorsOrigins are origins allowed to call the API besides the stack's
-	// own (where the console is served), e.g. a console run elsewhere.
+	// console, e.g. a console run elsewhere.
 	CorsOrigins []string
-	// Env is read for the configuration (PREVIEW_TTL, GRAPH_ENDPOINT, ...);
-	// nil = os.Getenv.
-	Env    func(string) string
-	Logger *slog.Logger
+	// Parameters override template parameters, as samconfig.toml's
+	// parameter_overrides do (e.g. "PreviewTTL": "2h"). JwtIssuer,
+	// JwtAudience and CorsAllowedOrigins are the stack's own; GraphEndpoint
+	// and AzureAuthorityHost default to the fake Entra ID (set them to ""
+	// to reach the real Entra ID of each connection's cloud).
+	Parameters map[string]string
+	// AsyncRetryDelays are Lambda's waits before the first and the second
+	// retry of a failed asynchronous invocation; default Lambda's (about 1
+	// and 2 minutes). Tests shorten them.
+	AsyncRetryDelays []time.Duration
+	// FunctionOutput receives every function's and emulator's output, each
+	// line prefixed with the function's name; nil discards it.
+	FunctionOutput io.Writer
+	Logger         *slog.Logger
 }
 
 // SecretStore keeps client secrets outside DynamoDB: Secrets Manager,
@@ -87,38 +99,37 @@ type SecretStore interface {
 
 // Stack is a running local stack.
 type Stack struct {
-	URL    string // base URL of the HTTP API
+	URL        string // base URL of the HTTP API (and of the Lambda and Step Functions APIs)
+	ConsoleURL string // the admin console, on its own origin
+	// Config is the configuration the functions read from their
+	// environment.
 	Config config.Config
-	Store  *store.Store
-	Fake   *fakeentra.Server
-	Issuer *auth.LocalIssuer
-	// Preview is the preview service; Dispatcher runs its jobs in-process.
-	Preview *preview.Service
-	// Apply confirms and applies; Runner runs the template's state machine
-	// with aws-local-stepfunctions, whose Lambda tasks reach the apply and
-	// finalize handlers through the Lambda Invoke endpoint this stack serves.
-	Apply  *apply.Service
+	// Store and Secrets reach the stack's tables and secrets directly, for
+	// seeding and for tests; the functions have clients of their own.
+	Store   *store.Store
+	Secrets SecretStore
+	Fake    *fakeentra.Server
+	Issuer  *auth.LocalIssuer
+	// Lambda runs the template's functions.
+	Lambda *lambdalocal.Service
+	// Runner runs the template's state machine with aws-local-stepfunctions,
+	// its Lambda tasks invoking the functions through the Lambda Invoke API.
 	Runner *sfnlocal.Runner
 	// StateMachineARN is the apply state machine's, as the Step Functions
 	// API served at /stepfunctions knows it.
 	StateMachineARN string
-	sfnAPI          *sfnapi.Handler
-	Secrets         SecretStore
 
+	sfnAPI  *sfnapi.Handler
 	dynamo  *dynamolocal.Instance
 	moto    *motolocal.Instance
-	server  *http.Server
-	jobs    sync.WaitGroup
-	running sync.Map // *context.CancelCauseFunc of each running job
+	servers []*http.Server
+	tmpDir  string
 	logger  *slog.Logger
 	closed  chan struct{}
 }
 
 // Start brings the stack up. Close stops everything it started.
 func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
-	if opts.Env == nil {
-		opts.Env = os.Getenv
-	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
@@ -136,131 +147,132 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 			s.Close()
 		}
 	}()
-
-	cfg, err := config.FromEnv(opts.Env)
+	templatePath := filepath.Join(opts.Root, "template.yaml")
+	tpl, err := samtemplate.Load(templatePath)
 	if err != nil {
 		return nil, err
 	}
-	s.Config = cfg
+	if s.tmpDir, err = os.MkdirTemp("", "localstack-"); err != nil {
+		return nil, fmt.Errorf("localstack: %w", err)
+	}
+
+	// The listeners come first: the functions' environment names them.
+	addr := opts.Addr
+	if addr == "" {
+		addr = "127.0.0.1:8080"
+	}
+	apiListener, err := s.listen(addr)
+	if err != nil {
+		return nil, err
+	}
+	s.URL = "http://" + apiListener.Addr().String()
+	consoleAddr := opts.ConsoleAddr
+	if consoleAddr == "" {
+		host, _, _ := net.SplitHostPort(apiListener.Addr().String())
+		consoleAddr = net.JoinHostPort(host, "0")
+	}
+	consoleListener, err := s.listen(consoleAddr)
+	if err != nil {
+		return nil, err
+	}
+	s.ConsoleURL = "http://" + consoleListener.Addr().String()
 
 	if s.dynamo, err = dynamolocal.Start(ctx); err != nil {
 		return nil, err
 	}
 	db := dynamolocal.Client(s.dynamo.Endpoint)
-	templatePath := filepath.Join(opts.Root, "template.yaml")
-	names, err := dynamolocal.CreateTables(ctx, db, templatePath, "")
+	tables, err := dynamolocal.CreateTables(ctx, db, templatePath, "")
 	if err != nil {
 		return nil, err
 	}
-	s.Store = store.New(db, names["DirectoryTable"], names["SyncTable"])
-
 	if s.moto, err = motolocal.Start(ctx); err != nil {
 		return nil, err
 	}
-	s.Secrets = &secrets.SecretsManager{Client: s.moto.SecretsManager(), Prefix: cfg.SecretPrefix}
 	if s.Issuer, err = newIssuer(opts.DataDir); err != nil {
 		return nil, err
 	}
 	if s.Fake, err = fakeentra.Start(fakeentra.WithLogger(opts.Logger)); err != nil {
 		return nil, err
 	}
-
-	base := entra.ConfigFromEnv(entra.Config{}, opts.Env)
-	fakeTransport := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: s.Fake.CertPool()}, MaxIdleConnsPerHost: 8}
-	// A connection to a directory the fake serves talks to the fake; any
-	// other goes to the real Entra ID of its cloud (or the overrides).
-	entraConfig := func(conn *domain.Connection, secret string) entra.Config {
-		if s.fakeServes(conn.DirectoryTenantID) {
-			c := entra.ConfigFor(conn, secret, base)
-			c.GraphEndpoint, c.AuthorityHost, c.Transport = s.Fake.URL(), s.Fake.URL(), fakeTransport
-			return c
-		}
-		return entra.ConfigFor(conn, secret, base)
+	caFile := filepath.Join(s.tmpDir, "fake-entra-ca.pem")
+	if err := os.WriteFile(caFile, s.Fake.CACertPEM(), 0o600); err != nil {
+		return nil, fmt.Errorf("localstack: write the fake Entra ID's CA: %w", err)
 	}
 
-	s.Preview = &preview.Service{
-		Store:      s.Store,
-		Dispatcher: dispatcherFunc(s.dispatch),
-		NewReader: func(ctx context.Context, conn *domain.Connection) (preview.Reader, error) {
-			secret, err := s.Secrets.GetSecretVersion(ctx, conn.TenantID, conn.SecretVersion)
-			if err != nil {
-				return nil, err
-			}
-			return preview.NewReaderOrInvalid(entra.NewReader(entraConfig(conn, secret)))
-		},
-		Classify:      entra.SyncError,
-		TTL:           cfg.PreviewTTL,
-		Retention:     cfg.PreviewRetention,
-		LockFor:       cfg.PreviewLock,
-		UserBatchSize: cfg.UserBatchSize,
-		Logger:        opts.Logger,
-	}
-	tester := &entra.Tester{Secrets: s.Secrets, Configure: entraConfig}
-
-	// The HTTP listener comes first: the state machine runner needs the
-	// Lambda Invoke endpoint's URL, which this server also serves.
-	addr := opts.Addr
-	if addr == "" {
-		addr = "127.0.0.1:8080"
-	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("localstack: listen on %s: %w", addr, err)
-	}
-	s.URL = "http://" + ln.Addr().String()
-	s.Apply = &apply.Service{
-		Store: s.Store, MaxConcurrency: cfg.ApplyMaxConcurrency, CancelDrain: cfg.CancelDrain, Concurrency: 8, Logger: opts.Logger,
-	}
-	invoke := sfnlocal.NewInvokeServer(opts.Logger)
-	invoke.Register(sfnlocal.LocalARN("ApplyFunction"), sfnlocal.JSONFunction(s.Apply.ApplyBatch))
-	finalizer := &apply.Finalizer{Apply: s.Apply, Previews: s.Preview}
-	invoke.Register(sfnlocal.LocalARN("FinalizeFunction"), sfnlocal.JSONFunction(finalizer.Handle))
 	definition, err := sfnlocal.DefinitionFromTemplate(templatePath, "ApplyStateMachine")
 	if err != nil {
-		ln.Close()
 		return nil, err
 	}
 	if s.Runner, err = sfnlocal.NewRunner(ctx, sfnlocal.RunnerConfig{
 		Root: opts.Root, Definition: definition, InvokeURL: s.URL, Logger: opts.Logger,
 	}); err != nil {
-		ln.Close()
 		return nil, err
 	}
 	// Confirm starts and stops executions through the Step Functions API,
 	// with AWS's rules (a name once used is taken; a repeated start with the
-	// same input is the same execution), as the confirm function does.
+	// same input is the same execution).
 	s.sfnAPI = sfnapi.New()
 	if s.StateMachineARN, err = s.sfnAPI.Add(s.Runner); err != nil {
-		ln.Close()
 		return nil, err
 	}
-	s.Apply.Executions = &sfnexec.Executions{StateMachineARN: s.StateMachineARN, Client: sfn.New(sfn.Options{
-		Region: sfnlocal.LocalRegion, BaseEndpoint: aws.String(s.URL + stepFunctionsPath),
-		Credentials: credentials.NewStaticCredentialsProvider("local", "local", ""),
-	})}
 
-	api := httpapi.New(httpapi.Deps{
-		Directory: s.Store, Syncs: s.Store, Connections: s.Store, Secrets: s.Secrets,
-		Previews: s.Preview, Tester: tester, Applies: s.Apply,
-	}, httpapi.Options{
-		ClaimNames: auth.ClaimNames{Tenant: cfg.TenantClaim, Roles: cfg.RolesClaim},
-		AdminRole:  cfg.AdminRole, Logger: opts.Logger,
-	})
-	if err := checkRoutes(templatePath, api.Routes()); err != nil {
-		ln.Close()
+	// The functions, from the template, with its references resolved to
+	// the local resources.
+	params := map[string]string{
+		"GraphEndpoint": s.Fake.URL(), "AzureAuthorityHost": s.Fake.URL(),
+	}
+	for k, v := range opts.Parameters {
+		params[k] = v
+	}
+	// The console's origin, and any other the caller allows.
+	origins := append([]string{s.ConsoleURL}, opts.CorsOrigins...)
+	params["JwtIssuer"], params["JwtAudience"], params["CorsAllowedOrigins"] = LocalIssuer, LocalAudience, strings.Join(origins, ",")
+	refs := map[string]string{"ApplyStateMachine": s.StateMachineARN}
+	for id, name := range tables {
+		refs[id] = name
+	}
+	functions, err := lambdalocal.FunctionsFromTemplate(tpl, lambdalocal.TemplateOptions{Parameters: params, Refs: refs})
+	if err != nil {
+		return nil, err
+	}
+	if s.Config, err = functionConfig(functions); err != nil {
+		return nil, err
+	}
+	s.Store = store.New(db, s.Config.DirectoryTable, s.Config.SyncTable)
+	s.Secrets = &secrets.SecretsManager{Client: s.moto.SecretsManager(), Prefix: s.Config.SecretPrefix}
+	if s.Lambda, err = lambdalocal.New(ctx, lambdalocal.Config{
+		Root: opts.Root, Functions: functions, BuildDir: filepath.Join(s.tmpDir, "functions"),
+		Environment: map[string]string{
+			// Every AWS call of a function goes to the stand-ins.
+			"AWS_ENDPOINT_URL_DYNAMODB":        s.dynamo.Endpoint,
+			"AWS_ENDPOINT_URL_SECRETS_MANAGER": s.moto.Endpoint,
+			"AWS_ENDPOINT_URL_LAMBDA":          s.URL,
+			"AWS_ENDPOINT_URL_SFN":             s.URL + stepFunctionsPath,
+			"AWS_ACCESS_KEY_ID":                "local",
+			"AWS_SECRET_ACCESS_KEY":            "local",
+			// The fake Entra ID's TLS certificate, trusted as the real
+			// one's CA is in AWS.
+			"SSL_CERT_FILE": caFile,
+		},
+		RetryDelays: opts.AsyncRetryDelays, Output: opts.FunctionOutput, Logger: opts.Logger,
+	}); err != nil {
 		return nil, err
 	}
 
 	if opts.Demo {
 		if err := s.seedDemo(ctx, opts.DemoUsers); err != nil {
-			ln.Close()
 			return nil, err
 		}
 	}
 
-	gateway, err := s.httpAPI(templatePath, api, opts.CorsOrigins)
+	gateway, err := apigwlocal.New(tpl, apigwlocal.Options{
+		Parameters: params, Verifier: s.Issuer, Logger: s.logger,
+		Invoker: apigwlocal.LambdaInvoker(awslambda.New(awslambda.Options{
+			Region: sfnlocal.LocalRegion, BaseEndpoint: aws.String(s.URL),
+			Credentials: credentials.NewStaticCredentialsProvider("local", "local", ""),
+		}), func(logicalID string) string { return logicalID }),
+	})
 	if err != nil {
-		ln.Close()
 		return nil, err
 	}
 	mux := http.NewServeMux()
@@ -268,114 +280,69 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	// The Step Functions API, as the confirm function calls it.
 	mux.Handle("POST "+stepFunctionsPath, s.sfnAPI)
-	// The Lambda Invoke API, as the state machine runner calls it.
-	mux.Handle("/2015-03-31/functions/", invoke)
-	// The admin console: static files calling the API on the same origin.
-	mux.Handle("/", console.Handler())
-
-	s.server = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		if err := s.server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			opts.Logger.Error("http server stopped", "error", err)
-		}
-	}()
+	// The Lambda Invoke API, as API Gateway, the state machine and the
+	// preview function call it.
+	mux.Handle("/2015-03-31/functions/", s.Lambda)
+	s.serve(apiListener, mux)
+	// The admin console: static files on their own origin calling the API
+	// across origins, as when deployed behind a CDN.
+	s.serve(consoleListener, console.HandlerFor(s.URL))
 	return s, nil
 }
 
 // stepFunctionsPath is where the stack serves the Step Functions API.
 const stepFunctionsPath = "/stepfunctions"
 
-// httpAPI fronts the API handler with the HTTP API of template.yaml as API
-// Gateway runs it: its routes, JWT authorizer, CORS and limits, each
-// request delivered to the route's function as the payload 2.0 event API
-// Gateway builds, through the same Lambda adapter the functions run.
-// Every function's handler is the full API handler, in-process.
-func (s *Stack) httpAPI(templatePath string, api http.Handler, corsOrigins []string) (*apigwlocal.Gateway, error) {
-	tpl, err := samtemplate.Load(templatePath)
+func (s *Stack) listen(addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("localstack: listen on %s: %w", addr, err)
 	}
-	function := apigwlocal.EventHandler(lambdahttp.Handler(api, auth.ClaimNames{Tenant: s.Config.TenantClaim, Roles: s.Config.RolesClaim}))
-	functions := apigwlocal.Functions{}
-	for _, f := range tpl.Functions() {
-		functions[f.LogicalID] = function
-	}
-	// The console is served from this origin; others may be added.
-	origins := append([]string{s.URL}, corsOrigins...)
-	return apigwlocal.New(tpl, apigwlocal.Options{
-		Parameters: map[string]string{
-			"JwtIssuer": LocalIssuer, "JwtAudience": LocalAudience, "CorsAllowedOrigins": strings.Join(origins, ","),
-			"TenantClaim": s.Config.TenantClaim, "RolesClaim": s.Config.RolesClaim,
-		},
-		Verifier: s.Issuer, Invoker: functions, Logger: s.logger,
-	})
+	// Closed with the stack, served or not.
+	go func() { <-s.closed; _ = ln.Close() }()
+	return ln, nil
 }
 
-// checkRoutes makes the local API serve exactly the routes template.yaml
-// gives API Gateway, so a route missing from the template fails here too.
-func checkRoutes(templatePath string, served []string) error {
-	tpl, err := samtemplate.Load(templatePath)
-	if err != nil {
-		return err
-	}
-	var declared []string
-	for _, r := range tpl.Routes() {
-		declared = append(declared, r.Pattern())
-	}
-	slices.Sort(declared)
-	if !slices.Equal(declared, served) {
-		return fmt.Errorf("localstack: template.yaml routes %v differ from the served routes %v", declared, served)
-	}
-	return nil
-}
-
-func (s *Stack) fakeServes(directoryID string) bool {
-	return s.Fake != nil && s.Fake.HasTenant(directoryID)
-}
-
-type dispatcherFunc func(ctx context.Context, job preview.Job) error
-
-func (f dispatcherFunc) Dispatch(ctx context.Context, job preview.Job) error { return f(ctx, job) }
-
-// dispatch runs a preview job in the background, as Lambda's asynchronous
-// invoke does in AWS.
-func (s *Stack) dispatch(_ context.Context, job preview.Job) error {
-	select {
-	case <-s.closed:
-		return errors.New("localstack: stopping")
-	default:
-	}
-	s.jobs.Add(1)
+func (s *Stack) serve(ln net.Listener, h http.Handler) {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	s.servers = append(s.servers, srv)
 	go func() {
-		defer s.jobs.Done()
-		// The worker function's timeout in template.yaml.
-		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
-		defer cancel()
-		ctx, kill := context.WithCancelCause(ctx)
-		s.running.Store(&kill, kill)
-		defer s.running.Delete(&kill)
-		if err := s.Preview.Run(ctx, job); err != nil {
-			s.logger.Error("preview worker failed", "tenant_id", job.TenantID, "sync_id", job.SyncID, "error", err)
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
+			s.logger.Error("http server stopped", "error", err)
 		}
 	}()
-	return nil
 }
 
-// WaitIdle waits until no preview job is running.
-func (s *Stack) WaitIdle() { s.jobs.Wait() }
+// functionConfig is the configuration the functions read: every function
+// gets the template's global variables, so any one of them tells it.
+func functionConfig(functions []lambdalocal.Function) (config.Config, error) {
+	for _, f := range functions {
+		if f.Name == "PreviewWorkerFunction" {
+			cfg, err := config.FromEnv(func(k string) string { return f.Environment[k] })
+			if err != nil {
+				return config.Config{}, fmt.Errorf("localstack: the worker's environment: %w", err)
+			}
+			return cfg, cfg.RequireTables()
+		}
+	}
+	return config.Config{}, errors.New("localstack: template.yaml has no PreviewWorkerFunction")
+}
 
-// errKilled is why KillWorkers ends a job.
-var errKilled = errors.New("localstack: the worker invocation was killed")
+// WaitIdle waits until no asynchronous invocation (a preview job, a
+// destination record) is queued or running.
+func (s *Stack) WaitIdle() {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	_ = s.Lambda.WaitAsync(ctx)
+}
 
-// KillWorkers ends every running preview job at once, as Lambda ends an
-// invocation at its timeout or on a crash: the job gets no chance to
-// record anything.
-func (s *Stack) KillWorkers() {
-	s.running.Range(func(_, v any) bool {
-		v.(context.CancelCauseFunc)(errKilled)
-		return true
-	})
-	s.jobs.Wait()
+// CrashWorkers kills the runtime of every preview worker invocation in
+// flight, as Lambda's execution environment dies under an invocation (out
+// of memory, a crash): the worker records nothing, and Lambda's
+// asynchronous retry (then the OnFailure destination) takes over. It
+// returns how many invocations it ended.
+func (s *Stack) CrashWorkers() int {
+	return s.Lambda.Crash("PreviewWorkerFunction")
 }
 
 // Token signs an admin token (or one with the given roles) for a tenant.
@@ -386,8 +353,7 @@ func (s *Stack) Token(tenant, email string, roles []string, ttl time.Duration) (
 	}, ttl)
 }
 
-// Close stops the server, waits for running jobs and stops every process
-// the stack started.
+// Close stops the servers and every process the stack started.
 func (s *Stack) Close() {
 	select {
 	case <-s.closed:
@@ -395,23 +361,28 @@ func (s *Stack) Close() {
 	default:
 		close(s.closed)
 	}
-	if s.server != nil {
+	for _, srv := range s.servers {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_ = s.server.Shutdown(ctx)
+		_ = srv.Shutdown(ctx)
 		cancel()
 	}
-	s.jobs.Wait()
+	if s.sfnAPI != nil {
+		_ = s.sfnAPI.Close()
+	}
 	if s.Runner != nil {
-		if s.sfnAPI != nil {
-			_ = s.sfnAPI.Close()
-		}
 		_ = s.Runner.Close()
+	}
+	if s.Lambda != nil {
+		_ = s.Lambda.Close()
 	}
 	if s.Fake != nil {
 		s.Fake.Close()
 	}
 	s.moto.Stop()
 	s.dynamo.Stop()
+	if s.tmpDir != "" {
+		_ = os.RemoveAll(s.tmpDir)
+	}
 }
 
 // newIssuer keeps the signing key in dataDir, so tokens printed by one run

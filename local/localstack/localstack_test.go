@@ -17,16 +17,23 @@ import (
 	"dirsync/local/fakeentra"
 )
 
-// These tests drive the running local stack over HTTP: real DynamoDB
-// Local, the real msgraph-sdk-go and azidentity against the fake Entra ID,
-// the same handler code the Lambdas run.
+// These tests drive the running local stack over HTTP: the functions'
+// real bootstraps under the Lambda Runtime Interface Emulator, real DynamoDB
+// Local and moto, the real msgraph-sdk-go and azidentity against the fake
+// Entra ID.
 
 var stack *Stack
 
 func TestMain(m *testing.M) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	var err error
-	stack, err = Start(ctx, Options{Addr: "127.0.0.1:0", Demo: true, DemoUsers: 200})
+	opts := Options{Addr: "127.0.0.1:0", Demo: true, DemoUsers: 200,
+		// Lambda's retries of a failed asynchronous invocation, sooner.
+		AsyncRetryDelays: []time.Duration{500 * time.Millisecond, time.Second}}
+	if os.Getenv("LOCALSTACK_OUTPUT") != "" {
+		opts.FunctionOutput = os.Stderr // the functions' logs, to debug a test
+	}
+	stack, err = Start(ctx, opts)
 	cancel()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "local stack:", err)

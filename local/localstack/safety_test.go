@@ -3,29 +3,111 @@ package localstack
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
 	"dirsync/internal/domain"
+	"dirsync/local/dynamolocal"
 	"dirsync/local/fakeentra"
 	"dirsync/local/sfnlocal"
 )
 
-// A preview whose worker was killed mid-read (as Lambda kills an invocation
-// at its timeout) ends PREVIEW_FAILED worker_lost once its lease lapsed,
-// and the tenant can preview again.
-func TestKilledWorkerEndsWorkerLost(t *testing.T) {
+// A preview whose worker crashed mid-read (its execution environment died,
+// as when Lambda kills an invocation out of memory) is retried by Lambda;
+// the retry waits for the dead worker's lease, which lapses, and the sync
+// ends PREVIEW_FAILED worker_lost: the tenant can preview again.
+func TestCrashedWorkerEndsWorkerLost(t *testing.T) {
 	c := adminOf(t, "killed")
 	dir := fakeentra.Generate(fakeentra.Spec{TenantID: "7a8b9c0d-1e2f-4a3b-8c4d-5e6f7a8b9c0d", Domain: "killed.onmicrosoft.com", Seed: 13, Users: 1500})
 	connectTenant(t, c, dir, `{}`)
+	before := workerInvocations()
+	started, fast := startWithSlowRead(t, c)
+	if n := stack.CrashWorkers(); n != 1 {
+		t.Fatalf("crashed %d worker invocations, want 1", n)
+	}
+	fast()
+	// Lambda's retry starts and waits for the lease the dead worker held.
+	waitUntil(t, "Lambda retried the worker", func() bool { return workerInvocations() >= before+2 })
+
+	var sy syncBody
+	c.do("GET", "/v1/syncs/"+started.ID, nil, &sy)
+	if sy.Status != string(domain.SyncPreviewing) {
+		t.Fatalf("right after the crash: %s %+v (the lease has not lapsed yet)", sy.Status, sy.Error)
+	}
+	lapseLease(t, "killed")
+	c.do("GET", "/v1/syncs/"+started.ID, nil, &sy)
+	if sy.Status != string(domain.SyncPreviewFailed) || sy.Error == nil || sy.Error.Code != domain.SyncErrWorkerLost {
+		t.Fatalf("after the lease lapsed: %s %+v, want PREVIEW_FAILED worker_lost", sy.Status, sy.Error)
+	}
+	// Reads derive worker_lost; the next preview stores it and takes over,
+	// and the retry, finding the lease lapsed, leaves it alone.
+	if again := c.preview(); again.Status != string(domain.SyncPreviewReady) {
+		t.Fatalf("the next preview: %s %+v", again.Status, again.Error)
+	}
+	var stored syncBody
+	c.do("GET", "/v1/syncs/"+started.ID, nil, &stored)
+	if stored.Status != string(domain.SyncPreviewFailed) || stored.Error == nil || stored.Error.Code != domain.SyncErrWorkerLost {
+		t.Fatalf("the lost preview after the takeover: %s %+v", stored.Status, stored.Error)
+	}
+}
+
+// A worker that crashes on its first attempt and on Lambda's retry goes to
+// the OnFailure destination (finalize), which fails the sync at once,
+// without waiting for the lease to lapse.
+func TestWorkerCrashingTwiceEndsInOnFailure(t *testing.T) {
+	c := adminOf(t, "crashy")
+	dir := fakeentra.Generate(fakeentra.Spec{TenantID: "0d1e2f3a-4b5c-4d6e-9f7a-8b9c0d1e2f3a", Domain: "crashy.onmicrosoft.com", Seed: 19, Users: 1200})
+	connectTenant(t, c, dir, `{}`)
+	before := workerInvocations()
+	started, fast := startWithSlowRead(t, c)
+	if n := stack.CrashWorkers(); n != 1 {
+		t.Fatalf("first attempt: crashed %d invocations, want 1", n)
+	}
+	fast()
+	// The retry waits for the dead worker's lease; it crashes too.
+	waitUntil(t, "Lambda retried the worker", func() bool { return workerInvocations() >= before+2 })
+	waitUntil(t, "the retry is running", func() bool {
+		for _, in := range stack.Lambda.Instances() {
+			if in.Function == "PreviewWorkerFunction" && in.Busy {
+				return true
+			}
+		}
+		return false
+	})
+	if n := stack.CrashWorkers(); n != 1 {
+		t.Fatalf("the retry: crashed %d invocations, want 1", n)
+	}
+	var sy syncBody
+	waitUntil(t, "finalize failed the preview", func() bool {
+		c.do("GET", "/v1/syncs/"+started.ID, nil, &sy)
+		return sy.Status != string(domain.SyncPreviewing)
+	})
+	if sy.Status != string(domain.SyncPreviewFailed) || sy.Error == nil || sy.Error.Code != domain.SyncErrWorkerLost ||
+		!strings.Contains(sy.Error.Message, "Runtime.ExitError") {
+		t.Fatalf("after two crashes: %s %+v, want PREVIEW_FAILED worker_lost naming Runtime.ExitError", sy.Status, sy.Error)
+	}
+	// The lock went with it: the tenant previews again at once.
+	if again := c.preview(); again.Status != string(domain.SyncPreviewReady) {
+		t.Fatalf("the next preview: %s %+v", again.Status, again.Error)
+	}
+}
+
+// startWithSlowRead starts a preview whose worker then hangs on the second
+// page of users, and returns once the worker read the first, with the
+// function that ends the slowness.
+func startWithSlowRead(t *testing.T, c *client) (syncBody, func()) {
+	t.Helper()
 	slow := stack.Fake.InjectFault(fakeentra.Fault{PathPrefix: "/v1.0/users", Page: 2, Kind: fakeentra.FaultSlow, Delay: time.Minute})
+	t.Cleanup(slow)
 	stack.Fake.ResetRequests()
 	var started syncBody
 	if code := c.do("POST", "/v1/syncs", nil, &started); code != http.StatusAccepted {
@@ -40,30 +122,29 @@ func TestKilledWorkerEndsWorkerLost(t *testing.T) {
 		return false
 	})
 	time.Sleep(200 * time.Millisecond) // now waiting for the slow page 2
-	stack.KillWorkers()
-	slow()
+	return started, slow
+}
 
-	var sy syncBody
-	c.do("GET", "/v1/syncs/"+started.ID, nil, &sy)
-	if sy.Status != string(domain.SyncPreviewing) {
-		t.Fatalf("right after the kill: %s %+v (the lease has not lapsed yet)", sy.Status, sy.Error)
-	}
-	var skew atomic.Int64
-	skew.Store(int64(stack.Config.PreviewLock + time.Second))
-	stack.Store.SetClock(func() time.Time { return time.Now().Add(time.Duration(skew.Load())) })
-	defer stack.Store.SetClock(time.Now)
-	c.do("GET", "/v1/syncs/"+started.ID, nil, &sy)
-	if sy.Status != string(domain.SyncPreviewFailed) || sy.Error == nil || sy.Error.Code != domain.SyncErrWorkerLost {
-		t.Fatalf("after the lease lapsed: %s %+v, want PREVIEW_FAILED worker_lost", sy.Status, sy.Error)
-	}
-	// Reads derive worker_lost; the next preview stores it and takes over.
-	if again := c.preview(); again.Status != string(domain.SyncPreviewReady) {
-		t.Fatalf("the next preview: %s %+v", again.Status, again.Error)
-	}
-	var stored syncBody
-	c.do("GET", "/v1/syncs/"+started.ID, nil, &stored)
-	if stored.Status != string(domain.SyncPreviewFailed) || stored.Error == nil || stored.Error.Code != domain.SyncErrWorkerLost {
-		t.Fatalf("the lost preview after the takeover: %s %+v", stored.Status, stored.Error)
+// workerInvocations counts the preview worker's invocations so far.
+func workerInvocations() int { return stack.Lambda.Invocations("PreviewWorkerFunction") }
+
+// lapseLease moves the tenant's preview lease into the past, as the passing
+// of PREVIEW_LOCK without a renewal would.
+func lapseLease(t *testing.T, tenant string) {
+	t.Helper()
+	db := dynamolocal.Client(stack.dynamo.Endpoint)
+	_, err := db.UpdateItem(context.Background(), &dynamodb.UpdateItemInput{
+		TableName: aws.String(stack.Config.SyncTable),
+		Key: map[string]ddbtypes.AttributeValue{
+			"pk": &ddbtypes.AttributeValueMemberS{Value: "T#" + tenant}, "sk": &ddbtypes.AttributeValueMemberS{Value: "LOCK"},
+		},
+		UpdateExpression:          aws.String("SET #until = :past"),
+		ConditionExpression:       aws.String("attribute_exists(#until)"),
+		ExpressionAttributeNames:  map[string]string{"#until": "until"},
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":past": &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(time.Now().Add(-time.Second).Unix(), 10)}},
+	})
+	if err != nil {
+		t.Fatalf("lapse %s's lease: %v", tenant, err)
 	}
 }
 
@@ -150,7 +231,7 @@ func TestCORSPreflight(t *testing.T) {
 	for _, tc := range []struct {
 		origin  string
 		allowed bool
-	}{{stack.URL, true}, {"https://evil.example", false}} {
+	}{{stack.ConsoleURL, true}, {stack.URL, false}, {"https://evil.example", false}} {
 		req, _ := http.NewRequest(http.MethodOptions, stack.URL+"/v1/syncs", nil)
 		req.Header.Set("Origin", tc.origin)
 		req.Header.Set("Access-Control-Request-Method", "POST")

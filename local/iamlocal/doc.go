@@ -43,8 +43,11 @@
 //	auth, err := iamlocal.New(iamlocal.Config{Region: sfnlocal.LocalRegion, Principals: principals, Logger: logger})
 //
 //	// DynamoDB Local and moto listen on ports of their own: a guarded proxy
-//	// in front of each, its URL the clients' endpoint.
-//	toDynamo, err := iamlocal.Proxy(dynamo.Endpoint, logger)
+//	// in front of each, its URL the clients' endpoint. DynamoDB Local keeps
+//	// a database per access key, so its proxy signs every request as the
+//	// client that created the tables (dynamolocal.Client: "local").
+//	toDynamo, err := iamlocal.ResigningProxy(dynamo.Endpoint, aws.Credentials{AccessKeyID: "local", SecretAccessKey: "local"},
+//		"dynamodb", sfnlocal.LocalRegion, logger)
 //	dynamoFront, err := iamlocal.Serve(auth.DynamoDB(toDynamo)) // AWS_ENDPOINT_URL_DYNAMODB=dynamoFront.URL
 //	toMoto, err := iamlocal.Proxy(moto.Endpoint, logger)
 //	secretsFront, err := iamlocal.Serve(auth.SecretsManager(toMoto)) // AWS_ENDPOINT_URL_SECRETS_MANAGER=secretsFront.URL

@@ -1,15 +1,22 @@
 package iamlocal
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 )
 
 // Proxy forwards requests to a stand-in serving its own port (DynamoDB
@@ -33,6 +40,54 @@ func Proxy(endpoint string, logger *slog.Logger) (http.Handler, error) {
 			w.WriteHeader(http.StatusBadGateway)
 		},
 	}, nil
+}
+
+// ResigningProxy forwards requests to a stand-in signed anew with creds
+// (for signingName in region), for one that keeps its data per access key:
+// DynamoDB Local without -sharedDb has a database per access key id and
+// region, so requests of every principal must reach it as one. Signing as
+// dynamolocal.Client does ("local", sfnlocal.LocalRegion) shares the
+// tables the stack creates with that client. Put it behind a middleware,
+// which has checked the caller's own signature.
+func ResigningProxy(endpoint string, creds aws.Credentials, signingName, region string, logger *slog.Logger) (http.Handler, error) {
+	u, err := url.Parse(endpoint)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return nil, fmt.Errorf("iamlocal: proxy endpoint %q is not a URL", endpoint)
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	rp := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) { pr.SetURL(u) }, // Host = u.Host, as signed
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			logger.Error("iamlocal: proxy", "endpoint", endpoint, "error", err)
+			w.WriteHeader(http.StatusBadGateway)
+		},
+	}
+	signer := v4.NewSigner()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+		r.Body.Close()
+		if err != nil || len(body) > maxBody {
+			w.WriteHeader(http.StatusRequestEntityTooLarge)
+			return
+		}
+		out := r.Clone(r.Context())
+		out.Body, out.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
+		out.URL = &url.URL{Scheme: u.Scheme, Host: u.Host, Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery}
+		out.Host = u.Host
+		for _, h := range []string{"Authorization", "X-Amz-Security-Token", "X-Amz-Date", "Connection", "Keep-Alive",
+			"Proxy-Connection", "Te", "Trailer", "Transfer-Encoding", "Upgrade"} {
+			out.Header.Del(h)
+		}
+		sum := sha256.Sum256(body)
+		if err := signer.SignHTTP(r.Context(), creds, out, hex.EncodeToString(sum[:]), signingName, region, time.Now()); err != nil {
+			logger.Error("iamlocal: proxy: sign", "endpoint", endpoint, "error", err)
+			w.WriteHeader(http.StatusBadGateway)
+			return
+		}
+		rp.ServeHTTP(w, out)
+	}), nil
 }
 
 // Server is an http.Server on a free loopback port, for a guarded

@@ -114,8 +114,9 @@ func (rec *recorder) of(function string, failed bool) []call {
 	return out
 }
 
-// stack is an invoke endpoint with the fakes and a runner of the real
-// template's ApplyStateMachine.
+// stack is an invoke endpoint with fake functions and a runner: of the real
+// template's ApplyStateMachine with the recorder's fakes (newStack), or of
+// any definition (startStack, rec nil).
 type stack struct {
 	rec    *recorder
 	runner *Runner
@@ -142,11 +143,24 @@ func templateDefinition(t *testing.T) []byte {
 
 func newStack(t *testing.T, retryPause time.Duration, rec *recorder) *stack {
 	t.Helper()
+	s := startStack(t, templateDefinition(t), retryPause, map[string]Function{
+		"ApplyFunction":    rec.function("ApplyFunction", &rec.apply),
+		"FinalizeFunction": rec.function("FinalizeFunction", &rec.finalize),
+	})
+	s.rec = rec
+	return s
+}
+
+// startStack serves functions (by name, as LocalARN(name)) on an invoke
+// endpoint and starts a runner of definition.
+func startStack(t *testing.T, definition []byte, retryPause time.Duration, functions map[string]Function) *stack {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	server := NewInvokeServer(nil)
-	server.Register(LocalARN("ApplyFunction"), rec.function("ApplyFunction", &rec.apply))
-	server.Register(LocalARN("FinalizeFunction"), rec.function("FinalizeFunction", &rec.finalize))
+	for name, fn := range functions {
+		server.Register(LocalARN(name), fn)
+	}
 	url, err := server.Start(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -154,7 +168,7 @@ func newStack(t *testing.T, retryPause time.Duration, rec *recorder) *stack {
 	t.Cleanup(func() { _ = server.Close() })
 	runner, err := NewRunner(ctx, RunnerConfig{
 		Root:       repoRoot(t),
-		Definition: templateDefinition(t),
+		Definition: definition,
 		InvokeURL:  url,
 		RetryPause: retryPause,
 		Logger:     testLogger(t),
@@ -163,7 +177,7 @@ func newStack(t *testing.T, retryPause time.Duration, rec *recorder) *stack {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = runner.Close() })
-	return &stack{rec: rec, runner: runner, server: server}
+	return &stack{runner: runner, server: server}
 }
 
 // run starts an execution and waits for its end.

@@ -2,6 +2,8 @@
 // definition from template.yaml is executed by aws-local-stepfunctions in one
 // Node process (Runner), whose Lambda tasks call the AWS Lambda Invoke API of
 // an in-process endpoint (InvokeServer) that dispatches to Go functions.
+// Step Functions' 256 KiB payload quota holds as in AWS: a state machine
+// whose states pass more fails with States.DataLimitExceeded here too.
 //
 // Wiring, as the local dev server and end-to-end tests do it:
 //

@@ -11,10 +11,6 @@ import (
 	"dirsync/internal/domain"
 )
 
-// payloadLimit is Step Functions' limit on an execution's input and every
-// state's input and output.
-const payloadLimit = 256 * 1024
-
 // The largest execution input and the largest state output of the
 // template's state machine, for 1,000,000 users and 400,000 group changes
 // at the smallest batch sizes the template allows (APPLY_BATCH_SIZE 1;
@@ -68,7 +64,7 @@ func TestPayloadsStayUnderTheLimitAtEnterpriseScale(t *testing.T) {
 	}
 	for what, n := range sizes {
 		t.Logf("%s: %d bytes", what, n)
-		if n >= payloadLimit {
+		if n > MaxPayloadBytes {
 			t.Errorf("%s is %d bytes, over the 256 KiB limit", what, n)
 		}
 	}

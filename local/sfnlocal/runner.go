@@ -35,6 +35,10 @@ const (
 // Node process ended.
 const ErrorRunnerExited = "Local.RunnerExited"
 
+// ErrorDataLimitExceeded is the Error of an execution that a payload over
+// MaxPayloadBytes failed, as Step Functions names it.
+const ErrorDataLimitExceeded = "States.DataLimitExceeded"
+
 // Errors of the Runner, checked with errors.Is.
 var (
 	// ErrExecutionAlreadyExists: the name was started before with another
@@ -51,8 +55,10 @@ var (
 	ErrRunnerClosed = errors.New("state machine runner is not running")
 )
 
-// maxInputBytes is Step Functions' limit on an execution's input.
-const maxInputBytes = 256 * 1024
+// MaxPayloadBytes is Step Functions' quota on an execution's input and on
+// every state's input and output, in bytes of UTF-8 JSON; a payload of
+// exactly this size is allowed.
+const MaxPayloadBytes = 256 * 1024
 
 // Result is how an execution ended.
 type Result struct {
@@ -85,7 +91,11 @@ type RunnerConfig struct {
 // Runner executes one state machine definition with aws-local-stepfunctions
 // in a single long-running Node process and follows its executions. Its
 // Start and Stop behave like Step Functions' StartExecution and
-// StopExecution on a STANDARD state machine.
+// StopExecution on a STANDARD state machine, and it enforces Step Functions'
+// payload quota as AWS does: Start refuses an input over MaxPayloadBytes, and
+// a state's input or output, a Task's result, or what a Map or Parallel state
+// collects over it fails the state with ErrorDataLimitExceeded, which
+// States.ALL does not catch or retry (a rule naming the error does).
 type Runner struct {
 	logger    *slog.Logger
 	idPrefix  string
@@ -174,9 +184,10 @@ func NewRunner(ctx context.Context, cfg RunnerConfig) (*Runner, error) {
 	go r.read(stdout)
 
 	initMsg := map[string]any{
-		"op":           "init",
-		"definition":   json.RawMessage(definition),
-		"retryPauseMs": cfg.RetryPause.Milliseconds(),
+		"op":              "init",
+		"definition":      json.RawMessage(definition),
+		"retryPauseMs":    cfg.RetryPause.Milliseconds(),
+		"maxPayloadBytes": MaxPayloadBytes,
 		"stateMachine": map[string]string{
 			"Id":   "arn:aws:states:" + LocalRegion + ":" + LocalAccountID + ":stateMachine:" + name,
 			"Name": name,
@@ -238,8 +249,8 @@ func (r *Runner) Start(ctx context.Context, name string, input []byte) (string, 
 	if len(bytes.TrimSpace(input)) == 0 {
 		input = []byte("{}")
 	}
-	if len(input) > maxInputBytes {
-		return "", fmt.Errorf("sfnlocal: %w: %d bytes, the limit is %d", ErrInvalidInput, len(input), maxInputBytes)
+	if len(input) > MaxPayloadBytes {
+		return "", fmt.Errorf("sfnlocal: %w: %d bytes, the limit is %d", ErrInvalidInput, len(input), MaxPayloadBytes)
 	}
 	canonical, err := canonicalJSON(input)
 	if err != nil {

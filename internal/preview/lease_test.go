@@ -499,3 +499,39 @@ func TestWorkerFailedEndsThePreview(t *testing.T) {
 		t.Fatalf("a repeated failure rewrote the sync: %+v", again.Error)
 	}
 }
+
+// A worker invocation that fails with an error (Lambda will retry it) hands
+// its lease back, so the retry computes the preview at once instead of
+// waiting out the lease and finding nothing left to do.
+func TestFailedInvocationHandsTheLeaseToTheRetry(t *testing.T) {
+	ctx := context.Background()
+	st := newStore(t)
+	svc, d := newService(t, st, staticReader{snap: snapshot(3)})
+	attempts := 0
+	svc.NewReader = func(context.Context, *domain.Connection) (Reader, error) {
+		if attempts++; attempts == 1 {
+			return nil, errors.New("secrets: get secret version: AccessDeniedException (a transient refusal)")
+		}
+		return staticReader{snap: snapshot(3)}, nil
+	}
+	sy, err := svc.Start(ctx, admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Run(ctx, d.jobs[0]); err == nil {
+		t.Fatal("the first attempt succeeded, want its error (Lambda retries on it)")
+	}
+	done := make(chan error, 1)
+	go func() { done <- svc.Run(ctx, d.jobs[0]) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("the retry: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the retry is still waiting for the failed attempt's lease")
+	}
+	if got := syncStatus(t, st, sy.ID); got.Status != domain.SyncPreviewReady {
+		t.Fatalf("after the retry: %s %+v, want PREVIEW_READY", got.Status, got.Error)
+	}
+}

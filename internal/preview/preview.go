@@ -24,6 +24,7 @@ type Store interface {
 	GetSync(ctx context.Context, tenant, id string) (*domain.Sync, error)
 	ClaimPreview(ctx context.Context, tenant, syncID, owner string, d time.Duration) (store.Lease, error)
 	RenewPreview(ctx context.Context, l store.Lease, d time.Duration) error
+	HandBackPreview(ctx context.Context, l store.Lease) error
 	FailPreview(ctx context.Context, l store.Lease, reason domain.SyncError) error
 	FailLostPreview(ctx context.Context, tenant, id string, reason domain.SyncError) error
 	LoadDirectory(ctx context.Context, tenant string) (*domain.Directory, error)
@@ -167,6 +168,15 @@ func (s *Service) Run(ctx context.Context, job Job) error {
 		// recorded the sync's state; this worker has nothing left to write.
 		log.Warn("preview stopped: the worker lost its lease", "reason", errors.Join(cause, err).Error())
 		return nil
+	}
+	if err != nil {
+		// The invocation fails: Lambda retries it, and the retry must not
+		// wait for this dead worker's lease to lapse.
+		hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if herr := s.Store.HandBackPreview(hctx, lease); herr != nil && !errors.Is(herr, store.ErrLeaseLost) {
+			log.Warn("preview: could not hand the lease back; a retry waits for it to lapse", "error", herr.Error())
+		}
 	}
 	return err
 }

@@ -137,6 +137,30 @@ func (s *Store) RenewPreview(ctx context.Context, l Lease, d time.Duration) erro
 	return nil
 }
 
+// HandBackPreview gives up a worker's lease without ending the preview: its
+// owner goes, the term stays. The invocation failed (Lambda will retry the
+// job, or give up and fail it through the OnFailure destination), and a
+// retry must be able to claim the lease at once instead of waiting for it
+// to lapse, which would leave it nothing to do but a worker_lost. If no
+// retry comes, the lease lapses as it would have.
+func (s *Store) HandBackPreview(ctx context.Context, l Lease) error {
+	now := s.now().UTC()
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(s.syncTable), Key: key(tenantPK(l.Tenant), lockSK),
+		UpdateExpression:          aws.String("REMOVE #owner"),
+		ConditionExpression:       aws.String("sid = :sid AND #owner = :owner AND #until >= :now"),
+		ExpressionAttributeNames:  map[string]string{"#owner": "owner", "#until": "until"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":sid": avS(l.SyncID), ":owner": avS(l.Owner), ":now": avN(now.Unix())},
+	})
+	if conditionFailed(err, 0) {
+		return leaseLost("hand back preview", l.SyncID)
+	}
+	if err != nil {
+		return fmt.Errorf("store: hand back preview %s: %w", l.SyncID, err)
+	}
+	return nil
+}
+
 // releaseLease deletes the lock in the transaction that ends a preview,
 // only while l still holds it and it has not lapsed at now: the fence that
 // keeps a worker whose lease lapsed from storing anything.

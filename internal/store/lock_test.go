@@ -117,6 +117,38 @@ func TestPreviewLease(t *testing.T) {
 	}
 }
 
+// A worker whose invocation failed hands its lease back: Lambda's retry
+// claims it at once, within the same term; a lease it no longer holds
+// cannot be handed back.
+func TestHandBackPreview(t *testing.T) {
+	ctx := context.Background()
+	s, sy, clock := previewingWithClock(t)
+	a, err := s.ClaimPreview(ctx, "acme", sy.ID, "attempt-1", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.HandBackPreview(ctx, Lease{Tenant: "acme", SyncID: sy.ID, Owner: "someone-else"}); !errors.Is(err, ErrLeaseLost) {
+		t.Fatalf("handing back a lease it does not hold: %v, want ErrLeaseLost", err)
+	}
+	if err := s.HandBackPreview(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	*clock = clock.Add(10 * time.Second)
+	b, err := s.ClaimPreview(ctx, "acme", sy.ID, "attempt-2", time.Minute)
+	if err != nil {
+		t.Fatalf("the retry's claim right after the hand-back: %v", err)
+	}
+	if err := s.RenewPreview(ctx, a, time.Minute); !errors.Is(err, ErrLeaseLost) {
+		t.Fatalf("the first attempt renewing after handing back: %v, want ErrLeaseLost", err)
+	}
+	if err := s.FailPreview(ctx, b, domain.SyncError{Code: "x", Message: "y"}); err != nil {
+		t.Fatalf("the retry ending the preview: %v", err)
+	}
+	if err := s.HandBackPreview(ctx, b); !errors.Is(err, ErrLeaseLost) {
+		t.Fatalf("handing back after the preview ended: %v, want ErrLeaseLost", err)
+	}
+}
+
 // A worker that stopped renewing (killed, timed out, never started) leaves
 // a sync that reads as PREVIEW_FAILED worker_lost once its lease lapsed,
 // and frees the tenant.

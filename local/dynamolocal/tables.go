@@ -12,13 +12,24 @@ import (
 	"dirsync/internal/samtemplate"
 )
 
+// Region and Credentials are what Client signs with. DynamoDB Local keeps
+// one database per access key and region, so anything reaching the tables
+// Client created must sign the same way (a proxy in front re-signs).
+const Region = "us-east-1"
+
+// Credentials are the dummy credentials Client signs with.
+func Credentials() aws.Credentials {
+	return aws.Credentials{AccessKeyID: "local", SecretAccessKey: "local"}
+}
+
 // Client returns a DynamoDB client for a local endpoint, with the dummy
 // credentials and region DynamoDB Local accepts.
 func Client(endpoint string) *dynamodb.Client {
+	c := Credentials()
 	return dynamodb.New(dynamodb.Options{
-		Region:       "us-east-1",
+		Region:       Region,
 		BaseEndpoint: aws.String(endpoint),
-		Credentials:  credentials.NewStaticCredentialsProvider("local", "local", ""),
+		Credentials:  credentials.NewStaticCredentialsProvider(c.AccessKeyID, c.SecretAccessKey, ""),
 	})
 }
 

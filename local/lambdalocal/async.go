@@ -215,6 +215,18 @@ func (s *Service) eventEnded(fn *function, requestID string, payload []byte, con
 	}
 	s.logger.Info("lambdalocal: event to its destination", "function", fn.Name, "requestId", requestID,
 		"condition", condition, "attempts", attempts, "destination", dest)
+	if s.cfg.AuthorizeDestination != nil {
+		destARN := dest
+		if target, ok := s.lookup(dest); ok {
+			destARN = target.ARN
+		}
+		if err := s.cfg.AuthorizeDestination(fn.Name, destARN); err != nil {
+			// Lambda counts a DestinationDeliveryFailure; the record is lost.
+			s.logger.Error("lambdalocal: the function's role may not deliver to its destination", "function", fn.Name,
+				"destination", dest, "err", err)
+			return
+		}
+	}
 	if target, ok := s.lookup(dest); ok {
 		if err := s.enqueue(target, sfnlocal.NewRequestID(), body); err != nil {
 			s.logger.Warn("lambdalocal: destination not invoked", "function", fn.Name, "destination", dest, "err", err)

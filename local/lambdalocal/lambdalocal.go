@@ -143,6 +143,11 @@ type Config struct {
 	// not run (e.g. in-process Go functions, sfnlocal.InvokeServer), and
 	// receives records for destinations it does not run. nil = 404.
 	Fallback http.Handler
+	// AuthorizeDestination, when set, decides whether a function (by name)
+	// may deliver its invocation record to a destination (an ARN), as
+	// Lambda requires of the function's execution role; a refused record is
+	// dropped, as Lambda counts a destination delivery failure.
+	AuthorizeDestination func(function, destinationARN string) error
 	// Output receives the functions' and the emulator's output, each line
 	// prefixed "<function>[<instance>] "; nil discards it.
 	Output io.Writer

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -26,8 +27,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"dirsync/internal/auth"
 	"dirsync/internal/config"
@@ -38,6 +39,7 @@ import (
 	"dirsync/local/apigwlocal"
 	"dirsync/local/dynamolocal"
 	"dirsync/local/fakeentra"
+	"dirsync/local/iamlocal"
 	"dirsync/local/lambdalocal"
 	"dirsync/local/motolocal"
 	"dirsync/local/sfnapi"
@@ -61,6 +63,9 @@ type Options struct {
 	// Root is the repository root (template.yaml, local/); "" = found from
 	// the working directory.
 	Root string
+	// Template is the SAM template to run; "" = Root/template.yaml. Tests
+	// run altered copies (a shorter timeout, a statement removed).
+	Template string
 	// DataDir keeps the token signing key between runs, so printed tokens
 	// survive a restart; "" keeps it in memory. (Secrets live in the local
 	// Secrets Manager, in memory like the tables.)
@@ -119,13 +124,22 @@ type Stack struct {
 	// API served at /stepfunctions knows it.
 	StateMachineARN string
 
-	sfnAPI  *sfnapi.Handler
-	dynamo  *dynamolocal.Instance
-	moto    *motolocal.Instance
-	servers []*http.Server
-	tmpDir  string
-	logger  *slog.Logger
-	closed  chan struct{}
+	// Principals are the roles' credentials (and the admin's); IAM checks
+	// every AWS call of a function against its role, and records what
+	// each grant was used for.
+	Principals *iamlocal.Principals
+	IAM        *iamlocal.Authorizer
+
+	sfnAPI       *sfnapi.Handler
+	dynamo       *dynamolocal.Instance
+	moto         *motolocal.Instance
+	dynamoFront  *iamlocal.Server
+	secretsFront *iamlocal.Server
+	faults       awsFaults
+	servers      []*http.Server
+	tmpDir       string
+	logger       *slog.Logger
+	closed       chan struct{}
 }
 
 // Start brings the stack up. Close stops everything it started.
@@ -147,7 +161,10 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 			s.Close()
 		}
 	}()
-	templatePath := filepath.Join(opts.Root, "template.yaml")
+	templatePath := opts.Template
+	if templatePath == "" {
+		templatePath = filepath.Join(opts.Root, "template.yaml")
+	}
 	tpl, err := samtemplate.Load(templatePath)
 	if err != nil {
 		return nil, err
@@ -177,17 +194,6 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	}
 	s.ConsoleURL = "http://" + consoleListener.Addr().String()
 
-	if s.dynamo, err = dynamolocal.Start(ctx); err != nil {
-		return nil, err
-	}
-	db := dynamolocal.Client(s.dynamo.Endpoint)
-	tables, err := dynamolocal.CreateTables(ctx, db, templatePath, "")
-	if err != nil {
-		return nil, err
-	}
-	if s.moto, err = motolocal.Start(ctx); err != nil {
-		return nil, err
-	}
 	if s.Issuer, err = newIssuer(opts.DataDir); err != nil {
 		return nil, err
 	}
@@ -199,12 +205,44 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		return nil, fmt.Errorf("localstack: write the fake Entra ID's CA: %w", err)
 	}
 
+	// The template's parameters as the stack deploys it.
+	params := map[string]string{
+		"GraphEndpoint": s.Fake.URL(), "AzureAuthorityHost": s.Fake.URL(),
+	}
+	for k, v := range opts.Parameters {
+		params[k] = v
+	}
+	// The console's origin, and any other the caller allows.
+	origins := append([]string{s.ConsoleURL}, opts.CorsOrigins...)
+	params["JwtIssuer"], params["JwtAudience"], params["CorsAllowedOrigins"] = LocalIssuer, LocalAudience, strings.Join(origins, ",")
+
+	if s.dynamo, err = dynamolocal.Start(ctx); err != nil {
+		return nil, err
+	}
+	db := dynamolocal.Client(s.dynamo.Endpoint)
+	tables, err := dynamolocal.CreateTables(ctx, db, templatePath, "")
+	if err != nil {
+		return nil, err
+	}
+	if s.moto, err = motolocal.StartWith(ctx, motolocal.Options{EnforceIAM: true, AccountID: sfnlocal.LocalAccountID}); err != nil {
+		return nil, err
+	}
+	// IAM: every role of the transformed template gets credentials, and
+	// every stand-in the functions call checks them against its policies.
+	if err := s.guard(ctx, templatePath, params); err != nil {
+		return nil, err
+	}
+
 	definition, err := sfnlocal.DefinitionFromTemplate(templatePath, "ApplyStateMachine")
 	if err != nil {
 		return nil, err
 	}
+	machine, err := s.Principals.For("ApplyStateMachine")
+	if err != nil {
+		return nil, err
+	}
 	if s.Runner, err = sfnlocal.NewRunner(ctx, sfnlocal.RunnerConfig{
-		Root: opts.Root, Definition: definition, InvokeURL: s.URL, Logger: opts.Logger,
+		Root: opts.Root, Definition: definition, InvokeURL: s.URL, Credentials: machine.Credentials, Logger: opts.Logger,
 	}); err != nil {
 		return nil, err
 	}
@@ -217,16 +255,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	}
 
 	// The functions, from the template, with its references resolved to
-	// the local resources.
-	params := map[string]string{
-		"GraphEndpoint": s.Fake.URL(), "AzureAuthorityHost": s.Fake.URL(),
-	}
-	for k, v := range opts.Parameters {
-		params[k] = v
-	}
-	// The console's origin, and any other the caller allows.
-	origins := append([]string{s.ConsoleURL}, opts.CorsOrigins...)
-	params["JwtIssuer"], params["JwtAudience"], params["CorsAllowedOrigins"] = LocalIssuer, LocalAudience, strings.Join(origins, ",")
+	// the local resources, each with its role's credentials.
 	refs := map[string]string{"ApplyStateMachine": s.StateMachineARN}
 	for id, name := range tables {
 		refs[id] = name
@@ -235,24 +264,40 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if err != nil {
 		return nil, err
 	}
+	for i := range functions {
+		p, err := s.Principals.For(functions[i].Name)
+		if err != nil {
+			return nil, err
+		}
+		maps.Copy(functions[i].Environment, p.Env())
+	}
 	if s.Config, err = functionConfig(functions); err != nil {
 		return nil, err
 	}
 	s.Store = store.New(db, s.Config.DirectoryTable, s.Config.SyncTable)
-	s.Secrets = &secrets.SecretsManager{Client: s.moto.SecretsManager(), Prefix: s.Config.SecretPrefix}
+	s.Secrets = &secrets.SecretsManager{Client: secretsmanager.New(secretsmanager.Options{
+		Region: sfnlocal.LocalRegion, BaseEndpoint: aws.String(s.secretsFront.URL), Credentials: s.Principals.Admin().Provider(),
+	}), Prefix: s.Config.SecretPrefix}
 	if s.Lambda, err = lambdalocal.New(ctx, lambdalocal.Config{
 		Root: opts.Root, Functions: functions, BuildDir: filepath.Join(s.tmpDir, "functions"),
 		Environment: map[string]string{
 			// Every AWS call of a function goes to the stand-ins.
-			"AWS_ENDPOINT_URL_DYNAMODB":        s.dynamo.Endpoint,
-			"AWS_ENDPOINT_URL_SECRETS_MANAGER": s.moto.Endpoint,
+			"AWS_ENDPOINT_URL_DYNAMODB":        s.dynamoFront.URL,
+			"AWS_ENDPOINT_URL_SECRETS_MANAGER": s.secretsFront.URL,
 			"AWS_ENDPOINT_URL_LAMBDA":          s.URL,
 			"AWS_ENDPOINT_URL_SFN":             s.URL + stepFunctionsPath,
-			"AWS_ACCESS_KEY_ID":                "local",
-			"AWS_SECRET_ACCESS_KEY":            "local",
 			// The fake Entra ID's TLS certificate, trusted as the real
 			// one's CA is in AWS.
 			"SSL_CERT_FILE": caFile,
+		},
+		// Lambda delivers a function's destination records with the
+		// function's role.
+		AuthorizeDestination: func(function, destinationARN string) error {
+			p, err := s.Principals.For(function)
+			if err != nil {
+				return err
+			}
+			return s.IAM.Authorize(p, "lambda:InvokeFunction", destinationARN)
 		},
 		RetryDelays: opts.AsyncRetryDelays, Output: opts.FunctionOutput, Logger: opts.Logger,
 	}); err != nil {
@@ -265,11 +310,13 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		}
 	}
 
+	// API Gateway invokes the functions as its integration allows (the
+	// functions' resource policies SAM writes), not with a role of the
+	// stack's: here, as the admin.
 	gateway, err := apigwlocal.New(tpl, apigwlocal.Options{
 		Parameters: params, Verifier: s.Issuer, Logger: s.logger,
 		Invoker: apigwlocal.LambdaInvoker(awslambda.New(awslambda.Options{
-			Region: sfnlocal.LocalRegion, BaseEndpoint: aws.String(s.URL),
-			Credentials: credentials.NewStaticCredentialsProvider("local", "local", ""),
+			Region: sfnlocal.LocalRegion, BaseEndpoint: aws.String(s.URL), Credentials: s.Principals.Admin().Provider(),
 		}), func(logicalID string) string { return logicalID }),
 	})
 	if err != nil {
@@ -279,15 +326,56 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	mux.Handle("/v1/", gateway)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	// The Step Functions API, as the confirm function calls it.
-	mux.Handle("POST "+stepFunctionsPath, s.sfnAPI)
+	mux.Handle("POST "+stepFunctionsPath, s.IAM.StepFunctions(s.sfnAPI))
 	// The Lambda Invoke API, as API Gateway, the state machine and the
-	// preview function call it.
-	mux.Handle("/2015-03-31/functions/", s.Lambda)
+	// preview function call it (function names are logical ids).
+	mux.Handle("/2015-03-31/functions/", s.IAM.Lambda(s.Lambda, nil))
 	s.serve(apiListener, mux)
 	// The admin console: static files on their own origin calling the API
 	// across origins, as when deployed behind a CDN.
 	s.serve(consoleListener, console.HandlerFor(s.URL))
 	return s, nil
+}
+
+// guard gives every role of the SAM-transformed template its credentials
+// (moto issues them, so moto knows them too) and puts IAM in front of
+// DynamoDB Local and moto, each behind an endpoint of its own.
+func (s *Stack) guard(ctx context.Context, templatePath string, params map[string]string) error {
+	roles, err := iamlocal.LoadRoles(ctx, templatePath, iamlocal.LocalTransformOptions(params))
+	if err != nil {
+		return err
+	}
+	if s.Principals, err = iamlocal.SetupMoto(ctx, s.moto, roles); err != nil {
+		return err
+	}
+	if s.IAM, err = iamlocal.New(iamlocal.Config{Region: sfnlocal.LocalRegion, Principals: s.Principals, Logger: s.logger}); err != nil {
+		return err
+	}
+	// DynamoDB Local keeps one database per access key: every request
+	// reaches it signed with the one key the stack created the tables with.
+	toDynamo, err := iamlocal.ResigningProxy(s.dynamo.Endpoint, dynamolocal.Credentials(), "dynamodb", dynamolocal.Region, s.logger)
+	if err != nil {
+		return err
+	}
+	if s.dynamoFront, err = iamlocal.Serve(s.IAM.DynamoDB(s.faults.wrap(toDynamo))); err != nil {
+		return err
+	}
+	toMoto, err := iamlocal.Proxy(s.moto.Endpoint, s.logger)
+	if err != nil {
+		return err
+	}
+	s.secretsFront, err = iamlocal.Serve(s.IAM.SecretsManager(toMoto))
+	return err
+}
+
+// caller names the function (logical id) whose role signed a request, ""
+// for anyone else.
+func (s *Stack) caller(r *http.Request) string {
+	p, ok := s.Principals.ByAccessKey(accessKeyID(r))
+	if !ok || p.Role == nil {
+		return ""
+	}
+	return p.Role.Session
 }
 
 // stepFunctionsPath is where the stack serves the Step Functions API.
@@ -377,6 +465,11 @@ func (s *Stack) Close() {
 	}
 	if s.Fake != nil {
 		s.Fake.Close()
+	}
+	for _, front := range []*iamlocal.Server{s.dynamoFront, s.secretsFront} {
+		if front != nil {
+			_ = front.Close()
+		}
 	}
 	s.moto.Stop()
 	s.dynamo.Stop()

@@ -4,16 +4,19 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"dirsync/internal/domain"
+	"dirsync/local/dynamolocal"
 	"dirsync/local/fakeentra"
 )
 
@@ -40,22 +43,64 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := m.Run()
+	if code == 0 && flag.Lookup("test.run").Value.String() == "" {
+		reportUnusedGrants(stack)
+	}
 	stack.Close()
 	os.Exit(code)
 }
 
+// reportUnusedGrants lists every grant of the template's roles that no
+// request of the whole suite used (each an action × resource element of a
+// statement), on stdout and in .artifacts/iam-unused-grants.txt: a grant
+// nothing uses is either dead weight or a flow no test covers. Logs and
+// X-Ray grants are listed apart: no stand-in serves those services.
+func reportUnusedGrants(st *Stack) {
+	var served, unserved []string
+	for _, g := range st.IAM.Unused() {
+		line := fmt.Sprintf("%s statement %d: %s on %s", g.Role, g.Statement, g.Action, g.Resource)
+		switch g.Service() {
+		case "logs", "xray":
+			unserved = append(unserved, line)
+		default:
+			served = append(served, line)
+		}
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "IAM grants no request of the end-to-end suite used (%d):\n", len(served))
+	for _, l := range served {
+		fmt.Fprintf(&b, "  %s\n", l)
+	}
+	fmt.Fprintf(&b, "Grants for services no local stand-in serves (%d):\n", len(unserved))
+	for _, l := range unserved {
+		fmt.Fprintf(&b, "  %s\n", l)
+	}
+	fmt.Print(b.String())
+	if root, err := dynamolocal.RepoRoot(); err == nil {
+		dir := filepath.Join(root, ".artifacts")
+		if os.MkdirAll(dir, 0o755) == nil {
+			_ = os.WriteFile(filepath.Join(dir, "iam-unused-grants.txt"), []byte(b.String()), 0o644)
+		}
+	}
+}
+
 type client struct {
 	t     *testing.T
+	stack *Stack
 	token string
 }
 
-func adminOf(t *testing.T, tenant string) *client {
+// adminOf is a tenant's admin on the suite's stack.
+func adminOf(t *testing.T, tenant string) *client { return adminOn(t, stack, tenant) }
+
+// adminOn is a tenant's admin on a given stack.
+func adminOn(t *testing.T, st *Stack, tenant string) *client {
 	t.Helper()
-	tok, err := stack.Token(tenant, "admin@"+tenant+".example", []string{"admin"}, time.Hour)
+	tok, err := st.Token(tenant, "admin@"+tenant+".example", []string{"admin"}, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &client{t: t, token: tok}
+	return &client{t: t, stack: st, token: tok}
 }
 
 // do sends a request and decodes a JSON answer into out (when non-nil).
@@ -75,7 +120,7 @@ func (c *client) do(method, path string, body any, out any) int {
 		}
 		r = bytes.NewReader(raw)
 	}
-	req, err := http.NewRequest(method, stack.URL+path, r)
+	req, err := http.NewRequest(method, c.stack.URL+path, r)
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -307,26 +352,26 @@ func TestAuthorisation(t *testing.T) {
 	acme := adminOf(t, DemoTenantAcme)
 	sy := acme.preview()
 
-	anonymous := &client{t: t}
+	anonymous := &client{t: t, stack: stack}
 	var e apiError
 	// API Gateway's JWT authorizer answers before any function runs.
 	var gw struct{ Message string }
 	if code := anonymous.do("GET", "/v1/syncs", nil, &gw); code != http.StatusUnauthorized || gw.Message != "Unauthorized" {
 		t.Fatalf("no token: %d %+v", code, gw)
 	}
-	bad := &client{t: t, token: "not.a.jwt"}
+	bad := &client{t: t, stack: stack, token: "not.a.jwt"}
 	if code := bad.do("GET", "/v1/syncs", nil, &e); code != http.StatusUnauthorized {
 		t.Fatalf("bad token: %d", code)
 	}
 	// A verified token whose tenant is no valid tenant id: the function
 	// answers 401 naming the rule, never a 500.
 	badTenant, _ := stack.Token("acme/../x", "admin@acme.example", []string{"admin"}, time.Hour)
-	if code := (&client{t: t, token: badTenant}).do("PUT", "/v1/connection", `{}`, &e); code != http.StatusUnauthorized ||
+	if code := (&client{t: t, stack: stack, token: badTenant}).do("PUT", "/v1/connection", `{}`, &e); code != http.StatusUnauthorized ||
 		e.Error.Code != domain.EUnauthorized || !strings.Contains(e.Error.Message, "not a valid platform tenant id") {
 		t.Fatalf("invalid tenant claim: %d %+v", code, e)
 	}
 	userTok, _ := stack.Token(DemoTenantAcme, "user@acme.example", []string{"user"}, time.Hour)
-	user := &client{t: t, token: userTok}
+	user := &client{t: t, stack: stack, token: userTok}
 	if code := user.do("GET", "/v1/syncs/"+sy.ID, nil, &e); code != http.StatusForbidden || e.Error.Code != domain.EForbidden {
 		t.Fatalf("non-admin: %d %+v", code, e)
 	}
@@ -395,7 +440,7 @@ func TestConcurrentStartsGiveOnePreview(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c := &client{t: t, token: globex.token}
+			c := &client{t: t, stack: stack, token: globex.token}
 			var out map[string]any
 			codes[i] = c.do("POST", "/v1/syncs", nil, &out)
 		}()
@@ -420,7 +465,7 @@ func TestConcurrentStartsGiveOnePreview(t *testing.T) {
 // through the API as an admin would.
 func connectTenant(t *testing.T, c *client, dir *fakeentra.Tenant, opts string) {
 	t.Helper()
-	stack.Fake.AddTenant(dir)
+	c.stack.Fake.AddTenant(dir)
 	body := fmt.Sprintf(`{"directoryTenantId":%q,"clientId":%q,"clientSecret":%q,"options":%s}`, dir.ID, dir.Apps[0].ClientID, dir.Apps[0].Secret, opts)
 	var out map[string]any
 	if code := c.do("PUT", "/v1/connection", body, &out); code != http.StatusCreated && code != http.StatusOK {
@@ -615,7 +660,7 @@ func TestPreviewConfirmApplyConverges(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			var out struct{ Status string }
-			codes[i] = (&client{t: t, token: c.token}).do("POST", "/v1/syncs/"+sy.ID+"/confirm", `{}`, &out)
+			codes[i] = (&client{t: t, stack: stack, token: c.token}).do("POST", "/v1/syncs/"+sy.ID+"/confirm", `{}`, &out)
 			statuses[i] = out.Status
 		}()
 	}

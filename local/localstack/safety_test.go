@@ -2,6 +2,7 @@ package localstack
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -9,15 +10,16 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
+	"github.com/aws/smithy-go"
 
 	"dirsync/internal/domain"
 	"dirsync/local/dynamolocal"
 	"dirsync/local/fakeentra"
+	"dirsync/local/iamlocal"
 	"dirsync/local/sfnlocal"
 )
 
@@ -261,9 +263,21 @@ func TestConfirmGoesThroughTheStepFunctionsAPI(t *testing.T) {
 	if p := c.waitApplied(sy.ID); p.Status != string(domain.SyncCompleted) {
 		t.Fatalf("apply %+v", p)
 	}
-	client := sfn.New(sfn.Options{Region: sfnlocal.LocalRegion, BaseEndpoint: aws.String(stack.URL + stepFunctionsPath),
-		Credentials: credentials.NewStaticCredentialsProvider("local", "local", "")})
+	sfnAs := func(p *iamlocal.Principal) *sfn.Client {
+		return sfn.New(sfn.Options{Region: sfnlocal.LocalRegion, BaseEndpoint: aws.String(stack.URL + stepFunctionsPath), Credentials: p.Provider()})
+	}
 	ctx := context.Background()
+	// The confirm function's role starts, describes and stops executions;
+	// listing them is not its business.
+	confirmRole, err := stack.Principals.For("ConfirmFunction")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var apiErr smithy.APIError
+	if _, err := sfnAs(confirmRole).ListExecutions(ctx, &sfn.ListExecutionsInput{StateMachineArn: aws.String(stack.StateMachineARN)}); !errors.As(err, &apiErr) || apiErr.ErrorCode() != "AccessDeniedException" {
+		t.Fatalf("ListExecutions as the confirm function's role = %v, want AccessDeniedException", err)
+	}
+	client := sfnAs(stack.Principals.Admin())
 	list, err := client.ListExecutions(ctx, &sfn.ListExecutionsInput{StateMachineArn: aws.String(stack.StateMachineARN)})
 	if err != nil {
 		t.Fatal(err)

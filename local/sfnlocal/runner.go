@@ -19,6 +19,8 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+
 	"dirsync/internal/sfnexec"
 	"dirsync/local/dynamolocal"
 )
@@ -77,6 +79,9 @@ type RunnerConfig struct {
 	Definition []byte
 	// InvokeURL is the Lambda endpoint the Task states call (InvokeServer.URL).
 	InvokeURL string
+	// Credentials sign the Task states' Invoke calls: the state machine's
+	// role, where the endpoint checks IAM; zero = dummy "local" keys.
+	Credentials aws.Credentials
 	// StateMachineName names the state machine in execution ids
 	// (default ApplyStateMachine).
 	StateMachineName string
@@ -156,7 +161,7 @@ func NewRunner(ctx context.Context, cfg RunnerConfig) (*Runner, error) {
 	// Not CommandContext: the process outlives the start-up context.
 	cmd := exec.Command("node", "--import", polyfill.String(), filepath.Join(localDir, "sfn-runner.mjs"))
 	cmd.Dir = localDir
-	cmd.Env = nodeEnv(cfg.InvokeURL)
+	cmd.Env = nodeEnv(cfg.InvokeURL, cfg.Credentials)
 	// Own process group, killed with us: Ctrl-C or a test's end never leaves Node behind.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	stdin, err := cmd.StdinPipe()
@@ -214,19 +219,25 @@ func NewRunner(ctx context.Context, cfg RunnerConfig) (*Runner, error) {
 }
 
 // nodeEnv is our environment without AWS settings that could send the
-// runner's Lambda calls elsewhere, plus the local endpoint and dummy
-// credentials.
-func nodeEnv(invokeURL string) []string {
+// runner's Lambda calls elsewhere, plus the local endpoint and the
+// credentials to sign them with.
+func nodeEnv(invokeURL string, creds aws.Credentials) []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "AWS_") {
 			env = append(env, kv)
 		}
 	}
+	if creds.AccessKeyID == "" {
+		creds = aws.Credentials{AccessKeyID: "local", SecretAccessKey: "local"}
+	}
+	if creds.SessionToken != "" {
+		env = append(env, "AWS_SESSION_TOKEN="+creds.SessionToken)
+	}
 	return append(env,
 		"AWS_ENDPOINT_URL_LAMBDA="+invokeURL,
-		"AWS_ACCESS_KEY_ID=local",
-		"AWS_SECRET_ACCESS_KEY=local",
+		"AWS_ACCESS_KEY_ID="+creds.AccessKeyID,
+		"AWS_SECRET_ACCESS_KEY="+creds.SecretAccessKey,
 		"AWS_REGION="+LocalRegion,
 		"AWS_EC2_METADATA_DISABLED=true",
 		// The SDK is pinned by package-lock.json, so its notice that later

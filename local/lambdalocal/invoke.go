@@ -43,6 +43,9 @@ type Result struct {
 	// InstancePID and InstanceSeq name the instance that ran it.
 	InstancePID int
 	InstanceSeq int
+	// MaxMemoryUsedMB is the runtime's peak resident memory while it ran
+	// (what Lambda's REPORT line calls Max Memory Used).
+	MaxMemoryUsedMB int
 }
 
 // Invoke runs one RequestResponse invocation of function (a name or ARN)
@@ -100,9 +103,18 @@ func (s *Service) runOn(in *instance, requestID string, payload []byte, h http.H
 	guard := time.Duration(2*fn.timeout+10) * time.Second
 	ctx, cancel := context.WithTimeout(s.base, guard)
 	start := time.Now()
+	watch := watchMemory(in, fn.MemoryMB)
 	resp, err := in.post(ctx, s.client, requestID, payload, h)
 	cancel()
-	res = &Result{RequestID: requestID, Duration: time.Since(start), ColdStart: cold, InstancePID: in.pid(), InstanceSeq: in.seq}
+	peakMB, outOfMemory := watch()
+	res = &Result{RequestID: requestID, Duration: time.Since(start), ColdStart: cold, InstancePID: in.pid(), InstanceSeq: in.seq,
+		MaxMemoryUsedMB: peakMB}
+	if outOfMemory {
+		// Lambda ends an invocation whose environment went past its
+		// memory size and resets the environment.
+		s.fail(res, errorDocument("Runtime.OutOfMemory", fmt.Sprintf("RequestId: %s Error: Runtime exited with error: signal: killed", requestID)))
+		return res, false, false, nil
+	}
 
 	if err != nil {
 		var opErr *net.OpError

@@ -394,6 +394,38 @@ func TestTimeout(t *testing.T) {
 	}
 }
 
+// An invocation whose runtime goes past the function's memory size is
+// killed, as Lambda kills it (Runtime.OutOfMemory), and its environment is
+// replaced; within the size, the peak is reported.
+func TestMemoryLimit(t *testing.T) {
+	fn := echo(t, "Small")
+	fn.MemoryMB = 128
+	svc := newService(t, lambdalocal.Config{Functions: []lambdalocal.Function{fn}})
+	within, err := svc.Invoke(context.Background(), "Small", []byte(`{"allocMB":40,"sleepMs":100}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if within.FunctionError != "" || within.MaxMemoryUsedMB < 40 || within.MaxMemoryUsedMB > 128 {
+		t.Fatalf("40 MB in 128: error %q, peak %d MB (want 40..128): %s", within.FunctionError, within.MaxMemoryUsedMB, within.Payload)
+	}
+	oldPIDs := pidsOf(svc)
+	over, err := svc.Invoke(context.Background(), "Small", []byte(`{"allocMB":300,"sleepMs":1000}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if over.FunctionError != lambdalocal.FunctionUnhandled || over.ErrorType != "Runtime.OutOfMemory" ||
+		!strings.Contains(string(over.Payload), "Runtime exited with error: signal: killed") {
+		t.Fatalf("300 MB in 128: error %q %q: %s", over.FunctionError, over.ErrorType, over.Payload)
+	}
+	waitGone(t, oldPIDs)
+	if next := decodeEcho(t, invoke(t, svc, "Small", `{}`)); next.PID == 0 {
+		t.Fatal("no answer after the replacement")
+	}
+	if n := svc.Started("Small"); n != 2 {
+		t.Errorf("%d instances started, want 2 (the killed environment replaced)", n)
+	}
+}
+
 type interval struct {
 	pid        int
 	start, end int64

@@ -108,6 +108,9 @@ func TestWorkerCrashingTwiceEndsInOnFailure(t *testing.T) {
 // function that ends the slowness.
 func startWithSlowRead(t *testing.T, c *client) (syncBody, func()) {
 	t.Helper()
+	// No earlier test's worker (a retry waiting for a lease) may be
+	// running: the crash is this preview's.
+	stack.WaitIdle()
 	slow := stack.Fake.InjectFault(fakeentra.Fault{PathPrefix: "/v1.0/users", Page: 2, Kind: fakeentra.FaultSlow, Delay: time.Minute})
 	t.Cleanup(slow)
 	stack.Fake.ResetRequests()
@@ -291,8 +294,13 @@ func TestConfirmGoesThroughTheStepFunctionsAPI(t *testing.T) {
 	if found == nil {
 		t.Fatalf("no execution sync-%s among %d", sy.ID, len(list.Executions))
 	}
-	desc, err := client.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: found.ExecutionArn})
+	// finalize completed the sync; the execution ends right after it.
+	var desc *sfn.DescribeExecutionOutput
+	waitUntil(t, "the execution ended", func() bool {
+		desc, err = client.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: found.ExecutionArn})
+		return err != nil || desc.Status != types.ExecutionStatusRunning
+	})
 	if err != nil || desc.Status != types.ExecutionStatusSucceeded {
-		t.Fatalf("DescribeExecution = %+v, %v", desc, err)
+		t.Fatalf("DescribeExecution = %v, %v", desc.Status, err)
 	}
 }

@@ -53,7 +53,7 @@ var _ Executor = (*sfnlocal.Runner)(nil)
 // Step Functions' limits.
 const (
 	maxNameChars   = 80
-	maxInputBytes  = 256 * 1024
+	maxInputBytes  = sfnlocal.MaxPayloadBytes
 	maxErrorChars  = 256
 	maxCauseChars  = 32768
 	defaultResults = 100

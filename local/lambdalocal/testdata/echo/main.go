@@ -10,6 +10,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"runtime"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -19,6 +20,7 @@ import (
 // Event is what a test asks of the function.
 type Event struct {
 	SleepMs int      `json:"sleepMs,omitempty"` // sleep before answering
+	AllocMB int      `json:"allocMB,omitempty"` // first allocate and touch this much memory, held until the answer
 	Error   string   `json:"error,omitempty"`   // return an EchoError with this message
 	Panic   string   `json:"panic,omitempty"`   // panic with this message
 	Exit    *int     `json:"exit,omitempty"`    // exit the process with this code
@@ -80,9 +82,17 @@ func handle(ctx context.Context, raw json.RawMessage) (*Result, error) {
 	if err := json.Unmarshal(raw, &ev); err != nil {
 		return nil, err
 	}
+	var held []byte
+	if ev.AllocMB > 0 {
+		held = make([]byte, ev.AllocMB<<20)
+		for i := 0; i < len(held); i += 4096 { // resident, not just reserved
+			held[i] = 1
+		}
+	}
 	if ev.SleepMs > 0 {
 		time.Sleep(time.Duration(ev.SleepMs) * time.Millisecond)
 	}
+	runtime.KeepAlive(held)
 	if ev.Exit != nil {
 		os.Exit(*ev.Exit)
 	}

@@ -31,14 +31,7 @@ func TestCrashedWorkerEndsWorkerLost(t *testing.T) {
 	c := adminOf(t, "killed")
 	dir := fakeentra.Generate(fakeentra.Spec{TenantID: "7a8b9c0d-1e2f-4a3b-8c4d-5e6f7a8b9c0d", Domain: "killed.onmicrosoft.com", Seed: 13, Users: 1500})
 	connectTenant(t, c, dir, `{}`)
-	before := workerInvocations()
-	started, fast := startWithSlowRead(t, c)
-	if n := stack.CrashWorkers(); n != 1 {
-		t.Fatalf("crashed %d worker invocations, want 1", n)
-	}
-	fast()
-	// Lambda's retry starts and waits for the lease the dead worker held.
-	waitUntil(t, "Lambda retried the worker", func() bool { return workerInvocations() >= before+2 })
+	started := crashMidRead(t, c)
 
 	var sy syncBody
 	c.do("GET", "/v1/syncs/"+started.ID, nil, &sy)
@@ -69,14 +62,8 @@ func TestWorkerCrashingTwiceEndsInOnFailure(t *testing.T) {
 	c := adminOf(t, "crashy")
 	dir := fakeentra.Generate(fakeentra.Spec{TenantID: "0d1e2f3a-4b5c-4d6e-9f7a-8b9c0d1e2f3a", Domain: "crashy.onmicrosoft.com", Seed: 19, Users: 1200})
 	connectTenant(t, c, dir, `{}`)
-	before := workerInvocations()
-	started, fast := startWithSlowRead(t, c)
-	if n := stack.CrashWorkers(); n != 1 {
-		t.Fatalf("first attempt: crashed %d invocations, want 1", n)
-	}
-	fast()
+	started := crashMidRead(t, c)
 	// The retry waits for the dead worker's lease; it crashes too.
-	waitUntil(t, "Lambda retried the worker", func() bool { return workerInvocations() >= before+2 })
 	waitUntil(t, "the retry is running", func() bool {
 		for _, in := range stack.Lambda.Instances() {
 			if in.Function == "PreviewWorkerFunction" && in.Busy {
@@ -103,16 +90,17 @@ func TestWorkerCrashingTwiceEndsInOnFailure(t *testing.T) {
 	}
 }
 
-// startWithSlowRead starts a preview whose worker then hangs on the second
-// page of users, and returns once the worker read the first, with the
-// function that ends the slowness.
-func startWithSlowRead(t *testing.T, c *client) (syncBody, func()) {
+// crashMidRead starts a preview, crashes its worker while it waits for the
+// second page of users, and returns once Lambda started the retry (which
+// waits for the lease the dead worker held).
+func crashMidRead(t *testing.T, c *client) syncBody {
 	t.Helper()
 	// No earlier test's worker (a retry waiting for a lease) may be
 	// running: the crash is this preview's.
 	stack.WaitIdle()
+	before := workerInvocations()
 	slow := stack.Fake.InjectFault(fakeentra.Fault{PathPrefix: "/v1.0/users", Page: 2, Kind: fakeentra.FaultSlow, Delay: time.Minute})
-	t.Cleanup(slow)
+	defer slow()
 	stack.Fake.ResetRequests()
 	var started syncBody
 	if code := c.do("POST", "/v1/syncs", nil, &started); code != http.StatusAccepted {
@@ -127,7 +115,11 @@ func startWithSlowRead(t *testing.T, c *client) (syncBody, func()) {
 		return false
 	})
 	time.Sleep(200 * time.Millisecond) // now waiting for the slow page 2
-	return started, slow
+	if n := stack.CrashWorkers(); n != 1 {
+		t.Fatalf("crashed %d worker invocations, want 1", n)
+	}
+	waitUntil(t, "Lambda retried the worker", func() bool { return workerInvocations() >= before+2 })
+	return started
 }
 
 // workerInvocations counts the preview worker's invocations so far.

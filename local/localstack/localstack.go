@@ -38,6 +38,7 @@ import (
 	"dirsync/internal/store"
 	"dirsync/local/apigwlocal"
 	"dirsync/local/dynamolocal"
+	"dirsync/local/eventslocal"
 	"dirsync/local/fakeentra"
 	"dirsync/local/iamlocal"
 	"dirsync/local/lambdalocal"
@@ -227,9 +228,15 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if s.moto, err = motolocal.StartWith(ctx, motolocal.Options{EnforceIAM: true, AccountID: sfnlocal.LocalAccountID}); err != nil {
 		return nil, err
 	}
+	// The template as CloudFormation deploys it (aws-sam-translator), its
+	// resources named by logical id: the roles and the rules come from it.
+	deployed, err := samtemplate.Transform(ctx, templatePath, iamlocal.LocalTransformOptions(params))
+	if err != nil {
+		return nil, err
+	}
 	// IAM: every role of the transformed template gets credentials, and
 	// every stand-in the functions call checks them against its policies.
-	if err := s.guard(ctx, templatePath, params); err != nil {
+	if err := s.guard(deployed); err != nil {
 		return nil, err
 	}
 
@@ -251,6 +258,11 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	// same input is the same execution).
 	s.sfnAPI = sfnapi.New()
 	if s.StateMachineARN, err = s.sfnAPI.Add(s.Runner); err != nil {
+		return nil, err
+	}
+	// EventBridge: Step Functions' status changes go on the default bus,
+	// whose rules (the template's) invoke their targets asynchronously.
+	if err := s.eventBus(deployed); err != nil {
 		return nil, err
 	}
 
@@ -340,12 +352,12 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 // guard gives every role of the SAM-transformed template its credentials
 // (moto issues them, so moto knows them too) and puts IAM in front of
 // DynamoDB Local and moto, each behind an endpoint of its own.
-func (s *Stack) guard(ctx context.Context, templatePath string, params map[string]string) error {
-	roles, err := iamlocal.LoadRoles(ctx, templatePath, iamlocal.LocalTransformOptions(params))
+func (s *Stack) guard(deployed *samtemplate.Deployed) error {
+	roles, err := iamlocal.RolesFromTemplate(deployed)
 	if err != nil {
 		return err
 	}
-	if s.Principals, err = iamlocal.SetupMoto(ctx, s.moto, roles); err != nil {
+	if s.Principals, err = iamlocal.SetupMoto(context.Background(), s.moto, roles); err != nil {
 		return err
 	}
 	if s.IAM, err = iamlocal.New(iamlocal.Config{Region: sfnlocal.LocalRegion, Principals: s.Principals, Logger: s.logger}); err != nil {
@@ -366,6 +378,34 @@ func (s *Stack) guard(ctx context.Context, templatePath string, params map[strin
 	}
 	s.secretsFront, err = iamlocal.Serve(s.IAM.SecretsManager(toMoto))
 	return err
+}
+
+// eventBus routes the apply machine's execution status changes through
+// the template's EventBridge rules to their targets, as Lambda's
+// asynchronous invoke.
+func (s *Stack) eventBus(deployed *samtemplate.Deployed) error {
+	if machine, err := deployed.Str(map[string]any{"Ref": "ApplyStateMachine"}); err != nil || machine != s.StateMachineARN {
+		return fmt.Errorf("localstack: the template's ApplyStateMachine is %q (%v), the runner's %q: rules would not match", machine, err, s.StateMachineARN)
+	}
+	rules, err := eventslocal.RulesFromTemplate(deployed)
+	if err != nil {
+		return err
+	}
+	bus, err := eventslocal.New(rules, sfnlocal.LocalAccountID, sfnlocal.LocalRegion, func(target string, event []byte) error {
+		_, err := s.Lambda.InvokeAsync(target, event)
+		return err
+	}, s.logger)
+	if err != nil {
+		return err
+	}
+	s.sfnAPI.OnStatusChange(func(c sfnapi.StatusChange) {
+		if _, err := bus.Put(eventslocal.Event{
+			Source: "aws.states", DetailType: "Step Functions Execution Status Change", Resources: []string{c.ExecutionArn}, Detail: c,
+		}); err != nil {
+			s.logger.Error("localstack: EventBridge delivery failed", "execution", c.ExecutionArn, "error", err)
+		}
+	})
+	return nil
 }
 
 // caller names the function (logical id) whose role signed a request, ""

@@ -296,3 +296,38 @@ func TestConfirmGoesThroughTheStepFunctionsAPI(t *testing.T) {
 		t.Fatalf("DescribeExecution = %v, %v", desc.Status, err)
 	}
 }
+
+// An execution that ends outside the state machine's own paths (here an
+// operator stops it from the Step Functions console) would leave its sync
+// APPLYING with the tenant locked: Step Functions' status change reaches
+// finalize through the template's EventBridge rule, which fails the sync.
+func TestAbortedExecutionReachesFinalizeThroughEventBridge(t *testing.T) {
+	c := adminOf(t, "oscorp")
+	dir := fakeentra.Generate(fakeentra.Spec{TenantID: "3a4b5c6d-7e8f-4a9b-8c0d-1e2f3a4b5c6d", Domain: "oscorp.onmicrosoft.com", Seed: 37, Users: 250})
+	connectTenant(t, c, dir, `{}`)
+	sy := c.preview()
+	// The first apply batch hangs on DynamoDB, so the execution is running.
+	defer stack.DelayDynamoDB("ApplyFunction", 10*time.Second, 1)()
+	if code := c.do("POST", "/v1/syncs/"+sy.ID+"/confirm", `{}`, nil); code != http.StatusAccepted {
+		t.Fatalf("confirm = %d", code)
+	}
+	client := sfn.New(sfn.Options{Region: sfnlocal.LocalRegion, BaseEndpoint: aws.String(stack.URL + stepFunctionsPath),
+		Credentials: stack.Principals.Admin().Provider()})
+	arn := stack.Runner.ExecutionID("sync-" + sy.ID)
+	if _, err := client.StopExecution(context.Background(), &sfn.StopExecutionInput{ExecutionArn: aws.String(arn),
+		Error: aws.String("Operator"), Cause: aws.String("stopped from the console")}); err != nil {
+		t.Fatal(err)
+	}
+	var got syncBody
+	waitUntil(t, "finalize failed the sync", func() bool {
+		c.do("GET", "/v1/syncs/"+sy.ID, nil, &got)
+		return got.Status != string(domain.SyncApplying)
+	})
+	if got.Status != string(domain.SyncFailed) || got.Error == nil || got.Error.Code != domain.SyncErrApplyAborted {
+		t.Fatalf("after the abort: %s %+v, want FAILED apply_aborted", got.Status, got.Error)
+	}
+	// The lock went with it.
+	if again := c.preview(); again.Status != string(domain.SyncPreviewReady) {
+		t.Fatalf("the next preview: %s %+v", again.Status, again.Error)
+	}
+}

@@ -70,6 +70,35 @@ type Handler struct {
 	mu       sync.Mutex
 	machines map[string]*machine // by state machine ARN
 	seq      int64
+
+	// onStatusChange receives the detail of Step Functions' "Execution
+	// Status Change" event when an execution started here ends.
+	onStatusChange func(StatusChange)
+}
+
+// StatusChange is the detail of the "Step Functions Execution Status
+// Change" event Step Functions sends to EventBridge's default bus (dates in
+// milliseconds since the epoch, as in the event).
+type StatusChange struct {
+	ExecutionArn    string  `json:"executionArn"`
+	StateMachineArn string  `json:"stateMachineArn"`
+	Name            string  `json:"name"`
+	Status          string  `json:"status"`
+	StartDate       int64   `json:"startDate"`
+	StopDate        int64   `json:"stopDate"`
+	Input           string  `json:"input"`
+	Output          *string `json:"output"`
+	Error           *string `json:"error"`
+	Cause           *string `json:"cause"`
+}
+
+// OnStatusChange has fn receive the status change of every execution
+// started through h when it ends (SUCCEEDED, FAILED, ABORTED), as Step
+// Functions emits it to EventBridge. Call it before starting executions.
+func (h *Handler) OnStatusChange(fn func(StatusChange)) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.onStatusChange = fn
 }
 
 type machine struct {
@@ -344,6 +373,17 @@ func (h *Handler) close(rec *record, res sfnlocal.Result) {
 	rec.closed = true
 	rec.result = res
 	rec.stop = h.now()
+	if fn := h.onStatusChange; fn != nil {
+		d := rec.describe()
+		change := StatusChange{
+			ExecutionArn: d.ExecutionArn, StateMachineArn: d.StateMachineArn, Name: d.Name, Status: d.Status,
+			StartDate: rec.start.UnixMilli(), StopDate: rec.stop.UnixMilli(), Input: d.Input, Output: d.Output,
+		}
+		if d.Error != "" || d.Cause != "" {
+			change.Error, change.Cause = &d.Error, &d.Cause
+		}
+		go fn(change) // EventBridge delivers on its own time, never under our lock
+	}
 }
 
 func (h *Handler) machine(arn string) (*machine, error) {
@@ -405,6 +445,11 @@ func (h *Handler) describeExecution(in arnInput) (*describeOutput, error) {
 		return nil, err
 	}
 	h.refresh(rec)
+	return rec.describe(), nil
+}
+
+// describe is DescribeExecution's answer for rec; h.mu is held.
+func (rec *record) describe() *describeOutput {
 	out := &describeOutput{
 		ExecutionArn:    rec.arn,
 		StateMachineArn: rec.machine.arn,
@@ -433,7 +478,7 @@ func (h *Handler) describeExecution(in arnInput) (*describeOutput, error) {
 			out.Error, out.Cause = rec.result.Error, rec.result.Cause
 		}
 	}
-	return out, nil
+	return out
 }
 
 func (rec *record) status() string {

@@ -21,9 +21,10 @@
 //     OnSuccess) destination, which receives Lambda's invocation record.
 //   - Close kills every process it started.
 //
-// Wiring, as the local stack would do it:
+// Wiring, as the local stack (local/localstack) does it:
 //
-//	fns, err := lambdalocal.FunctionsFromTemplate(tpl, lambdalocal.TemplateOptions{Refs: tableNames})
+//	deployed, err := samtemplate.Transform(ctx, "template.yaml", opts) // names: samtemplate.LogicalIDNames
+//	fns, err := lambdalocal.FunctionsFromTemplate(deployed, source)
 //	// per function: fns[i].Environment gets the local endpoints
 //	// (AWS_ENDPOINT_URL_DYNAMODB, ...) and credentials
 //	svc, err := lambdalocal.New(ctx, lambdalocal.Config{Root: root, Functions: fns,

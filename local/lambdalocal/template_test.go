@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -15,19 +14,24 @@ import (
 	"dirsync/local/sfnlocal"
 )
 
-var tableRefs = map[string]string{
-	"DirectoryTable": "local-directory", "SyncTable": "local-sync",
-	"ApplyStateMachine": "arn:aws:states:us-east-1:000000000000:stateMachine:ApplyStateMachine",
-}
-
-func templateFunctions(t *testing.T, refs map[string]string) []lambdalocal.Function {
+// templateFunctions are template.yaml's functions as the local stack
+// deploys them: transformed, every resource named by its logical id.
+func templateFunctions(t *testing.T) []lambdalocal.Function {
 	t.Helper()
 	setup(t)
-	tpl, err := samtemplate.Load(filepath.Join(repoRoot, "template.yaml"))
+	path := filepath.Join(repoRoot, "template.yaml")
+	src, err := samtemplate.Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	fns, err := lambdalocal.FunctionsFromTemplate(tpl, lambdalocal.TemplateOptions{Refs: refs})
+	d, err := samtemplate.Transform(context.Background(), path, samtemplate.TransformOptions{
+		Parameters: map[string]string{"JwtIssuer": "https://issuer/", "JwtAudience": "aud", "CorsAllowedOrigins": "https://console"},
+		Region:     sfnlocal.LocalRegion, AccountID: sfnlocal.LocalAccountID, StackName: "local", Names: samtemplate.LogicalIDNames,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fns, err := lambdalocal.FunctionsFromTemplate(d, src)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,9 +48,10 @@ func byName(fns []lambdalocal.Function, name string) lambdalocal.Function {
 }
 
 // Every function of template.yaml comes out with its Globals, timeout,
-// memory, environment and EventInvokeConfig as the local stack names things.
+// memory, environment and EventInvokeConfig, as CloudFormation gets them
+// from the transform, named as the local stack names things.
 func TestFunctionsFromTemplate(t *testing.T) {
-	fns := templateFunctions(t, tableRefs)
+	fns := templateFunctions(t)
 	if len(fns) != 8 {
 		t.Errorf("%d functions, want the template's 8", len(fns))
 	}
@@ -61,7 +66,7 @@ func TestFunctionsFromTemplate(t *testing.T) {
 	}
 	wantEnv := map[string]string{
 		"SECRET_PREFIX": "directory-sync", "TENANT_CLAIM": "tenant_id", "ROLES_CLAIM": "roles", "PREVIEW_TTL": "24h",
-		"GRAPH_ENDPOINT": "", "AZURE_AUTHORITY_HOST": "", "DIRECTORY_TABLE": "local-directory", "SYNC_TABLE": "local-sync",
+		"GRAPH_ENDPOINT": "", "AZURE_AUTHORITY_HOST": "", "DIRECTORY_TABLE": "DirectoryTable", "SYNC_TABLE": "SyncTable",
 		"APPLY_BATCH_SIZE": "100", "APPLY_MAX_CONCURRENCY": "10", "AWS_LAMBDA_LOG_FORMAT": "JSON",
 	}
 	if len(w.Environment) != len(wantEnv) {
@@ -79,21 +84,13 @@ func TestFunctionsFromTemplate(t *testing.T) {
 	if got := byName(fns, "PreviewFunction").Environment["PREVIEW_WORKER_FUNCTION"]; got != "PreviewWorkerFunction" {
 		t.Errorf("PREVIEW_WORKER_FUNCTION=%q: a function's Ref is its local name", got)
 	}
-	if got := byName(fns, "ConfirmFunction").Environment["APPLY_STATE_MACHINE"]; got != tableRefs["ApplyStateMachine"] {
+	if got := byName(fns, "ConfirmFunction").Environment["APPLY_STATE_MACHINE"]; got != "arn:aws:states:"+sfnlocal.LocalRegion+":"+sfnlocal.LocalAccountID+":stateMachine:ApplyStateMachine" {
 		t.Errorf("APPLY_STATE_MACHINE=%q", got)
 	}
 	if f := byName(fns, "FinalizeFunction"); f.Timeout != 60*time.Second || f.MemoryMB != 512 {
 		t.Errorf("finalize %+v", f)
 	}
 
-	tpl, err := samtemplate.Load(filepath.Join(repoRoot, "template.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = lambdalocal.FunctionsFromTemplate(tpl, lambdalocal.TemplateOptions{})
-	if err == nil || !strings.Contains(err.Error(), "DirectoryTable") {
-		t.Errorf("without the tables' names: %v, want an error naming DirectoryTable", err)
-	}
 }
 
 // A real function of the repository, built from functions/progress with
@@ -103,7 +100,7 @@ func TestRealFunctionProgress(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds functions/progress")
 	}
-	fn := byName(templateFunctions(t, tableRefs), "ProgressFunction")
+	fn := byName(templateFunctions(t), "ProgressFunction")
 	start := time.Now()
 	svc := newService(t, lambdalocal.Config{Functions: []lambdalocal.Function{fn}, BuildDir: t.TempDir()})
 	t.Logf("built %s in %s", fn.Package, time.Since(start).Round(time.Millisecond))

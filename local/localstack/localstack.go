@@ -266,13 +266,14 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		return nil, err
 	}
 
-	// The functions, from the template, with its references resolved to
-	// the local resources, each with its role's credentials.
-	refs := map[string]string{"ApplyStateMachine": s.StateMachineARN}
+	// The functions as CloudFormation deploys them, their references
+	// naming the local resources, each with its role's credentials.
 	for id, name := range tables {
-		refs[id] = name
+		if ref, err := deployed.Str(map[string]any{"Ref": id}); err != nil || ref != name {
+			return nil, fmt.Errorf("localstack: table %s is %q locally, the template's Ref says %q (%v)", id, name, ref, err)
+		}
 	}
-	functions, err := lambdalocal.FunctionsFromTemplate(tpl, lambdalocal.TemplateOptions{Parameters: params, Refs: refs})
+	functions, err := lambdalocal.FunctionsFromTemplate(deployed, tpl)
 	if err != nil {
 		return nil, err
 	}

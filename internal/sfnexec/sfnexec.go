@@ -5,20 +5,19 @@ package sfnexec
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
+
+	"dirsync/internal/canonjson"
 )
 
 // ErrExecutionAlreadyExists means the execution name was used before with a
-// different input. The local runner (local/sfnlocal) reports the same
-// sentinel, so callers check one error whichever runs the state machine.
+// different input.
 var ErrExecutionAlreadyExists = errors.New("execution already exists with a different input")
 
 // maxCauseChars is StopExecution's limit on cause.
@@ -117,29 +116,12 @@ func executionARN(stateMachineARN, name string) (string, error) {
 // sameJSON compares two JSON documents as values; an empty document is the
 // empty object Step Functions uses for an execution without input.
 func sameJSON(a, b []byte) (bool, error) {
-	ca, err := canonical(a)
-	if err != nil {
-		return false, err
-	}
-	cb, err := canonical(b)
-	if err != nil {
-		return false, err
-	}
-	return bytes.Equal(ca, cb), nil
+	return canonjson.Equal(orEmptyObject(a), orEmptyObject(b))
 }
 
-func canonical(doc []byte) ([]byte, error) {
+func orEmptyObject(doc []byte) []byte {
 	if len(bytes.TrimSpace(doc)) == 0 {
-		doc = []byte("{}")
+		return []byte("{}")
 	}
-	dec := json.NewDecoder(bytes.NewReader(doc))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, err
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, errors.New("trailing data after the JSON value")
-	}
-	return json.Marshal(v)
+	return doc
 }

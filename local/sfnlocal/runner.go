@@ -21,7 +21,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
-	"dirsync/internal/sfnexec"
+	"dirsync/internal/canonjson"
 	"dirsync/local/dynamolocal"
 )
 
@@ -44,9 +44,8 @@ const ErrorDataLimitExceeded = "States.DataLimitExceeded"
 // Errors of the Runner, checked with errors.Is.
 var (
 	// ErrExecutionAlreadyExists: the name was started before with another
-	// input. It is the AWS adapter's sentinel, so one errors.Is check covers
-	// both ways of running the state machine.
-	ErrExecutionAlreadyExists = sfnexec.ErrExecutionAlreadyExists
+	// input (the Step Functions API answers ExecutionAlreadyExists).
+	ErrExecutionAlreadyExists = errors.New("execution already exists")
 	// ErrExecutionDoesNotExist: no execution has this id.
 	ErrExecutionDoesNotExist = errors.New("execution does not exist")
 	// ErrInvalidName: the execution name breaks Step Functions' naming rules.
@@ -263,7 +262,7 @@ func (r *Runner) Start(ctx context.Context, name string, input []byte) (string, 
 	if len(input) > MaxPayloadBytes {
 		return "", fmt.Errorf("sfnlocal: %w: %d bytes, the limit is %d", ErrInvalidInput, len(input), MaxPayloadBytes)
 	}
-	canonical, err := canonicalJSON(input)
+	canonical, err := canonjson.Encode(input)
 	if err != nil {
 		return "", fmt.Errorf("sfnlocal: %w: %v", ErrInvalidInput, err)
 	}
@@ -535,21 +534,6 @@ func validateName(name string) error {
 		}
 	}
 	return nil
-}
-
-// canonicalJSON re-encodes a JSON document with sorted keys and no
-// insignificant space, so equal values compare equal as bytes.
-func canonicalJSON(doc []byte) ([]byte, error) {
-	dec := json.NewDecoder(bytes.NewReader(doc))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, err
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, errors.New("trailing data after the JSON value")
-	}
-	return json.Marshal(v)
 }
 
 // stderrLog sends Node's stderr to the logger line by line and keeps the

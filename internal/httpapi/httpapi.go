@@ -21,7 +21,6 @@ import (
 
 	"dirsync/internal/auth"
 	"dirsync/internal/domain"
-	"dirsync/internal/preview"
 	"dirsync/internal/store"
 )
 
@@ -61,7 +60,7 @@ type SecretStore interface {
 
 // PreviewStarter starts a preview for the calling admin.
 type PreviewStarter interface {
-	Start(ctx context.Context, actor preview.Actor) (*domain.Sync, error)
+	Start(ctx context.Context, actor domain.Actor) (*domain.Sync, error)
 }
 
 // ApplyController confirms and cancels syncs.

@@ -6,7 +6,6 @@ import (
 
 	"dirsync/internal/auth"
 	"dirsync/internal/domain"
-	"dirsync/internal/preview"
 	"dirsync/internal/store"
 )
 
@@ -27,7 +26,7 @@ func (h *Handler) startSync(w http.ResponseWriter, r *http.Request, c auth.Claim
 	if err := decodeOptionalBody(w, r, nil); err != nil {
 		return err
 	}
-	sy, err := h.deps.Previews.Start(r.Context(), preview.Actor{TenantID: c.TenantID, Subject: c.Subject, Email: c.Email})
+	sy, err := h.deps.Previews.Start(r.Context(), domain.Actor{TenantID: c.TenantID, Subject: c.Subject, Email: c.Email})
 	if err != nil {
 		return err
 	}

@@ -42,7 +42,7 @@ const heapSampleEvery = 2 * time.Millisecond
 // seeded platform directory, the stored connection and the preview service.
 type fixture struct {
 	users     int
-	actor     preview.Actor
+	actor     domain.Actor
 	db        *CountingDB
 	store     *store.Store
 	syncTable string
@@ -107,7 +107,7 @@ func newFixture(ctx context.Context, db *dynamodb.Client, users int) (_ *fixture
 	tenantID := fmt.Sprintf("bench-%d", users)
 	f := &fixture{
 		users: users,
-		actor: preview.Actor{TenantID: tenantID, Subject: "bench-admin", Email: "admin@platform.example"},
+		actor: domain.Actor{TenantID: tenantID, Subject: "bench-admin", Email: "admin@platform.example"},
 		db:    NewCountingDB(db), jobs: &jobQueue{}, clock: &phaseClock{},
 	}
 	defer func() {

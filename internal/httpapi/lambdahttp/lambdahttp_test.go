@@ -16,7 +16,6 @@ import (
 	"dirsync/internal/auth"
 	"dirsync/internal/domain"
 	"dirsync/internal/httpapi"
-	"dirsync/internal/preview"
 )
 
 // seen is what the echo handler observed of a request.
@@ -222,9 +221,9 @@ func TestResponseBodies(t *testing.T) {
 }
 
 // starter records who started a preview.
-type starter struct{ actors []preview.Actor }
+type starter struct{ actors []domain.Actor }
 
-func (s *starter) Start(_ context.Context, a preview.Actor) (*domain.Sync, error) {
+func (s *starter) Start(_ context.Context, a domain.Actor) (*domain.Sync, error) {
 	s.actors = append(s.actors, a)
 	return &domain.Sync{ID: "sync1", TenantID: a.TenantID, Status: domain.SyncPreviewing}, nil
 }
@@ -239,10 +238,10 @@ func TestWithTheAPIHandler(t *testing.T) {
 		name   string
 		ev     events.APIGatewayV2HTTPRequest
 		status int
-		actor  *preview.Actor
+		actor  *domain.Actor
 	}{
 		{"admin", withClaims(event("POST", "/v1/syncs", ""), map[string]string{"org": "acme", "sub": "s1", "upn": "ada@acme.test", "groups": `["admin"]`}),
-			http.StatusAccepted, &preview.Actor{TenantID: "acme", Subject: "s1", Email: "ada@acme.test"}},
+			http.StatusAccepted, &domain.Actor{TenantID: "acme", Subject: "s1", Email: "ada@acme.test"}},
 		{"no authorizer", event("POST", "/v1/syncs", ""), http.StatusUnauthorized, nil},
 		{"default claim names are not these", withClaims(event("POST", "/v1/syncs", ""), map[string]string{"tenant_id": "acme", "roles": "admin"}),
 			http.StatusUnauthorized, nil},

@@ -27,6 +27,9 @@ func main() {
 		CancelDrain:    env.Config.CancelDrain,
 		Logger:         env.Logger,
 	}
-	h := httpapi.New(httpapi.Deps{Applies: svc}, env.HTTPOptions())
+	h, err := httpapi.New(httpapi.Deps{Applies: svc}, env.HTTPOptions(), httpapi.ConfirmFunction)
+	if err != nil {
+		app.Fatal("confirm: init", err)
+	}
 	lambda.Start(lambdahttp.Handler(h, env.ClaimNames()))
 }

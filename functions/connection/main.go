@@ -25,6 +25,9 @@ func main() {
 	tester := &entra.Tester{Secrets: secretStore, Configure: func(conn *domain.Connection, secret string) entra.Config {
 		return entra.ConfigFor(conn, secret, base)
 	}}
-	h := httpapi.New(httpapi.Deps{Connections: env.Store, Secrets: secretStore, Tester: tester}, env.HTTPOptions())
+	h, err := httpapi.New(httpapi.Deps{Connections: env.Store, Secrets: secretStore, Tester: tester}, env.HTTPOptions(), httpapi.ConnectionFunction)
+	if err != nil {
+		app.Fatal("connection: init", err)
+	}
 	lambda.Start(lambdahttp.Handler(h, env.ClaimNames()))
 }

@@ -16,6 +16,9 @@ func main() {
 	if err != nil {
 		app.Fatal("directory: init", err)
 	}
-	h := httpapi.New(httpapi.Deps{Directory: env.Store}, env.HTTPOptions())
+	h, err := httpapi.New(httpapi.Deps{Directory: env.Store}, env.HTTPOptions(), httpapi.DirectoryFunction)
+	if err != nil {
+		app.Fatal("directory: init", err)
+	}
 	lambda.Start(lambdahttp.Handler(h, env.ClaimNames()))
 }

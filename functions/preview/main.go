@@ -27,6 +27,9 @@ func main() {
 		LockFor:    env.Config.PreviewLock,
 		Logger:     env.Logger,
 	}
-	h := httpapi.New(httpapi.Deps{Syncs: env.Store, Previews: svc}, env.HTTPOptions())
+	h, err := httpapi.New(httpapi.Deps{Syncs: env.Store, Previews: svc}, env.HTTPOptions(), httpapi.PreviewFunction)
+	if err != nil {
+		app.Fatal("preview: init", err)
+	}
 	lambda.Start(lambdahttp.Handler(h, env.ClaimNames()))
 }

@@ -17,6 +17,9 @@ func main() {
 	if err != nil {
 		app.Fatal("progress: init", err)
 	}
-	h := httpapi.New(httpapi.Deps{Syncs: env.Store}, env.HTTPOptions())
+	h, err := httpapi.New(httpapi.Deps{Syncs: env.Store}, env.HTTPOptions(), httpapi.ProgressFunction)
+	if err != nil {
+		app.Fatal("progress: init", err)
+	}
 	lambda.Start(lambdahttp.Handler(h, env.ClaimNames()))
 }

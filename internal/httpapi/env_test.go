@@ -102,10 +102,20 @@ func newEnv(t *testing.T) *env {
 	svc := &preview.Service{Store: st, Dispatcher: e.dispatcher, LockFor: time.Hour, TTL: 24 * time.Hour}
 	e.executions = &fakeExecutions{}
 	applies := &apply.Service{Store: st, Executions: e.executions, MaxConcurrency: 2, CancelDrain: time.Minute}
-	e.h = New(Deps{
+	e.h = mustNew(t, Deps{
 		Directory: st, Syncs: e.syncs, Connections: st, Secrets: e.secrets, Previews: svc, Tester: e.tester, Applies: applies,
-	}, Options{Logger: slog.New(slog.NewJSONHandler(e.logs, nil))})
+	}, Options{Logger: slog.New(slog.NewJSONHandler(e.logs, nil))}, Functions...)
 	return e
+}
+
+// mustNew is New for a test: the handler of the given functions.
+func mustNew(t testing.TB, deps Deps, opts Options, functions ...Function) *Handler {
+	t.Helper()
+	h, err := New(deps, opts, functions...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
 }
 
 // fakeExecutions records started and stopped executions.

@@ -9,8 +9,10 @@ import (
 	"strings"
 	"testing"
 
+	"dirsync/internal/apply"
 	"dirsync/internal/auth"
 	"dirsync/internal/domain"
+	"dirsync/internal/preview"
 	"dirsync/internal/store"
 )
 
@@ -51,7 +53,7 @@ func TestFailuresRevealNothing(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			logs := &lockedBuffer{}
 			e := &env{logs: logs}
-			e.h = New(Deps{Directory: tt.dir}, Options{Logger: slog.New(slog.NewJSONHandler(logs, nil))})
+			e.h = mustNew(t, Deps{Directory: tt.dir}, Options{Logger: slog.New(slog.NewJSONHandler(logs, nil))}, DirectoryFunction)
 			r := e.do(t, &acmeAdmin, http.MethodGet, "/v1/users", "").mustStatus(t, tt.status)
 			if r.errorCode() != tt.code {
 				t.Fatalf("code = %q", r.errorCode())
@@ -81,33 +83,53 @@ func asString(v any) string {
 	return s
 }
 
-func TestMissingDependenciesLeaveRoutesOut(t *testing.T) {
+// Each function serves exactly its rows of the Routes table, and a
+// function built without a dependency its routes use is refused.
+func TestEachFunctionServesItsRoutes(t *testing.T) {
 	st := store.New(nil, "", "")
+	all := Deps{Directory: st, Syncs: st, Connections: st, Secrets: &fakeSecrets{}, Previews: &preview.Service{}, Tester: fakeTester{}, Applies: &apply.Service{}}
 	tests := []struct {
-		name string
-		deps Deps
-		want []string
+		fn      Function
+		deps    Deps
+		want    []string
+		missing string // the dependency New must name, "" = none
 	}{
-		{"nothing", Deps{}, nil},
-		{"connection without secrets or tester", Deps{Connections: st}, []string{"GET /v1/connection"}},
-		{"connection Lambda", Deps{Connections: st, Secrets: &fakeSecrets{}, Tester: fakeTester{}},
-			[]string{"GET /v1/connection", "POST /v1/connection/test", "PUT /v1/connection"}},
-		{"progress Lambda", Deps{Syncs: st},
-			[]string{"GET /v1/syncs", "GET /v1/syncs/{id}", "GET /v1/syncs/{id}/changes", "GET /v1/syncs/{id}/progress"}},
+		{ConnectionFunction, Deps{Connections: st, Secrets: &fakeSecrets{}, Tester: fakeTester{}},
+			[]string{"GET /v1/connection", "POST /v1/connection/test", "PUT /v1/connection"}, ""},
+		{ConnectionFunction, Deps{Connections: st, Tester: fakeTester{}}, nil, "Deps.Secrets"},
+		{PreviewFunction, Deps{Syncs: st, Previews: &preview.Service{}},
+			[]string{"GET /v1/syncs", "GET /v1/syncs/{id}", "GET /v1/syncs/{id}/changes", "POST /v1/syncs"}, ""},
+		{PreviewFunction, Deps{Syncs: st}, nil, "Deps.Previews"},
+		{ConfirmFunction, Deps{Applies: &apply.Service{}}, []string{"POST /v1/syncs/{id}/cancel", "POST /v1/syncs/{id}/confirm"}, ""},
+		{ProgressFunction, Deps{Syncs: st}, []string{"GET /v1/syncs/{id}/progress"}, ""},
+		{ProgressFunction, all, []string{"GET /v1/syncs/{id}/progress"}, ""}, // more deps serve no more routes
+		{DirectoryFunction, Deps{}, nil, "Deps.Directory"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got := New(tt.deps, Options{Logger: slog.New(slog.DiscardHandler)}).Routes()
-			if strings.Join(got, "|") != strings.Join(tt.want, "|") {
+		t.Run(string(tt.fn)+" "+tt.missing, func(t *testing.T) {
+			h, err := New(tt.deps, Options{Logger: slog.New(slog.DiscardHandler)}, tt.fn)
+			if tt.missing != "" {
+				if !errors.Is(err, ErrMissingDependency) || !strings.Contains(err.Error(), tt.missing) {
+					t.Fatalf("New = %v, want ErrMissingDependency naming %s", err, tt.missing)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := h.Routes(); strings.Join(got, "|") != strings.Join(tt.want, "|") {
 				t.Fatalf("routes = %v, want %v", got, tt.want)
 			}
 		})
 	}
-	// A route another Lambda serves is unknown here.
-	h := New(Deps{Syncs: st}, Options{Logger: slog.New(slog.DiscardHandler)})
-	for path, want := range map[string]int{"/v1/users": http.StatusNotFound, "/v1/syncs": http.StatusMethodNotAllowed} {
+	if _, err := New(all, Options{}); err == nil {
+		t.Error("New without a function succeeded")
+	}
+	// A route another function serves is unknown here.
+	h := mustNew(t, Deps{Syncs: st}, Options{Logger: slog.New(slog.DiscardHandler)}, ProgressFunction)
+	for path, want := range map[string]int{"/v1/users": http.StatusNotFound, "/v1/syncs": http.StatusNotFound, "/v1/syncs/s1/progress": http.StatusMethodNotAllowed} {
 		method := http.MethodGet
-		if path == "/v1/syncs" {
+		if path == "/v1/syncs/s1/progress" {
 			method = http.MethodPost
 		}
 		req := newRequest(method, path, "")

@@ -74,19 +74,16 @@ type ConnectionTester interface {
 	Test(ctx context.Context, conn *domain.Connection) ([]domain.ConnectionCheck, error)
 }
 
-// Deps are what the routes use. Any may be nil: the routes needing a nil
-// dependency are not served (404), since each Lambda serves only its own.
+// Deps are what the routes use. A function is given exactly those its
+// routes (the Routes table) need; New refuses one that lacks any.
 type Deps struct {
 	Directory   DirectoryStore
 	Syncs       SyncStore
 	Connections ConnectionStore
-	// Secrets is needed, with Connections, to serve PUT /v1/connection.
-	Secrets  SecretStore
-	Previews PreviewStarter
-	// Tester is needed, with Connections, to serve POST /v1/connection/test.
-	Tester ConnectionTester
-	// Applies serves confirm and cancel.
-	Applies ApplyController
+	Secrets     SecretStore
+	Previews    PreviewStarter
+	Tester      ConnectionTester
+	Applies     ApplyController
 }
 
 // Options tune the handler.
@@ -117,8 +114,11 @@ type Handler struct {
 // answered in the error shape (see writeError).
 type routeFunc func(w http.ResponseWriter, r *http.Request, c auth.Claims) error
 
-// New returns the handler serving the routes deps allow.
-func New(deps Deps, opts Options) *Handler {
+// New returns the handler of one function of the HTTP API (or of several,
+// for a test or a single-process server): it serves exactly their rows of
+// the Routes table, and is ErrMissingDependency when deps lack one they
+// use.
+func New(deps Deps, opts Options, functions ...Function) (*Handler, error) {
 	h := &Handler{
 		mux:   http.NewServeMux(),
 		deps:  deps,
@@ -143,38 +143,11 @@ func New(deps Deps, opts Options) *Handler {
 		h.now = time.Now
 	}
 
-	if deps.Connections != nil {
-		h.handle("GET /v1/connection", h.getConnection)
-		if deps.Secrets != nil {
-			h.handle("PUT /v1/connection", h.putConnection)
-		}
-		if deps.Tester != nil {
-			h.handle("POST /v1/connection/test", h.testConnection)
-		}
-	}
-	if deps.Previews != nil {
-		h.handle("POST /v1/syncs", h.startSync)
-	}
-	if deps.Applies != nil {
-		h.handle("POST /v1/syncs/{id}/confirm", h.confirmSync)
-		h.handle("POST /v1/syncs/{id}/cancel", h.cancelSync)
-	}
-	if deps.Syncs != nil {
-		h.handle("GET /v1/syncs", h.listSyncs)
-		h.handle("GET /v1/syncs/{id}", h.getSync)
-		h.handle("GET /v1/syncs/{id}/changes", h.listChanges)
-		h.handle("GET /v1/syncs/{id}/progress", h.getProgress)
-	}
-	if deps.Directory != nil {
-		h.handle("GET /v1/users", h.listUsers)
-		h.handle("POST /v1/users", h.createUser)
-		h.handle("GET /v1/users/{id}", h.getUser)
-		h.handle("PATCH /v1/users/{id}", h.patchUser)
-		h.handle("GET /v1/groups", h.listGroups)
-		h.handle("GET /v1/groups/{id}/members", h.listGroupMembers)
+	if err := h.register(functions); err != nil {
+		return nil, err
 	}
 	h.registerFallbacks()
-	return h
+	return h, nil
 }
 
 // Routes lists the served routes ("GET /v1/syncs/{id}"), sorted.

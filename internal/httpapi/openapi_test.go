@@ -274,17 +274,17 @@ func (s *apiSpec) validate(schema map[string]any, v any, at string) error {
 }
 
 // allDepsHandler serves every route; its dependencies are never called.
-func allDepsHandler() *Handler {
+func allDepsHandler(t *testing.T) *Handler {
 	st := store.New(nil, "", "")
-	return New(Deps{
+	return mustNew(t, Deps{
 		Directory: st, Syncs: st, Connections: st,
 		Secrets: &fakeSecrets{}, Previews: &preview.Service{}, Tester: fakeTester{}, Applies: &apply.Service{},
-	}, Options{})
+	}, Options{}, Functions...)
 }
 
 func TestSpecMatchesRoutes(t *testing.T) {
 	spec := loadSpec(t)
-	served := allDepsHandler().Routes()
+	served := allDepsHandler(t).Routes()
 	inSpec := spec.routes()
 	for _, r := range served {
 		if !slices.Contains(inSpec, r) {

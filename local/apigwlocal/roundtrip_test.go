@@ -101,8 +101,16 @@ func (d *fakeDirectory) ListGroupMembers(context.Context, string, string, store.
 func lambdaHandlers(t *testing.T) (progress, directory func(context.Context, []byte) ([]byte, error)) {
 	opts := httpapi.Options{ClaimNames: auth.DefaultClaimNames(), Logger: slog.New(slog.DiscardHandler)}
 	names := auth.DefaultClaimNames()
-	progress = apigwlocal.EventHandler(lambdahttp.Handler(httpapi.New(httpapi.Deps{Syncs: fakeSyncs{}}, opts), names))
-	directory = apigwlocal.EventHandler(lambdahttp.Handler(httpapi.New(httpapi.Deps{Directory: &fakeDirectory{}}, opts), names))
+	progressAPI, err := httpapi.New(httpapi.Deps{Syncs: fakeSyncs{}}, opts, httpapi.ProgressFunction)
+	if err != nil {
+		t.Fatal(err)
+	}
+	directoryAPI, err := httpapi.New(httpapi.Deps{Directory: &fakeDirectory{}}, opts, httpapi.DirectoryFunction)
+	if err != nil {
+		t.Fatal(err)
+	}
+	progress = apigwlocal.EventHandler(lambdahttp.Handler(progressAPI, names))
+	directory = apigwlocal.EventHandler(lambdahttp.Handler(directoryAPI, names))
 	return progress, directory
 }
 

@@ -220,6 +220,10 @@ func TestResponseBodies(t *testing.T) {
 	}
 }
 
+// unusedSyncs stands for the preview function's sync store, which these
+// tests never reach.
+type unusedSyncs struct{ httpapi.SyncStore }
+
 // starter records who started a preview.
 type starter struct{ actors []domain.Actor }
 
@@ -233,7 +237,11 @@ func (s *starter) Start(_ context.Context, a domain.Actor) (*domain.Sync, error)
 // API Gateway's.
 func TestWithTheAPIHandler(t *testing.T) {
 	st := &starter{}
-	h := Handler(httpapi.New(httpapi.Deps{Previews: st}, httpapi.Options{Logger: slog.New(slog.DiscardHandler)}), auth.ClaimNames{Tenant: "org", Roles: "groups"})
+	api, err := httpapi.New(httpapi.Deps{Previews: st, Syncs: unusedSyncs{}}, httpapi.Options{Logger: slog.New(slog.DiscardHandler)}, httpapi.PreviewFunction)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := Handler(api, auth.ClaimNames{Tenant: "org", Roles: "groups"})
 	tests := []struct {
 		name   string
 		ev     events.APIGatewayV2HTTPRequest

@@ -27,12 +27,18 @@ func (noConnections) GetConnection(context.Context, string) (*domain.Connection,
 // refuse used to reach it and come back as a 500.
 type unreachableSecrets struct{ httpapi.SecretStore }
 
+// untestedConnections stands for the connection tester these tests never reach.
+type untestedConnections struct{ httpapi.ConnectionTester }
+
 // TestTenantClaimThroughTheAPIHandler sends the authorizer's claims through
 // the adapter to the real API handler: a tenant claim that is not a valid
 // platform tenant id is 401 saying so, never a 500 from the secret store.
 func TestTenantClaimThroughTheAPIHandler(t *testing.T) {
-	api := httpapi.New(httpapi.Deps{Connections: noConnections{}, Secrets: unreachableSecrets{}},
-		httpapi.Options{Logger: slog.New(slog.DiscardHandler)})
+	api, err := httpapi.New(httpapi.Deps{Connections: noConnections{}, Secrets: unreachableSecrets{}, Tester: untestedConnections{}},
+		httpapi.Options{Logger: slog.New(slog.DiscardHandler)}, httpapi.ConnectionFunction)
+	if err != nil {
+		t.Fatal(err)
+	}
 	h := Handler(api, auth.DefaultClaimNames())
 	put := func(claims map[string]string) events.APIGatewayV2HTTPRequest {
 		ev := withClaims(event("PUT", "/v1/connection", ""), claims)

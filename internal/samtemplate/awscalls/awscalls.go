@@ -14,12 +14,12 @@
 //     interface a module value is converted to when passed to it
 //     (http.ServeMux.HandleFunc, lambda.Start, errgroup.Go, sort.Slice...).
 //   - An API function receives only the routes template.yaml gives it, but
-//     httpapi.New registers a handler for every route its dependencies
-//     allow (progress gets the sync store, so it registers GET /v1/syncs
-//     too). Given a function's routes, a call passing a route pattern
-//     ("GET /v1/syncs") that is not one of them is dead in that function
-//     and is left out of its analysis; Function.AllRoutes says what the
-//     function could do if every registered route were reachable.
+//     its code links the whole routing table (httpapi's table declares
+//     every row with a constant pattern, and serves the rows of the
+//     function it is built for). Given a function's routes, a call passing
+//     a route pattern ("GET /v1/syncs") that is not one of them is dead in
+//     that function and is left out of its analysis; Function.AllRoutes
+//     says what the function could do if every row were reachable.
 //   - Calls are resolved by VTA (variable type analysis) over the functions
 //     CHA finds reachable, refined twice, so an interface call resolves to
 //     the types that can actually flow into that variable or field of this

@@ -4,13 +4,11 @@ package main
 
 import (
 	"context"
-	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"dirsync/internal/app"
-	"dirsync/internal/domain"
-	"dirsync/internal/entra"
+	"dirsync/internal/app/graphapp"
 	"dirsync/internal/httpapi"
 	"dirsync/internal/httpapi/lambdahttp"
 )
@@ -20,12 +18,7 @@ func main() {
 	if err != nil {
 		app.Fatal("connection: init", err)
 	}
-	secretStore := env.Secrets()
-	base := entra.ConfigFromEnv(entra.Config{}, os.Getenv)
-	tester := &entra.Tester{Secrets: secretStore, Configure: func(conn *domain.Connection, secret string) entra.Config {
-		return entra.ConfigFor(conn, secret, base)
-	}}
-	h, err := httpapi.New(httpapi.Deps{Connections: env.Store, Secrets: secretStore, Tester: tester}, env.HTTPOptions(), httpapi.ConnectionFunction)
+	h, err := httpapi.New(httpapi.Deps{Connections: env.Store, Secrets: graphapp.Secrets(env), Tester: graphapp.Tester(env)}, env.HTTPOptions(), httpapi.ConnectionFunction)
 	if err != nil {
 		app.Fatal("connection: init", err)
 	}

@@ -5,12 +5,11 @@ package main
 
 import (
 	"context"
-	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"dirsync/internal/app"
-	"dirsync/internal/domain"
+	"dirsync/internal/app/graphapp"
 	"dirsync/internal/entra"
 	"dirsync/internal/preview"
 )
@@ -20,17 +19,9 @@ func main() {
 	if err != nil {
 		app.Fatal("previewworker: init", err)
 	}
-	secretStore := env.Secrets()
-	base := entra.ConfigFromEnv(entra.Config{}, os.Getenv)
 	svc := &preview.Service{
-		Store: env.Store,
-		NewReader: func(ctx context.Context, conn *domain.Connection) (preview.Reader, error) {
-			secret, err := secretStore.GetSecretVersion(ctx, conn.TenantID, conn.SecretVersion)
-			if err != nil {
-				return nil, err
-			}
-			return preview.NewReaderOrInvalid(entra.NewReader(entra.ConfigFor(conn, secret, base)))
-		},
+		Store:         env.Store,
+		NewReader:     graphapp.ReaderFactory(env),
 		Classify:      entra.SyncError,
 		LockFor:       env.Config.PreviewLock,
 		TTL:           env.Config.PreviewTTL,

@@ -1,6 +1,7 @@
 // Package app wires the Lambdas: configuration, logger, AWS clients and the
-// store, built once per cold start. It imports no Graph package; the two
-// Graph-facing functions add the Entra reader in their own main.
+// store, built once per cold start. It imports no Graph package and no
+// Secrets Manager client: the two Graph-facing functions add those from
+// internal/app/graphapp.
 package app
 
 import (
@@ -13,12 +14,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"dirsync/internal/auth"
 	"dirsync/internal/config"
 	"dirsync/internal/httpapi"
-	"dirsync/internal/secrets"
 	"dirsync/internal/store"
 )
 
@@ -50,11 +49,6 @@ func Load(ctx context.Context) (*Env, error) {
 		Config: cfg, AWS: awsCfg, Logger: logger,
 		Store: store.New(dynamodb.NewFromConfig(awsCfg), cfg.DirectoryTable, cfg.SyncTable),
 	}, nil
-}
-
-// Secrets returns the Secrets Manager secret store.
-func (e *Env) Secrets() *secrets.SecretsManager {
-	return &secrets.SecretsManager{Client: secretsmanager.NewFromConfig(e.AWS), Prefix: e.Config.SecretPrefix}
 }
 
 // ClaimNames are the token claims naming the tenant and the roles.

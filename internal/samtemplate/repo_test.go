@@ -116,3 +116,37 @@ func TestStateMachineInputNamesBatchesOnly(t *testing.T) {
 		t.Error("execution logging is off")
 	}
 }
+
+// A function links only what it uses: msgraph-sdk-go (minutes of compile
+// time, tens of MB) only in the two Graph-facing functions, and the
+// read-only functions neither the plan engine nor the Secrets Manager
+// client.
+func TestFunctionsLinkOnlyWhatTheyUse(t *testing.T) {
+	const (
+		graph   = "github.com/microsoftgraph/msgraph-sdk-go"
+		secrets = "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+		plan    = "dirsync/internal/plan"
+	)
+	forbidden := map[string][]string{
+		"apply": {graph}, "confirm": {graph}, "finalize": {graph}, "preview": {graph},
+		"progress":  {graph, secrets, plan},
+		"directory": {graph, secrets, plan},
+	}
+	for fn, pkgs := range forbidden {
+		cmd := exec.Command("go", "list", "-deps", "./functions/"+fn)
+		cmd.Dir = root
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("go list -deps ./functions/%s: %v\n%s", fn, err, out)
+		}
+		deps := strings.Fields(string(out))
+		for _, p := range pkgs {
+			for _, d := range deps {
+				if d == p || strings.HasPrefix(d, p+"/") {
+					t.Errorf("functions/%s links %s", fn, d)
+					break
+				}
+			}
+		}
+	}
+}

@@ -5,7 +5,10 @@
 // It imports no AWS or Graph package, so every layer can depend on it.
 package domain
 
-import "time"
+import (
+	"sort"
+	"time"
+)
 
 // SourceUser is one Entra ID user, compacted to what a sync needs. Values
 // holds the Graph properties named by Snapshot.UserProperties, in that order,
@@ -85,6 +88,31 @@ func (a Attrs) Get(name string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// Merge returns a with patch applied: each patched name set to its value,
+// or removed when the value is empty. Without a patch it returns a itself.
+func (a Attrs) Merge(patch map[string]string) Attrs {
+	if len(patch) == 0 {
+		return a
+	}
+	m := make(map[string]string, len(a)+len(patch))
+	for _, at := range a {
+		m[at.Name] = at.Value
+	}
+	for k, v := range patch {
+		if v == "" {
+			delete(m, k)
+		} else {
+			m[k] = v
+		}
+	}
+	out := make(Attrs, 0, len(m))
+	for k, v := range m {
+		out = append(out, Attr{Name: k, Value: v})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
 }
 
 // PlatformUser is a user in the platform's own directory.

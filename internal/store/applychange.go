@@ -190,5 +190,5 @@ func applyFields(cur domain.Attrs, fields []domain.FieldChange) domain.Attrs {
 		}
 		patch[f.Name] = f.After
 	}
-	return mergeAttrs(cur, patch)
+	return cur.Merge(patch)
 }

@@ -398,7 +398,7 @@ func (s *Store) UpdateUser(ctx context.Context, tenant, id string, p UserPatch) 
 		return nil, domain.Errorf(domain.EConflict, "user %q changed since revision %d (now %d)", id, *p.IfRevision, cur.Revision)
 	}
 	next := *cur
-	next.Attributes = mergeAttrs(cur.Attributes, p.Attributes)
+	next.Attributes = cur.Attributes.Merge(p.Attributes)
 	if p.Email != nil {
 		next.Email = *p.Email
 	}
@@ -448,29 +448,6 @@ func (s *Store) UpdateUser(ctx context.Context, tenant, id string, p UserPatch) 
 		return nil, fmt.Errorf("store: update user: %w", err)
 	}
 	return &next, nil
-}
-
-func mergeAttrs(cur domain.Attrs, patch map[string]string) domain.Attrs {
-	if len(patch) == 0 {
-		return cur
-	}
-	m := make(map[string]string, len(cur)+len(patch))
-	for _, a := range cur {
-		m[a.Name] = a.Value
-	}
-	for k, v := range patch {
-		if v == "" {
-			delete(m, k)
-		} else {
-			m[k] = v
-		}
-	}
-	out := make(domain.Attrs, 0, len(m))
-	for k, v := range m {
-		out = append(out, domain.Attr{Name: k, Value: v})
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out
 }
 
 func groupItem(tenant string, g *domain.Group) item {

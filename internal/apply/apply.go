@@ -25,8 +25,8 @@ type Store interface {
 	SetExecution(ctx context.Context, tenant, id, executionID string) error
 	CancelSync(ctx context.Context, tenant, syncID string, drain time.Duration) (*domain.Sync, error)
 	FinishApply(ctx context.Context, tenant, syncID string, failure *domain.SyncError) (domain.SyncStatus, error)
-	GetBatch(ctx context.Context, tenant, syncID string, index int) (*store.Batch, bool, error)
-	BatchChanges(ctx context.Context, tenant, syncID string, b *store.Batch) ([]domain.Change, error)
+	GetBatch(ctx context.Context, tenant, syncID string, index int) (*domain.Batch, bool, error)
+	BatchChanges(ctx context.Context, tenant, syncID string, b *domain.Batch) ([]domain.Change, error)
 	ApplyUserChange(ctx context.Context, a *store.ApplyContext, c *domain.Change) (store.Outcome, error)
 	ApplyUserAdds(ctx context.Context, a *store.ApplyContext, changes []*domain.Change) ([]store.Outcome, error)
 	ApplyGroupChange(ctx context.Context, a *store.ApplyContext, c *domain.Change) (store.Outcome, error)

@@ -62,7 +62,7 @@ func benchPlan(b *testing.B, n int) (*Service, *store.Store, *domain.Sync) {
 	if err := st.CreateSync(ctx, sy, time.Hour); err != nil {
 		b.Fatal(err)
 	}
-	if err := st.SavePlan(ctx, store.Lease{Tenant: tenant, SyncID: sy.ID}, p, store.PlanWrite{UserBatchSize: 100, ExpiresAt: now.Add(time.Hour), RetainUntil: now.Add(time.Hour)}); err != nil {
+	if err := st.SavePlan(ctx, store.Lease{Tenant: tenant, SyncID: sy.ID}, p, store.PlanWrite{Batches: domain.CutBatches(p.Changes, domain.BatchSizes{Users: 100}), ExpiresAt: now.Add(time.Hour), RetainUntil: now.Add(time.Hour)}); err != nil {
 		b.Fatal(err)
 	}
 	svc := &Service{Store: st, Executions: &fakeExecutions{}, MaxConcurrency: benchConcurrency, CancelDrain: time.Minute, Concurrency: 8}

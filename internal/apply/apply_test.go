@@ -126,7 +126,7 @@ func newScenario(t *testing.T, addN, batchSize int, opts domain.Options) *scenar
 	if err := st.CreateSync(ctx, sy, time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.SavePlan(ctx, store.Lease{Tenant: tenant, SyncID: sy.ID}, p, store.PlanWrite{UserBatchSize: batchSize, ExpiresAt: now.Add(time.Hour), RetainUntil: now.Add(48 * time.Hour)}); err != nil {
+	if err := st.SavePlan(ctx, store.Lease{Tenant: tenant, SyncID: sy.ID}, p, store.PlanWrite{Batches: domain.CutBatches(p.Changes, domain.BatchSizes{Users: batchSize}), ExpiresAt: now.Add(time.Hour), RetainUntil: now.Add(48 * time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
 	ex := &fakeExecutions{}

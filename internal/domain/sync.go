@@ -118,11 +118,6 @@ func (s *Sync) Tripped() bool {
 	return false
 }
 
-// MaxApplyBatchesPerType is how many apply batches of one object type one
-// apply execution can name: 1,000 ranges of 1,000 batches, the limit of the
-// state machine's States.ArrayRange. A plan is batched to fit.
-const MaxApplyBatchesPerType = 1000 * 1000
-
 // Progress is the apply counter of a sync.
 type Progress struct {
 	Status     SyncStatus `json:"status"`

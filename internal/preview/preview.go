@@ -229,7 +229,7 @@ func (s *Service) compute(ctx context.Context, sy *domain.Sync, lease store.Leas
 		p.Warnings = append(p.Warnings, NoEmailWarning)
 	}
 	now := s.now()
-	w := store.PlanWrite{UserBatchSize: s.UserBatchSize, ExpiresAt: now.Add(s.TTL), RetainUntil: now.Add(s.TTL + s.Retention)}
+	w := store.PlanWrite{Batches: domain.CutBatches(p.Changes, domain.BatchSizes{Users: s.UserBatchSize}), ExpiresAt: now.Add(s.TTL), RetainUntil: now.Add(s.TTL + s.Retention)}
 	if err := s.Store.SavePlan(ctx, lease, p, w); err != nil {
 		return fmt.Errorf("preview: save plan: %w", err)
 	}

@@ -239,7 +239,7 @@ func (s *Store) FinishApply(ctx context.Context, tenant, syncID string, failure 
 }
 
 // GetBatch reads one apply batch.
-func (s *Store) GetBatch(ctx context.Context, tenant, syncID string, index int) (*Batch, bool, error) {
+func (s *Store) GetBatch(ctx context.Context, tenant, syncID string, index int) (*domain.Batch, bool, error) {
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName: aws.String(s.syncTable), Key: key(syncDataPK(tenant, syncID), batchSK(index)), ConsistentRead: aws.Bool(true),
 	})
@@ -249,7 +249,7 @@ func (s *Store) GetBatch(ctx context.Context, tenant, syncID string, index int) 
 	if out.Item == nil {
 		return nil, false, domain.Errorf(domain.ENotFound, "sync %q has no batch %d", syncID, index)
 	}
-	b := &Batch{
+	b := &domain.Batch{
 		Index: index, ObjectType: domain.ObjectType(getS(out.Item, "ot")),
 		From: int(getN(out.Item, "from")), To: int(getN(out.Item, "to")), Size: int(getN(out.Item, "n")),
 	}
@@ -258,7 +258,7 @@ func (s *Store) GetBatch(ctx context.Context, tenant, syncID string, index int) 
 
 // BatchChanges reads the changes of a batch with their member chunks and
 // any outcome already recorded.
-func (s *Store) BatchChanges(ctx context.Context, tenant, syncID string, b *Batch) ([]domain.Change, error) {
+func (s *Store) BatchChanges(ctx context.Context, tenant, syncID string, b *domain.Batch) ([]domain.Change, error) {
 	pk := syncDataPK(tenant, syncID)
 	in := &dynamodb.QueryInput{
 		TableName:              aws.String(s.syncTable),

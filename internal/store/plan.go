@@ -21,18 +21,12 @@ const memberChunkSize = 2000
 
 // PlanWrite says how to store a plan.
 type PlanWrite struct {
-	UserBatchSize  int       // applicable user changes per apply batch; default 100
-	GroupBatchSize int       // group changes per apply batch; default 10
-	ExpiresAt      time.Time // the preview can be confirmed until then
-	RetainUntil    time.Time // TTL of the per-sync items (changes, batches, progress)
-}
-
-// Batch is one apply batch: a contiguous seq range of one object type.
-type Batch struct {
-	Index      int
-	ObjectType domain.ObjectType
-	From, To   int // inclusive seq range
-	Size       int // applicable changes in the range
+	// Batches are the plan's apply batches, as domain.CutBatches cuts them:
+	// indexed from 0, the user batches first. Nil: cut at the default sizes
+	// (for callers storing a plan they built by hand).
+	Batches     []domain.Batch
+	ExpiresAt   time.Time // the preview can be confirmed until then
+	RetainUntil time.Time // TTL of the per-sync items (changes, batches, progress)
 }
 
 // rangeKey names the seq range of one object type and kind.
@@ -47,12 +41,6 @@ func rangeKey(ot domain.ObjectType, k domain.ChangeKind) string { return string(
 // worker whose lease lapsed never makes its plan confirmable.
 func (s *Store) SavePlan(ctx context.Context, l Lease, plan *domain.Plan, w PlanWrite) error {
 	tenant, syncID := l.Tenant, l.SyncID
-	if w.UserBatchSize <= 0 {
-		w.UserBatchSize = 100
-	}
-	if w.GroupBatchSize <= 0 {
-		w.GroupBatchSize = 10
-	}
 	pk := syncDataPK(tenant, syncID)
 	ttl := avN(w.RetainUntil.Unix())
 	ranges := map[string][2]int{}
@@ -72,14 +60,24 @@ func (s *Store) SavePlan(ctx context.Context, l Lease, plan *domain.Plan, w Plan
 			return fmt.Errorf("store: save plan: %s changes are not contiguous (seq %d)", rk, c.Seq)
 		}
 	}
-	batches := planBatches(plan.Changes, w.UserBatchSize, w.GroupBatchSize)
+	batches := w.Batches
+	if batches == nil {
+		batches = domain.CutBatches(plan.Changes, domain.BatchSizes{})
+	}
 	total := 0
 	userBatches := 0
-	for _, b := range batches {
-		total += b.Size
-		if b.ObjectType == domain.ObjectUser {
+	for i, b := range batches {
+		// The sync records how many batches hold users: apply finds a batch
+		// by its index and the groups after the users.
+		switch {
+		case b.Index != i:
+			return fmt.Errorf("store: save plan: batch %d has index %d; indexes must be 0..n-1 in order", i, b.Index)
+		case b.ObjectType == domain.ObjectUser && userBatches < i:
+			return fmt.Errorf("store: save plan: user batch %d follows a group batch", i)
+		case b.ObjectType == domain.ObjectUser:
 			userBatches++
 		}
+		total += b.Size
 	}
 	err := s.putStream(ctx, s.syncTable, func(emit func(item) error) error {
 		for i := range plan.Changes {
@@ -201,49 +199,6 @@ func changeItems(pk string, c *domain.Change, ttl types.AttributeValue) ([]item,
 	}
 	it["mch"] = avN(int64(chunks))
 	return out, nil
-}
-
-// planBatches splits the applicable changes (everything but skips) into
-// batches of one object type each: users first, then groups, which apply
-// after users because memberships refer to users the plan adds.
-//
-// A batch size too small for the plan grows so that neither type has more
-// than domain.MaxApplyBatchesPerType batches: an apply execution can name
-// no more.
-func planBatches(changes []domain.Change, userSize, groupSize int) []Batch {
-	var users, groups int
-	for i := range changes {
-		switch c := &changes[i]; {
-		case c.Kind == domain.KindSkip:
-		case c.ObjectType == domain.ObjectGroup:
-			groups++
-		default:
-			users++
-		}
-	}
-	fit := func(size, n int) int {
-		return max(size, (n+domain.MaxApplyBatchesPerType-1)/domain.MaxApplyBatchesPerType)
-	}
-	userSize, groupSize = fit(userSize, users), fit(groupSize, groups)
-	var out []Batch
-	var cur *Batch
-	for i := range changes {
-		c := &changes[i]
-		if c.Kind == domain.KindSkip {
-			continue
-		}
-		size := userSize
-		if c.ObjectType == domain.ObjectGroup {
-			size = groupSize
-		}
-		if cur == nil || cur.ObjectType != c.ObjectType || cur.Size >= size {
-			out = append(out, Batch{Index: len(out), ObjectType: c.ObjectType, From: c.Seq})
-			cur = &out[len(out)-1]
-		}
-		cur.To = c.Seq
-		cur.Size++
-	}
-	return out
 }
 
 // ChangeFilter narrows a change listing.

@@ -266,7 +266,7 @@ func TestSavePlanAndListChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	plan := samplePlan(250, 4500)
-	if err := s.SavePlan(ctx, Lease{Tenant: "acme", SyncID: sy.ID}, plan, PlanWrite{UserBatchSize: 100, ExpiresAt: now.Add(24 * time.Hour), RetainUntil: now.Add(30 * 24 * time.Hour)}); err != nil {
+	if err := s.SavePlan(ctx, Lease{Tenant: "acme", SyncID: sy.ID}, plan, PlanWrite{Batches: domain.CutBatches(plan.Changes, domain.BatchSizes{Users: 100}), ExpiresAt: now.Add(24 * time.Hour), RetainUntil: now.Add(30 * 24 * time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.GetSync(ctx, "acme", sy.ID)
@@ -346,6 +346,40 @@ func TestSavePlanAndListChanges(t *testing.T) {
 		_, _, err := s.ListChanges(ctx, "other", sy.ID, ChangeFilter{}, Page{Limit: 10})
 		wantCode(t, err, domain.ENotFound)
 	})
+}
+
+// SavePlan stores the batches it is given; the sync records how many of
+// the first hold users, so batches out of that order are refused.
+func TestSavePlanRefusesBatchesOutOfOrder(t *testing.T) {
+	ctx := context.Background()
+	s := newTestStore(t)
+	plan := samplePlan(2, 0)
+	user := func(i, seq int) domain.Batch {
+		return domain.Batch{Index: i, ObjectType: domain.ObjectUser, From: seq, To: seq, Size: 1}
+	}
+	tests := []struct {
+		name    string
+		batches []domain.Batch
+	}{
+		{"an index out of order", []domain.Batch{user(0, 1), user(2, 2)}},
+		{"a user batch after a group batch", []domain.Batch{user(0, 1), {Index: 1, ObjectType: domain.ObjectGroup, From: 5, To: 5, Size: 1}, user(2, 2)}},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tenant := fmt.Sprintf("order%d", i)
+			sy := newSync(tenant, time.Now())
+			if err := s.CreateSync(ctx, sy, time.Hour); err != nil {
+				t.Fatal(err)
+			}
+			err := s.SavePlan(ctx, Lease{Tenant: tenant, SyncID: sy.ID}, plan, PlanWrite{Batches: tc.batches, ExpiresAt: time.Now().Add(time.Hour)})
+			if err == nil {
+				t.Fatal("SavePlan stored them")
+			}
+			if got, _ := s.GetSync(ctx, tenant, sy.ID); got.Status != domain.SyncPreviewing {
+				t.Fatalf("status = %s, want PREVIEWING", got.Status)
+			}
+		})
+	}
 }
 
 func TestLoadDirectory(t *testing.T) {

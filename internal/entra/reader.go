@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -23,6 +22,7 @@ import (
 	core "github.com/microsoftgraph/msgraph-sdk-go-core"
 	"github.com/microsoftgraph/msgraph-sdk-go/groups"
 	"github.com/microsoftgraph/msgraph-sdk-go/users"
+	"golang.org/x/sync/errgroup"
 
 	"dirsync/internal/domain"
 )
@@ -512,40 +512,18 @@ func portOf(u *url.URL) string {
 }
 
 // parallel runs fn for 0..count-1 on at most workers goroutines. The first
-// error cancels the others and is returned.
+// error cancels the others and is returned; so is ctx's end.
 func parallel(ctx context.Context, workers, count int, fn func(context.Context, int) error) error {
-	if count == 0 {
-		return ctx.Err()
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		once     sync.Once
-		firstErr error
-		wg       sync.WaitGroup
-	)
-	jobs := make(chan int)
-	for range min(workers, count) {
-		wg.Go(func() {
-			for i := range jobs {
-				if err := fn(ctx, i); err != nil {
-					once.Do(func() { firstErr = err; cancel() })
-				}
-			}
-		})
-	}
-feed:
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(1, workers))
 	for i := range count {
-		select {
-		case jobs <- i:
-		case <-ctx.Done():
-			break feed
+		if gctx.Err() != nil {
+			break
 		}
+		g.Go(func() error { return fn(gctx, i) })
 	}
-	close(jobs)
-	wg.Wait()
-	if firstErr != nil {
-		return firstErr
+	if err := g.Wait(); err != nil {
+		return err
 	}
 	return ctx.Err()
 }

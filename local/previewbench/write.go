@@ -4,13 +4,13 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"golang.org/x/sync/errgroup"
 
 	"dirsync/internal/store"
 )
@@ -88,39 +88,25 @@ func WriteItems(ctx context.Context, db BatchWriter, w RawWrite) error {
 	if w.Items <= 0 {
 		return nil
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	// Every item carries pk, sk ("C#" and ten digits) and d: d makes up the rest.
 	padding := strings.Repeat("x", max(0, w.ItemBytes-(len("pk")+len(w.Partition)+len("sk")+12+len("d"))))
-	chunks := make(chan int)
-	var (
-		wg       sync.WaitGroup
-		once     sync.Once
-		firstErr error
-	)
-	for range max(1, w.Concurrency) {
-		wg.Go(func() {
-			for start := range chunks {
-				if err := writeRawChunk(ctx, db, w, padding, start, min(start+batchWriteLimit, w.Items)); err != nil {
-					once.Do(func() { firstErr = fmt.Errorf("previewbench: raw write of items %d+: %w", start, err); cancel() })
-				}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(1, w.Concurrency))
+	for start := 0; start < w.Items && gctx.Err() == nil; start += batchWriteLimit {
+		g.Go(func() error {
+			if err := writeRawChunk(gctx, db, w, padding, start, min(start+batchWriteLimit, w.Items)); err != nil {
+				return fmt.Errorf("previewbench: raw write of items %d+: %w", start, err)
 			}
+			return nil
 		})
 	}
-feed:
-	for start := 0; start < w.Items; start += batchWriteLimit {
-		select {
-		case chunks <- start:
-		case <-ctx.Done():
-			break feed
-		}
+	if err := g.Wait(); err != nil {
+		return err
 	}
-	close(chunks)
-	wg.Wait()
-	if firstErr == nil && ctx.Err() != nil {
-		return fmt.Errorf("previewbench: raw write: %w", ctx.Err())
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("previewbench: raw write: %w", err)
 	}
-	return firstErr
+	return nil
 }
 
 func writeRawChunk(ctx context.Context, db BatchWriter, w RawWrite, padding string, from, to int) error {

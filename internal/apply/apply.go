@@ -18,7 +18,8 @@ import (
 	"dirsync/internal/store"
 )
 
-// Store is what applying needs from the storage.
+// Store is what applying needs from the storage: the syncs with their
+// plans and counters, and the directory the changes are applied to.
 type Store interface {
 	GetSync(ctx context.Context, tenant, id string) (*domain.Sync, error)
 	BeginApply(ctx context.Context, sy *domain.Sync, confirmedBy string) (*domain.Sync, error)
@@ -27,12 +28,9 @@ type Store interface {
 	FinishApply(ctx context.Context, tenant, syncID string, failure *domain.SyncError) (domain.SyncStatus, error)
 	GetBatch(ctx context.Context, tenant, syncID string, index int) (*domain.Batch, bool, error)
 	BatchChanges(ctx context.Context, tenant, syncID string, b *domain.Batch) ([]domain.Change, error)
-	ApplyUserChange(ctx context.Context, a *store.ApplyContext, c *domain.Change) (store.Outcome, error)
-	ApplyUserAdds(ctx context.Context, a *store.ApplyContext, changes []*domain.Change) ([]store.Outcome, error)
-	ApplyGroupChange(ctx context.Context, a *store.ApplyContext, c *domain.Change) (store.Outcome, error)
-	WrittenChanges(ctx context.Context, a *store.ApplyContext, changes []*domain.Change) (map[int]bool, error)
-	RecordOutcomes(ctx context.Context, tenant, syncID string, outcomes []store.Outcome) error
+	RecordOutcomes(ctx context.Context, tenant, syncID string, outcomes []domain.Outcome) error
 	CompleteBatch(ctx context.Context, tenant, syncID string, index int, t store.Tally) (bool, error)
+	Directory
 }
 
 // Executions starts and stops runs of the apply state machine.
@@ -259,14 +257,14 @@ func (s *Service) ApplyBatch(ctx context.Context, ev BatchEvent) (BatchResult, e
 	if err != nil {
 		return res, retryable(err)
 	}
-	a := &store.ApplyContext{Tenant: ev.TenantID, SyncID: ev.SyncID, Directory: sy.DirectoryTenantID, ConfirmedBy: sy.ConfirmedBy}
+	ap := &applier{dir: s.Store, ac: applyContext{Tenant: ev.TenantID, SyncID: ev.SyncID, Directory: sy.DirectoryTenantID, ConfirmedBy: sy.ConfirmedBy}}
 
 	var (
 		mu       sync.Mutex
-		outcomes []store.Outcome // new ones, to record
+		outcomes []domain.Outcome // new ones, to record
 		tally    store.Tally
 	)
-	record := func(o store.Outcome, isNew bool) {
+	record := func(o domain.Outcome, isNew bool) {
 		mu.Lock()
 		defer mu.Unlock()
 		tally.Add(o.Result)
@@ -280,7 +278,7 @@ func (s *Service) ApplyBatch(ctx context.Context, ev BatchEvent) (BatchResult, e
 		switch {
 		case c.Kind == domain.KindSkip:
 		case c.Outcome != "": // recorded by an earlier attempt of this batch
-			record(store.Outcome{Seq: c.Seq, Result: c.Outcome, Reason: c.OutcomeReason}, false)
+			record(domain.Outcome{Seq: c.Seq, Result: c.Outcome, Reason: c.OutcomeReason}, false)
 		case ev.Failed:
 			unrecorded = append(unrecorded, c)
 		case c.ObjectType == domain.ObjectUser && c.Kind == domain.KindAdd:
@@ -290,7 +288,7 @@ func (s *Service) ApplyBatch(ctx context.Context, ev BatchEvent) (BatchResult, e
 		}
 	}
 	if len(unrecorded) > 0 {
-		outcomes, err := s.failedForGood(ctx, a, unrecorded, ev.Error)
+		outcomes, err := s.failedForGood(ctx, ap, unrecorded, ev.Error)
 		if err != nil {
 			return res, retryable(err)
 		}
@@ -300,7 +298,7 @@ func (s *Service) ApplyBatch(ctx context.Context, ev BatchEvent) (BatchResult, e
 	}
 	var addErr error
 	if len(adds) > 0 {
-		added, err := s.Store.ApplyUserAdds(ctx, a, adds)
+		added, err := ap.applyUserAdds(ctx, adds)
 		for _, o := range added {
 			record(o, true)
 		}
@@ -308,12 +306,12 @@ func (s *Service) ApplyBatch(ctx context.Context, ev BatchEvent) (BatchResult, e
 	}
 	err = forEach(ctx, len(todo), max(1, s.Concurrency), func(ctx context.Context, i int) error {
 		c := todo[i]
-		var o store.Outcome
+		var o domain.Outcome
 		var err error
 		if c.ObjectType == domain.ObjectGroup {
-			o, err = s.Store.ApplyGroupChange(ctx, a, c)
+			o, err = ap.applyGroupChange(ctx, c)
 		} else {
-			o, err = s.Store.ApplyUserChange(ctx, a, c)
+			o, err = ap.applyUserChange(ctx, c)
 		}
 		if err != nil {
 			return err
@@ -344,14 +342,14 @@ func (s *Service) ApplyBatch(ctx context.Context, ev BatchEvent) (BatchResult, e
 // applied (a user change is one write), a group written without the
 // certainty that its memberships followed is failed with that said, and
 // the rest failed.
-func (s *Service) failedForGood(ctx context.Context, a *store.ApplyContext, changes []*domain.Change, cause *StepError) ([]store.Outcome, error) {
-	written, err := s.Store.WrittenChanges(ctx, a, changes)
+func (s *Service) failedForGood(ctx context.Context, ap *applier, changes []*domain.Change, cause *StepError) ([]domain.Outcome, error) {
+	written, err := ap.writtenChanges(ctx, changes)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]store.Outcome, 0, len(changes))
+	out := make([]domain.Outcome, 0, len(changes))
 	for _, c := range changes {
-		o := store.Outcome{Seq: c.Seq, Result: domain.OutcomeFailed, Reason: failureReason(cause)}
+		o := domain.Outcome{Seq: c.Seq, Result: domain.OutcomeFailed, Reason: failureReason(cause)}
 		switch {
 		case !written[c.Seq]:
 		case c.ObjectType == domain.ObjectUser || c.Kind == domain.KindRemove:

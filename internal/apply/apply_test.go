@@ -267,7 +267,7 @@ func (f *flakyStore) CompleteBatch(ctx context.Context, tenant, syncID string, i
 	return done, err
 }
 
-func (f *flakyStore) RecordOutcomes(ctx context.Context, tenant, syncID string, o []store.Outcome) error {
+func (f *flakyStore) RecordOutcomes(ctx context.Context, tenant, syncID string, o []domain.Outcome) error {
 	if f.failRecord.Add(-1) >= 0 {
 		return errors.New("crashed before recording outcomes")
 	}

@@ -164,6 +164,13 @@ const (
 	OutcomeFailed   = "failed"
 )
 
+// Outcome is what applying one change did.
+type Outcome struct {
+	Seq    int
+	Result string // OutcomeApplied, OutcomeConflict, OutcomeFailed
+	Reason string
+}
+
 // ConnectionCheck is one step of testing a connection (token, read a user,
 // read a group) and what is wrong when it fails.
 type ConnectionCheck struct {

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -305,17 +304,10 @@ func (s *Store) BatchChanges(ctx context.Context, tenant, syncID string, b *doma
 	return out, nil
 }
 
-// Outcome is what applying one change did.
-type Outcome struct {
-	Seq    int
-	Result string // domain.OutcomeApplied, OutcomeConflict, OutcomeFailed
-	Reason string
-}
-
 // RecordOutcomes writes each change's outcome onto its change item: the
 // items are read in one BatchGetItem per 100 and put back with the outcome
 // by BatchWriteItem, a handful of requests per batch instead of one each.
-func (s *Store) RecordOutcomes(ctx context.Context, tenant, syncID string, outcomes []Outcome) error {
+func (s *Store) RecordOutcomes(ctx context.Context, tenant, syncID string, outcomes []domain.Outcome) error {
 	if len(outcomes) == 0 {
 		return nil
 	}
@@ -442,49 +434,6 @@ feed:
 		return ctx.Err()
 	}
 	return first
-}
-
-// DerivedID is the id an add creates: derived from the sync and the
-// change, so a retried batch finds the user it created before instead of
-// creating a second one. It starts with the sync's time prefix.
-func DerivedID(syncID string, seq int) string {
-	const alphabet = "0123456789abcdefghjkmnpqrstvwxyz"
-	sum := sha256.Sum256([]byte(syncID + "#" + strconv.Itoa(seq)))
-	var b [25]byte
-	copy(b[:9], syncID[:min(9, len(syncID))])
-	for i := 9; i < 25; i++ {
-		b[i] = alphabet[sum[i]&31]
-	}
-	return string(b[:])
-}
-
-// appliedMarker is stored on every user and group a sync writes, so a
-// retried write can tell its own earlier success from someone else's edit.
-func appliedMarker(syncID string, seq int) string { return syncID + "#" + strconv.Itoa(seq) }
-
-// splitEmail takes the email out of a change's attribute set (the plan
-// carries it as the "email" attribute).
-func splitEmail(a domain.Attrs) (string, domain.Attrs) {
-	out := make(domain.Attrs, 0, len(a))
-	email := ""
-	for _, at := range a {
-		if at.Name == domain.EmailAttribute {
-			email = at.Value
-			continue
-		}
-		out = append(out, at)
-	}
-	return email, out
-}
-
-// fieldAfter returns the After of a named field change.
-func fieldAfter(c *domain.Change, name string) (string, bool) {
-	for _, f := range c.Fields {
-		if f.Name == name {
-			return f.After, true
-		}
-	}
-	return "", false
 }
 
 // releaseLock deletes the tenant's lock if sync id holds it.

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
@@ -159,4 +160,57 @@ func (s *Store) writeChunk(ctx context.Context, table string, chunk []item) erro
 			return err
 		}
 	}
+}
+
+// batchGet reads keys (any number; 100 per request, unprocessed keys
+// retried) and returns the items found by sort key.
+func (s *Store) batchGet(ctx context.Context, table string, keys []item) (map[string]item, error) {
+	found := make(map[string]item, len(keys))
+	for start := 0; start < len(keys); start += 100 {
+		req := map[string]types.KeysAndAttributes{table: {Keys: keys[start:min(start+100, len(keys))], ConsistentRead: aws.Bool(true)}}
+		for attempt := 0; len(req) > 0; attempt++ {
+			out, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
+			if err != nil {
+				return nil, fmt.Errorf("store: batch get: %w", err)
+			}
+			for _, it := range out.Responses[table] {
+				found[getS(it, "sk")] = it
+			}
+			req = out.UnprocessedKeys
+			if len(req) > 0 {
+				if err := backoff(ctx, attempt); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	return found, nil
+}
+
+// deleteAll deletes pk/sk(id) for each id with BatchWriteItem.
+func (s *Store) deleteAll(ctx context.Context, table, pk string, ids []string, sk func(string) string) error {
+	for start := 0; start < len(ids); start += batchWriteLimit {
+		chunk := ids[start:min(start+batchWriteLimit, len(ids))]
+		reqs := make([]types.WriteRequest, len(chunk))
+		for i, id := range chunk {
+			reqs[i] = types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: key(pk, sk(id))}}
+		}
+		pending := map[string][]types.WriteRequest{table: reqs}
+		for attempt := 0; len(pending[table]) > 0; attempt++ {
+			out, err := s.db.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: pending})
+			if err != nil {
+				return err
+			}
+			pending = out.UnprocessedItems
+			if len(pending[table]) > 0 {
+				if attempt+1 >= maxUnprocessedAttempts {
+					return fmt.Errorf("%d deletes still unprocessed", len(pending[table]))
+				}
+				if err := backoff(ctx, attempt); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
 }

@@ -178,6 +178,42 @@ func decodeCursor(c, prefix string) (string, error) {
 	return cur.SK, nil
 }
 
+// ErrConditionFailed says a conditional write found the directory other
+// than its condition expects, and wrote nothing. Writes return it as the
+// errors below, which say whose condition it was; what that means for a
+// change is the caller's to decide.
+var ErrConditionFailed = errors.New("a write's condition failed")
+
+var (
+	// ErrExists: the user or group a write creates exists.
+	ErrExists = fmt.Errorf("%w: the object exists", ErrConditionFailed)
+	// ErrRevisionChanged: the user or group a write replaces is not at the
+	// expected revision, or is gone.
+	ErrRevisionChanged = fmt.Errorf("%w: the object is not at the expected revision", ErrConditionFailed)
+	// ErrEmailClaimed: another user holds the email's claim.
+	ErrEmailClaimed = fmt.Errorf("%w: another user holds the email's claim", ErrConditionFailed)
+	// ErrLinkClaimed: another user or group holds the Entra link's claim.
+	ErrLinkClaimed = fmt.Errorf("%w: another object holds the Entra link's claim", ErrConditionFailed)
+)
+
+// failedConditions returns the errors of the writes of err whose condition
+// failed, joined, or nil when none did. conds[i] is what write i's
+// condition failing means (nil: it has none); a write outside a
+// transaction is write 0.
+func failedConditions(err error, conds []error) error {
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return conds[0]
+	}
+	var failed []error
+	for i, c := range conds {
+		if c != nil && conditionFailed(err, i) {
+			failed = append(failed, c)
+		}
+	}
+	return errors.Join(failed...)
+}
+
 // conditionFailed reports whether err is a failed condition, plain or as
 // the reason of a cancelled transaction item (index -1: any item).
 func conditionFailed(err error, index int) bool {

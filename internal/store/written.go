@@ -2,40 +2,33 @@ package store
 
 import (
 	"context"
+	"fmt"
 
 	"dirsync/internal/domain"
 )
 
-// WrittenChanges reports which changes this sync already wrote to the
-// directory: the user or group it targets carries the change's marker (for
-// a group removal: the group is gone). It is how a batch that failed for
-// good tells what an earlier attempt wrote but never recorded.
-func (s *Store) WrittenChanges(ctx context.Context, a *ApplyContext, changes []*domain.Change) (map[int]bool, error) {
-	keys := make([]item, 0, len(changes))
-	sks := make([]string, len(changes))
-	for i, c := range changes {
-		id := c.TargetID
-		if c.Kind == domain.KindAdd {
-			id = DerivedID(a.SyncID, c.Seq)
+// ReadMarkers reads, for each user or group, the marker of the last write
+// a sync change made to it ("" if none). Objects that do not exist are
+// left out of the map.
+func (s *Store) ReadMarkers(ctx context.Context, tenant string, objects []domain.ObjectRef) (map[domain.ObjectRef]string, error) {
+	keys := make([]item, len(objects))
+	sks := make([]string, len(objects))
+	for i, o := range objects {
+		sks[i] = userSK(o.ID)
+		if o.Type == domain.ObjectGroup {
+			sks[i] = groupSK(o.ID)
 		}
-		sks[i] = userSK(id)
-		if c.ObjectType == domain.ObjectGroup {
-			sks[i] = groupSK(id)
-		}
-		keys = append(keys, key(tenantPK(a.Tenant), sks[i]))
+		keys[i] = key(tenantPK(tenant), sks[i])
 	}
 	found, err := s.batchGet(ctx, s.dirTable, keys)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("store: read the markers of %d objects: %w", len(objects), err)
 	}
-	written := make(map[int]bool, len(changes))
-	for i, c := range changes {
-		it := found[sks[i]]
-		if c.ObjectType == domain.ObjectGroup && c.Kind == domain.KindRemove {
-			written[c.Seq] = it == nil
-			continue
+	markers := make(map[domain.ObjectRef]string, len(found))
+	for i, o := range objects {
+		if it, ok := found[sks[i]]; ok {
+			markers[o] = getS(it, "ls")
 		}
-		written[c.Seq] = it != nil && getS(it, "ls") == appliedMarker(a.SyncID, c.Seq)
 	}
-	return written, nil
+	return markers, nil
 }

@@ -1,0 +1,279 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"dirsync/internal/domain"
+)
+
+// ReadGroup reads a group as a conditional write needs it: consistently,
+// with the marker of the last write a sync change made to it ("" if none).
+// An absent group is nil, without an error.
+func (s *Store) ReadGroup(ctx context.Context, tenant, id string) (g *domain.Group, marker string, err error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(s.dirTable), Key: key(tenantPK(tenant), groupSK(id)), ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("store: read group %s: %w", id, err)
+	}
+	if out.Item == nil {
+		return nil, "", nil
+	}
+	cur := groupFromItem(out.Item)
+	return &cur, getS(out.Item, "ls"), nil
+}
+
+// WriteGroup makes one group write: a create with its Entra link's claim
+// in one transaction, or a replace. When a condition fails nothing is
+// written and each failed condition is returned, joined: ErrExists or
+// ErrRevisionChanged, ErrLinkClaimed.
+func (s *Store) WriteGroup(ctx context.Context, tenant string, w domain.GroupWrite) error {
+	g := w.Group
+	g.UpdatedAt = s.now().UTC()
+	var err error
+	var conds []error
+	if w.Create {
+		g.Revision = 1
+		it := groupItem(tenant, &g)
+		it["ls"] = avS(w.Marker)
+		claim := key(tenantPK(tenant), groupLinkSK(g.ExternalTenantID, g.ExternalID))
+		claim["gid"] = avS(g.ID)
+		// Its own earlier write is no obstacle: a retried create rewrites it.
+		_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+			{Put: &types.Put{TableName: aws.String(s.dirTable), Item: it,
+				ConditionExpression: aws.String("attribute_not_exists(pk) OR ls = :ls"), ExpressionAttributeValues: map[string]types.AttributeValue{":ls": avS(w.Marker)}}},
+			{Put: &types.Put{TableName: aws.String(s.dirTable), Item: claim,
+				ConditionExpression: aws.String("attribute_not_exists(pk) OR gid = :gid"), ExpressionAttributeValues: map[string]types.AttributeValue{":gid": avS(g.ID)}}},
+		}})
+		conds = []error{ErrExists, ErrLinkClaimed}
+	} else {
+		g.Revision = w.ExpectedRevision + 1
+		it := groupItem(tenant, &g)
+		it["ls"] = avS(w.Marker)
+		_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
+			TableName: aws.String(s.dirTable), Item: it, ConditionExpression: aws.String("rev = :rev"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":rev": avN(w.ExpectedRevision)},
+		})
+		conds = []error{ErrRevisionChanged}
+	}
+	if err == nil {
+		return nil
+	}
+	if failed := failedConditions(err, conds); failed != nil {
+		err = failed
+	}
+	return fmt.Errorf("store: put group %s: %w", g.ID, err)
+}
+
+// DeleteGroup deletes a group (as ReadGroup read it): its memberships, a
+// page at a time, then the group and its Entra link's claim. When the
+// deadline nears it stops with ErrOutOfTime; a retry finds only the
+// members that are left.
+func (s *Store) DeleteGroup(ctx context.Context, tenant string, g *domain.Group) error {
+	if err := s.removeAllMembers(ctx, tenant, g.ID); err != nil {
+		return err
+	}
+	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{Delete: &types.Delete{TableName: aws.String(s.dirTable), Key: key(tenantPK(tenant), groupSK(g.ID))}},
+		{Delete: &types.Delete{TableName: aws.String(s.dirTable), Key: key(tenantPK(tenant), groupLinkSK(g.ExternalTenantID, g.ExternalID))}},
+	}})
+	if err != nil {
+		return fmt.Errorf("store: remove group %s: %w", g.ID, err)
+	}
+	return nil
+}
+
+// membershipSlice is how many member references are written between two
+// checkpoints.
+const membershipSlice = 1000
+
+// ErrOutOfTime says the invocation's deadline is near. The work done so far
+// is checkpointed, so the retry the state machine makes continues from it:
+// a group of any size is applied over as many invocations as it needs.
+var ErrOutOfTime = errors.New("store: the invocation is running out of time; a retry continues from the checkpoint")
+
+// nearDeadline reports whether ctx ends within margin.
+func nearDeadline(ctx context.Context, margin time.Duration) bool {
+	d, ok := ctx.Deadline()
+	return ok && time.Until(d) < margin
+}
+
+// WriteMemberships adds and removes a group change's members (idempotent
+// puts and deletes of both membership items), one slice at a time, saving
+// on the change item how far it got; a retry starts there. At least one
+// slice is written per call, so every attempt makes progress; when the
+// deadline nears it stops with ErrOutOfTime. It returns how many member
+// references named no user (an Entra id no link claim holds), counting
+// those of earlier attempts, and refreshes the group's member count.
+func (s *Store) WriteMemberships(ctx context.Context, tenant string, w domain.MembershipWrite) (missed int, err error) {
+	added, removed := w.Added, w.Removed
+	total := len(added) + len(removed)
+	missed = w.Missed
+	for start, first := w.Done, true; start < total; first = false {
+		if !first && nearDeadline(ctx, s.ApplyMargin) {
+			return missed, ErrOutOfTime
+		}
+		end := min(start+membershipSlice, total)
+		addIDs, miss, err := s.resolveMembers(ctx, tenant, w.Directory, added[min(start, len(added)):min(end, len(added))])
+		if err != nil {
+			return 0, err
+		}
+		remIDs, _, err := s.resolveMembers(ctx, tenant, w.Directory, removed[max(start-len(added), 0):max(end-len(added), 0)])
+		if err != nil {
+			return 0, err
+		}
+		puts := make([]item, 0, 2*len(addIDs))
+		for _, uid := range addIDs {
+			ug := key(tenantPK(tenant), userGroupSK(uid, w.GroupID))
+			ug["dn"] = avS(w.GroupName)
+			puts = append(puts, key(tenantPK(tenant), memberSK(w.GroupID, uid)), ug)
+		}
+		if err := s.putAll(ctx, s.dirTable, puts); err != nil {
+			return 0, fmt.Errorf("store: add members of %s: %w", w.GroupID, err)
+		}
+		if err := s.deleteMemberships(ctx, tenant, w.GroupID, remIDs); err != nil {
+			return 0, err
+		}
+		missed += miss
+		if _, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName: aws.String(s.syncTable), Key: key(syncDataPK(tenant, w.SyncID), changeSK(w.Seq)),
+			UpdateExpression:          aws.String("SET mdone = :d, mmiss = :m"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":d": avN(int64(end)), ":m": avN(int64(missed))},
+		}); err != nil {
+			return 0, fmt.Errorf("store: checkpoint members of change %d: %w", w.Seq, err)
+		}
+		start = end
+	}
+	return missed, s.refreshMemberCount(ctx, tenant, w.GroupID)
+}
+
+// resolveMembers turns member references into platform user ids: by id, or
+// by the Entra link claim for users this plan added.
+func (s *Store) resolveMembers(ctx context.Context, tenant, directory string, refs []domain.MemberRef) ([]string, int, error) {
+	ids := make([]string, 0, len(refs))
+	var lookups []string
+	for _, r := range refs {
+		if r.UserID != "" {
+			ids = append(ids, r.UserID)
+		} else if r.ExternalID != "" {
+			lookups = append(lookups, r.ExternalID)
+		}
+	}
+	keys := make([]item, len(lookups))
+	for i, x := range lookups {
+		keys[i] = key(tenantPK(tenant), linkSK(directory, x))
+	}
+	claims, err := s.batchGet(ctx, s.dirTable, keys)
+	if err != nil {
+		return nil, 0, fmt.Errorf("store: resolve members: %w", err)
+	}
+	for _, it := range claims {
+		ids = append(ids, getS(it, "uid"))
+	}
+	missing := len(lookups) - len(claims)
+	return ids, missing, nil
+}
+
+// deleteMemberships deletes both items of each membership of gid.
+func (s *Store) deleteMemberships(ctx context.Context, tenant, gid string, uids []string) error {
+	if err := s.deleteAll(ctx, s.dirTable, tenantPK(tenant), uids, func(uid string) string { return memberSK(gid, uid) }); err != nil {
+		return fmt.Errorf("store: remove members of %s: %w", gid, err)
+	}
+	if err := s.deleteAll(ctx, s.dirTable, tenantPK(tenant), uids, func(uid string) string { return userGroupSK(uid, gid) }); err != nil {
+		return fmt.Errorf("store: remove members of %s: %w", gid, err)
+	}
+	return nil
+}
+
+// RenameMemberships puts a group's new name on each member's UG# item.
+func (s *Store) RenameMemberships(ctx context.Context, tenant, gid, name string) error {
+	var puts []item
+	prefix := "M#" + gid + "#"
+	err := s.queryAll(ctx, s.dirTable, tenantPK(tenant), prefix, func(it item) {
+		ug := key(tenantPK(tenant), userGroupSK(strings.TrimPrefix(getS(it, "sk"), prefix), gid))
+		ug["dn"] = avS(name)
+		puts = append(puts, ug)
+	})
+	if err != nil {
+		return fmt.Errorf("store: members of %s: %w", gid, err)
+	}
+	return s.putAll(ctx, s.dirTable, puts)
+}
+
+// removeAllMembers deletes every membership of gid, a page at a time; when
+// the deadline nears it stops with ErrOutOfTime and the retry finds only
+// the members that are left.
+func (s *Store) removeAllMembers(ctx context.Context, tenant, gid string) error {
+	prefix := "M#" + gid + "#"
+	for first := true; ; first = false {
+		if !first && nearDeadline(ctx, s.ApplyMargin) {
+			return ErrOutOfTime
+		}
+		out, err := s.db.Query(ctx, &dynamodb.QueryInput{
+			TableName:              aws.String(s.dirTable),
+			KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :p)"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{
+				":pk": avS(tenantPK(tenant)), ":p": avS(prefix),
+			},
+			Limit:          aws.Int32(membershipSlice),
+			ConsistentRead: aws.Bool(true),
+		})
+		if err != nil {
+			return fmt.Errorf("store: members of %s: %w", gid, err)
+		}
+		if len(out.Items) == 0 {
+			return nil
+		}
+		uids := make([]string, len(out.Items))
+		for i, it := range out.Items {
+			uids[i] = strings.TrimPrefix(getS(it, "sk"), prefix)
+		}
+		if err := s.deleteMemberships(ctx, tenant, gid, uids); err != nil {
+			return err
+		}
+	}
+}
+
+func (s *Store) refreshMemberCount(ctx context.Context, tenant, gid string) error {
+	in := &dynamodb.QueryInput{
+		TableName:              aws.String(s.dirTable),
+		KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :p)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk": avS(tenantPK(tenant)), ":p": avS("M#" + gid + "#"),
+		},
+		Select:         types.SelectCount,
+		ConsistentRead: aws.Bool(true),
+	}
+	n := int64(0)
+	for {
+		out, err := s.db.Query(ctx, in)
+		if err != nil {
+			return fmt.Errorf("store: count members of %s: %w", gid, err)
+		}
+		n += int64(out.Count)
+		if len(out.LastEvaluatedKey) == 0 {
+			break
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(s.dirTable), Key: key(tenantPK(tenant), groupSK(gid)),
+		UpdateExpression: aws.String("SET mc = :n"), ConditionExpression: aws.String("attribute_exists(pk)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":n": avN(n)},
+	})
+	if conditionFailed(err, 0) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("store: member count of %s: %w", gid, err)
+	}
+	return nil
+}

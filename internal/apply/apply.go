@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"dirsync/internal/domain"
 	"dirsync/internal/store"
 )
@@ -304,22 +306,27 @@ func (s *Service) ApplyBatch(ctx context.Context, ev BatchEvent) (BatchResult, e
 		}
 		addErr = err
 	}
-	err = forEach(ctx, len(todo), max(1, s.Concurrency), func(ctx context.Context, i int) error {
-		c := todo[i]
-		var o domain.Outcome
-		var err error
-		if c.ObjectType == domain.ObjectGroup {
-			o, err = ap.applyGroupChange(ctx, c)
-		} else {
-			o, err = ap.applyUserChange(ctx, c)
-		}
-		if err != nil {
-			return err
-		}
-		record(o, true)
-		return nil
-	})
-	err = errors.Join(addErr, err)
+	// A change that fails to write does not stop the others (no shared
+	// cancel): what they decide is recorded, and the retry redoes the rest.
+	var g errgroup.Group
+	g.SetLimit(max(1, s.Concurrency))
+	for _, c := range todo {
+		g.Go(func() error {
+			var o domain.Outcome
+			var err error
+			if c.ObjectType == domain.ObjectGroup {
+				o, err = ap.applyGroupChange(ctx, c)
+			} else {
+				o, err = ap.applyUserChange(ctx, c)
+			}
+			if err != nil {
+				return err
+			}
+			record(o, true)
+			return nil
+		})
+	}
+	err = errors.Join(addErr, g.Wait())
 	// Whatever was decided is recorded even if some change failed to write,
 	// so the retry only redoes what is left.
 	if rerr := s.Store.RecordOutcomes(ctx, ev.TenantID, ev.SyncID, outcomes); rerr != nil {
@@ -419,39 +426,4 @@ func (s *Service) logger() *slog.Logger {
 		return s.Logger
 	}
 	return slog.Default()
-}
-
-// forEach runs fn for 0..n-1 with at most workers at once and returns the
-// first error after every started call ended.
-func forEach(ctx context.Context, n, workers int, fn func(ctx context.Context, i int) error) error {
-	if n == 0 {
-		return nil
-	}
-	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		first error
-	)
-	next := make(chan int)
-	for w := 0; w < min(workers, n); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				if err := fn(ctx, i); err != nil {
-					mu.Lock()
-					if first == nil {
-						first = err
-					}
-					mu.Unlock()
-				}
-			}
-		}()
-	}
-	for i := 0; i < n; i++ {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	return first
 }

@@ -4,12 +4,12 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"golang.org/x/sync/errgroup"
 )
 
 // batchWriteLimit is DynamoDB's maximum number of requests per BatchWriteItem.
@@ -39,103 +39,55 @@ func backoff(ctx context.Context, attempt int) error {
 // s.WriteConcurrency chunks at a time, retrying unprocessed items with
 // backoff. It returns the first error, after every started chunk ended.
 func (s *Store) putAll(ctx context.Context, table string, items []item) error {
-	if len(items) == 0 {
-		return nil
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	chunks := make(chan int)
-	var (
-		wg       sync.WaitGroup
-		errOnce  sync.Once
-		firstErr error
-	)
-	workers := max(1, s.WriteConcurrency)
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for start := range chunks {
-				end := min(start+batchWriteLimit, len(items))
-				if err := s.writeChunk(ctx, table, items[start:end]); err != nil {
-					errOnce.Do(func() { firstErr = fmt.Errorf("put batch %d: %w", start/batchWriteLimit, err); cancel() })
-				}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(1, s.WriteConcurrency))
+	for start := 0; start < len(items) && gctx.Err() == nil; start += batchWriteLimit {
+		g.Go(func() error {
+			if err := s.writeChunk(gctx, table, items[start:min(start+batchWriteLimit, len(items))]); err != nil {
+				return fmt.Errorf("put batch %d: %w", start/batchWriteLimit, err)
 			}
-		}()
+			return nil
+		})
 	}
-feed:
-	for start := 0; start < len(items); start += batchWriteLimit {
-		select {
-		case chunks <- start:
-		case <-ctx.Done():
-			break feed
-		}
+	if err := g.Wait(); err != nil {
+		return err
 	}
-	close(chunks)
-	wg.Wait()
-	if firstErr == nil && ctx.Err() != nil {
-		return ctx.Err()
-	}
-	return firstErr
+	return ctx.Err()
 }
 
 // putStream writes the items produce emits, 25 per BatchWriteItem and up to
 // s.WriteConcurrency requests at once, building them only as fast as they
-// are written: a million-change plan never exists as items all at once.
+// are written (emit waits for a free writer): a million-change plan never
+// exists as items all at once.
 func (s *Store) putStream(ctx context.Context, table string, produce func(emit func(item) error) error) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	workers := max(1, s.WriteConcurrency)
-	chunks := make(chan []item, workers)
-	var (
-		wg       sync.WaitGroup
-		errOnce  sync.Once
-		firstErr error
-	)
-	fail := func(err error) {
-		errOnce.Do(func() { firstErr = err; cancel() })
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(1, s.WriteConcurrency))
+	chunk := make([]item, 0, batchWriteLimit)
+	flush := func() error {
+		if err := gctx.Err(); err != nil {
+			return err
+		}
+		full := chunk
+		chunk = make([]item, 0, batchWriteLimit)
+		g.Go(func() error { return s.writeChunk(gctx, table, full) })
+		return nil
 	}
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for chunk := range chunks {
-				if err := s.writeChunk(ctx, table, chunk); err != nil {
-					fail(err)
-				}
-			}
-		}()
-	}
-	var chunk []item
-	n := 0
-	emit := func(it item) error {
-		chunk = append(chunk, it)
-		if len(chunk) < batchWriteLimit {
+	err := produce(func(it item) error {
+		if chunk = append(chunk, it); len(chunk) < batchWriteLimit {
 			return nil
 		}
-		select {
-		case chunks <- chunk:
-			n++
-			chunk = make([]item, 0, batchWriteLimit)
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	err := produce(emit)
+		return flush()
+	})
 	if err == nil && len(chunk) > 0 {
-		select {
-		case chunks <- chunk:
-		case <-ctx.Done():
-			err = ctx.Err()
-		}
+		err = flush()
 	}
-	close(chunks)
-	wg.Wait()
-	if firstErr != nil {
-		return firstErr
+	if werr := g.Wait(); werr != nil {
+		return werr // a writer's failure is why emit stopped
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	return ctx.Err()
 }
 
 func (s *Store) writeChunk(ctx context.Context, table string, chunk []item) error {

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"golang.org/x/sync/errgroup"
 
 	"dirsync/internal/domain"
 )
@@ -39,18 +40,23 @@ func userGroupSK(userID, groupID string) string { return "UG#" + userID + "#" + 
 
 // withGroups fills in the groups of each user from its UG# items.
 func (s *Store) withGroups(ctx context.Context, tenant string, users []domain.User) error {
-	return forEach(ctx, len(users), 8, func(ctx context.Context, i int) error {
-		prefix := "UG#" + users[i].ID + "#"
-		var groups []domain.GroupRef
-		err := s.queryAll(ctx, s.dirTable, tenantPK(tenant), prefix, func(it item) {
-			groups = append(groups, domain.GroupRef{ID: strings.TrimPrefix(getS(it, "sk"), prefix), DisplayName: getS(it, "dn")})
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for i := range users {
+		g.Go(func() error {
+			prefix := "UG#" + users[i].ID + "#"
+			var groups []domain.GroupRef
+			err := s.queryAll(gctx, s.dirTable, tenantPK(tenant), prefix, func(it item) {
+				groups = append(groups, domain.GroupRef{ID: strings.TrimPrefix(getS(it, "sk"), prefix), DisplayName: getS(it, "dn")})
+			})
+			if err != nil {
+				return fmt.Errorf("store: groups of user %s: %w", users[i].ID, err)
+			}
+			users[i].Groups = groups
+			return nil
 		})
-		if err != nil {
-			return fmt.Errorf("store: groups of user %s: %w", users[i].ID, err)
-		}
-		users[i].Groups = groups
-		return nil
-	})
+	}
+	return g.Wait()
 }
 
 func userItem(tenant string, u *domain.User) item {

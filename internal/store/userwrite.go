@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"golang.org/x/sync/errgroup"
 
 	"dirsync/internal/domain"
 )
@@ -95,26 +96,33 @@ func (s *Store) CreateUsers(ctx context.Context, tenant string, ws []domain.User
 	written = make([]bool, len(ws))
 	now := s.now().UTC()
 	chunks := (len(ws) + createsPerTransaction - 1) / createsPerTransaction
-	err = forEach(ctx, chunks, 4, func(ctx context.Context, ci int) error {
-		from, to := ci*createsPerTransaction, min((ci+1)*createsPerTransaction, len(ws))
-		txn := make([]types.TransactWriteItem, 0, 3*(to-from))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(4)
+	for ci := range chunks {
+		g.Go(func() error { return s.createChunk(gctx, tenant, ws, written, now, ci) })
+	}
+	return written, g.Wait()
+}
+
+// createChunk writes the creates of one transaction (chunk ci of ws).
+func (s *Store) createChunk(ctx context.Context, tenant string, ws []domain.UserWrite, written []bool, now time.Time, ci int) error {
+	from, to := ci*createsPerTransaction, min((ci+1)*createsPerTransaction, len(ws))
+	txn := make([]types.TransactWriteItem, 0, 3*(to-from))
+	for i := from; i < to; i++ {
+		items, _ := s.userWriteItems(tenant, &ws[i], now)
+		txn = append(txn, items...)
+	}
+	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: txn})
+	switch {
+	case err == nil:
 		for i := from; i < to; i++ {
-			items, _ := s.userWriteItems(tenant, &ws[i], now)
-			txn = append(txn, items...)
+			written[i] = true
 		}
-		_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: txn})
-		switch {
-		case err == nil:
-			for i := from; i < to; i++ {
-				written[i] = true
-			}
-		case conditionFailed(err, -1):
-		default:
-			return fmt.Errorf("store: create users %s..%s: %w", ws[from].User.ID, ws[to-1].User.ID, err)
-		}
-		return nil
-	})
-	return written, err
+	case conditionFailed(err, -1):
+	default:
+		return fmt.Errorf("store: create users %s..%s: %w", ws[from].User.ID, ws[to-1].User.ID, err)
+	}
+	return nil
 }
 
 // userWriteItems returns the transaction items of a user write and, for

@@ -3,8 +3,6 @@
 package main
 
 import (
-	"context"
-
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"dirsync/internal/app"
@@ -12,10 +10,8 @@ import (
 )
 
 func main() {
-	env, err := app.Load(context.Background())
-	if err != nil {
-		app.Fatal("apply: init", err)
-	}
-	svc := &apply.Service{Store: env.Store, Concurrency: 8, Logger: env.Logger}
+	env := app.MustLoad("apply")
+	svc, err := apply.NewBatchApplier(env.Store, 8, env.Logger)
+	app.Check("apply", err)
 	lambda.Start(svc.ApplyBatch)
 }

@@ -1,13 +1,8 @@
-// Command finalize ends syncs: it sets a sync's final status from its
-// counters (or FAILED) at the end of the apply state machine, fails an
-// APPLYING sync whose execution ended FAILED, TIMED_OUT or ABORTED
-// (EventBridge), and fails a preview whose worker Lambda gave up on (the
-// worker's OnFailure destination).
+// Command finalize ends syncs: at the end of the apply state machine, after an execution
+// ended outside it (EventBridge), and when Lambda gave up on a preview worker (OnFailure).
 package main
 
 import (
-	"context"
-
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"dirsync/internal/app"
@@ -16,13 +11,10 @@ import (
 )
 
 func main() {
-	env, err := app.Load(context.Background())
-	if err != nil {
-		app.Fatal("finalize: init", err)
-	}
-	f := &apply.Finalizer{
-		Apply:    &apply.Service{Store: env.Store, Logger: env.Logger},
-		Previews: &preview.Service{Store: env.Store, Logger: env.Logger},
-	}
+	env := app.MustLoad("finalize")
+	previews, err := preview.NewFailureRecorder(env.Store, env.Logger)
+	app.Check("finalize", err)
+	f, err := apply.NewFinalizer(env.Store, previews, env.Logger)
+	app.Check("finalize", err)
 	lambda.Start(f.Handle)
 }

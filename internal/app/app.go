@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
@@ -18,6 +19,7 @@ import (
 	"dirsync/internal/auth"
 	"dirsync/internal/config"
 	"dirsync/internal/httpapi"
+	"dirsync/internal/httpapi/lambdahttp"
 	"dirsync/internal/store"
 )
 
@@ -59,6 +61,32 @@ func (e *Env) ClaimNames() auth.ClaimNames {
 // HTTPOptions are the handler options every API function uses.
 func (e *Env) HTTPOptions() httpapi.Options {
 	return httpapi.Options{ClaimNames: e.ClaimNames(), AdminRole: e.Config.AdminRole, Logger: e.Logger}
+}
+
+// MustLoad is Load for a function's main (name names it in the log): a
+// cold start that cannot load its configuration exits, and Lambda reports
+// the init error.
+func MustLoad(name string) *Env {
+	env, err := Load(context.Background())
+	Check(name, err)
+	return env
+}
+
+// Check exits, logging why, when a cold-start step of function name
+// failed: a function that cannot be built must not serve.
+func Check(name string, err error) {
+	if err != nil {
+		Fatal(name+": init", err)
+	}
+}
+
+// MustHTTP is the handler of one function of the HTTP API: its rows of
+// the routing table behind the API Gateway adapter. A dependency missing
+// for one of its routes exits (see Check).
+func (e *Env) MustHTTP(fn httpapi.Function, deps httpapi.Deps) func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	h, err := httpapi.New(deps, e.HTTPOptions(), fn)
+	Check(string(fn), err)
+	return lambdahttp.Handler(h, e.ClaimNames())
 }
 
 // Fatal logs a cold-start failure and exits: without configuration a

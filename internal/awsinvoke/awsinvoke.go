@@ -25,6 +25,12 @@ type Dispatcher struct {
 	FunctionName string
 }
 
+// New is the dispatcher to the named worker function, with a Lambda client
+// of cfg.
+func New(cfg aws.Config, functionName string) *Dispatcher {
+	return &Dispatcher{Client: lambda.NewFromConfig(cfg), FunctionName: functionName}
+}
+
 // Dispatch queues the job; it returns once Lambda accepted it.
 func (d *Dispatcher) Dispatch(ctx context.Context, job preview.Job) error {
 	payload, err := json.Marshal(job)

@@ -150,3 +150,21 @@ func TestFunctionsLinkOnlyWhatTheyUse(t *testing.T) {
 		}
 	}
 }
+
+// Every main is a few lines: building a role belongs to its constructor
+// (which refuses a missing dependency) and the wiring in internal/app.
+func TestMainsAreThin(t *testing.T) {
+	mains, _ := filepath.Glob(filepath.Join(root, "functions", "*", "main.go"))
+	if len(mains) == 0 {
+		t.Fatal("no functions/*/main.go")
+	}
+	for _, m := range mains {
+		raw, err := os.ReadFile(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := strings.Count(string(raw), "\n"); n > 20 {
+			t.Errorf("%s has %d lines, want at most 20", m, n)
+		}
+	}
+}

@@ -36,6 +36,12 @@ type Executions struct {
 	StateMachineARN string
 }
 
+// New is the adapter to the state machine stateMachineARN, with a Step
+// Functions client of cfg.
+func New(cfg aws.Config, stateMachineARN string) *Executions {
+	return &Executions{Client: sfn.NewFromConfig(cfg), StateMachineARN: stateMachineARN}
+}
+
 // Start starts the execution name with input and returns its ARN. Starting
 // a name again with the same input returns the same ARN and starts nothing,
 // whether the first execution still runs or has ended; another input is

@@ -69,7 +69,7 @@ func (s *Store) putStream(ctx context.Context, table string, produce func(emit f
 		}
 		full := chunk
 		chunk = make([]item, 0, batchWriteLimit)
-		g.Go(func() error { return s.writeChunk(gctx, table, full) })
+		g.Go(s.chunkWriter(gctx, table, full))
 		return nil
 	}
 	err := produce(func(it item) error {
@@ -88,6 +88,11 @@ func (s *Store) putStream(ctx context.Context, table string, produce func(emit f
 		return err
 	}
 	return ctx.Err()
+}
+
+// chunkWriter is the write of one chunk, for an errgroup.
+func (s *Store) chunkWriter(ctx context.Context, table string, chunk []item) func() error {
+	return func() error { return s.writeChunk(ctx, table, chunk) }
 }
 
 func (s *Store) writeChunk(ctx context.Context, table string, chunk []item) error {

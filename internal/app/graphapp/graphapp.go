@@ -46,3 +46,11 @@ func ReaderFactory(env *app.Env) func(ctx context.Context, conn *domain.Connecti
 		return preview.NewReaderOrInvalid(entra.NewReader(configure(conn, secret)))
 	}
 }
+
+// Worker is the preview worker's service, reading Entra ID through the
+// sync's pinned connection.
+func Worker(env *app.Env) (*preview.Service, error) {
+	c := env.Config
+	return preview.NewWorker(env.Store, ReaderFactory(env), entra.SyncError,
+		preview.WorkerConfig{TTL: c.PreviewTTL, Retention: c.PreviewRetention, LockFor: c.PreviewLock, UserBatchSize: c.UserBatchSize}, env.Logger)
+}

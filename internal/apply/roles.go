@@ -1,0 +1,67 @@
+package apply
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// ErrMissingDependency is a role built without something it needs.
+var ErrMissingDependency = errors.New("apply: missing dependency")
+
+// NewConfirmer is the confirm function's service: it confirms a preview
+// (starting the apply state machine with maxConcurrency batches at once)
+// and cancels syncs (keeping the tenant locked for cancelDrain).
+func NewConfirmer(st Store, executions Executions, maxConcurrency int, cancelDrain time.Duration, logger *slog.Logger) (*Service, error) {
+	var errs []error
+	if st == nil {
+		errs = append(errs, fmt.Errorf("%w: confirmer: Store", ErrMissingDependency))
+	}
+	if executions == nil {
+		errs = append(errs, fmt.Errorf("%w: confirmer: Executions", ErrMissingDependency))
+	}
+	if maxConcurrency < 1 {
+		errs = append(errs, fmt.Errorf("apply: confirmer: MaxConcurrency %d, want at least 1", maxConcurrency))
+	}
+	if cancelDrain <= 0 {
+		errs = append(errs, fmt.Errorf("apply: confirmer: CancelDrain %s, want more than 0", cancelDrain))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return &Service{Store: st, Executions: executions, MaxConcurrency: maxConcurrency, CancelDrain: cancelDrain, Logger: logger}, nil
+}
+
+// NewBatchApplier is the apply function's service: it applies one batch,
+// writing up to concurrency of its changes at once.
+func NewBatchApplier(st Store, concurrency int, logger *slog.Logger) (*Service, error) {
+	var errs []error
+	if st == nil {
+		errs = append(errs, fmt.Errorf("%w: batch applier: Store", ErrMissingDependency))
+	}
+	if concurrency < 1 {
+		errs = append(errs, fmt.Errorf("apply: batch applier: Concurrency %d, want at least 1", concurrency))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return &Service{Store: st, Concurrency: concurrency, Logger: logger}, nil
+}
+
+// NewFinalizer is the finalize function: it ends syncs from the state
+// machine, from EventBridge and from the preview worker's OnFailure
+// destination (previews).
+func NewFinalizer(st Store, previews PreviewFailures, logger *slog.Logger) (*Finalizer, error) {
+	var errs []error
+	if st == nil {
+		errs = append(errs, fmt.Errorf("%w: finalizer: Store", ErrMissingDependency))
+	}
+	if previews == nil {
+		errs = append(errs, fmt.Errorf("%w: finalizer: Previews", ErrMissingDependency))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return &Finalizer{Apply: &Service{Store: st, Logger: logger}, Previews: previews}, nil
+}

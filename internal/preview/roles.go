@@ -1,0 +1,67 @@
+package preview
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// ErrMissingDependency is a role built without something it needs.
+var ErrMissingDependency = errors.New("preview: missing dependency")
+
+// NewStarter is the preview function's service: it records a PREVIEWING
+// sync holding the tenant's lock for lockFor, and dispatches the worker.
+func NewStarter(st Store, d Dispatcher, ttl, lockFor time.Duration, logger *slog.Logger) (*Service, error) {
+	errs := []error{need(st != nil, "starter", "Store"), need(d != nil, "starter", "Dispatcher"),
+		positive("starter", "TTL", ttl), positive("starter", "LockFor", lockFor)}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return &Service{Store: st, Dispatcher: d, TTL: ttl, LockFor: lockFor, Logger: logger}, nil
+}
+
+// WorkerConfig is how the worker computes and keeps previews.
+type WorkerConfig struct {
+	TTL, Retention, LockFor time.Duration
+	UserBatchSize           int
+}
+
+// NewWorker is the preview worker's service: it reads the directory a
+// sync pinned (newReader), plans and stores the plan.
+func NewWorker(st Store, newReader ReaderFactory, classify ReadErrorClassifier, cfg WorkerConfig, logger *slog.Logger) (*Service, error) {
+	errs := []error{need(st != nil, "worker", "Store"), need(newReader != nil, "worker", "NewReader"),
+		need(classify != nil, "worker", "Classify"), positive("worker", "TTL", cfg.TTL),
+		positive("worker", "Retention", cfg.Retention), positive("worker", "LockFor", cfg.LockFor)}
+	if cfg.UserBatchSize < 1 {
+		errs = append(errs, fmt.Errorf("preview: worker: UserBatchSize %d, want at least 1", cfg.UserBatchSize))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return &Service{Store: st, NewReader: newReader, Classify: classify, TTL: cfg.TTL, Retention: cfg.Retention,
+		LockFor: cfg.LockFor, UserBatchSize: cfg.UserBatchSize, Logger: logger}, nil
+}
+
+// NewFailureRecorder is what finalize uses of previews: ending a sync whose
+// worker Lambda gave up on.
+func NewFailureRecorder(st Store, logger *slog.Logger) (*Service, error) {
+	if err := need(st != nil, "failure recorder", "Store"); err != nil {
+		return nil, err
+	}
+	return &Service{Store: st, Logger: logger}, nil
+}
+
+func need(given bool, role, what string) error {
+	if given {
+		return nil
+	}
+	return fmt.Errorf("%w: %s: %s", ErrMissingDependency, role, what)
+}
+
+func positive(role, what string, d time.Duration) error {
+	if d > 0 {
+		return nil
+	}
+	return fmt.Errorf("preview: %s: %s %s, want more than 0", role, what, d)
+}

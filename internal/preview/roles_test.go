@@ -1,0 +1,63 @@
+package preview
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"dirsync/internal/domain"
+)
+
+// Each role's constructor refuses what would otherwise become a silent
+// default or a nil dereference at the first request.
+func TestRoleConstructorsRefuseMissingDependencies(t *testing.T) {
+	st := newStore(t)
+	d := &recordingDispatcher{}
+	reader := func(context.Context, *domain.Connection) (Reader, error) { return nil, nil }
+	classify := func(error) domain.SyncError { return domain.SyncError{} }
+	cfg := WorkerConfig{TTL: time.Hour, Retention: time.Hour, LockFor: time.Minute, UserBatchSize: 100}
+	tests := []struct {
+		name    string
+		build   func() error
+		missing bool
+		says    string // "" = no error
+	}{
+		{"starter", func() error { _, err := NewStarter(st, d, time.Hour, time.Minute, nil); return err }, false, ""},
+		{"starter without dispatcher", func() error { _, err := NewStarter(st, nil, time.Hour, time.Minute, nil); return err }, true, "Dispatcher"},
+		{"starter without store", func() error { _, err := NewStarter(nil, d, time.Hour, time.Minute, nil); return err }, true, "Store"},
+		{"starter without lease", func() error { _, err := NewStarter(st, d, time.Hour, 0, nil); return err }, false, "LockFor"},
+		{"worker", func() error { _, err := NewWorker(st, reader, classify, cfg, nil); return err }, false, ""},
+		{"worker without reader", func() error { _, err := NewWorker(st, nil, classify, cfg, nil); return err }, true, "NewReader"},
+		{"worker without classifier", func() error { _, err := NewWorker(st, reader, nil, cfg, nil); return err }, true, "Classify"},
+		{"worker without batch size", func() error {
+			c := cfg
+			c.UserBatchSize = 0
+			_, err := NewWorker(st, reader, classify, c, nil)
+			return err
+		}, false, "UserBatchSize 0"},
+		{"worker without retention", func() error {
+			c := cfg
+			c.Retention = 0
+			_, err := NewWorker(st, reader, classify, c, nil)
+			return err
+		}, false, "Retention"},
+		{"failure recorder", func() error { _, err := NewFailureRecorder(st, nil); return err }, false, ""},
+		{"failure recorder without store", func() error { _, err := NewFailureRecorder(nil, nil); return err }, true, "Store"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.build()
+			if tt.says == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.says) || errors.Is(err, ErrMissingDependency) != tt.missing {
+				t.Fatalf("err = %v, want one saying %q (missing dependency: %v)", err, tt.says, tt.missing)
+			}
+		})
+	}
+}

@@ -5,10 +5,9 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
-)
 
-// ErrMissingDependency is a role built without something it needs.
-var ErrMissingDependency = errors.New("apply: missing dependency")
+	"dirsync/internal/domain"
+)
 
 // NewConfirmer is the confirm function's service: it confirms a preview
 // (starting the apply state machine with maxConcurrency batches at once)
@@ -16,10 +15,10 @@ var ErrMissingDependency = errors.New("apply: missing dependency")
 func NewConfirmer(st Store, executions Executions, maxConcurrency int, cancelDrain time.Duration, logger *slog.Logger) (*Service, error) {
 	var errs []error
 	if st == nil {
-		errs = append(errs, fmt.Errorf("%w: confirmer: Store", ErrMissingDependency))
+		errs = append(errs, fmt.Errorf("apply: confirmer: %w: Store", domain.ErrMissingDependency))
 	}
 	if executions == nil {
-		errs = append(errs, fmt.Errorf("%w: confirmer: Executions", ErrMissingDependency))
+		errs = append(errs, fmt.Errorf("apply: confirmer: %w: Executions", domain.ErrMissingDependency))
 	}
 	if maxConcurrency < 1 {
 		errs = append(errs, fmt.Errorf("apply: confirmer: MaxConcurrency %d, want at least 1", maxConcurrency))
@@ -38,7 +37,7 @@ func NewConfirmer(st Store, executions Executions, maxConcurrency int, cancelDra
 func NewBatchApplier(st Store, concurrency int, logger *slog.Logger) (*Service, error) {
 	var errs []error
 	if st == nil {
-		errs = append(errs, fmt.Errorf("%w: batch applier: Store", ErrMissingDependency))
+		errs = append(errs, fmt.Errorf("apply: batch applier: %w: Store", domain.ErrMissingDependency))
 	}
 	if concurrency < 1 {
 		errs = append(errs, fmt.Errorf("apply: batch applier: Concurrency %d, want at least 1", concurrency))
@@ -55,10 +54,10 @@ func NewBatchApplier(st Store, concurrency int, logger *slog.Logger) (*Service, 
 func NewFinalizer(st Store, previews PreviewFailures, logger *slog.Logger) (*Finalizer, error) {
 	var errs []error
 	if st == nil {
-		errs = append(errs, fmt.Errorf("%w: finalizer: Store", ErrMissingDependency))
+		errs = append(errs, fmt.Errorf("apply: finalizer: %w: Store", domain.ErrMissingDependency))
 	}
 	if previews == nil {
-		errs = append(errs, fmt.Errorf("%w: finalizer: Previews", ErrMissingDependency))
+		errs = append(errs, fmt.Errorf("apply: finalizer: %w: Previews", domain.ErrMissingDependency))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err

@@ -20,6 +20,11 @@ const (
 	EInternal        = "internal"
 )
 
+// ErrMissingDependency is a role (a service, a function's handler) built
+// without something it needs: its constructor refuses it at cold start
+// rather than fail, or silently default, at the first request.
+var ErrMissingDependency = errors.New("missing dependency")
+
 // Error is an error meant for the caller: a code and a message a person can
 // act on. Errors that are not *Error are internal and never shown.
 type Error struct {

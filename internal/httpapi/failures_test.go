@@ -109,7 +109,7 @@ func TestEachFunctionServesItsRoutes(t *testing.T) {
 		t.Run(string(tt.fn)+" "+tt.missing, func(t *testing.T) {
 			h, err := New(tt.deps, Options{Logger: slog.New(slog.DiscardHandler)}, tt.fn)
 			if tt.missing != "" {
-				if !errors.Is(err, ErrMissingDependency) || !strings.Contains(err.Error(), tt.missing) {
+				if !errors.Is(err, domain.ErrMissingDependency) || !strings.Contains(err.Error(), tt.missing) {
 					t.Fatalf("New = %v, want ErrMissingDependency naming %s", err, tt.missing)
 				}
 				return

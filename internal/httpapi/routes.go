@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+
+	"dirsync/internal/domain"
 )
 
 // Function is one Lambda function serving part of the HTTP API, named by
@@ -70,10 +72,6 @@ func (h *Handler) table(r *registrar) {
 	r.route("GET /v1/groups/{id}/members", DirectoryFunction, h.listGroupMembers, directory)
 }
 
-// ErrMissingDependency is a function built without a dependency one of its
-// routes needs.
-var ErrMissingDependency = errors.New("httpapi: missing dependency")
-
 // dependency is a Deps field a route uses, and whether it was given.
 type dependency struct {
 	name  string
@@ -96,7 +94,7 @@ func (r *registrar) route(pattern string, fn Function, handler routeFunc, needs 
 	}
 	for _, dep := range needs {
 		if !dep.given {
-			r.missing = append(r.missing, fmt.Errorf("%w: %s needs Deps.%s for %s", ErrMissingDependency, fn, dep.name, pattern))
+			r.missing = append(r.missing, fmt.Errorf("httpapi: %s needs Deps.%s for %s: %w", fn, dep.name, pattern, domain.ErrMissingDependency))
 		}
 	}
 	r.h.handle(pattern, handler)

@@ -5,10 +5,9 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
-)
 
-// ErrMissingDependency is a role built without something it needs.
-var ErrMissingDependency = errors.New("preview: missing dependency")
+	"dirsync/internal/domain"
+)
 
 // NewStarter is the preview function's service: it records a PREVIEWING
 // sync holding the tenant's lock for lockFor, and dispatches the worker.
@@ -56,7 +55,7 @@ func need(given bool, role, what string) error {
 	if given {
 		return nil
 	}
-	return fmt.Errorf("%w: %s: %s", ErrMissingDependency, role, what)
+	return fmt.Errorf("preview: %s: %w: %s", role, domain.ErrMissingDependency, what)
 }
 
 func positive(role, what string, d time.Duration) error {

@@ -55,7 +55,7 @@ func TestRoleConstructorsRefuseMissingDependencies(t *testing.T) {
 				}
 				return
 			}
-			if err == nil || !strings.Contains(err.Error(), tt.says) || errors.Is(err, ErrMissingDependency) != tt.missing {
+			if err == nil || !strings.Contains(err.Error(), tt.says) || errors.Is(err, domain.ErrMissingDependency) != tt.missing {
 				t.Fatalf("err = %v, want one saying %q (missing dependency: %v)", err, tt.says, tt.missing)
 			}
 		})

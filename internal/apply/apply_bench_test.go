@@ -3,6 +3,7 @@ package apply
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"sort"
 	"sync"
 	"testing"
@@ -65,7 +66,7 @@ func benchPlan(b *testing.B, n int) (*Service, *store.Store, *domain.Sync) {
 	if err := st.SavePlan(ctx, store.Lease{Tenant: tenant, SyncID: sy.ID}, p, store.PlanWrite{Batches: domain.CutBatches(p.Changes, domain.BatchSizes{Users: 100}), ExpiresAt: now.Add(time.Hour), RetainUntil: now.Add(time.Hour)}); err != nil {
 		b.Fatal(err)
 	}
-	svc := &Service{Store: st, Executions: &fakeExecutions{}, MaxConcurrency: benchConcurrency, CancelDrain: time.Minute, Concurrency: 8}
+	svc := &Service{Store: st, Executions: &fakeExecutions{}, MaxConcurrency: benchConcurrency, CancelDrain: time.Minute, Concurrency: 8, Logger: slog.New(slog.DiscardHandler)}
 	if sy, err = svc.Confirm(ctx, admin, sy.ID, false); err != nil {
 		b.Fatal(err)
 	}

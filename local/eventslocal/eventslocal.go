@@ -135,7 +135,7 @@ func anyEqual(allowed []any, got any) bool {
 	}
 	for _, v := range values {
 		for _, a := range allowed {
-			if fmt.Sprint(normalize(a)) == fmt.Sprint(normalize(v)) {
+			if normalize(a) == normalize(v) { // a string never equals a number, as in EventBridge
 				return true
 			}
 		}

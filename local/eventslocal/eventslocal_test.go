@@ -38,6 +38,7 @@ func TestMatches(t *testing.T) {
 		{"detail not an object", pattern, map[string]any{"source": "aws.states", "detail-type": "Step Functions Execution Status Change", "detail": "FAILED"}, false},
 		{"a list in the event matches any element", map[string]any{"resources": []any{"arn:exec"}}, event("FAILED", "arn:sm"), true},
 		{"numbers", map[string]any{"n": []any{3}}, map[string]any{"n": 3.0}, true},
+		{"a string is not a number", map[string]any{"n": []any{"3"}}, map[string]any{"n": 3.0}, false},
 		{"empty pattern matches all", map[string]any{}, event("SUCCEEDED", "x"), true},
 	}
 	for _, tt := range tests {

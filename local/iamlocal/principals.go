@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"sort"
 	"strings"
@@ -167,6 +168,17 @@ func (ps *Principals) For(logicalID string) (*Principal, error) {
 func (ps *Principals) ByAccessKey(id string) (*Principal, bool) {
 	p, ok := ps.byKey[id]
 	return p, ok
+}
+
+// SignedBy returns the principal whose access key a request's SigV4
+// Authorization header names (its signature is not verified here: the
+// guards do that).
+func (ps *Principals) SignedBy(r *http.Request) (*Principal, bool) {
+	a, ok := parseAuthorization(r.Header.Get("Authorization"))
+	if !ok {
+		return nil, false
+	}
+	return ps.ByAccessKey(a.accessKey)
 }
 
 // Roles returns the role principals, sorted by logical id.

@@ -58,7 +58,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"dirsync/local/dynamolocal"
@@ -536,11 +535,7 @@ func (s *Service) Crash(function string) int {
 		if !busy {
 			continue
 		}
-		for _, k := range childPIDs(in.pid()) {
-			_ = syscall.Kill(-k, syscall.SIGKILL) // its own process group (see killTree)
-			_ = syscall.Kill(k, syscall.SIGKILL)
-			n++
-		}
+		n += len(killRuntime(in.pid()))
 	}
 	return n
 }

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -35,10 +34,7 @@ func watchMemory(in *instance, limitMB int) func() (peakMB int, exceeded bool) {
 		peak = max(peak, rss)
 		if limit > 0 && rss > limit && !crossed {
 			crossed = true
-			for _, k := range childPIDs(in.pid()) {
-				_ = syscall.Kill(-k, syscall.SIGKILL) // its own process group (see killTree)
-				_ = syscall.Kill(k, syscall.SIGKILL)
-			}
+			killRuntime(in.pid())
 		}
 	}
 	go func() {

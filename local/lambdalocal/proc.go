@@ -15,11 +15,7 @@ import (
 // each of its children, lets the emulator reap them, then kills it.
 func killTree(pid int) {
 	_ = syscall.Kill(pid, syscall.SIGSTOP) // no new child while we look
-	kids := childPIDs(pid)
-	for _, k := range kids {
-		_ = syscall.Kill(-k, syscall.SIGKILL)
-		_ = syscall.Kill(k, syscall.SIGKILL)
-	}
+	kids := killRuntime(pid)
 	_ = syscall.Kill(pid, syscall.SIGCONT) // so that it reaps them
 	deadline := time.Now().Add(500 * time.Millisecond)
 	for _, k := range kids {
@@ -28,6 +24,18 @@ func killTree(pid int) {
 		}
 	}
 	_ = syscall.Kill(pid, syscall.SIGKILL)
+}
+
+// killRuntime kills, with their process groups, the children of an
+// emulator (its runtime), as a dying execution environment does, and
+// returns them.
+func killRuntime(emulator int) []int {
+	kids := childPIDs(emulator)
+	for _, k := range kids {
+		_ = syscall.Kill(-k, syscall.SIGKILL)
+		_ = syscall.Kill(k, syscall.SIGKILL)
+	}
+	return kids
 }
 
 // childPIDs lists the processes whose parent is pid, from /proc.

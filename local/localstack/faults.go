@@ -2,7 +2,6 @@ package localstack
 
 import (
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 )
@@ -73,15 +72,4 @@ func (s *Stack) DelayDynamoDB(function string, wait time.Duration, times int) (r
 	return s.faults.add(&delay{wait: wait, left: times, match: func(r *http.Request) bool {
 		return s.caller(r) == function
 	}})
-}
-
-// accessKeyID is the access key a SigV4-signed request names in its
-// Authorization header's Credential ("AKID/date/region/service/aws4_request").
-func accessKeyID(r *http.Request) string {
-	_, cred, ok := strings.Cut(r.Header.Get("Authorization"), "Credential=")
-	if !ok {
-		return ""
-	}
-	key, _, _ := strings.Cut(cred, "/")
-	return key
 }

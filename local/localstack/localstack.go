@@ -412,7 +412,7 @@ func (s *Stack) eventBus(deployed *samtemplate.Deployed) error {
 // caller names the function (logical id) whose role signed a request, ""
 // for anyone else.
 func (s *Stack) caller(r *http.Request) string {
-	p, ok := s.Principals.ByAccessKey(accessKeyID(r))
+	p, ok := s.Principals.SignedBy(r)
 	if !ok || p.Role == nil {
 		return ""
 	}

@@ -17,7 +17,6 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"dirsync/internal/domain"
-	"dirsync/internal/store"
 )
 
 // Store is what applying needs from the storage: the syncs with their
@@ -31,7 +30,7 @@ type Store interface {
 	GetBatch(ctx context.Context, tenant, syncID string, index int) (*domain.Batch, bool, error)
 	BatchChanges(ctx context.Context, tenant, syncID string, b *domain.Batch) ([]domain.Change, error)
 	RecordOutcomes(ctx context.Context, tenant, syncID string, outcomes []domain.Outcome) error
-	CompleteBatch(ctx context.Context, tenant, syncID string, index int, t store.Tally) (bool, error)
+	CompleteBatch(ctx context.Context, tenant, syncID string, index int, t domain.Tally) (bool, error)
 	Directory
 }
 
@@ -130,7 +129,7 @@ func (s *Service) Confirm(ctx context.Context, actor domain.Actor, syncID string
 	}
 	// Apply never deactivates the confirming admin, whom it recognises by
 	// the token's email: without one that protection would silently lapse.
-	if sy.Status == domain.SyncPreviewReady && sy.Counts.Users.Deactivate > 0 && !store.ValidEmail(actor.Email) {
+	if sy.Status == domain.SyncPreviewReady && sy.Counts.Users.Deactivate > 0 && !domain.ValidEmail(actor.Email) {
 		return nil, domain.Errorf(domain.EUnprocessable,
 			"the token carries no usable email claim (email, preferred_username or upn), so this plan's %d deactivations cannot be checked against your own account; confirm with a token that has an email claim",
 			sy.Counts.Users.Deactivate)
@@ -264,7 +263,7 @@ func (s *Service) ApplyBatch(ctx context.Context, ev BatchEvent) (BatchResult, e
 	var (
 		mu       sync.Mutex
 		outcomes []domain.Outcome // new ones, to record
-		tally    store.Tally
+		tally    domain.Tally
 	)
 	record := func(o domain.Outcome, isNew bool) {
 		mu.Lock()

@@ -59,11 +59,11 @@ func benchPlan(b *testing.B, n int) (*Service, *store.Store, *domain.Sync) {
 		b.Fatal(err)
 	}
 	now := time.Now().UTC()
-	sy := &domain.Sync{ID: store.NewID(now), TenantID: tenant, DirectoryTenantID: dir, Status: domain.SyncPreviewing, CreatedAt: now, UpdatedAt: now, Options: opts}
+	sy := &domain.Sync{ID: domain.NewID(now), TenantID: tenant, DirectoryTenantID: dir, Status: domain.SyncPreviewing, CreatedAt: now, UpdatedAt: now, Options: opts}
 	if err := st.CreateSync(ctx, sy, time.Hour); err != nil {
 		b.Fatal(err)
 	}
-	if err := st.SavePlan(ctx, store.Lease{Tenant: tenant, SyncID: sy.ID}, p, store.PlanWrite{Batches: domain.CutBatches(p.Changes, domain.BatchSizes{Users: 100}), ExpiresAt: now.Add(time.Hour), RetainUntil: now.Add(time.Hour)}); err != nil {
+	if err := st.SavePlan(ctx, domain.Lease{Tenant: tenant, SyncID: sy.ID}, p, domain.PlanWrite{Batches: domain.CutBatches(p.Changes, domain.BatchSizes{Users: 100}), ExpiresAt: now.Add(time.Hour), RetainUntil: now.Add(time.Hour)}); err != nil {
 		b.Fatal(err)
 	}
 	svc := &Service{Store: st, Executions: &fakeExecutions{}, MaxConcurrency: benchConcurrency, CancelDrain: time.Minute, Concurrency: 8, Logger: slog.New(slog.DiscardHandler)}

@@ -121,12 +121,12 @@ func newScenario(t *testing.T, addN, batchSize int, opts domain.Options) *scenar
 		t.Fatal(err)
 	}
 	now := time.Now().UTC()
-	sy := &domain.Sync{ID: store.NewID(now), TenantID: tenant, DirectoryTenantID: dir, Status: domain.SyncPreviewing,
+	sy := &domain.Sync{ID: domain.NewID(now), TenantID: tenant, DirectoryTenantID: dir, Status: domain.SyncPreviewing,
 		CreatedAt: now, CreatedBy: "admin@example.com", UpdatedAt: now, Options: opts}
 	if err := st.CreateSync(ctx, sy, time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.SavePlan(ctx, store.Lease{Tenant: tenant, SyncID: sy.ID}, p, store.PlanWrite{Batches: domain.CutBatches(p.Changes, domain.BatchSizes{Users: batchSize}), ExpiresAt: now.Add(time.Hour), RetainUntil: now.Add(48 * time.Hour)}); err != nil {
+	if err := st.SavePlan(ctx, domain.Lease{Tenant: tenant, SyncID: sy.ID}, p, domain.PlanWrite{Batches: domain.CutBatches(p.Changes, domain.BatchSizes{Users: batchSize}), ExpiresAt: now.Add(time.Hour), RetainUntil: now.Add(48 * time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
 	ex := &fakeExecutions{}
@@ -170,7 +170,7 @@ func (sc *scenario) progress(t *testing.T) *domain.Progress {
 
 func (sc *scenario) userByEmail(t *testing.T, email string) *domain.User {
 	t.Helper()
-	users, _, err := sc.st.ListUsers(context.Background(), tenant, store.UserFilter{Q: email}, store.Page{Limit: 100})
+	users, _, err := sc.st.ListUsers(context.Background(), tenant, domain.UserFilter{Q: email}, domain.Page{Limit: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,15 +238,15 @@ func TestApplyMakesTheDirectoryAsPlanned(t *testing.T) {
 	if u := sc.userByEmail(t, "admin@example.com"); u.Status != domain.StatusActive {
 		t.Fatalf("the confirming admin was deactivated")
 	}
-	groups, _, err := sc.st.ListGroups(ctx, tenant, store.Page{Limit: 10})
+	groups, _, err := sc.st.ListGroups(ctx, tenant, domain.Page{Limit: 10})
 	if err != nil || len(groups) != 1 || groups[0].MemberCount != 27 || groups[0].Description != "all staff" {
 		t.Fatalf("groups %+v, %v", groups, err)
 	}
-	conflicts, _, err := sc.st.ListChanges(ctx, tenant, sc.sync.ID, store.ChangeFilter{Outcome: domain.OutcomeConflict}, store.Page{Limit: 10})
+	conflicts, _, err := sc.st.ListChanges(ctx, tenant, sc.sync.ID, domain.ChangeFilter{Outcome: domain.OutcomeConflict}, domain.Page{Limit: 10})
 	if err != nil || len(conflicts) != 1 || conflicts[0].Subject.Email != "admin@example.com" || conflicts[0].OutcomeReason == "" {
 		t.Fatalf("conflicts %+v, %v", conflicts, err)
 	}
-	applied, _, _ := sc.st.ListChanges(ctx, tenant, sc.sync.ID, store.ChangeFilter{Outcome: domain.OutcomeApplied}, store.Page{Limit: 100})
+	applied, _, _ := sc.st.ListChanges(ctx, tenant, sc.sync.ID, domain.ChangeFilter{Outcome: domain.OutcomeApplied}, domain.Page{Limit: 100})
 	if len(applied) != p.Succeeded {
 		t.Fatalf("%d changes show applied, counter says %d", len(applied), p.Succeeded)
 	}
@@ -259,7 +259,7 @@ type flakyStore struct {
 	failComplete, failRecord atomic.Int32
 }
 
-func (f *flakyStore) CompleteBatch(ctx context.Context, tenant, syncID string, index int, t store.Tally) (bool, error) {
+func (f *flakyStore) CompleteBatch(ctx context.Context, tenant, syncID string, index int, t domain.Tally) (bool, error) {
 	done, err := f.Store.CompleteBatch(ctx, tenant, syncID, index, t)
 	if f.failComplete.Add(-1) >= 0 {
 		return false, errors.New("connection reset after the write")
@@ -312,7 +312,7 @@ func TestRetriedBatchesCountOnce(t *testing.T) {
 	if p.Processed != p.Total || p.Succeeded+p.Conflicts != p.Total || p.Failed != 0 {
 		t.Fatalf("progress after retries %+v", p)
 	}
-	users, _, err := sc.st.ListUsers(ctx, tenant, store.UserFilter{Q: "new0"}, store.Page{Limit: 100})
+	users, _, err := sc.st.ListUsers(ctx, tenant, domain.UserFilter{Q: "new0"}, domain.Page{Limit: 100})
 	if err != nil || len(users) != 30 {
 		t.Fatalf("%d added users after retries (want 30, none doubled): %v", len(users), err)
 	}
@@ -349,7 +349,7 @@ func TestEditBetweenPreviewAndConfirmIsAConflict(t *testing.T) {
 	ctx := context.Background()
 	sc := newScenario(t, 3, 10, domain.Options{})
 	title := map[string]string{"jobTitle": "Promoted by hand"}
-	if _, err := sc.st.UpdateUser(ctx, tenant, sc.ids["linked@example.com"], store.UserPatch{Attributes: title}); err != nil {
+	if _, err := sc.st.UpdateUser(ctx, tenant, sc.ids["linked@example.com"], domain.UserPatch{Attributes: title}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := sc.svc.Confirm(ctx, admin, sc.sync.ID, false); err != nil {
@@ -363,7 +363,7 @@ func TestEditBetweenPreviewAndConfirmIsAConflict(t *testing.T) {
 	if v, _ := l.Attributes.Get("jobTitle"); v != "Promoted by hand" || l.Revision != 2 {
 		t.Fatalf("the edited user was touched: %+v", l)
 	}
-	conflicts, _, _ := sc.st.ListChanges(ctx, tenant, sc.sync.ID, store.ChangeFilter{Outcome: domain.OutcomeConflict}, store.Page{Limit: 10})
+	conflicts, _, _ := sc.st.ListChanges(ctx, tenant, sc.sync.ID, domain.ChangeFilter{Outcome: domain.OutcomeConflict}, domain.Page{Limit: 10})
 	found := false
 	for _, c := range conflicts {
 		found = found || c.Subject.Email == "linked@example.com"
@@ -396,11 +396,11 @@ func TestBatchFailingForGoodIsRecordedAndOthersApply(t *testing.T) {
 	if p.Failed != 10 || p.Processed != p.Total {
 		t.Fatalf("progress %+v, want 10 failed and every change processed", p)
 	}
-	failed, _, _ := sc.st.ListChanges(ctx, tenant, sc.sync.ID, store.ChangeFilter{Outcome: domain.OutcomeFailed}, store.Page{Limit: 100})
+	failed, _, _ := sc.st.ListChanges(ctx, tenant, sc.sync.ID, domain.ChangeFilter{Outcome: domain.OutcomeFailed}, domain.Page{Limit: 100})
 	if len(failed) != 10 || failed[0].OutcomeReason == "" {
 		t.Fatalf("failed changes %d: %+v", len(failed), failed)
 	}
-	users, _, _ := sc.st.ListUsers(ctx, tenant, store.UserFilter{Q: "new0"}, store.Page{Limit: 100})
+	users, _, _ := sc.st.ListUsers(ctx, tenant, domain.UserFilter{Q: "new0"}, domain.Page{Limit: 100})
 	if len(users) != 20 {
 		t.Fatalf("%d added users, want the 20 of the other batches", len(users))
 	}
@@ -429,7 +429,7 @@ func TestCancelMidRun(t *testing.T) {
 	// Batches already running may still write: the lock outlives the
 	// cancel until the execution ends (finalize) or the drain is over.
 	next := func() error {
-		return sc.st.CreateSync(ctx, &domain.Sync{ID: store.NewID(time.Now()), TenantID: tenant, Status: domain.SyncPreviewing, CreatedAt: time.Now()}, time.Hour)
+		return sc.st.CreateSync(ctx, &domain.Sync{ID: domain.NewID(time.Now()), TenantID: tenant, Status: domain.SyncPreviewing, CreatedAt: time.Now()}, time.Hour)
 	}
 	if err := next(); domain.ErrorCode(err) != domain.EConflict {
 		t.Fatalf("a new sync during the cancelled apply's drain: %v, want conflict", err)
@@ -459,7 +459,7 @@ func TestCancelledApplyDrains(t *testing.T) {
 		t.Fatal(err)
 	}
 	next := func() error {
-		return sc.st.CreateSync(ctx, &domain.Sync{ID: store.NewID(time.Now()), TenantID: tenant, Status: domain.SyncPreviewing, CreatedAt: time.Now()}, time.Hour)
+		return sc.st.CreateSync(ctx, &domain.Sync{ID: domain.NewID(time.Now()), TenantID: tenant, Status: domain.SyncPreviewing, CreatedAt: time.Now()}, time.Hour)
 	}
 	if err := next(); domain.ErrorCode(err) != domain.EConflict {
 		t.Fatalf("a new sync right after the cancel: %v, want conflict", err)
@@ -563,7 +563,7 @@ func TestLargeGroupIsAppliedOverSeveralAttempts(t *testing.T) {
 			break
 		}
 		var re *RetryableError
-		if !errors.As(err, &re) || !errors.Is(err, store.ErrOutOfTime) || attempts > 10 {
+		if !errors.As(err, &re) || !errors.Is(err, domain.ErrOutOfTime) || attempts > 10 {
 			t.Fatalf("attempt %d: %v, want a RetryableError out of time", attempts, err)
 		}
 	}
@@ -571,7 +571,7 @@ func TestLargeGroupIsAppliedOverSeveralAttempts(t *testing.T) {
 		t.Fatalf("%d attempts, want 3", attempts)
 	}
 	sc.finalize(t)
-	groups, _, err := sc.st.ListGroups(ctx, tenant, store.Page{Limit: 10})
+	groups, _, err := sc.st.ListGroups(ctx, tenant, domain.Page{Limit: 10})
 	if err != nil || len(groups) != 1 || groups[0].MemberCount != 2502 {
 		t.Fatalf("groups %+v, %v: want one group with 2502 members", groups, err)
 	}

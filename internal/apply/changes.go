@@ -6,13 +6,12 @@ import (
 	"fmt"
 
 	"dirsync/internal/domain"
-	"dirsync/internal/store"
 )
 
 // Directory is what applying changes needs of the platform directory: the
 // state each decision is made on, and the conditional writes decided. A
 // write refused on a condition writes nothing and returns the store's
-// condition errors (store.ErrConditionFailed: ErrExists,
+// condition errors (domain.ErrConditionFailed: ErrExists,
 // ErrRevisionChanged, ErrEmailClaimed, ErrLinkClaimed), joined when
 // several failed.
 type Directory interface {
@@ -61,7 +60,7 @@ func (ap *applier) applyUserChange(ctx context.Context, c *domain.Change) (domai
 
 func (ap *applier) writeUser(ctx context.Context, c *domain.Change, w *domain.UserWrite) (domain.Outcome, error) {
 	err := ap.dir.WriteUser(ctx, ap.ac.Tenant, *w)
-	if w.Create && errors.Is(err, store.ErrExists) {
+	if w.Create && errors.Is(err, domain.ErrExists) {
 		// The id derives from the change: the user may be this change's
 		// own earlier write.
 		_, marker, err := ap.dir.ReadUser(ctx, ap.ac.Tenant, w.User.ID)

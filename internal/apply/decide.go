@@ -7,7 +7,6 @@ import (
 	"strconv"
 
 	"dirsync/internal/domain"
-	"dirsync/internal/store"
 )
 
 // The rules of applying one change, as pure functions: each decides, from
@@ -165,11 +164,11 @@ func userWriteOutcome(c *domain.Change, w *domain.UserWrite, err error) (domain.
 	switch {
 	case err == nil:
 		return outcome(c, domain.OutcomeApplied, ""), nil
-	case errors.Is(err, store.ErrRevisionChanged):
+	case errors.Is(err, domain.ErrRevisionChanged):
 		return outcome(c, domain.OutcomeConflict, "the platform user was changed while applying; left untouched"), nil
-	case errors.Is(err, store.ErrEmailClaimed):
+	case errors.Is(err, domain.ErrEmailClaimed):
 		return outcome(c, domain.OutcomeConflict, reasonEmailTaken(w.User.Email)), nil
-	case errors.Is(err, store.ErrLinkClaimed):
+	case errors.Is(err, domain.ErrLinkClaimed):
 		return outcome(c, domain.OutcomeConflict, reasonLinkedElsewhere), nil
 	default:
 		return domain.Outcome{}, fmt.Errorf("apply: %s user (change %d): %w", c.Kind, c.Seq, err)
@@ -253,11 +252,11 @@ func decideGroup(c *domain.Change, cur *domain.Group, marker string, ac *applyCo
 // condition the change conflicts on; false for any other error.
 func groupWriteConflict(c *domain.Change, err error) (domain.Outcome, bool) {
 	switch {
-	case errors.Is(err, store.ErrLinkClaimed):
+	case errors.Is(err, domain.ErrLinkClaimed):
 		return outcome(c, domain.OutcomeConflict, "the Entra group is now mirrored by another platform group"), true
-	case errors.Is(err, store.ErrExists):
+	case errors.Is(err, domain.ErrExists):
 		return outcome(c, domain.OutcomeConflict, "a group with the id this change derives already exists"), true
-	case errors.Is(err, store.ErrRevisionChanged):
+	case errors.Is(err, domain.ErrRevisionChanged):
 		return outcome(c, domain.OutcomeConflict, "the platform group was changed while applying; left untouched"), true
 	}
 	return domain.Outcome{}, false

@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"dirsync/internal/domain"
-	"dirsync/internal/store"
 )
 
 // The rules of applying one change, each table-tested on the pure
@@ -282,15 +281,15 @@ func TestUserWriteOutcome(t *testing.T) {
 		wantErr error
 	}{
 		{"written is applied", nil, domain.Outcome{Seq: 7, Result: domain.OutcomeApplied}, nil},
-		{"a revision changed while applying", wrapped(store.ErrRevisionChanged),
+		{"a revision changed while applying", wrapped(domain.ErrRevisionChanged),
 			domain.Outcome{Seq: 7, Result: domain.OutcomeConflict, Reason: "the platform user was changed while applying; left untouched"}, nil},
-		{"the new email claimed meanwhile", wrapped(store.ErrEmailClaimed),
+		{"the new email claimed meanwhile", wrapped(domain.ErrEmailClaimed),
 			domain.Outcome{Seq: 7, Result: domain.OutcomeConflict, Reason: "the email g.hopper@example.com is now used by another platform user"}, nil},
-		{"the link claimed meanwhile", wrapped(store.ErrLinkClaimed),
+		{"the link claimed meanwhile", wrapped(domain.ErrLinkClaimed),
 			domain.Outcome{Seq: 7, Result: domain.OutcomeConflict, Reason: "the Entra user is now linked to another platform user"}, nil},
-		{"the revision says more than the email", wrapped(store.ErrEmailClaimed, store.ErrRevisionChanged),
+		{"the revision says more than the email", wrapped(domain.ErrEmailClaimed, domain.ErrRevisionChanged),
 			domain.Outcome{Seq: 7, Result: domain.OutcomeConflict, Reason: "the platform user was changed while applying; left untouched"}, nil},
-		{"the email says more than the link", wrapped(store.ErrLinkClaimed, store.ErrEmailClaimed),
+		{"the email says more than the link", wrapped(domain.ErrLinkClaimed, domain.ErrEmailClaimed),
 			domain.Outcome{Seq: 7, Result: domain.OutcomeConflict, Reason: "the email g.hopper@example.com is now used by another platform user"}, nil},
 		{"a storage failure is an error", unavailable, domain.Outcome{}, unavailable},
 	}
@@ -435,10 +434,10 @@ func TestGroupWriteConflict(t *testing.T) {
 		conflict bool
 		reason   string
 	}{
-		{"the Entra group mirrored by another", wrapped(store.ErrLinkClaimed), true, "the Entra group is now mirrored by another platform group"},
-		{"the derived id taken", wrapped(store.ErrExists), true, "a group with the id this change derives already exists"},
-		{"the link says more than the id", wrapped(store.ErrExists, store.ErrLinkClaimed), true, "the Entra group is now mirrored by another platform group"},
-		{"a revision changed while applying", wrapped(store.ErrRevisionChanged), true, "the platform group was changed while applying; left untouched"},
+		{"the Entra group mirrored by another", wrapped(domain.ErrLinkClaimed), true, "the Entra group is now mirrored by another platform group"},
+		{"the derived id taken", wrapped(domain.ErrExists), true, "a group with the id this change derives already exists"},
+		{"the link says more than the id", wrapped(domain.ErrExists, domain.ErrLinkClaimed), true, "the Entra group is now mirrored by another platform group"},
+		{"a revision changed while applying", wrapped(domain.ErrRevisionChanged), true, "the platform group was changed while applying; left untouched"},
 		{"a storage failure is no conflict", errors.New("throttled"), false, ""},
 	}
 	for _, tc := range tests {

@@ -31,7 +31,7 @@ func applyFixture(t *testing.T, tenant, confirmedBy string) (*store.Store, *appl
 
 func mustCreate(t *testing.T, s *store.Store, tenant, email string) *domain.User {
 	t.Helper()
-	u, err := s.CreateUser(context.Background(), tenant, store.NewUser{Email: email})
+	u, err := s.CreateUser(context.Background(), tenant, domain.NewUser{Email: email})
 	if err != nil {
 		t.Fatalf("create %q: %v", email, err)
 	}
@@ -85,7 +85,7 @@ func TestApplyMovesTheNormalizedClaim(t *testing.T) {
 				t.Fatalf("user after apply = %+v, %v; want email %q", got, err, tc.to)
 			}
 			for _, e := range tc.taken {
-				_, err := s.CreateUser(ctx, "acme", store.NewUser{Email: e})
+				_, err := s.CreateUser(ctx, "acme", domain.NewUser{Email: e})
 				wantCode(t, err, domain.EConflict)
 			}
 			for _, e := range tc.free {

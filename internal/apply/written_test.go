@@ -6,14 +6,13 @@ import (
 	"testing"
 
 	"dirsync/internal/domain"
-	"dirsync/internal/store"
 )
 
 // outcomesBySubject maps each applied-or-not change's subject email to its
 // recorded outcome.
 func (sc *scenario) outcomesBySubject(t *testing.T) map[string]domain.Change {
 	t.Helper()
-	changes, _, err := sc.st.ListChanges(context.Background(), tenant, sc.sync.ID, store.ChangeFilter{}, store.Page{Limit: 100})
+	changes, _, err := sc.st.ListChanges(context.Background(), tenant, sc.sync.ID, domain.ChangeFilter{}, domain.Page{Limit: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +45,7 @@ func TestEditBetweenBatchAttemptsKeepsWhatWasApplied(t *testing.T) {
 	// Between the attempts an admin edits an added and an updated user.
 	edit := map[string]string{"jobTitle": "Edited by hand"}
 	for _, email := range []string{"new000@example.com", "linked@example.com"} {
-		if _, err := sc.st.UpdateUser(ctx, tenant, sc.userByEmail(t, email).ID, store.UserPatch{Attributes: edit}); err != nil {
+		if _, err := sc.st.UpdateUser(ctx, tenant, sc.userByEmail(t, email).ID, domain.UserPatch{Attributes: edit}); err != nil {
 			t.Fatal(err)
 		}
 	}

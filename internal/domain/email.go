@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"net/mail"
 	"strings"
 	"unicode/utf8"
 
@@ -69,4 +70,10 @@ func isASCII(s string) bool {
 		}
 	}
 	return true
+}
+
+// ValidEmail reports whether s is a plain address (no display name).
+func ValidEmail(s string) bool {
+	a, err := mail.ParseAddress(s)
+	return err == nil && a.Address == s && !strings.ContainsAny(s, " \t")
 }

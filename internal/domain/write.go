@@ -1,5 +1,10 @@
 package domain
 
+import (
+	"errors"
+	"fmt"
+)
+
 // The writes apply makes to the platform directory, as it decides them and
 // the store makes them. Every write carries the marker of the sync change
 // making it, stored with the object, so a retried batch recognises its
@@ -70,4 +75,44 @@ type MembershipWrite struct {
 type ObjectRef struct {
 	Type ObjectType
 	ID   string
+}
+
+// ErrConditionFailed says a conditional write found the directory other
+// than its condition expects, and wrote nothing. Writes return it as the
+// errors below, which say whose condition it was; what that means for a
+// change is the caller's to decide.
+var ErrConditionFailed = errors.New("a write's condition failed")
+
+var (
+	// ErrExists: the user or group a write creates exists.
+	ErrExists = fmt.Errorf("%w: the object exists", ErrConditionFailed)
+	// ErrRevisionChanged: the user or group a write replaces is not at the
+	// expected revision, or is gone.
+	ErrRevisionChanged = fmt.Errorf("%w: the object is not at the expected revision", ErrConditionFailed)
+	// ErrEmailClaimed: another user holds the email's claim.
+	ErrEmailClaimed = fmt.Errorf("%w: another user holds the email's claim", ErrConditionFailed)
+	// ErrLinkClaimed: another user or group holds the Entra link's claim.
+	ErrLinkClaimed = fmt.Errorf("%w: another object holds the Entra link's claim", ErrConditionFailed)
+)
+
+// ErrOutOfTime says the invocation's deadline is near. The work done so far
+// is checkpointed, so the retry the state machine makes continues from it:
+// a group of any size is applied over as many invocations as it needs.
+var ErrOutOfTime = errors.New("the invocation is running out of time; a retry continues from the checkpoint")
+
+// Tally counts the outcomes of a batch.
+type Tally struct {
+	Applied, Conflicts, Failed int
+}
+
+// Add counts one outcome.
+func (t *Tally) Add(result string) {
+	switch result {
+	case OutcomeApplied:
+		t.Applied++
+	case OutcomeConflict:
+		t.Conflicts++
+	default:
+		t.Failed++
+	}
 }

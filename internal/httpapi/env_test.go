@@ -246,7 +246,7 @@ func (e *env) startSyncWithPlan(t testing.TB, caller auth.Claims, plan *domain.P
 	r := e.do(t, &caller, http.MethodPost, "/v1/syncs", "").mustStatus(t, http.StatusAccepted)
 	id := r.Body["id"].(string)
 	now := time.Now()
-	err := e.store.SavePlan(context.Background(), store.Lease{Tenant: caller.TenantID, SyncID: id}, plan, store.PlanWrite{
+	err := e.store.SavePlan(context.Background(), domain.Lease{Tenant: caller.TenantID, SyncID: id}, plan, domain.PlanWrite{
 		ExpiresAt: now.Add(24 * time.Hour), RetainUntil: now.Add(48 * time.Hour),
 	})
 	if err != nil {
@@ -339,7 +339,7 @@ func (o *syncOverlay) GetSync(ctx context.Context, tenant, id string) (*domain.S
 	return sy, err
 }
 
-func (o *syncOverlay) ListSyncs(ctx context.Context, tenant string, p store.Page) ([]*domain.Sync, string, error) {
+func (o *syncOverlay) ListSyncs(ctx context.Context, tenant string, p domain.Page) ([]*domain.Sync, string, error) {
 	syncs, next, err := o.Store.ListSyncs(ctx, tenant, p)
 	for _, sy := range syncs {
 		o.apply(sy)

@@ -23,7 +23,7 @@ type brokenDirectory struct {
 	panic bool
 }
 
-func (b brokenDirectory) ListUsers(context.Context, string, store.UserFilter, store.Page) ([]domain.User, string, error) {
+func (b brokenDirectory) ListUsers(context.Context, string, domain.UserFilter, domain.Page) ([]domain.User, string, error) {
 	if b.panic {
 		panic("index out of range in a dependency")
 	}

@@ -21,25 +21,24 @@ import (
 
 	"dirsync/internal/auth"
 	"dirsync/internal/domain"
-	"dirsync/internal/store"
 )
 
 // DirectoryStore is the platform directory as the user and group routes
 // read and write it.
 type DirectoryStore interface {
-	ListUsers(ctx context.Context, tenant string, f store.UserFilter, p store.Page) ([]domain.User, string, error)
+	ListUsers(ctx context.Context, tenant string, f domain.UserFilter, p domain.Page) ([]domain.User, string, error)
 	GetUser(ctx context.Context, tenant, id string) (*domain.User, error)
-	CreateUser(ctx context.Context, tenant string, nu store.NewUser) (*domain.User, error)
-	UpdateUser(ctx context.Context, tenant, id string, p store.UserPatch) (*domain.User, error)
-	ListGroups(ctx context.Context, tenant string, p store.Page) ([]domain.Group, string, error)
-	ListGroupMembers(ctx context.Context, tenant, groupID string, p store.Page) ([]domain.User, string, error)
+	CreateUser(ctx context.Context, tenant string, nu domain.NewUser) (*domain.User, error)
+	UpdateUser(ctx context.Context, tenant, id string, p domain.UserPatch) (*domain.User, error)
+	ListGroups(ctx context.Context, tenant string, p domain.Page) ([]domain.Group, string, error)
+	ListGroupMembers(ctx context.Context, tenant, groupID string, p domain.Page) ([]domain.User, string, error)
 }
 
 // SyncStore reads syncs, their changes and their progress.
 type SyncStore interface {
 	GetSync(ctx context.Context, tenant, id string) (*domain.Sync, error)
-	ListSyncs(ctx context.Context, tenant string, p store.Page) ([]*domain.Sync, string, error)
-	ListChanges(ctx context.Context, tenant, syncID string, f store.ChangeFilter, p store.Page) ([]domain.Change, string, error)
+	ListSyncs(ctx context.Context, tenant string, p domain.Page) ([]*domain.Sync, string, error)
+	ListChanges(ctx context.Context, tenant, syncID string, f domain.ChangeFilter, p domain.Page) ([]domain.Change, string, error)
 	GetProgress(ctx context.Context, tenant, syncID string) (*domain.Progress, error)
 }
 

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"dirsync/internal/domain"
-	"dirsync/internal/store"
 )
 
 // Paging bounds (DESIGN.md section 2).
@@ -90,19 +89,19 @@ func queryErrorReason(err error) string {
 }
 
 // page reads limit (1..MaxLimit, default DefaultLimit) and cursor.
-func (q queryParams) page() (store.Page, error) {
-	p := store.Page{Limit: DefaultLimit, Cursor: q["cursor"]}
+func (q queryParams) page() (domain.Page, error) {
+	p := domain.Page{Limit: DefaultLimit, Cursor: q["cursor"]}
 	if s, ok := q["limit"]; ok {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > MaxLimit {
-			return store.Page{}, domain.Errorf(domain.EInvalid, "limit: must be an integer from 1 to %d", MaxLimit)
+			return domain.Page{}, domain.Errorf(domain.EInvalid, "limit: must be an integer from 1 to %d", MaxLimit)
 		}
 		p.Limit = n
 	}
 	if len(p.Cursor) > maxCursorLen || strings.ContainsFunc(p.Cursor, func(r rune) bool {
 		return !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '_' || r == '-')
 	}) {
-		return store.Page{}, domain.Errorf(domain.EInvalid, "cursor: malformed")
+		return domain.Page{}, domain.Errorf(domain.EInvalid, "cursor: malformed")
 	}
 	return p, nil
 }

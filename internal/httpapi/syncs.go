@@ -6,7 +6,6 @@ import (
 
 	"dirsync/internal/auth"
 	"dirsync/internal/domain"
-	"dirsync/internal/store"
 )
 
 // Filter values of GET /v1/syncs/{id}/changes.
@@ -172,7 +171,7 @@ func (h *Handler) listChanges(w http.ResponseWriter, r *http.Request, c auth.Cla
 	if err != nil {
 		return err
 	}
-	var f store.ChangeFilter
+	var f domain.ChangeFilter
 	ot, err := q.enum("objectType", objectTypes...)
 	if err != nil {
 		return err

@@ -9,7 +9,6 @@ import (
 
 	"dirsync/internal/auth"
 	"dirsync/internal/domain"
-	"dirsync/internal/store"
 )
 
 func TestStartSync(t *testing.T) {
@@ -199,7 +198,7 @@ func TestSyncAndChanges(t *testing.T) {
 
 func (e *env) failPreview(t testing.TB, tenant, id string, reason domain.SyncError) {
 	t.Helper()
-	if err := e.store.FailPreview(t.Context(), store.Lease{Tenant: tenant, SyncID: id}, reason); err != nil {
+	if err := e.store.FailPreview(t.Context(), domain.Lease{Tenant: tenant, SyncID: id}, reason); err != nil {
 		t.Fatal(err)
 	}
 }

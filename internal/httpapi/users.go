@@ -10,7 +10,6 @@ import (
 
 	"dirsync/internal/auth"
 	"dirsync/internal/domain"
-	"dirsync/internal/store"
 )
 
 // Bounds of user input.
@@ -58,7 +57,7 @@ func (h *Handler) listUsers(w http.ResponseWriter, r *http.Request, c auth.Claim
 	if err != nil {
 		return err
 	}
-	users, next, err := h.deps.Directory.ListUsers(r.Context(), c.TenantID, store.UserFilter{Status: domain.UserStatus(status), Q: text}, page)
+	users, next, err := h.deps.Directory.ListUsers(r.Context(), c.TenantID, domain.UserFilter{Status: domain.UserStatus(status), Q: text}, page)
 	if err != nil {
 		return err
 	}
@@ -111,7 +110,7 @@ func (h *Handler) createUser(w http.ResponseWriter, r *http.Request, c auth.Clai
 		}
 	}
 	slices.SortFunc(attrs, func(a, b domain.Attr) int { return strings.Compare(a.Name, b.Name) })
-	u, err := h.deps.Directory.CreateUser(r.Context(), c.TenantID, store.NewUser{
+	u, err := h.deps.Directory.CreateUser(r.Context(), c.TenantID, domain.NewUser{
 		Email: req.Email, Attributes: attrs, Status: status, Protected: req.Protected,
 	})
 	if err != nil {
@@ -138,7 +137,7 @@ func (h *Handler) patchUser(w http.ResponseWriter, r *http.Request, c auth.Claim
 	if err := decodeBody(w, r, &req); err != nil {
 		return err
 	}
-	patch := store.UserPatch{Protected: req.Protected, IfRevision: ifRevision}
+	patch := domain.UserPatch{Protected: req.Protected, IfRevision: ifRevision}
 	if req.Email != nil {
 		if err := validateEmail(*req.Email); err != nil {
 			return err
@@ -201,7 +200,7 @@ func parseIfMatch(values []string) (*int64, error) {
 }
 
 func validateEmail(email string) error {
-	if len(email) > maxEmailLen || !store.ValidEmail(email) {
+	if len(email) > maxEmailLen || !domain.ValidEmail(email) {
 		return domain.Errorf(domain.EInvalid, "email: must be a plain email address like ada@example.com (at most %d characters)", maxEmailLen)
 	}
 	return nil

@@ -116,7 +116,7 @@ func TestLapsedWorkerCannotMakeItsPreviewReady(t *testing.T) {
 	if got := syncStatus(t, st, a.ID); got.Status != domain.SyncPreviewFailed {
 		t.Fatalf("A became %s after waking up", got.Status)
 	}
-	if changes, _, _ := st.ListChanges(ctx, "acme", a.ID, store.ChangeFilter{}, store.Page{Limit: 10}); len(changes) != 0 {
+	if changes, _, _ := st.ListChanges(ctx, "acme", a.ID, domain.ChangeFilter{}, domain.Page{Limit: 10}); len(changes) != 0 {
 		t.Fatalf("A's plan is readable: %d changes", len(changes))
 	}
 	if err := svcB.Run(ctx, d.jobs[1]); err != nil {
@@ -134,7 +134,7 @@ type stalledRenewals struct {
 	release chan struct{}
 }
 
-func (s *stalledRenewals) RenewPreview(ctx context.Context, l store.Lease, d time.Duration) error {
+func (s *stalledRenewals) RenewPreview(ctx context.Context, l domain.Lease, d time.Duration) error {
 	select {
 	case <-s.release:
 	case <-ctx.Done():
@@ -417,7 +417,7 @@ func TestRacingPreviewsEndCleanly(t *testing.T) {
 				if _, err := st.GetProgress(ctx, tenant, id); domain.ErrorCode(err) != domain.ENotFound {
 					t.Fatalf("round %d: %s (%s) has a progress counter: %v", round, id, sy.Status, err)
 				}
-				if changes, _, _ := st.ListChanges(ctx, tenant, id, store.ChangeFilter{}, store.Page{Limit: 10}); len(changes) != 0 {
+				if changes, _, _ := st.ListChanges(ctx, tenant, id, domain.ChangeFilter{}, domain.Page{Limit: 10}); len(changes) != 0 {
 					t.Fatalf("round %d: %s (%s) lists %d changes", round, id, sy.Status, len(changes))
 				}
 			}

@@ -14,7 +14,6 @@ import (
 
 	"dirsync/internal/domain"
 	"dirsync/internal/plan"
-	"dirsync/internal/store"
 )
 
 // Store is what previews need from the storage.
@@ -22,13 +21,13 @@ type Store interface {
 	GetConnection(ctx context.Context, tenant string) (*domain.Connection, error)
 	CreateSync(ctx context.Context, sy *domain.Sync, lockFor time.Duration) error
 	GetSync(ctx context.Context, tenant, id string) (*domain.Sync, error)
-	ClaimPreview(ctx context.Context, tenant, syncID, owner string, d time.Duration) (store.Lease, error)
-	RenewPreview(ctx context.Context, l store.Lease, d time.Duration) error
-	HandBackPreview(ctx context.Context, l store.Lease) error
-	FailPreview(ctx context.Context, l store.Lease, reason domain.SyncError) error
+	ClaimPreview(ctx context.Context, tenant, syncID, owner string, d time.Duration) (domain.Lease, error)
+	RenewPreview(ctx context.Context, l domain.Lease, d time.Duration) error
+	HandBackPreview(ctx context.Context, l domain.Lease) error
+	FailPreview(ctx context.Context, l domain.Lease, reason domain.SyncError) error
 	FailLostPreview(ctx context.Context, tenant, id string, reason domain.SyncError) error
 	LoadDirectory(ctx context.Context, tenant string) (*domain.Directory, error)
-	SavePlan(ctx context.Context, l store.Lease, p *domain.Plan, w store.PlanWrite) error
+	SavePlan(ctx context.Context, l domain.Lease, p *domain.Plan, w domain.PlanWrite) error
 }
 
 // Reader reads a complete snapshot of an Entra tenant.
@@ -105,7 +104,7 @@ func (s *Service) Start(ctx context.Context, actor Actor) (*domain.Sync, error) 
 	}
 	now := s.now()
 	sy := &domain.Sync{
-		ID: store.NewID(now), TenantID: actor.TenantID,
+		ID: domain.NewID(now), TenantID: actor.TenantID,
 		Status: domain.SyncPreviewing, CreatedAt: now, CreatedBy: actor.Name(), UpdatedAt: now,
 		Safeguards: []domain.Safeguard{}, Warnings: []string{},
 	}
@@ -116,7 +115,7 @@ func (s *Service) Start(ctx context.Context, actor Actor) (*domain.Sync, error) 
 	job := Job{TenantID: actor.TenantID, SyncID: sy.ID, ActorEmail: actor.Email}
 	if err := s.Dispatcher.Dispatch(ctx, job); err != nil {
 		// The worker will never run: end the sync so the tenant is not locked.
-		failErr := s.Store.FailPreview(context.WithoutCancel(ctx), store.Lease{Tenant: actor.TenantID, SyncID: sy.ID},
+		failErr := s.Store.FailPreview(context.WithoutCancel(ctx), domain.Lease{Tenant: actor.TenantID, SyncID: sy.ID},
 			domain.SyncError{Code: domain.SyncErrInternal, Message: "the preview could not be started; try again"})
 		return nil, errors.Join(fmt.Errorf("preview: dispatch %s: %w", sy.ID, err), failErr)
 	}
@@ -142,7 +141,7 @@ func (s *Service) Run(ctx context.Context, job Job) error {
 		return nil
 	}
 	lease, err := s.claim(ctx, job)
-	if errors.Is(err, store.ErrLeaseLost) {
+	if errors.Is(err, domain.ErrLeaseLost) {
 		log.Info("preview job for a sync this worker cannot hold; nothing to do", "reason", err.Error())
 		return nil
 	}
@@ -158,12 +157,12 @@ func (s *Service) Run(ctx context.Context, job Job) error {
 		reason := domain.SyncError{Code: domain.SyncErrTimeout, Message: "the preview did not finish within the worker's time limit " +
 			"(its invocation's timeout); the directory is too large to read and plan in one invocation"}
 		log.Warn("preview failed", "code", reason.Code, "reason", reason.Message)
-		if ferr := s.Store.FailPreview(ctx, lease, reason); ferr != nil && !errors.Is(ferr, store.ErrLeaseLost) {
+		if ferr := s.Store.FailPreview(ctx, lease, reason); ferr != nil && !errors.Is(ferr, domain.ErrLeaseLost) {
 			return fmt.Errorf("preview: record the timeout: %w", ferr)
 		}
 		return nil
 	}
-	if cause := context.Cause(ctx); errors.Is(cause, store.ErrLeaseLost) || errors.Is(err, store.ErrLeaseLost) {
+	if cause := context.Cause(ctx); errors.Is(cause, domain.ErrLeaseLost) || errors.Is(err, domain.ErrLeaseLost) {
 		// Cancelled, or taken over after the lease lapsed: whoever did that
 		// recorded the sync's state; this worker has nothing left to write.
 		log.Warn("preview stopped: the worker lost its lease", "reason", errors.Join(cause, err).Error())
@@ -174,14 +173,14 @@ func (s *Service) Run(ctx context.Context, job Job) error {
 		// wait for this dead worker's lease to lapse.
 		hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
-		if herr := s.Store.HandBackPreview(hctx, lease); herr != nil && !errors.Is(herr, store.ErrLeaseLost) {
+		if herr := s.Store.HandBackPreview(hctx, lease); herr != nil && !errors.Is(herr, domain.ErrLeaseLost) {
 			log.Warn("preview: could not hand the lease back; a retry waits for it to lapse", "error", herr.Error())
 		}
 	}
 	return err
 }
 
-func (s *Service) compute(ctx context.Context, sy *domain.Sync, lease store.Lease, job Job, log *slog.Logger) error {
+func (s *Service) compute(ctx context.Context, sy *domain.Sync, lease domain.Lease, job Job, log *slog.Logger) error {
 	fail := func(code, msg string) error {
 		log.Warn("preview failed", "code", code, "reason", msg)
 		if err := s.Store.FailPreview(ctx, lease, domain.SyncError{Code: code, Message: msg}); err != nil {
@@ -229,7 +228,7 @@ func (s *Service) compute(ctx context.Context, sy *domain.Sync, lease store.Leas
 		p.Warnings = append(p.Warnings, NoEmailWarning)
 	}
 	now := s.now()
-	w := store.PlanWrite{Batches: domain.CutBatches(p.Changes, domain.BatchSizes{Users: s.UserBatchSize}), ExpiresAt: now.Add(s.TTL), RetainUntil: now.Add(s.TTL + s.Retention)}
+	w := domain.PlanWrite{Batches: domain.CutBatches(p.Changes, domain.BatchSizes{Users: s.UserBatchSize}), ExpiresAt: now.Add(s.TTL), RetainUntil: now.Add(s.TTL + s.Retention)}
 	if err := s.Store.SavePlan(ctx, lease, p, w); err != nil {
 		return fmt.Errorf("preview: save plan: %w", err)
 	}

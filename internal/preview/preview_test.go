@@ -152,7 +152,7 @@ func TestPreviewFailures(t *testing.T) {
 			if got.Status != domain.SyncPreviewFailed || got.Error == nil || got.Error.Code != tt.wantCode {
 				t.Fatalf("sync = %+v, want PREVIEW_FAILED %s", got, tt.wantCode)
 			}
-			changes, _, err := st.ListChanges(ctx, "acme", sy.ID, store.ChangeFilter{}, store.Page{Limit: 10})
+			changes, _, err := st.ListChanges(ctx, "acme", sy.ID, domain.ChangeFilter{}, domain.Page{Limit: 10})
 			if err != nil || len(changes) != 0 {
 				t.Fatalf("a failed preview stored changes: %d, %v", len(changes), err)
 			}
@@ -178,7 +178,7 @@ func TestDispatchFailureReleasesTheTenant(t *testing.T) {
 	if _, err := svc.Start(ctx, admin); err != nil {
 		t.Fatalf("tenant still locked after a failed dispatch: %v", err)
 	}
-	syncs, _, _ := st.ListSyncs(ctx, "acme", store.Page{Limit: 10})
+	syncs, _, _ := st.ListSyncs(ctx, "acme", domain.Page{Limit: 10})
 	if len(syncs) != 2 || syncs[1].Status != domain.SyncPreviewFailed {
 		t.Fatalf("syncs = %+v", syncs)
 	}

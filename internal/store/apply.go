@@ -346,7 +346,7 @@ func (s *Store) RecordOutcomes(ctx context.Context, tenant, syncID string, outco
 // apply.) The batch item's done flag is set afterwards as a hint that lets
 // a redelivered batch skip its work; the counter's set is what counts. It
 // reports false when the batch was already counted.
-func (s *Store) CompleteBatch(ctx context.Context, tenant, syncID string, index int, t Tally) (bool, error) {
+func (s *Store) CompleteBatch(ctx context.Context, tenant, syncID string, index int, t domain.Tally) (bool, error) {
 	pk := syncDataPK(tenant, syncID)
 	now := s.now().UTC()
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
@@ -378,23 +378,6 @@ func (s *Store) CompleteBatch(ctx context.Context, tenant, syncID string, index 
 		return counted, fmt.Errorf("store: mark batch %d done: %w", index, err)
 	}
 	return counted, nil
-}
-
-// Tally counts the outcomes of a batch.
-type Tally struct {
-	Applied, Conflicts, Failed int
-}
-
-// Add counts one outcome.
-func (t *Tally) Add(result string) {
-	switch result {
-	case domain.OutcomeApplied:
-		t.Applied++
-	case domain.OutcomeConflict:
-		t.Conflicts++
-	default:
-		t.Failed++
-	}
 }
 
 // releaseLock deletes the tenant's lock if sync id holds it.

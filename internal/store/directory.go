@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"net/mail"
 	"sort"
 	"strings"
 
@@ -212,7 +211,7 @@ func (s *Store) queryAll(ctx context.Context, table, pk, prefix string, fn func(
 // queryPage returns up to limit items of pk whose sk starts with prefix,
 // after the cursor, keeping only those accepted by keep (nil keeps all). The
 // next cursor is set only when more matching items exist.
-func (s *Store) queryPage(ctx context.Context, table, pk, prefix string, p Page, forward bool, filter *filterExpr, keep func(item) bool) ([]item, string, error) {
+func (s *Store) queryPage(ctx context.Context, table, pk, prefix string, p domain.Page, forward bool, filter *filterExpr, keep func(item) bool) ([]item, string, error) {
 	after, err := decodeCursor(p.Cursor, prefix)
 	if err != nil {
 		return nil, "", err
@@ -277,14 +276,8 @@ func (f *filterExpr) and(expr string, valueName string, v types.AttributeValue) 
 	f.values[valueName] = v
 }
 
-// UserFilter narrows a user listing.
-type UserFilter struct {
-	Status domain.UserStatus // "" = any
-	Q      string            // case-insensitive substring of email or display name
-}
-
 // ListUsers pages through the tenant's users in id order.
-func (s *Store) ListUsers(ctx context.Context, tenant string, f UserFilter, p Page) ([]domain.User, string, error) {
+func (s *Store) ListUsers(ctx context.Context, tenant string, f domain.UserFilter, p domain.Page) ([]domain.User, string, error) {
 	var fe filterExpr
 	if f.Status != "" {
 		fe.and("st = :st", ":st", avS(string(f.Status)))
@@ -329,22 +322,8 @@ func (s *Store) getUser(ctx context.Context, tenant, id string) (*domain.User, i
 	return &users[0], it, nil
 }
 
-// NewUser is a manually created user.
-type NewUser struct {
-	Email      string
-	Attributes domain.Attrs
-	Status     domain.UserStatus // "" = active
-	Protected  bool
-}
-
-// ValidEmail reports whether s is a plain address (no display name).
-func ValidEmail(s string) bool {
-	a, err := mail.ParseAddress(s)
-	return err == nil && a.Address == s && !strings.ContainsAny(s, " \t")
-}
-
 // CreateUser creates a manual user, claiming its email atomically.
-func (s *Store) CreateUser(ctx context.Context, tenant string, nu NewUser) (*domain.User, error) {
+func (s *Store) CreateUser(ctx context.Context, tenant string, nu domain.NewUser) (*domain.User, error) {
 	now := s.now().UTC()
 	status := nu.Status
 	if status == "" {
@@ -352,7 +331,7 @@ func (s *Store) CreateUser(ctx context.Context, tenant string, nu NewUser) (*dom
 	}
 	u := &domain.User{
 		PlatformUser: domain.PlatformUser{
-			ID: NewID(now), Email: nu.Email, Status: status, Source: domain.SourceManual,
+			ID: domain.NewID(now), Email: nu.Email, Status: status, Source: domain.SourceManual,
 			Protected: nu.Protected, Attributes: nu.Attributes, Revision: 1,
 		},
 		CreatedAt: now, UpdatedAt: now,
@@ -382,20 +361,9 @@ func claimItem(tenant, sk, userID string) item {
 	return it
 }
 
-// UserPatch is an edit of a user; nil fields are left alone. In Attributes
-// an empty value removes the attribute.
-type UserPatch struct {
-	Email      *string
-	Attributes map[string]string
-	Status     *domain.UserStatus
-	Protected  *bool
-	// IfRevision, when set, makes the edit conditional on the revision.
-	IfRevision *int64
-}
-
 // UpdateUser edits a user and bumps its revision; an email change moves the
 // email claim in the same transaction.
-func (s *Store) UpdateUser(ctx context.Context, tenant, id string, p UserPatch) (*domain.User, error) {
+func (s *Store) UpdateUser(ctx context.Context, tenant, id string, p domain.UserPatch) (*domain.User, error) {
 	cur, stored, err := s.getUser(ctx, tenant, id)
 	if err != nil {
 		return nil, err
@@ -488,7 +456,7 @@ func groupFromItem(it item) domain.Group {
 }
 
 // ListGroups pages through the tenant's groups.
-func (s *Store) ListGroups(ctx context.Context, tenant string, p Page) ([]domain.Group, string, error) {
+func (s *Store) ListGroups(ctx context.Context, tenant string, p domain.Page) ([]domain.Group, string, error) {
 	items, next, err := s.queryPage(ctx, s.dirTable, tenantPK(tenant), "G#", p, true, nil, nil)
 	if err != nil {
 		return nil, "", fmt.Errorf("store: list groups: %w", err)
@@ -517,7 +485,7 @@ func (s *Store) GetGroup(ctx context.Context, tenant, id string) (*domain.Group,
 
 // ListGroupMembers pages through a group's members (404 for an unknown
 // group).
-func (s *Store) ListGroupMembers(ctx context.Context, tenant, groupID string, p Page) ([]domain.User, string, error) {
+func (s *Store) ListGroupMembers(ctx context.Context, tenant, groupID string, p domain.Page) ([]domain.User, string, error) {
 	if _, err := s.GetGroup(ctx, tenant, groupID); err != nil {
 		return nil, "", err
 	}
@@ -569,7 +537,7 @@ func (s *Store) SeedUsers(ctx context.Context, tenant string, users []domain.Use
 	for i := range users {
 		u := &users[i]
 		if u.ID == "" {
-			u.ID = NewID(now)
+			u.ID = domain.NewID(now)
 		}
 		if u.Revision == 0 {
 			u.Revision = 1

@@ -19,7 +19,7 @@ const (
 
 func mustCreate(t *testing.T, s *Store, tenant, email string) *domain.User {
 	t.Helper()
-	u, err := s.CreateUser(context.Background(), tenant, NewUser{Email: email})
+	u, err := s.CreateUser(context.Background(), tenant, domain.NewUser{Email: email})
 	if err != nil {
 		t.Fatalf("create %q: %v", email, err)
 	}
@@ -49,7 +49,7 @@ func TestEmailClaimIsTheNormalizedEmail(t *testing.T) {
 		t.Run(fmt.Sprintf("%+q then %+q", tc.first, tc.second), func(t *testing.T) {
 			tenant := fmt.Sprintf("claims%d", i)
 			mustCreate(t, s, tenant, tc.first)
-			_, err := s.CreateUser(ctx, tenant, NewUser{Email: tc.second})
+			_, err := s.CreateUser(ctx, tenant, domain.NewUser{Email: tc.second})
 			if tc.taken {
 				wantCode(t, err, domain.EConflict)
 			} else if err != nil {
@@ -93,7 +93,7 @@ func TestUpdateUserMovesTheNormalizedClaim(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			tenant := fmt.Sprintf("rename%d", i)
 			u := mustCreate(t, s, tenant, tc.from)
-			up, err := s.UpdateUser(ctx, tenant, u.ID, UserPatch{Email: &tc.to})
+			up, err := s.UpdateUser(ctx, tenant, u.ID, domain.UserPatch{Email: &tc.to})
 			if err != nil {
 				t.Fatalf("rename %q to %q: %v", tc.from, tc.to, err)
 			}
@@ -101,7 +101,7 @@ func TestUpdateUserMovesTheNormalizedClaim(t *testing.T) {
 				t.Fatalf("email = %q, want %q", up.Email, tc.to)
 			}
 			for _, e := range tc.taken {
-				_, err := s.CreateUser(ctx, tenant, NewUser{Email: e})
+				_, err := s.CreateUser(ctx, tenant, domain.NewUser{Email: e})
 				wantCode(t, err, domain.EConflict)
 			}
 			for _, e := range tc.free {
@@ -114,7 +114,7 @@ func TestUpdateUserMovesTheNormalizedClaim(t *testing.T) {
 		mustCreate(t, s, "onto", eveNFC)
 		u := mustCreate(t, s, "onto", "other@example.com")
 		to := eveNFD
-		_, err := s.UpdateUser(ctx, "onto", u.ID, UserPatch{Email: &to})
+		_, err := s.UpdateUser(ctx, "onto", u.ID, domain.UserPatch{Email: &to})
 		wantCode(t, err, domain.EConflict)
 	})
 }

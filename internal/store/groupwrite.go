@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -53,7 +52,7 @@ func (s *Store) WriteGroup(ctx context.Context, tenant string, w domain.GroupWri
 			{Put: &types.Put{TableName: aws.String(s.dirTable), Item: claim,
 				ConditionExpression: aws.String("attribute_not_exists(pk) OR gid = :gid"), ExpressionAttributeValues: map[string]types.AttributeValue{":gid": avS(g.ID)}}},
 		}})
-		conds = []error{ErrExists, ErrLinkClaimed}
+		conds = []error{domain.ErrExists, domain.ErrLinkClaimed}
 	} else {
 		g.Revision = w.ExpectedRevision + 1
 		it := groupItem(tenant, &g)
@@ -62,7 +61,7 @@ func (s *Store) WriteGroup(ctx context.Context, tenant string, w domain.GroupWri
 			TableName: aws.String(s.dirTable), Item: it, ConditionExpression: aws.String("rev = :rev"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{":rev": avN(w.ExpectedRevision)},
 		})
-		conds = []error{ErrRevisionChanged}
+		conds = []error{domain.ErrRevisionChanged}
 	}
 	if err == nil {
 		return nil
@@ -95,11 +94,6 @@ func (s *Store) DeleteGroup(ctx context.Context, tenant string, g *domain.Group)
 // checkpoints.
 const membershipSlice = 1000
 
-// ErrOutOfTime says the invocation's deadline is near. The work done so far
-// is checkpointed, so the retry the state machine makes continues from it:
-// a group of any size is applied over as many invocations as it needs.
-var ErrOutOfTime = errors.New("store: the invocation is running out of time; a retry continues from the checkpoint")
-
 // nearDeadline reports whether ctx ends within margin.
 func nearDeadline(ctx context.Context, margin time.Duration) bool {
 	d, ok := ctx.Deadline()
@@ -119,7 +113,7 @@ func (s *Store) WriteMemberships(ctx context.Context, tenant string, w domain.Me
 	missed = w.Missed
 	for start, first := w.Done, true; start < total; first = false {
 		if !first && nearDeadline(ctx, s.ApplyMargin) {
-			return missed, ErrOutOfTime
+			return missed, domain.ErrOutOfTime
 		}
 		end := min(start+membershipSlice, total)
 		addIDs, miss, err := s.resolveMembers(ctx, tenant, w.Directory, added[min(start, len(added)):min(end, len(added))])
@@ -215,7 +209,7 @@ func (s *Store) removeAllMembers(ctx context.Context, tenant, gid string) error 
 	prefix := "M#" + gid + "#"
 	for first := true; ; first = false {
 		if !first && nearDeadline(ctx, s.ApplyMargin) {
-			return ErrOutOfTime
+			return domain.ErrOutOfTime
 		}
 		out, err := s.db.Query(ctx, &dynamodb.QueryInput{
 			TableName:              aws.String(s.dirTable),

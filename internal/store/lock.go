@@ -30,27 +30,12 @@ import (
 // until a cancel's drain period (in which batches already running finish)
 // is over.
 
-// Lock sentinels, checked with errors.Is.
-var (
-	// ErrLeaseHeld: another live worker holds the preview's lease.
-	ErrLeaseHeld = errors.New("store: another worker holds the preview's lease")
-	// ErrLeaseLost: the worker no longer holds the preview's lease (it
-	// lapsed and the sync failed as worker_lost, or the sync was cancelled).
-	ErrLeaseLost = errors.New("store: the preview's lease was lost")
-)
-
 // leaseLost is the error of a fenced write refused because the worker no
 // longer holds the preview's lease: ErrLeaseLost, and a conflict for callers
 // that map domain errors.
 func leaseLost(op, syncID string) error {
-	return fmt.Errorf("store: %s %s: %w", op, syncID, errors.Join(ErrLeaseLost,
+	return fmt.Errorf("store: %s %s: %w", op, syncID, errors.Join(domain.ErrLeaseLost,
 		domain.Errorf(domain.EConflict, "sync %q is no longer previewing under this worker's lease", syncID)))
-}
-
-// Lease is a preview worker's hold on its sync's lock. Owner "" is the
-// starter, before any worker claimed the lease.
-type Lease struct {
-	Tenant, SyncID, Owner string
 }
 
 type lockState struct {
@@ -85,7 +70,7 @@ func (l lockState) lapsed(now time.Time) bool { return l.untilFound && l.until <
 // ErrLeaseHeld while another worker's lease runs, and ErrLeaseLost once the
 // lease lapsed (the sync then reads as worker_lost) or the sync no longer
 // holds the tenant's lock (cancelled, failed, taken over).
-func (s *Store) ClaimPreview(ctx context.Context, tenant, syncID, owner string, d time.Duration) (Lease, error) {
+func (s *Store) ClaimPreview(ctx context.Context, tenant, syncID, owner string, d time.Duration) (domain.Lease, error) {
 	now := s.now().UTC()
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: aws.String(s.syncTable), Key: key(tenantPK(tenant), lockSK),
@@ -101,23 +86,23 @@ func (s *Store) ClaimPreview(ctx context.Context, tenant, syncID, owner string, 
 	if conditionFailed(err, 0) {
 		lock, rerr := s.readLock(ctx, tenant)
 		if rerr != nil {
-			return Lease{}, rerr
+			return domain.Lease{}, rerr
 		}
 		if lock.sid == syncID && lock.st == string(domain.SyncPreviewing) && lock.owner != owner && !lock.lapsed(now) {
-			return Lease{}, ErrLeaseHeld
+			return domain.Lease{}, domain.ErrLeaseHeld
 		}
-		return Lease{}, leaseLost("claim preview", syncID)
+		return domain.Lease{}, leaseLost("claim preview", syncID)
 	}
 	if err != nil {
-		return Lease{}, fmt.Errorf("store: claim preview %s: %w", syncID, err)
+		return domain.Lease{}, fmt.Errorf("store: claim preview %s: %w", syncID, err)
 	}
-	return Lease{Tenant: tenant, SyncID: syncID, Owner: owner}, nil
+	return domain.Lease{Tenant: tenant, SyncID: syncID, Owner: owner}, nil
 }
 
 // RenewPreview extends the lease by d from now; ErrLeaseLost when the
 // worker no longer holds it or it lapsed (a lapsed lease is never revived:
 // its sync already reads as worker_lost).
-func (s *Store) RenewPreview(ctx context.Context, l Lease, d time.Duration) error {
+func (s *Store) RenewPreview(ctx context.Context, l domain.Lease, d time.Duration) error {
 	now := s.now().UTC()
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: aws.String(s.syncTable), Key: key(tenantPK(l.Tenant), lockSK),
@@ -143,7 +128,7 @@ func (s *Store) RenewPreview(ctx context.Context, l Lease, d time.Duration) erro
 // retry must be able to claim the lease at once instead of waiting for it
 // to lapse, which would leave it nothing to do but a worker_lost. If no
 // retry comes, the lease lapses as it would have.
-func (s *Store) HandBackPreview(ctx context.Context, l Lease) error {
+func (s *Store) HandBackPreview(ctx context.Context, l domain.Lease) error {
 	now := s.now().UTC()
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: aws.String(s.syncTable), Key: key(tenantPK(l.Tenant), lockSK),
@@ -164,7 +149,7 @@ func (s *Store) HandBackPreview(ctx context.Context, l Lease) error {
 // releaseLease deletes the lock in the transaction that ends a preview,
 // only while l still holds it and it has not lapsed at now: the fence that
 // keeps a worker whose lease lapsed from storing anything.
-func releaseLease(table string, l Lease, now time.Time) types.TransactWriteItem {
+func releaseLease(table string, l domain.Lease, now time.Time) types.TransactWriteItem {
 	del := &types.Delete{
 		TableName: aws.String(table), Key: key(tenantPK(l.Tenant), lockSK),
 		ExpressionAttributeNames:  map[string]string{"#owner": "owner", "#until": "until"},

@@ -36,7 +36,7 @@ func TestLapsedPreviewLockFencesTheOldWorker(t *testing.T) {
 	if lost.Status != domain.SyncPreviewFailed || lost.Error == nil || lost.Error.Code != domain.SyncErrWorkerLost {
 		t.Fatalf("the sync whose lock lapsed = %s %+v, want PREVIEW_FAILED worker_lost", lost.Status, lost.Error)
 	}
-	err = s.SavePlan(ctx, Lease{Tenant: "acme", SyncID: a.ID}, samplePlan(3, 0), PlanWrite{ExpiresAt: later.Add(time.Hour), RetainUntil: later.Add(time.Hour)})
+	err = s.SavePlan(ctx, domain.Lease{Tenant: "acme", SyncID: a.ID}, samplePlan(3, 0), domain.PlanWrite{ExpiresAt: later.Add(time.Hour), RetainUntil: later.Add(time.Hour)})
 	if domain.ErrorCode(err) != domain.EConflict {
 		t.Fatalf("the old worker's SavePlan: %v, want conflict", err)
 	}
@@ -64,23 +64,23 @@ func TestPreviewLease(t *testing.T) {
 	s, sy, clock := previewingWithClock(t)
 	now := *clock
 	plan := samplePlan(2, 0)
-	w := PlanWrite{ExpiresAt: now.Add(time.Hour), RetainUntil: now.Add(time.Hour)}
+	w := domain.PlanWrite{ExpiresAt: now.Add(time.Hour), RetainUntil: now.Add(time.Hour)}
 
 	a, err := s.ClaimPreview(ctx, "acme", sy.ID, "worker-a", time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.ClaimPreview(ctx, "acme", sy.ID, "worker-b", time.Minute); !errors.Is(err, ErrLeaseHeld) {
-		t.Fatalf("a second worker's claim while the first one's lease runs: %v, want ErrLeaseHeld", err)
+	if _, err := s.ClaimPreview(ctx, "acme", sy.ID, "worker-b", time.Minute); !errors.Is(err, domain.ErrLeaseHeld) {
+		t.Fatalf("a second worker's claim while the first one's lease runs: %v, want domain.ErrLeaseHeld", err)
 	}
-	if err := s.RenewPreview(ctx, Lease{Tenant: "acme", SyncID: sy.ID, Owner: "worker-b"}, time.Minute); !errors.Is(err, ErrLeaseLost) {
-		t.Fatalf("renewing a lease it does not hold: %v, want ErrLeaseLost", err)
+	if err := s.RenewPreview(ctx, domain.Lease{Tenant: "acme", SyncID: sy.ID, Owner: "worker-b"}, time.Minute); !errors.Is(err, domain.ErrLeaseLost) {
+		t.Fatalf("renewing a lease it does not hold: %v, want domain.ErrLeaseLost", err)
 	}
-	if err := s.SavePlan(ctx, Lease{Tenant: "acme", SyncID: sy.ID, Owner: "worker-b"}, plan, w); !errors.Is(err, ErrLeaseLost) {
-		t.Fatalf("SavePlan by a worker without the lease: %v, want ErrLeaseLost", err)
+	if err := s.SavePlan(ctx, domain.Lease{Tenant: "acme", SyncID: sy.ID, Owner: "worker-b"}, plan, w); !errors.Is(err, domain.ErrLeaseLost) {
+		t.Fatalf("SavePlan by a worker without the lease: %v, want domain.ErrLeaseLost", err)
 	}
-	if err := s.FailPreview(ctx, Lease{Tenant: "acme", SyncID: sy.ID}, domain.SyncError{Code: "x"}); !errors.Is(err, ErrLeaseLost) {
-		t.Fatalf("FailPreview by the starter after a worker claimed: %v, want ErrLeaseLost", err)
+	if err := s.FailPreview(ctx, domain.Lease{Tenant: "acme", SyncID: sy.ID}, domain.SyncError{Code: "x"}); !errors.Is(err, domain.ErrLeaseLost) {
+		t.Fatalf("FailPreview by the starter after a worker claimed: %v, want domain.ErrLeaseLost", err)
 	}
 
 	// Renewals keep the lease alive well past its first term.
@@ -100,17 +100,17 @@ func TestPreviewLease(t *testing.T) {
 	// A lapsed lease is never revived: not by a retry of the job, not by
 	// its own worker, whose plan can no longer become ready.
 	*clock = clock.Add(2 * time.Minute)
-	if _, err := s.ClaimPreview(ctx, "acme", sy.ID, "worker-b", time.Minute); !errors.Is(err, ErrLeaseLost) {
-		t.Fatalf("a retry claiming the lapsed lease: %v, want ErrLeaseLost", err)
+	if _, err := s.ClaimPreview(ctx, "acme", sy.ID, "worker-b", time.Minute); !errors.Is(err, domain.ErrLeaseLost) {
+		t.Fatalf("a retry claiming the lapsed lease: %v, want domain.ErrLeaseLost", err)
 	}
-	if err := s.RenewPreview(ctx, a, time.Minute); !errors.Is(err, ErrLeaseLost) {
-		t.Fatalf("the worker renewing its lapsed lease: %v, want ErrLeaseLost", err)
+	if err := s.RenewPreview(ctx, a, time.Minute); !errors.Is(err, domain.ErrLeaseLost) {
+		t.Fatalf("the worker renewing its lapsed lease: %v, want domain.ErrLeaseLost", err)
 	}
-	if err := s.SavePlan(ctx, a, plan, w); !errors.Is(err, ErrLeaseLost) {
-		t.Fatalf("SavePlan under a lapsed lease: %v, want ErrLeaseLost", err)
+	if err := s.SavePlan(ctx, a, plan, w); !errors.Is(err, domain.ErrLeaseLost) {
+		t.Fatalf("SavePlan under a lapsed lease: %v, want domain.ErrLeaseLost", err)
 	}
-	if err := s.FailPreview(ctx, a, domain.SyncError{Code: "x"}); !errors.Is(err, ErrLeaseLost) {
-		t.Fatalf("FailPreview under a lapsed lease: %v, want ErrLeaseLost", err)
+	if err := s.FailPreview(ctx, a, domain.SyncError{Code: "x"}); !errors.Is(err, domain.ErrLeaseLost) {
+		t.Fatalf("FailPreview under a lapsed lease: %v, want domain.ErrLeaseLost", err)
 	}
 	if got, _ := s.GetSync(ctx, "acme", sy.ID); got.Status != domain.SyncPreviewFailed || got.Error.Code != domain.SyncErrWorkerLost {
 		t.Fatalf("after the lapse: %s %+v", got.Status, got.Error)
@@ -127,8 +127,8 @@ func TestHandBackPreview(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.HandBackPreview(ctx, Lease{Tenant: "acme", SyncID: sy.ID, Owner: "someone-else"}); !errors.Is(err, ErrLeaseLost) {
-		t.Fatalf("handing back a lease it does not hold: %v, want ErrLeaseLost", err)
+	if err := s.HandBackPreview(ctx, domain.Lease{Tenant: "acme", SyncID: sy.ID, Owner: "someone-else"}); !errors.Is(err, domain.ErrLeaseLost) {
+		t.Fatalf("handing back a lease it does not hold: %v, want domain.ErrLeaseLost", err)
 	}
 	if err := s.HandBackPreview(ctx, a); err != nil {
 		t.Fatal(err)
@@ -138,14 +138,14 @@ func TestHandBackPreview(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the retry's claim right after the hand-back: %v", err)
 	}
-	if err := s.RenewPreview(ctx, a, time.Minute); !errors.Is(err, ErrLeaseLost) {
-		t.Fatalf("the first attempt renewing after handing back: %v, want ErrLeaseLost", err)
+	if err := s.RenewPreview(ctx, a, time.Minute); !errors.Is(err, domain.ErrLeaseLost) {
+		t.Fatalf("the first attempt renewing after handing back: %v, want domain.ErrLeaseLost", err)
 	}
 	if err := s.FailPreview(ctx, b, domain.SyncError{Code: "x", Message: "y"}); err != nil {
 		t.Fatalf("the retry ending the preview: %v", err)
 	}
-	if err := s.HandBackPreview(ctx, b); !errors.Is(err, ErrLeaseLost) {
-		t.Fatalf("handing back after the preview ended: %v, want ErrLeaseLost", err)
+	if err := s.HandBackPreview(ctx, b); !errors.Is(err, domain.ErrLeaseLost) {
+		t.Fatalf("handing back after the preview ended: %v, want domain.ErrLeaseLost", err)
 	}
 }
 
@@ -163,7 +163,7 @@ func TestKilledWorkerIsReportedLost(t *testing.T) {
 		t.Fatalf("within the lease: %s", got.Status)
 	}
 	*clock = clock.Add(time.Minute)
-	syncs, _, err := s.ListSyncs(ctx, "acme", Page{Limit: 10})
+	syncs, _, err := s.ListSyncs(ctx, "acme", domain.Page{Limit: 10})
 	if err != nil || len(syncs) != 1 {
 		t.Fatalf("ListSyncs = %v, %v", syncs, err)
 	}
@@ -195,11 +195,11 @@ func TestCancelPreviewing(t *testing.T) {
 	if _, err := s.CancelSync(ctx, "acme", sy.ID, time.Minute); err != nil {
 		t.Fatalf("cancel a previewing sync: %v", err)
 	}
-	if err := s.RenewPreview(ctx, lease, time.Minute); !errors.Is(err, ErrLeaseLost) {
-		t.Fatalf("the worker's renewal after the cancel: %v, want ErrLeaseLost", err)
+	if err := s.RenewPreview(ctx, lease, time.Minute); !errors.Is(err, domain.ErrLeaseLost) {
+		t.Fatalf("the worker's renewal after the cancel: %v, want domain.ErrLeaseLost", err)
 	}
-	if err := s.SavePlan(ctx, lease, samplePlan(1, 0), PlanWrite{ExpiresAt: time.Now().Add(time.Hour)}); !errors.Is(err, ErrLeaseLost) {
-		t.Fatalf("the worker's SavePlan after the cancel: %v, want ErrLeaseLost", err)
+	if err := s.SavePlan(ctx, lease, samplePlan(1, 0), domain.PlanWrite{ExpiresAt: time.Now().Add(time.Hour)}); !errors.Is(err, domain.ErrLeaseLost) {
+		t.Fatalf("the worker's SavePlan after the cancel: %v, want domain.ErrLeaseLost", err)
 	}
 	if got, _ := s.GetSync(ctx, "acme", sy.ID); got.Status != domain.SyncCancelled {
 		t.Fatalf("after cancel: %s", got.Status)
@@ -218,7 +218,7 @@ func TestApplyLockDoesNotLapse(t *testing.T) {
 	if err := s.CreateSync(ctx, sy, time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.SavePlan(ctx, Lease{Tenant: "acme", SyncID: sy.ID}, samplePlan(3, 0), PlanWrite{ExpiresAt: now.Add(time.Hour), RetainUntil: now.Add(time.Hour)}); err != nil {
+	if err := s.SavePlan(ctx, domain.Lease{Tenant: "acme", SyncID: sy.ID}, samplePlan(3, 0), domain.PlanWrite{ExpiresAt: now.Add(time.Hour), RetainUntil: now.Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
 	ready, _ := s.GetSync(ctx, "acme", sy.ID)
@@ -286,7 +286,7 @@ func TestReadsNeverWrite(t *testing.T) {
 	if err := s.CreateSync(ctx, ready, time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.SavePlan(ctx, Lease{Tenant: "acme", SyncID: ready.ID}, samplePlan(2, 0), PlanWrite{ExpiresAt: now.Add(time.Hour), RetainUntil: now.Add(48 * time.Hour)}); err != nil {
+	if err := s.SavePlan(ctx, domain.Lease{Tenant: "acme", SyncID: ready.ID}, samplePlan(2, 0), domain.PlanWrite{ExpiresAt: now.Add(time.Hour), RetainUntil: now.Add(48 * time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
 	other := newSync("other", now)
@@ -313,7 +313,7 @@ func TestReadsNeverWrite(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		listed, _, err := s.ListSyncs(ctx, tc.tenant, Page{Limit: 10})
+		listed, _, err := s.ListSyncs(ctx, tc.tenant, domain.Page{Limit: 10})
 		if err != nil || len(listed) != 1 {
 			t.Fatalf("ListSyncs = %v, %v", listed, err)
 		}
@@ -353,7 +353,7 @@ func TestAReadRacingTheEndOfAPreview(t *testing.T) {
 	}
 	racing := *s
 	racing.db = &beforeLockRead{DynamoAPI: s.db, hook: func() {
-		if err := s.SavePlan(ctx, Lease{Tenant: "acme", SyncID: sy.ID}, samplePlan(2, 0), PlanWrite{ExpiresAt: time.Now().Add(time.Hour), RetainUntil: time.Now().Add(time.Hour)}); err != nil {
+		if err := s.SavePlan(ctx, domain.Lease{Tenant: "acme", SyncID: sy.ID}, samplePlan(2, 0), domain.PlanWrite{ExpiresAt: time.Now().Add(time.Hour), RetainUntil: time.Now().Add(time.Hour)}); err != nil {
 			t.Fatal(err)
 		}
 	}}

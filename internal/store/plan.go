@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -19,16 +18,6 @@ import (
 // each as JSON), keeping chunks near 100 KB, far under the 400 KB item limit.
 const memberChunkSize = 2000
 
-// PlanWrite says how to store a plan.
-type PlanWrite struct {
-	// Batches are the plan's apply batches, as domain.CutBatches cuts them:
-	// indexed from 0, the user batches first. Nil: cut at the default sizes
-	// (for callers storing a plan they built by hand).
-	Batches     []domain.Batch
-	ExpiresAt   time.Time // the preview can be confirmed until then
-	RetainUntil time.Time // TTL of the per-sync items (changes, batches, progress)
-}
-
 // rangeKey names the seq range of one object type and kind.
 func rangeKey(ot domain.ObjectType, k domain.ChangeKind) string { return string(ot) + "/" + string(k) }
 
@@ -39,7 +28,7 @@ func rangeKey(ot domain.ObjectType, k domain.ChangeKind) string { return string(
 // safeguards and warnings and releases the tenant's lock. Marking it ready
 // is fenced: it happens only while l still holds the preview's lease, so a
 // worker whose lease lapsed never makes its plan confirmable.
-func (s *Store) SavePlan(ctx context.Context, l Lease, plan *domain.Plan, w PlanWrite) error {
+func (s *Store) SavePlan(ctx context.Context, l domain.Lease, plan *domain.Plan, w domain.PlanWrite) error {
 	tenant, syncID := l.Tenant, l.SyncID
 	pk := syncDataPK(tenant, syncID)
 	ttl := avN(w.RetainUntil.Unix())
@@ -201,17 +190,9 @@ func changeItems(pk string, c *domain.Change, ttl types.AttributeValue) ([]item,
 	return out, nil
 }
 
-// ChangeFilter narrows a change listing.
-type ChangeFilter struct {
-	ObjectType domain.ObjectType
-	Kind       domain.ChangeKind
-	Outcome    string
-	Q          string // case-insensitive substring of email or display name
-}
-
 // ListChanges pages through a sync's changes in seq order. Filters by object
 // type and kind read only the matching seq ranges.
-func (s *Store) ListChanges(ctx context.Context, tenant, syncID string, f ChangeFilter, p Page) ([]domain.Change, string, error) {
+func (s *Store) ListChanges(ctx context.Context, tenant, syncID string, f domain.ChangeFilter, p domain.Page) ([]domain.Change, string, error) {
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName: aws.String(s.syncTable), Key: key(tenantPK(tenant), syncSK(syncID)),
 		ProjectionExpression: aws.String("st, #ranges, nchanges"), ExpressionAttributeNames: map[string]string{"#ranges": "ranges"},
@@ -290,7 +271,7 @@ func (s *Store) ListChanges(ctx context.Context, tenant, syncID string, f Change
 
 // selectRanges returns the seq ranges, in order, holding the changes of the
 // filter's object type and kind.
-func selectRanges(ranges map[string][2]int, n int, f ChangeFilter) [][2]int {
+func selectRanges(ranges map[string][2]int, n int, f domain.ChangeFilter) [][2]int {
 	if f.ObjectType == "" && f.Kind == "" {
 		if n == 0 {
 			return nil

@@ -6,7 +6,6 @@ package store
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -125,31 +124,6 @@ func getJSON(it item, k string, v any) error {
 
 func key(pk, sk string) item { return item{"pk": avS(pk), "sk": avS(sk)} }
 
-// NewID returns an opaque id matching [A-Za-z0-9_-]{1,64}: a millisecond
-// timestamp in 9 base-32 characters (so ids sort by creation time) followed by
-// 16 random characters.
-func NewID(now time.Time) string {
-	const alphabet = "0123456789abcdefghjkmnpqrstvwxyz"
-	var b [25]byte
-	ms := uint64(now.UnixMilli())
-	for i := 8; i >= 0; i-- {
-		b[i] = alphabet[ms&31]
-		ms >>= 5
-	}
-	var r [16]byte
-	_, _ = rand.Read(r[:])
-	for i := 0; i < 16; i++ {
-		b[9+i] = alphabet[r[i]&31]
-	}
-	return string(b[:])
-}
-
-// Page asks for one page of a listing.
-type Page struct {
-	Limit  int
-	Cursor string
-}
-
 // cursor is the opaque paging token: the sort key to continue after. The
 // partition comes from the caller's tenant, never from the cursor, so a
 // forged cursor can at most move within the caller's own data.
@@ -177,24 +151,6 @@ func decodeCursor(c, prefix string) (string, error) {
 	}
 	return cur.SK, nil
 }
-
-// ErrConditionFailed says a conditional write found the directory other
-// than its condition expects, and wrote nothing. Writes return it as the
-// errors below, which say whose condition it was; what that means for a
-// change is the caller's to decide.
-var ErrConditionFailed = errors.New("a write's condition failed")
-
-var (
-	// ErrExists: the user or group a write creates exists.
-	ErrExists = fmt.Errorf("%w: the object exists", ErrConditionFailed)
-	// ErrRevisionChanged: the user or group a write replaces is not at the
-	// expected revision, or is gone.
-	ErrRevisionChanged = fmt.Errorf("%w: the object is not at the expected revision", ErrConditionFailed)
-	// ErrEmailClaimed: another user holds the email's claim.
-	ErrEmailClaimed = fmt.Errorf("%w: another user holds the email's claim", ErrConditionFailed)
-	// ErrLinkClaimed: another user or group holds the Entra link's claim.
-	ErrLinkClaimed = fmt.Errorf("%w: another object holds the Entra link's claim", ErrConditionFailed)
-)
 
 // failedConditions returns the errors of the writes of err whose condition
 // failed, joined, or nil when none did. conds[i] is what write i's

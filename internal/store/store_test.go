@@ -32,7 +32,7 @@ func wantCode(t *testing.T, err error, code string) {
 func TestUsersCreateGetUpdate(t *testing.T) {
 	ctx := context.Background()
 	s := newTestStore(t)
-	u, err := s.CreateUser(ctx, "acme", NewUser{Email: "Ada@Example.com", Attributes: domain.Attrs{{Name: "displayName", Value: "Ada Lovelace"}}})
+	u, err := s.CreateUser(ctx, "acme", domain.NewUser{Email: "Ada@Example.com", Attributes: domain.Attrs{{Name: "displayName", Value: "Ada Lovelace"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,18 +52,18 @@ func TestUsersCreateGetUpdate(t *testing.T) {
 		wantCode(t, err, domain.ENotFound)
 	})
 	t.Run("email is unique case-insensitively", func(t *testing.T) {
-		_, err := s.CreateUser(ctx, "acme", NewUser{Email: "ada@example.COM"})
+		_, err := s.CreateUser(ctx, "acme", domain.NewUser{Email: "ada@example.COM"})
 		wantCode(t, err, domain.EConflict)
 	})
 	t.Run("same email in another tenant is fine", func(t *testing.T) {
-		if _, err := s.CreateUser(ctx, "other", NewUser{Email: "ada@example.com"}); err != nil {
+		if _, err := s.CreateUser(ctx, "other", domain.NewUser{Email: "ada@example.com"}); err != nil {
 			t.Fatal(err)
 		}
 	})
 
 	title := "Countess"
 	newEmail := "ada@lovelace.org"
-	up, err := s.UpdateUser(ctx, "acme", u.ID, UserPatch{Email: &newEmail, Attributes: map[string]string{"jobTitle": title}})
+	up, err := s.UpdateUser(ctx, "acme", u.ID, domain.UserPatch{Email: &newEmail, Attributes: map[string]string{"jobTitle": title}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,13 +74,13 @@ func TestUsersCreateGetUpdate(t *testing.T) {
 		t.Fatalf("jobTitle = %q", v)
 	}
 	t.Run("old email is free after a change", func(t *testing.T) {
-		if _, err := s.CreateUser(ctx, "acme", NewUser{Email: "ada@example.com"}); err != nil {
+		if _, err := s.CreateUser(ctx, "acme", domain.NewUser{Email: "ada@example.com"}); err != nil {
 			t.Fatal(err)
 		}
 	})
 	t.Run("moving to a taken email conflicts and changes nothing", func(t *testing.T) {
 		taken := "ADA@example.com"
-		_, err := s.UpdateUser(ctx, "acme", u.ID, UserPatch{Email: &taken})
+		_, err := s.UpdateUser(ctx, "acme", u.ID, domain.UserPatch{Email: &taken})
 		wantCode(t, err, domain.EConflict)
 		again, _ := s.GetUser(ctx, "acme", u.ID)
 		if again.Email != newEmail || again.Revision != 2 {
@@ -89,7 +89,7 @@ func TestUsersCreateGetUpdate(t *testing.T) {
 	})
 	t.Run("stale revision conflicts", func(t *testing.T) {
 		rev := int64(1)
-		_, err := s.UpdateUser(ctx, "acme", u.ID, UserPatch{Attributes: map[string]string{"x": "y"}, IfRevision: &rev})
+		_, err := s.UpdateUser(ctx, "acme", u.ID, domain.UserPatch{Attributes: map[string]string{"x": "y"}, IfRevision: &rev})
 		wantCode(t, err, domain.EConflict)
 	})
 }
@@ -99,36 +99,36 @@ func TestListUsersPagingAndFilters(t *testing.T) {
 	s := newTestStore(t)
 	inactive := domain.StatusInactive
 	for i := 0; i < 23; i++ {
-		u, err := s.CreateUser(ctx, "acme", NewUser{Email: fmt.Sprintf("user%02d@example.com", i),
+		u, err := s.CreateUser(ctx, "acme", domain.NewUser{Email: fmt.Sprintf("user%02d@example.com", i),
 			Attributes: domain.Attrs{{Name: "displayName", Value: fmt.Sprintf("Person %02d", i)}}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if i%5 == 0 {
-			if _, err := s.UpdateUser(ctx, "acme", u.ID, UserPatch{Status: &inactive}); err != nil {
+			if _, err := s.UpdateUser(ctx, "acme", u.ID, domain.UserPatch{Status: &inactive}); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
 	tests := []struct {
 		name   string
-		filter UserFilter
+		filter domain.UserFilter
 		limit  int
 		want   int
 		pages  int
 	}{
-		{"all in pages of 10", UserFilter{}, 10, 23, 3},
-		{"exact multiple", UserFilter{}, 23, 23, 1},
-		{"inactive only", UserFilter{Status: domain.StatusInactive}, 2, 5, 3},
-		{"text on display name", UserFilter{Q: "person 1"}, 100, 10, 1},
-		{"text on email, case-insensitive", UserFilter{Q: "USER2"}, 100, 3, 1}, // user20..22
+		{"all in pages of 10", domain.UserFilter{}, 10, 23, 3},
+		{"exact multiple", domain.UserFilter{}, 23, 23, 1},
+		{"inactive only", domain.UserFilter{Status: domain.StatusInactive}, 2, 5, 3},
+		{"text on display name", domain.UserFilter{Q: "person 1"}, 100, 10, 1},
+		{"text on email, case-insensitive", domain.UserFilter{Q: "USER2"}, 100, 3, 1}, // user20..22
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			seen := map[string]bool{}
 			cursor, pages := "", 0
 			for {
-				users, next, err := s.ListUsers(ctx, "acme", tt.filter, Page{Limit: tt.limit, Cursor: cursor})
+				users, next, err := s.ListUsers(ctx, "acme", tt.filter, domain.Page{Limit: tt.limit, Cursor: cursor})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -151,14 +151,14 @@ func TestListUsersPagingAndFilters(t *testing.T) {
 	}
 	t.Run("malformed and foreign cursors are rejected", func(t *testing.T) {
 		for _, c := range []string{"!!!", "bm90LWpzb24", encodeCursor("S#x"), encodeCursor("G#x")} {
-			_, _, err := s.ListUsers(ctx, "acme", UserFilter{}, Page{Limit: 10, Cursor: c})
+			_, _, err := s.ListUsers(ctx, "acme", domain.UserFilter{}, domain.Page{Limit: 10, Cursor: c})
 			wantCode(t, err, domain.EInvalid)
 		}
 	})
 }
 
 func newSync(tenant string, now time.Time) *domain.Sync {
-	return &domain.Sync{ID: NewID(now), TenantID: tenant, DirectoryTenantID: "dir-1", Status: domain.SyncPreviewing,
+	return &domain.Sync{ID: domain.NewID(now), TenantID: tenant, DirectoryTenantID: "dir-1", Status: domain.SyncPreviewing,
 		CreatedAt: now, CreatedBy: "admin@example.com", UpdatedAt: now}
 }
 
@@ -192,11 +192,11 @@ func TestOneActiveSyncPerTenant(t *testing.T) {
 		t.Fatalf("another tenant is blocked: %v", err)
 	}
 
-	syncs, _, err := s.ListSyncs(ctx, "acme", Page{Limit: 10})
+	syncs, _, err := s.ListSyncs(ctx, "acme", domain.Page{Limit: 10})
 	if err != nil || len(syncs) != 1 {
 		t.Fatalf("ListSyncs = %d, %v", len(syncs), err)
 	}
-	if err := s.FailPreview(ctx, Lease{Tenant: "acme", SyncID: syncs[0].ID}, domain.SyncError{Code: domain.SyncErrSourceRead, Message: "page 2: 500"}); err != nil {
+	if err := s.FailPreview(ctx, domain.Lease{Tenant: "acme", SyncID: syncs[0].ID}, domain.SyncError{Code: domain.SyncErrSourceRead, Message: "page 2: 500"}); err != nil {
 		t.Fatal(err)
 	}
 	failed, _ := s.GetSync(ctx, "acme", syncs[0].ID)
@@ -215,7 +215,7 @@ func TestOneActiveSyncPerTenant(t *testing.T) {
 		}
 	})
 	t.Run("newest first", func(t *testing.T) {
-		syncs, _, err := s.ListSyncs(ctx, "acme", Page{Limit: 10})
+		syncs, _, err := s.ListSyncs(ctx, "acme", domain.Page{Limit: 10})
 		if err != nil || len(syncs) != 3 {
 			t.Fatalf("ListSyncs = %d, %v", len(syncs), err)
 		}
@@ -266,7 +266,7 @@ func TestSavePlanAndListChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	plan := samplePlan(250, 4500)
-	if err := s.SavePlan(ctx, Lease{Tenant: "acme", SyncID: sy.ID}, plan, PlanWrite{Batches: domain.CutBatches(plan.Changes, domain.BatchSizes{Users: 100}), ExpiresAt: now.Add(24 * time.Hour), RetainUntil: now.Add(30 * 24 * time.Hour)}); err != nil {
+	if err := s.SavePlan(ctx, domain.Lease{Tenant: "acme", SyncID: sy.ID}, plan, domain.PlanWrite{Batches: domain.CutBatches(plan.Changes, domain.BatchSizes{Users: 100}), ExpiresAt: now.Add(24 * time.Hour), RetainUntil: now.Add(30 * 24 * time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.GetSync(ctx, "acme", sy.ID)
@@ -281,7 +281,7 @@ func TestSavePlanAndListChanges(t *testing.T) {
 	if err := s.CreateSync(ctx, newSync("acme", now.Add(time.Millisecond)), time.Hour); err != nil {
 		t.Fatalf("lock not released by SavePlan: %v", err)
 	}
-	if err := s.SavePlan(ctx, Lease{Tenant: "acme", SyncID: sy.ID}, plan, PlanWrite{}); domain.ErrorCode(err) != domain.EConflict {
+	if err := s.SavePlan(ctx, domain.Lease{Tenant: "acme", SyncID: sy.ID}, plan, domain.PlanWrite{}); domain.ErrorCode(err) != domain.EConflict {
 		t.Fatalf("second SavePlan on a ready sync: %v, want conflict", err)
 	}
 	prog, err := s.GetProgress(ctx, "acme", sy.ID)
@@ -291,24 +291,24 @@ func TestSavePlanAndListChanges(t *testing.T) {
 
 	tests := []struct {
 		name   string
-		filter ChangeFilter
+		filter domain.ChangeFilter
 		limit  int
 		want   int
 	}{
-		{"all", ChangeFilter{}, 100, 253},
-		{"user adds", ChangeFilter{ObjectType: domain.ObjectUser, Kind: domain.KindAdd}, 40, 250},
-		{"adds of any type", ChangeFilter{Kind: domain.KindAdd}, 100, 251},
-		{"updates", ChangeFilter{Kind: domain.KindUpdate}, 10, 1},
-		{"groups", ChangeFilter{ObjectType: domain.ObjectGroup}, 10, 1},
-		{"skips", ChangeFilter{Kind: domain.KindSkip}, 10, 1},
-		{"removes (none)", ChangeFilter{Kind: domain.KindRemove}, 10, 0},
-		{"text", ChangeFilter{Q: "NEW 12"}, 5, 11}, // New 12, New 120..129
+		{"all", domain.ChangeFilter{}, 100, 253},
+		{"user adds", domain.ChangeFilter{ObjectType: domain.ObjectUser, Kind: domain.KindAdd}, 40, 250},
+		{"adds of any type", domain.ChangeFilter{Kind: domain.KindAdd}, 100, 251},
+		{"updates", domain.ChangeFilter{Kind: domain.KindUpdate}, 10, 1},
+		{"groups", domain.ChangeFilter{ObjectType: domain.ObjectGroup}, 10, 1},
+		{"skips", domain.ChangeFilter{Kind: domain.KindSkip}, 10, 1},
+		{"removes (none)", domain.ChangeFilter{Kind: domain.KindRemove}, 10, 0},
+		{"text", domain.ChangeFilter{Q: "NEW 12"}, 5, 11}, // New 12, New 120..129
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cursor, n, lastSeq := "", 0, 0
 			for {
-				changes, next, err := s.ListChanges(ctx, "acme", sy.ID, tt.filter, Page{Limit: tt.limit, Cursor: cursor})
+				changes, next, err := s.ListChanges(ctx, "acme", sy.ID, tt.filter, domain.Page{Limit: tt.limit, Cursor: cursor})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -333,7 +333,7 @@ func TestSavePlanAndListChanges(t *testing.T) {
 		})
 	}
 	t.Run("update carries its fields", func(t *testing.T) {
-		changes, _, err := s.ListChanges(ctx, "acme", sy.ID, ChangeFilter{Kind: domain.KindUpdate}, Page{Limit: 10})
+		changes, _, err := s.ListChanges(ctx, "acme", sy.ID, domain.ChangeFilter{Kind: domain.KindUpdate}, domain.Page{Limit: 10})
 		if err != nil || len(changes) != 1 {
 			t.Fatal(err)
 		}
@@ -343,7 +343,7 @@ func TestSavePlanAndListChanges(t *testing.T) {
 		}
 	})
 	t.Run("another tenant cannot list them", func(t *testing.T) {
-		_, _, err := s.ListChanges(ctx, "other", sy.ID, ChangeFilter{}, Page{Limit: 10})
+		_, _, err := s.ListChanges(ctx, "other", sy.ID, domain.ChangeFilter{}, domain.Page{Limit: 10})
 		wantCode(t, err, domain.ENotFound)
 	})
 }
@@ -371,7 +371,7 @@ func TestSavePlanRefusesBatchesOutOfOrder(t *testing.T) {
 			if err := s.CreateSync(ctx, sy, time.Hour); err != nil {
 				t.Fatal(err)
 			}
-			err := s.SavePlan(ctx, Lease{Tenant: tenant, SyncID: sy.ID}, plan, PlanWrite{Batches: tc.batches, ExpiresAt: time.Now().Add(time.Hour)})
+			err := s.SavePlan(ctx, domain.Lease{Tenant: tenant, SyncID: sy.ID}, plan, domain.PlanWrite{Batches: tc.batches, ExpiresAt: time.Now().Add(time.Hour)})
 			if err == nil {
 				t.Fatal("SavePlan stored them")
 			}
@@ -387,7 +387,7 @@ func TestLoadDirectory(t *testing.T) {
 	s := newTestStore(t)
 	var ids []string
 	for i := 0; i < 3; i++ {
-		u, err := s.CreateUser(ctx, "acme", NewUser{Email: fmt.Sprintf("u%d@example.com", i)})
+		u, err := s.CreateUser(ctx, "acme", domain.NewUser{Email: fmt.Sprintf("u%d@example.com", i)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -405,11 +405,11 @@ func TestLoadDirectory(t *testing.T) {
 	if len(d.Users) != 3 || len(d.Groups) != 1 || len(d.Groups[0].MemberIDs) != 2 || d.Groups[0].ExternalID != "eg1" {
 		t.Fatalf("directory = %+v", d)
 	}
-	members, next, err := s.ListGroupMembers(ctx, "acme", "g1", Page{Limit: 1})
+	members, next, err := s.ListGroupMembers(ctx, "acme", "g1", domain.Page{Limit: 1})
 	if err != nil || len(members) != 1 || next == "" {
 		t.Fatalf("members page = %v, %q, %v", members, next, err)
 	}
-	if _, _, err := s.ListGroupMembers(ctx, "other", "g1", Page{Limit: 1}); domain.ErrorCode(err) != domain.ENotFound {
+	if _, _, err := s.ListGroupMembers(ctx, "other", "g1", domain.Page{Limit: 1}); domain.ErrorCode(err) != domain.ENotFound {
 		t.Fatalf("cross-tenant members: %v", err)
 	}
 }

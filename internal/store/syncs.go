@@ -275,7 +275,7 @@ func (s *Store) SetExecution(ctx context.Context, tenant, id, executionID string
 }
 
 // ListSyncs pages through the tenant's syncs, newest first.
-func (s *Store) ListSyncs(ctx context.Context, tenant string, p Page) ([]*domain.Sync, string, error) {
+func (s *Store) ListSyncs(ctx context.Context, tenant string, p domain.Page) ([]*domain.Sync, string, error) {
 	items, next, err := s.queryPage(ctx, s.syncTable, tenantPK(tenant), "S#", p, false, nil, nil)
 	if err != nil {
 		return nil, "", fmt.Errorf("store: list syncs: %w", err)
@@ -296,7 +296,7 @@ func (s *Store) ListSyncs(ctx context.Context, tenant string, p Page) ([]*domain
 
 // FailPreview ends a PREVIEWING sync as PREVIEW_FAILED with its reason and
 // releases the lock, only while l still holds it (ErrLeaseLost otherwise).
-func (s *Store) FailPreview(ctx context.Context, l Lease, reason domain.SyncError) error {
+func (s *Store) FailPreview(ctx context.Context, l domain.Lease, reason domain.SyncError) error {
 	fail, err := s.previewFailed(l.Tenant, l.SyncID, reason)
 	if err != nil {
 		return err

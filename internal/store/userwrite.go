@@ -130,10 +130,10 @@ func (s *Store) createChunk(ctx context.Context, tenant string, ws []domain.User
 func (s *Store) userWriteItems(tenant string, w *domain.UserWrite, now time.Time) ([]types.TransactWriteItem, []error) {
 	u := w.User
 	u.UpdatedAt = now
-	userCond, userValues, userErr := "rev = :rev", map[string]types.AttributeValue{":rev": avN(w.ExpectedRevision)}, ErrRevisionChanged
+	userCond, userValues, userErr := "rev = :rev", map[string]types.AttributeValue{":rev": avN(w.ExpectedRevision)}, domain.ErrRevisionChanged
 	if w.Create {
 		u.Revision, u.CreatedAt = 1, now
-		userCond, userValues, userErr = "attribute_not_exists(pk)", nil, ErrExists
+		userCond, userValues, userErr = "attribute_not_exists(pk)", nil, domain.ErrExists
 	} else {
 		u.Revision = w.ExpectedRevision + 1
 	}
@@ -157,16 +157,16 @@ func (s *Store) userWriteItems(tenant string, w *domain.UserWrite, now time.Time
 	// A claim moves exactly when its key does, as in UpdateUser.
 	switch {
 	case w.Create:
-		claim(emailSK(u.Email), ErrEmailClaimed)
+		claim(emailSK(u.Email), domain.ErrEmailClaimed)
 	case emailSK(w.PreviousEmail) != emailSK(u.Email):
-		claim(emailSK(u.Email), ErrEmailClaimed)
+		claim(emailSK(u.Email), domain.ErrEmailClaimed)
 		txn = append(txn, types.TransactWriteItem{Delete: &types.Delete{
 			TableName: aws.String(s.dirTable), Key: key(tenantPK(tenant), emailSK(w.PreviousEmail)),
 		}})
 		conds = append(conds, nil)
 	}
 	if w.ClaimLink {
-		claim(linkSK(u.ExternalTenantID, u.ExternalID), ErrLinkClaimed)
+		claim(linkSK(u.ExternalTenantID, u.ExternalID), domain.ErrLinkClaimed)
 	}
 	return txn, conds
 }

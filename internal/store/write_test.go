@@ -48,22 +48,22 @@ func TestWriteUserConditions(t *testing.T) {
 	}{
 		{"a create with free keys", func(_, _ *domain.User) domain.UserWrite { return newUser("u-new", "new@example.com", "x-new") }, nil},
 		{"a create whose id is taken", func(ada, _ *domain.User) domain.UserWrite { return newUser(ada.ID, "new@example.com", "x-new") },
-			[]error{ErrExists}},
+			[]error{domain.ErrExists}},
 		{"a create whose email is claimed, in another spelling", func(_, _ *domain.User) domain.UserWrite { return newUser("u-new", "ADA@example.com", "x-new") },
-			[]error{ErrEmailClaimed}},
+			[]error{domain.ErrEmailClaimed}},
 		{"a create whose link is claimed", func(_, _ *domain.User) domain.UserWrite { return newUser("u-new", "new@example.com", "x-ada") },
-			[]error{ErrLinkClaimed}},
+			[]error{domain.ErrLinkClaimed}},
 		{"a create where every key is taken", func(_, bob *domain.User) domain.UserWrite { return newUser(bob.ID, "ada@example.com", "x-ada") },
-			[]error{ErrExists, ErrEmailClaimed, ErrLinkClaimed}},
+			[]error{domain.ErrExists, domain.ErrEmailClaimed, domain.ErrLinkClaimed}},
 		{"a replace at the revision", func(_, bob *domain.User) domain.UserWrite {
 			return replace(bob, func(w *domain.UserWrite) { w.User.Status = domain.StatusInactive })
 		}, nil},
 		{"a replace at another revision", func(_, bob *domain.User) domain.UserWrite {
 			return replace(bob, func(w *domain.UserWrite) { w.ExpectedRevision++ })
-		}, []error{ErrRevisionChanged}},
+		}, []error{domain.ErrRevisionChanged}},
 		{"a replace moving the email onto a claimed one", func(_, bob *domain.User) domain.UserWrite {
 			return replace(bob, func(w *domain.UserWrite) { w.User.Email = "Ada@Example.com" })
-		}, []error{ErrEmailClaimed}},
+		}, []error{domain.ErrEmailClaimed}},
 		{"a replace respelling its own email keeps the claim", func(_, bob *domain.User) domain.UserWrite {
 			return replace(bob, func(w *domain.UserWrite) { w.User.Email = "BOB@example.com" })
 		}, nil},
@@ -71,7 +71,7 @@ func TestWriteUserConditions(t *testing.T) {
 			return replace(bob, func(w *domain.UserWrite) {
 				w.User.ExternalID, w.User.ExternalTenantID, w.ClaimLink = "x-ada", "dir-1", true
 			})
-		}, []error{ErrLinkClaimed}},
+		}, []error{domain.ErrLinkClaimed}},
 	}
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -89,12 +89,12 @@ func TestWriteUserConditions(t *testing.T) {
 				}
 				return
 			}
-			for _, want := range append(tc.want, ErrConditionFailed) {
+			for _, want := range append(tc.want, domain.ErrConditionFailed) {
 				if !errors.Is(err, want) {
 					t.Errorf("WriteUser: %v, want %v", err, want)
 				}
 			}
-			for _, other := range []error{ErrExists, ErrRevisionChanged, ErrEmailClaimed, ErrLinkClaimed} {
+			for _, other := range []error{domain.ErrExists, domain.ErrRevisionChanged, domain.ErrEmailClaimed, domain.ErrLinkClaimed} {
 				if errors.Is(err, other) && !errors.Is(errors.Join(tc.want...), other) {
 					t.Errorf("WriteUser: %v, which is not %v", err, other)
 				}
@@ -103,7 +103,7 @@ func TestWriteUserConditions(t *testing.T) {
 			if got, _, _ := s.ReadUser(ctx, tenant, bob.ID); got.Revision != bob.Revision || got.Email != bob.Email {
 				t.Fatalf("bob after a refused write: %+v", got)
 			}
-			if _, err := s.CreateUser(ctx, tenant, NewUser{Email: "new@example.com"}); err != nil {
+			if _, err := s.CreateUser(ctx, tenant, domain.NewUser{Email: "new@example.com"}); err != nil {
 				t.Fatalf("the refused write claimed new@example.com: %v", err)
 			}
 		})
@@ -184,10 +184,10 @@ func TestWriteGroupConditions(t *testing.T) {
 		want  []error
 	}{
 		{"a create retried under its own marker", create(group("g-1", "x-g1"), "sync#1"), nil},
-		{"a create whose id another change wrote", create(group("g-1", "x-g9"), "sync#2"), []error{ErrExists}},
-		{"a create whose link is claimed", create(group("g-3", "x-g1"), "sync#2"), []error{ErrLinkClaimed}},
-		{"a create where both are taken", create(group("g-1", "x-g2"), "sync#2"), []error{ErrExists, ErrLinkClaimed}},
-		{"a replace at another revision", domain.GroupWrite{Group: group("g-1", "x-g1"), Marker: "sync#2", ExpectedRevision: 7}, []error{ErrRevisionChanged}},
+		{"a create whose id another change wrote", create(group("g-1", "x-g9"), "sync#2"), []error{domain.ErrExists}},
+		{"a create whose link is claimed", create(group("g-3", "x-g1"), "sync#2"), []error{domain.ErrLinkClaimed}},
+		{"a create where both are taken", create(group("g-1", "x-g2"), "sync#2"), []error{domain.ErrExists, domain.ErrLinkClaimed}},
+		{"a replace at another revision", domain.GroupWrite{Group: group("g-1", "x-g1"), Marker: "sync#2", ExpectedRevision: 7}, []error{domain.ErrRevisionChanged}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -196,7 +196,7 @@ func TestWriteGroupConditions(t *testing.T) {
 				t.Fatalf("WriteGroup: %v", err)
 			}
 			for _, want := range tc.want {
-				if !errors.Is(err, want) || !errors.Is(err, ErrConditionFailed) {
+				if !errors.Is(err, want) || !errors.Is(err, domain.ErrConditionFailed) {
 					t.Errorf("WriteGroup: %v, want %v", err, want)
 				}
 			}

@@ -20,7 +20,6 @@ import (
 	"dirsync/internal/domain"
 	"dirsync/internal/httpapi"
 	"dirsync/internal/httpapi/lambdahttp"
-	"dirsync/internal/store"
 	"dirsync/local/apigwlocal"
 	"dirsync/local/sfnlocal"
 )
@@ -40,11 +39,11 @@ func (fakeSyncs) GetSync(_ context.Context, _, id string) (*domain.Sync, error) 
 	return nil, domain.Errorf(domain.ENotFound, "sync %s not found", id)
 }
 
-func (fakeSyncs) ListSyncs(context.Context, string, store.Page) ([]*domain.Sync, string, error) {
+func (fakeSyncs) ListSyncs(context.Context, string, domain.Page) ([]*domain.Sync, string, error) {
 	return nil, "", errors.New("not in this test")
 }
 
-func (fakeSyncs) ListChanges(context.Context, string, string, store.ChangeFilter, store.Page) ([]domain.Change, string, error) {
+func (fakeSyncs) ListChanges(context.Context, string, string, domain.ChangeFilter, domain.Page) ([]domain.Change, string, error) {
 	return nil, "", errors.New("not in this test")
 }
 
@@ -55,7 +54,7 @@ type fakeDirectory struct {
 	next  int
 }
 
-func (d *fakeDirectory) CreateUser(_ context.Context, tenant string, nu store.NewUser) (*domain.User, error) {
+func (d *fakeDirectory) CreateUser(_ context.Context, tenant string, nu domain.NewUser) (*domain.User, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.next++
@@ -79,19 +78,19 @@ func (d *fakeDirectory) GetUser(_ context.Context, tenant, id string) (*domain.U
 	return nil, domain.Errorf(domain.ENotFound, "user %s not found", id)
 }
 
-func (d *fakeDirectory) ListUsers(context.Context, string, store.UserFilter, store.Page) ([]domain.User, string, error) {
+func (d *fakeDirectory) ListUsers(context.Context, string, domain.UserFilter, domain.Page) ([]domain.User, string, error) {
 	return nil, "", errors.New("not in this test")
 }
 
-func (d *fakeDirectory) UpdateUser(context.Context, string, string, store.UserPatch) (*domain.User, error) {
+func (d *fakeDirectory) UpdateUser(context.Context, string, string, domain.UserPatch) (*domain.User, error) {
 	return nil, errors.New("not in this test")
 }
 
-func (d *fakeDirectory) ListGroups(context.Context, string, store.Page) ([]domain.Group, string, error) {
+func (d *fakeDirectory) ListGroups(context.Context, string, domain.Page) ([]domain.Group, string, error) {
 	return nil, "", errors.New("not in this test")
 }
 
-func (d *fakeDirectory) ListGroupMembers(context.Context, string, string, store.Page) ([]domain.User, string, error) {
+func (d *fakeDirectory) ListGroupMembers(context.Context, string, string, domain.Page) ([]domain.User, string, error) {
 	return nil, "", errors.New("not in this test")
 }
 

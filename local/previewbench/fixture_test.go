@@ -259,7 +259,7 @@ func (s *timedStore) LoadDirectory(ctx context.Context, tenant string) (*domain.
 	return d, err
 }
 
-func (s *timedStore) SavePlan(ctx context.Context, l store.Lease, p *domain.Plan, w store.PlanWrite) error {
+func (s *timedStore) SavePlan(ctx context.Context, l domain.Lease, p *domain.Plan, w domain.PlanWrite) error {
 	s.clock.saveStart = time.Now()
 	err := s.Store.SavePlan(ctx, l, p, w)
 	s.clock.write = time.Since(s.clock.saveStart)

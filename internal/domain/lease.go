@@ -1,0 +1,31 @@
+package domain
+
+import (
+	"errors"
+	"time"
+)
+
+// Lease is a preview worker's hold on its sync's lock. Owner "" is the
+// starter, before any worker claimed the lease.
+type Lease struct {
+	Tenant, SyncID, Owner string
+}
+
+// Lease sentinels, checked with errors.Is.
+var (
+	// ErrLeaseHeld: another live worker holds the preview's lease.
+	ErrLeaseHeld = errors.New("another worker holds the preview's lease")
+	// ErrLeaseLost: the worker no longer holds the preview's lease (it
+	// lapsed and the sync failed as worker_lost, or the sync was cancelled).
+	ErrLeaseLost = errors.New("the preview's lease was lost")
+)
+
+// PlanWrite says how to store a plan.
+type PlanWrite struct {
+	// Batches are the plan's apply batches, as CutBatches cuts them:
+	// indexed from 0, the user batches first. Nil: cut at the default sizes
+	// (for callers storing a plan they built by hand).
+	Batches     []Batch
+	ExpiresAt   time.Time // the preview can be confirmed until then
+	RetainUntil time.Time // TTL of the per-sync items (changes, batches, progress)
+}

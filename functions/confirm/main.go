@@ -6,6 +6,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"dirsync/internal/app"
+	"dirsync/internal/app/httpapp"
 	"dirsync/internal/apply"
 	"dirsync/internal/httpapi"
 	"dirsync/internal/sfnexec"
@@ -15,5 +16,5 @@ func main() {
 	env := app.MustLoad("confirm")
 	svc, err := apply.NewConfirmer(env.Store, sfnexec.New(env.AWS, env.Config.ApplyStateMachine), env.Config.ApplyMaxConcurrency, env.Config.CancelDrain, env.Logger)
 	app.Check("confirm", err)
-	lambda.Start(env.MustHTTP(httpapi.ConfirmFunction, httpapi.Deps{Applies: svc}))
+	lambda.Start(httpapp.Must(env, httpapi.ConfirmFunction, httpapi.Deps{Applies: svc}))
 }

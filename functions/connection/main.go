@@ -7,11 +7,12 @@ import (
 
 	"dirsync/internal/app"
 	"dirsync/internal/app/graphapp"
+	"dirsync/internal/app/httpapp"
 	"dirsync/internal/httpapi"
 )
 
 func main() {
 	env := app.MustLoad("connection")
 	deps := httpapi.Deps{Connections: env.Store, Secrets: graphapp.Secrets(env), Tester: graphapp.Tester(env)}
-	lambda.Start(env.MustHTTP(httpapi.ConnectionFunction, deps))
+	lambda.Start(httpapp.Must(env, httpapi.ConnectionFunction, deps))
 }

@@ -5,10 +5,11 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"dirsync/internal/app"
+	"dirsync/internal/app/httpapp"
 	"dirsync/internal/httpapi"
 )
 
 func main() {
 	env := app.MustLoad("directory")
-	lambda.Start(env.MustHTTP(httpapi.DirectoryFunction, httpapi.Deps{Directory: env.Store}))
+	lambda.Start(httpapp.Must(env, httpapi.DirectoryFunction, httpapi.Deps{Directory: env.Store}))
 }

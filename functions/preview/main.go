@@ -6,6 +6,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"dirsync/internal/app"
+	"dirsync/internal/app/httpapp"
 	"dirsync/internal/awsinvoke"
 	"dirsync/internal/httpapi"
 	"dirsync/internal/preview"
@@ -13,7 +14,7 @@ import (
 
 func main() {
 	env := app.MustLoad("preview")
-	svc, err := preview.NewStarter(env.Store, awsinvoke.New(env.AWS, env.Config.PreviewWorkerName), env.Config.PreviewTTL, env.Config.PreviewLock, env.Logger)
+	svc, err := preview.NewStarter(env.Store, awsinvoke.New(env.AWS, env.Config.PreviewWorkerName), env.Config.PreviewLock, env.Logger)
 	app.Check("preview", err)
-	lambda.Start(env.MustHTTP(httpapi.PreviewFunction, httpapi.Deps{Syncs: env.Store, Previews: svc}))
+	lambda.Start(httpapp.Must(env, httpapi.PreviewFunction, httpapi.Deps{Syncs: env.Store, Previews: svc}))
 }

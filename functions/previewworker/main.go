@@ -1,6 +1,4 @@
-// Command previewworker computes a preview: it reads the Entra tenant,
-// runs the plan engine against the platform directory and stores the plan.
-// It is invoked asynchronously by the preview function.
+// Command previewworker computes a preview (reads Entra ID, plans, stores the plan); the preview function invokes it.
 package main
 
 import (
@@ -8,11 +6,15 @@ import (
 
 	"dirsync/internal/app"
 	"dirsync/internal/app/graphapp"
+	"dirsync/internal/entra"
+	"dirsync/internal/plan"
+	"dirsync/internal/preview"
 )
 
 func main() {
 	env := app.MustLoad("previewworker")
-	svc, err := graphapp.Worker(env)
+	svc, err := preview.NewWorker(env.Store, graphapp.Readers(env), entra.SyncError, plan.Compute,
+		preview.WorkerConfig{TTL: env.Config.PreviewTTL, Retention: env.Config.PreviewRetention, LockFor: env.Config.PreviewLock, UserBatchSize: env.Config.UserBatchSize}, env.Logger)
 	app.Check("previewworker", err)
 	lambda.Start(svc.Run)
 }

@@ -6,10 +6,11 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"dirsync/internal/app"
+	"dirsync/internal/app/httpapp"
 	"dirsync/internal/httpapi"
 )
 
 func main() {
 	env := app.MustLoad("progress")
-	lambda.Start(env.MustHTTP(httpapi.ProgressFunction, httpapi.Deps{Syncs: env.Store}))
+	lambda.Start(httpapp.Must(env, httpapi.ProgressFunction, httpapi.Deps{Syncs: env.Store}))
 }

@@ -1,7 +1,8 @@
 // Package app wires the Lambdas: configuration, logger, AWS clients and the
-// store, built once per cold start. It imports no Graph package and no
-// Secrets Manager client: the two Graph-facing functions add those from
-// internal/app/graphapp.
+// store, built once per cold start. It imports no Graph package, no
+// Secrets Manager client and no HTTP handler: the two Graph-facing
+// functions add those from internal/app/graphapp, the HTTP API's functions
+// their handler from internal/app/httpapp.
 package app
 
 import (
@@ -10,16 +11,12 @@ import (
 	"log/slog"
 	"os"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"dirsync/internal/auth"
 	"dirsync/internal/config"
-	"dirsync/internal/httpapi"
-	"dirsync/internal/httpapi/lambdahttp"
 	"dirsync/internal/store"
 )
 
@@ -53,16 +50,6 @@ func Load(ctx context.Context) (*Env, error) {
 	}, nil
 }
 
-// ClaimNames are the token claims naming the tenant and the roles.
-func (e *Env) ClaimNames() auth.ClaimNames {
-	return auth.ClaimNames{Tenant: e.Config.TenantClaim, Roles: e.Config.RolesClaim}
-}
-
-// HTTPOptions are the handler options every API function uses.
-func (e *Env) HTTPOptions() httpapi.Options {
-	return httpapi.Options{ClaimNames: e.ClaimNames(), AdminRole: e.Config.AdminRole, Logger: e.Logger}
-}
-
 // MustLoad is Load for a function's main (name names it in the log): a
 // cold start that cannot load its configuration exits, and Lambda reports
 // the init error.
@@ -78,15 +65,6 @@ func Check(name string, err error) {
 	if err != nil {
 		Fatal(name+": init", err)
 	}
-}
-
-// MustHTTP is the handler of one function of the HTTP API: its rows of
-// the routing table behind the API Gateway adapter. A dependency missing
-// for one of its routes exits (see Check).
-func (e *Env) MustHTTP(fn httpapi.Function, deps httpapi.Deps) func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	h, err := httpapi.New(deps, e.HTTPOptions(), fn)
-	Check(string(fn), err)
-	return lambdahttp.Handler(h, e.ClaimNames())
 }
 
 // Fatal logs a cold-start failure and exits: without configuration a

@@ -17,7 +17,7 @@ import (
 // input: numbering, order, counts, scope accounting and the users a sync
 // must never deactivate. It recomputes the scope from the rules, not from
 // the engine's own state.
-func checkInvariants(t testing.TB, in Input, p *domain.Plan) {
+func checkInvariants(t testing.TB, in domain.PlanInput, p *domain.Plan) {
 	t.Helper()
 	userRank := map[domain.ChangeKind]int{
 		domain.KindAdd: 0, domain.KindUpdate: 1, domain.KindReactivate: 2, domain.KindDeactivate: 3, domain.KindSkip: 4,
@@ -183,7 +183,7 @@ func checkInvariants(t testing.TB, in Input, p *domain.Plan) {
 // checkSafeguards recomputes every threshold from the input: its base
 // (active linked users, owned groups, memberships those groups hold) and
 // the changes counted against it.
-func checkSafeguards(t testing.TB, in Input, p *domain.Plan) {
+func checkSafeguards(t testing.TB, in domain.PlanInput, p *domain.Plan) {
 	t.Helper()
 	tenant := in.Snapshot.DirectoryTenantID
 	var activeLinked, ownedGroups, held int
@@ -299,7 +299,7 @@ var (
 
 // fuzzInput builds a small snapshot, directory and options from data.
 // Pools are tiny so emails, links and ids collide often.
-func fuzzInput(data []byte) Input {
+func fuzzInput(data []byte) domain.PlanInput {
 	r := &fuzzReader{data: data}
 	snap := &domain.Snapshot{DirectoryTenantID: tenant, UserProperties: testProps}
 	tenants := []string{tenant, tenant, otherTenant, ""}
@@ -381,7 +381,7 @@ func fuzzInput(data []byte) Input {
 	if r.bool() {
 		opts.Mapping = []domain.Mapping{{Attribute: "title", Source: "jobTitle"}, {Attribute: "displayName", Source: "displayName"}}
 	}
-	return Input{Snapshot: snap, Directory: dir, Options: opts, ActorEmail: r.pick(fuzzEmails)}
+	return domain.PlanInput{Snapshot: snap, Directory: dir, Options: opts, ActorEmail: r.pick(fuzzEmails)}
 }
 
 func FuzzCompute(f *testing.F) {
@@ -394,14 +394,14 @@ func FuzzCompute(f *testing.F) {
 		in := fuzzInput(data)
 		p, err := Compute(in)
 		switch {
-		case errors.Is(err, ErrSourceEmpty):
+		case errors.Is(err, domain.ErrSourceEmpty):
 			if len(in.Snapshot.Users) != 0 {
-				t.Fatalf("ErrSourceEmpty with %d source users", len(in.Snapshot.Users))
+				t.Fatalf("domain.ErrSourceEmpty with %d source users", len(in.Snapshot.Users))
 			}
 			return
-		case errors.Is(err, ErrScopeGroupsMissing):
+		case errors.Is(err, domain.ErrScopeGroupsMissing):
 			if len(in.Options.Scope.Groups) == 0 {
-				t.Fatal("ErrScopeGroupsMissing without scope groups")
+				t.Fatal("domain.ErrScopeGroupsMissing without scope groups")
 			}
 			return
 		case err != nil:

@@ -150,8 +150,8 @@ func (g *generator) user(n int) domain.SourceUser {
 	return u
 }
 
-// generate builds a deterministic Input for cfg.
-func generate(cfg genConfig) Input {
+// generate builds a deterministic domain.PlanInput for cfg.
+func generate(cfg genConfig) domain.PlanInput {
 	g := newGenerator(cfg.seed)
 	snap := &domain.Snapshot{DirectoryTenantID: genTenant, UserProperties: g.props}
 	users := make([]domain.SourceUser, cfg.users)
@@ -187,7 +187,7 @@ func generate(cfg genConfig) Input {
 		snap.Groups[i] = sg
 	}
 
-	in := Input{
+	in := domain.PlanInput{
 		Snapshot:   snap,
 		Directory:  &domain.Directory{},
 		Options:    domain.Options{DeactivateMissing: true},

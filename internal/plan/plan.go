@@ -12,7 +12,6 @@
 package plan
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -20,40 +19,11 @@ import (
 	"dirsync/internal/domain"
 )
 
-// Input is everything a plan is computed from.
-type Input struct {
-	// Snapshot is the complete read of the Entra tenant.
-	Snapshot *domain.Snapshot
-	// Directory is the platform's current directory for this platform
-	// tenant; nil means an empty directory.
-	Directory *domain.Directory
-	Options   domain.Options
-	// ActorEmail is the email of the admin running the sync, who is never
-	// deactivated by it.
-	ActorEmail string
-}
-
-var (
-	// ErrSourceEmpty refuses a snapshot without users while the platform
-	// holds users linked to that Entra tenant: an empty read is far more
-	// likely a fault than an emptied tenant.
-	ErrSourceEmpty = errors.New("plan: the source directory has no users while the platform holds users linked to it")
-	// ErrInvalidOptions is wrapped with the detail of what is wrong.
-	ErrInvalidOptions = errors.New("plan: invalid sync options")
-	// ErrScopeGroupsMissing refuses a scope none of whose groups exists in
-	// the source: it would put every user out of scope.
-	ErrScopeGroupsMissing = errors.New("plan: none of the scope groups exists in the source directory")
-	// ErrInvalidSnapshot is wrapped with the detail of a malformed snapshot
-	// (missing tenant id, empty or duplicate object ids), which a reader
-	// never returns for a complete read.
-	ErrInvalidSnapshot = errors.New("plan: invalid snapshot")
-)
-
 // Compute compares in.Snapshot with in.Directory and returns the plan.
 // The changes are ordered deterministically, independent of input order:
 // users (add, update, reactivate, deactivate, skip) then groups (add,
 // update, remove).
-func Compute(in Input) (*domain.Plan, error) {
+func Compute(in domain.PlanInput) (*domain.Plan, error) {
 	if err := validateOptions(in.Options); err != nil {
 		return nil, err
 	}
@@ -65,7 +35,7 @@ func Compute(in Input) (*domain.Plan, error) {
 		dir = &domain.Directory{}
 	}
 	if len(in.Snapshot.Users) == 0 && holdsLinkedUsers(dir, in.Snapshot.DirectoryTenantID) {
-		return nil, fmt.Errorf("%w (directory tenant %s)", ErrSourceEmpty, in.Snapshot.DirectoryTenantID)
+		return nil, fmt.Errorf("%w (directory tenant %s)", domain.ErrSourceEmpty, in.Snapshot.DirectoryTenantID)
 	}
 
 	c := newComputation(in, dir)
@@ -83,18 +53,18 @@ func Compute(in Input) (*domain.Plan, error) {
 
 func validateOptions(o domain.Options) error {
 	if err := domain.ValidateMapping(o.EffectiveMapping()); err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalidOptions, err)
+		return fmt.Errorf("%w: %w", domain.ErrInvalidOptions, err)
 	}
 	t := o.DeactivationThreshold
 	if t.Percent < 0 || math.IsNaN(t.Percent) || math.IsInf(t.Percent, 0) {
-		return fmt.Errorf("%w: deactivationThreshold.percent: must be a non-negative number, got %v", ErrInvalidOptions, t.Percent)
+		return fmt.Errorf("%w: deactivationThreshold.percent: must be a non-negative number, got %v", domain.ErrInvalidOptions, t.Percent)
 	}
 	if t.Count < 0 {
-		return fmt.Errorf("%w: deactivationThreshold.count: must not be negative, got %d", ErrInvalidOptions, t.Count)
+		return fmt.Errorf("%w: deactivationThreshold.count: must not be negative, got %d", domain.ErrInvalidOptions, t.Count)
 	}
 	for i, g := range o.Scope.Groups {
 		if strings.TrimSpace(g) == "" {
-			return fmt.Errorf("%w: scope.groups[%d]: must not be empty", ErrInvalidOptions, i)
+			return fmt.Errorf("%w: scope.groups[%d]: must not be empty", domain.ErrInvalidOptions, i)
 		}
 	}
 	return nil
@@ -102,19 +72,19 @@ func validateOptions(o domain.Options) error {
 
 func validateSnapshot(s *domain.Snapshot) error {
 	if s == nil {
-		return fmt.Errorf("%w: no snapshot", ErrInvalidSnapshot)
+		return fmt.Errorf("%w: no snapshot", domain.ErrInvalidSnapshot)
 	}
 	if s.DirectoryTenantID == "" {
-		return fmt.Errorf("%w: directory tenant id is empty", ErrInvalidSnapshot)
+		return fmt.Errorf("%w: directory tenant id is empty", domain.ErrInvalidSnapshot)
 	}
 	seen := make(map[string]struct{}, len(s.Groups))
 	for i := range s.Groups {
 		id := s.Groups[i].ID
 		if id == "" {
-			return fmt.Errorf("%w: groups[%d] has no object id", ErrInvalidSnapshot, i)
+			return fmt.Errorf("%w: groups[%d] has no object id", domain.ErrInvalidSnapshot, i)
 		}
 		if _, dup := seen[id]; dup {
-			return fmt.Errorf("%w: group object id %s appears twice", ErrInvalidSnapshot, id)
+			return fmt.Errorf("%w: group object id %s appears twice", domain.ErrInvalidSnapshot, id)
 		}
 		seen[id] = struct{}{}
 	}
@@ -135,3 +105,6 @@ func holdsLinkedUsers(dir *domain.Directory, tenant string) bool {
 func linkedTo(p *domain.PlatformUser, tenant string) bool {
 	return p.ExternalID != "" && p.ExternalTenantID == tenant
 }
+
+// Input is the apply tests' name for domain.PlanInput, kept while they move.
+type Input = domain.PlanInput

@@ -16,12 +16,12 @@ import (
 // each sub-benchmark more than once.
 var benchInput struct {
 	cfg genConfig
-	in  Input
+	in  domain.PlanInput
 }
 
-func cachedInput(cfg genConfig) Input {
+func cachedInput(cfg genConfig) domain.PlanInput {
 	if benchInput.cfg != cfg || benchInput.in.Snapshot == nil {
-		benchInput.in = Input{} // let the previous tenant go before building the next
+		benchInput.in = domain.PlanInput{} // let the previous tenant go before building the next
 		runtime.GC()
 		benchInput.cfg, benchInput.in = cfg, generate(cfg)
 	}

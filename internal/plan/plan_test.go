@@ -195,7 +195,7 @@ func idleRemovals(percentLimit, countLimit float64) []domain.Safeguard {
 
 type planCase struct {
 	name    string
-	in      Input
+	in      domain.PlanInput
 	want    []string // summaries, in plan order
 	counts  *domain.UserCounts
 	warn    []string // substrings, one per expected warning
@@ -252,7 +252,7 @@ func TestComputeUsers(t *testing.T) {
 	runPlanCases(t, []planCase{
 		{
 			name:   "add a new user with its complete attribute set",
-			in:     Input{Snapshot: snapshot(users(alice)), Directory: directory(nil)},
+			in:     domain.PlanInput{Snapshot: snapshot(users(alice)), Directory: directory(nil)},
 			want:   []string{"user add s1 <alice@example.com>"},
 			counts: &domain.UserCounts{Add: 1},
 			check: func(t *testing.T, p *domain.Plan) {
@@ -272,7 +272,7 @@ func TestComputeUsers(t *testing.T) {
 		},
 		{
 			name: "update lists every changed field, email first, then mapping order",
-			in: Input{
+			in: domain.PlanInput{
 				Snapshot: snapshot(users(withMail(
 					srcUser("s1", "alice@example.com", "Alice Example", "jobTitle", "Engineer", "department", "Sales"),
 					"alice.new@example.com"))),
@@ -299,7 +299,7 @@ func TestComputeUsers(t *testing.T) {
 		},
 		{
 			name: "an up-to-date linked user is unchanged and emits no change",
-			in: Input{
+			in: domain.PlanInput{
 				Snapshot:  snapshot(users(alice, bob)),
 				Directory: directory(platform(synced("p1", alice), synced("p2", bob))),
 			},
@@ -307,7 +307,7 @@ func TestComputeUsers(t *testing.T) {
 		},
 		{
 			name: "a manual user with the same email, in any case, is linked",
-			in: Input{
+			in: domain.PlanInput{
 				Snapshot:  snapshot(users(alice)),
 				Directory: directory(platform(manualUser("m1", "Alice@Example.COM", "displayName", "Alice", "jobTitle", "Engineer"))),
 			},
@@ -322,7 +322,7 @@ func TestComputeUsers(t *testing.T) {
 		},
 		{
 			name: "link by object id wins over email",
-			in: Input{
+			in: domain.PlanInput{
 				Snapshot: snapshot(users(
 					alice,
 					bob,
@@ -347,7 +347,7 @@ func TestComputeUsers(t *testing.T) {
 		},
 		{
 			name: "a user the sync deactivated is reactivated when back in scope",
-			in: Input{
+			in: domain.PlanInput{
 				Snapshot: snapshot(users(alice)),
 				Directory: directory(platform(with(synced("p1", alice), func(p *domain.PlatformUser) {
 					p.Status, p.DeactivatedBySync = domain.StatusInactive, true
@@ -359,7 +359,7 @@ func TestComputeUsers(t *testing.T) {
 		},
 		{
 			name: "a user deactivated by someone else keeps its status",
-			in: Input{
+			in: domain.PlanInput{
 				Snapshot: snapshot(users(alice, srcUser("s2", "bob@example.com", "Bob", "jobTitle", "Engineer"))),
 				Directory: directory(platform(
 					with(synced("p1", alice), func(p *domain.PlatformUser) { p.Status = domain.StatusInactive }),
@@ -371,7 +371,7 @@ func TestComputeUsers(t *testing.T) {
 		},
 		{
 			name: "deactivate deleted, disabled and out-of-scope users; skipped users stay",
-			in: Input{
+			in: domain.PlanInput{
 				Snapshot: snapshot(users(
 					disabled(bob),
 					guest(carol),
@@ -402,7 +402,7 @@ func TestComputeUsers(t *testing.T) {
 		},
 		{
 			name: "without deactivateMissing nobody is deactivated, and a warning counts them",
-			in: Input{
+			in: domain.PlanInput{
 				Snapshot:  snapshot(users(disabled(bob), guest(carol), dave)),
 				Directory: directory(platform(synced("p1", alice), synced("p2", bob), synced("p3", carol), synced("p4", dave))),
 			},
@@ -416,7 +416,7 @@ func TestComputeUsers(t *testing.T) {
 		},
 		{
 			name: "never deactivate manual, protected, other-tenant users or the actor",
-			in: Input{
+			in: domain.PlanInput{
 				Snapshot: snapshot(users(srcUser("s9", "zed@example.com", "Zed"))),
 				Directory: directory(platform(
 					manualUser("m1", "manual@example.com"),
@@ -442,7 +442,7 @@ func TestComputeUsers(t *testing.T) {
 		},
 		{
 			name: "skips: no usable email, guest UPN, duplicates, owned by another link, linked elsewhere",
-			in: Input{
+			in: domain.PlanInput{
 				Snapshot: snapshot(users(
 					withMail(srcUser("s1", "not-an-address", "No Email"), ""),
 					guest(withMail(srcUser("s2", "ext_user_example.com#EXT#@tenant.onmicrosoft.com", "Guest"), "")),
@@ -477,20 +477,20 @@ func TestComputeUsers(t *testing.T) {
 		},
 		{
 			name: "mail falls back to userPrincipalName",
-			in: Input{
+			in: domain.PlanInput{
 				Snapshot: snapshot(users(withMail(srcUser("s1", "alice@example.com", "Alice"), "  "))),
 			},
 			want: []string{"user add s1 <alice@example.com>"},
 		},
 		{
 			name:   "guests are out of scope by default",
-			in:     Input{Snapshot: snapshot(users(guest(alice), bob))},
+			in:     domain.PlanInput{Snapshot: snapshot(users(guest(alice), bob))},
 			want:   []string{"user add s2 <bob@example.com>"},
 			counts: &domain.UserCounts{Add: 1, OutOfScope: 1},
 		},
 		{
 			name: "guests are in scope with includeGuests",
-			in:   Input{Snapshot: snapshot(users(guest(alice), bob)), Options: domain.Options{IncludeGuests: true}},
+			in:   domain.PlanInput{Snapshot: snapshot(users(guest(alice), bob)), Options: domain.Options{IncludeGuests: true}},
 			want: []string{
 				"user add s1 <alice@example.com>",
 				"user add s2 <bob@example.com>",
@@ -499,7 +499,7 @@ func TestComputeUsers(t *testing.T) {
 		},
 		{
 			name: "custom mapping decides the attributes compared and written",
-			in: Input{
+			in: domain.PlanInput{
 				Snapshot: snapshot(users(alice)),
 				Directory: directory(platform(with(synced("p1", alice), func(p *domain.PlatformUser) {
 					p.Attributes = attrsOf("title", "Developer", "name", "Alice", "displayName", "not mapped any more")
@@ -523,7 +523,7 @@ func TestComputeUsers(t *testing.T) {
 		},
 		{
 			name: "a property the snapshot did not read counts as empty",
-			in: Input{
+			in: domain.PlanInput{
 				Snapshot: &domain.Snapshot{
 					DirectoryTenantID: tenant,
 					UserProperties:    []string{"displayName"},
@@ -543,7 +543,7 @@ func TestComputeUsers(t *testing.T) {
 		},
 		{
 			name: "attributes kept out of name order are still compared correctly",
-			in: Input{
+			in: domain.PlanInput{
 				Snapshot: snapshot(users(alice)),
 				Directory: directory(platform(with(synced("p1", alice), func(p *domain.PlatformUser) {
 					p.Attributes = domain.Attrs{
@@ -569,7 +569,7 @@ func TestComputeEmailIdentity(t *testing.T) {
 	runPlanCases(t, []planCase{
 		{
 			name: "a canonically equivalent spelling links the manual user",
-			in: Input{
+			in: domain.PlanInput{
 				Snapshot:  snapshot(users(srcUser("s1", eveNFD, "Eve"))),
 				Directory: directory(platform(manualUser("m1", eveNFC, "displayName", "Eve"))),
 			},
@@ -578,7 +578,7 @@ func TestComputeEmailIdentity(t *testing.T) {
 		},
 		{
 			name: "the Kelvin sign is canonically K, so the same address as kate@",
-			in: Input{
+			in: domain.PlanInput{
 				Snapshot:  snapshot(users(srcUser("s1", "\u212Aate@example.com", "Kate"))),
 				Directory: directory(platform(manualUser("m1", "kate@example.com", "displayName", "Kate"))),
 			},
@@ -587,7 +587,7 @@ func TestComputeEmailIdentity(t *testing.T) {
 		},
 		{
 			name: "look-alikes of ASCII addresses and non-ASCII capitals link nobody",
-			in: Input{
+			in: domain.PlanInput{
 				Snapshot: snapshot(users(
 					srcUser("s1", "\u017Fam@example.com", "Sam"),
 					srcUser("s2", "\u0130pek@example.com", "Ipek"),
@@ -612,7 +612,7 @@ func TestComputeEmailIdentity(t *testing.T) {
 		},
 		{
 			name: "source users sharing a normalised email are all skipped",
-			in: Input{
+			in: domain.PlanInput{
 				Snapshot: snapshot(users(
 					srcUser("s1", eveNFD, "Eve"), srcUser("s2", eveNFC, "Eve Too"),
 					srcUser("s3", "Zoe@example.com", "Zoe"), srcUser("s4", " zoe@EXAMPLE.com", "Zoe Too"),
@@ -630,7 +630,7 @@ func TestComputeEmailIdentity(t *testing.T) {
 		},
 		{
 			name: "a linked user renamed to a look-alike changes its email",
-			in: Input{
+			in: domain.PlanInput{
 				Snapshot:  snapshot(users(srcUser("s1", "\u0130pek@example.com", "Ipek"))),
 				Directory: directory(platform(synced("p1", ipek))),
 			},
@@ -640,7 +640,7 @@ func TestComputeEmailIdentity(t *testing.T) {
 		},
 		{
 			name: "a linked user respelled canonically keeps its email",
-			in: Input{
+			in: domain.PlanInput{
 				Snapshot:  snapshot(users(srcUser("s1", eveNFD, "Eve"))),
 				Directory: directory(platform(synced("p1", srcUser("s1", eveNFC, "Eve")))),
 			},
@@ -649,7 +649,7 @@ func TestComputeEmailIdentity(t *testing.T) {
 		},
 		{
 			name: "the actor is recognised in any canonical spelling",
-			in: Input{
+			in: domain.PlanInput{
 				Snapshot:   snapshot(users(zed)),
 				Directory:  directory(platform(synced("p9", zed), synced("p1", srcUser("s1", eveNFD, "Eve")))),
 				Options:    domain.Options{DeactivateMissing: true},
@@ -659,7 +659,7 @@ func TestComputeEmailIdentity(t *testing.T) {
 		},
 		{
 			name: "a look-alike of the actor is not the actor",
-			in: Input{
+			in: domain.PlanInput{
 				Snapshot:   snapshot(users(zed)),
 				Directory:  directory(platform(synced("p9", zed), synced("p1", ipek))),
 				Options:    domain.Options{DeactivateMissing: true},
@@ -670,7 +670,7 @@ func TestComputeEmailIdentity(t *testing.T) {
 		},
 		{
 			name: "changes are ordered by normalised email past the packed prefix",
-			in: Input{Snapshot: snapshot(users(
+			in: domain.PlanInput{Snapshot: snapshot(users(
 				srcUser("s1", "aaaaaaaaaaaaaaaaaaaaaaae\u0301@example.com", "Composed"),
 				srcUser("s2", "aaaaaaaaaaaaaaaaaaaaaaaf@example.com", "Plain"),
 			))},
@@ -697,7 +697,7 @@ func TestComputeScope(t *testing.T) {
 	runPlanCases(t, []planCase{
 		{
 			name: "scope groups put their transitive members in scope and are the only groups mirrored",
-			in: Input{
+			in: domain.PlanInput{
 				Snapshot: snapshot(users(alice, bob, carol), engineering, sales),
 				Options:  domain.Options{Scope: domain.Scope{Groups: []string{"g1"}}},
 			},
@@ -710,7 +710,7 @@ func TestComputeScope(t *testing.T) {
 		},
 		{
 			name: "a disabled scope-group member is out of scope",
-			in: Input{
+			in: domain.PlanInput{
 				Snapshot: snapshot(users(alice, disabled(bob), carol), engineering, sales),
 				Options:  domain.Options{Scope: domain.Scope{Groups: []string{"g1"}}},
 			},
@@ -722,7 +722,7 @@ func TestComputeScope(t *testing.T) {
 		},
 		{
 			name: "a missing scope group is a warning when another is present",
-			in: Input{
+			in: domain.PlanInput{
 				Snapshot: snapshot(users(alice, bob, carol), engineering, sales),
 				Options:  domain.Options{Scope: domain.Scope{Groups: []string{"g-gone", "g2", "g2"}}},
 			},
@@ -735,15 +735,15 @@ func TestComputeScope(t *testing.T) {
 		},
 		{
 			name: "all scope groups missing is refused",
-			in: Input{
+			in: domain.PlanInput{
 				Snapshot: snapshot(users(alice), engineering),
 				Options:  domain.Options{Scope: domain.Scope{Groups: []string{"g-gone"}}},
 			},
-			wantErr: ErrScopeGroupsMissing,
+			wantErr: domain.ErrScopeGroupsMissing,
 		},
 		{
 			name: "leaving the scope groups deactivates with reason out_of_scope",
-			in: Input{
+			in: domain.PlanInput{
 				Snapshot:  snapshot(users(alice, bob, carol), engineering, sales),
 				Directory: directory(platform(synced("p1", alice), synced("p3", carol))),
 				Options: domain.Options{
@@ -770,8 +770,8 @@ func TestComputeSafeguards(t *testing.T) {
 		src = append(src, u)
 		pus = append(pus, synced(fmt.Sprintf("p%d", i), u))
 	}
-	in := func(deleted int, th domain.Threshold) Input {
-		return Input{
+	in := func(deleted int, th domain.Threshold) domain.PlanInput {
+		return domain.PlanInput{
 			Snapshot:  snapshot(src[deleted:]),
 			Directory: directory(pus),
 			Options:   domain.Options{DeactivateMissing: true, DeactivationThreshold: th},
@@ -785,7 +785,7 @@ func TestComputeSafeguards(t *testing.T) {
 	}
 	tests := []struct {
 		name string
-		in   Input
+		in   domain.PlanInput
 		want []domain.Safeguard
 	}{
 		{"exactly at the default percent is not tripped", in(1, domain.Threshold{}), safeguards(false, 20, 20, false, 500, 1)},
@@ -793,7 +793,7 @@ func TestComputeSafeguards(t *testing.T) {
 		{"a lower percent trips", in(1, domain.Threshold{Percent: 10}), safeguards(true, 10, 20, false, 500, 1)},
 		{"exactly at the count is not tripped", in(2, domain.Threshold{Percent: 50, Count: 2}), safeguards(false, 50, 40, false, 2, 2)},
 		{"above the count trips", in(2, domain.Threshold{Percent: 50, Count: 1}), safeguards(false, 50, 40, true, 1, 2)},
-		{"nothing linked is 0 %", Input{Snapshot: snapshot(src)}, safeguards(false, 20, 0, false, 500, 0)},
+		{"nothing linked is 0 %", domain.PlanInput{Snapshot: snapshot(src)}, safeguards(false, 20, 0, false, 500, 0)},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -819,7 +819,7 @@ func TestComputeRemovalSafeguards(t *testing.T) {
 	// removals builds owned platform groups pg0..pg<owned-1> mirroring
 	// g0..; the source keeps g0..g<kept-1>. pg0 holds members synced users,
 	// of whom the source's g0 keeps the first keptMembers.
-	removals := func(owned, kept, members, keptMembers int, th domain.Threshold) Input {
+	removals := func(owned, kept, members, keptMembers int, th domain.Threshold) domain.PlanInput {
 		var src []domain.SourceUser
 		var pus []domain.PlatformUser
 		var srcIDs, platformIDs []string
@@ -841,9 +841,9 @@ func TestComputeRemovalSafeguards(t *testing.T) {
 			sgs[0].MemberIDs = srcIDs[:keptMembers]
 			pgs[0].MemberIDs = platformIDs
 		}
-		return Input{Snapshot: snapshot(src, sgs...), Directory: directory(pus, pgs...), Options: domain.Options{DeactivationThreshold: th}}
+		return domain.PlanInput{Snapshot: snapshot(src, sgs...), Directory: directory(pus, pgs...), Options: domain.Options{DeactivationThreshold: th}}
 	}
-	withGroups := func(in Input, extra ...domain.PlatformGroup) Input {
+	withGroups := func(in domain.PlanInput, extra ...domain.PlatformGroup) domain.PlanInput {
 		in.Directory.Groups = append(in.Directory.Groups, extra...)
 		return in
 	}
@@ -861,7 +861,7 @@ func TestComputeRemovalSafeguards(t *testing.T) {
 	)
 	tests := []struct {
 		name string
-		in   Input
+		in   domain.PlanInput
 		want []domain.Safeguard // the safeguards expected; every other is untripped
 	}{
 		{"no owned group is 0 %", withGroups(removals(0, 2, 0, 0, domain.Threshold{}), manual),
@@ -935,17 +935,17 @@ func TestComputeRefuses(t *testing.T) {
 	runPlanCases(t, []planCase{
 		{
 			name: "an empty source while the platform holds linked users",
-			in: Input{
+			in: domain.PlanInput{
 				Snapshot: snapshot(nil),
 				Directory: directory(platform(with(synced("p1", alice), func(p *domain.PlatformUser) {
 					p.Status = domain.StatusInactive // any status counts
 				}))),
 			},
-			wantErr: ErrSourceEmpty,
+			wantErr: domain.ErrSourceEmpty,
 		},
 		{
 			name: "an empty source with only manual and other-tenant users is fine",
-			in: Input{
+			in: domain.PlanInput{
 				Snapshot: snapshot(nil),
 				Directory: directory(platform(
 					manualUser("m1", "m@example.com"),
@@ -956,54 +956,54 @@ func TestComputeRefuses(t *testing.T) {
 		},
 		{
 			name:    "the reserved email attribute in a mapping",
-			in:      Input{Snapshot: snapshot(users(alice)), Options: domain.Options{Mapping: []domain.Mapping{{Attribute: "email", Source: "mail"}}}},
-			wantErr: ErrInvalidOptions,
+			in:      domain.PlanInput{Snapshot: snapshot(users(alice)), Options: domain.Options{Mapping: []domain.Mapping{{Attribute: "email", Source: "mail"}}}},
+			wantErr: domain.ErrInvalidOptions,
 		},
 		{
 			name:    "an unsupported source property in a mapping",
-			in:      Input{Snapshot: snapshot(users(alice)), Options: domain.Options{Mapping: []domain.Mapping{{Attribute: "x", Source: "passwordProfile"}}}},
-			wantErr: ErrInvalidOptions,
+			in:      domain.PlanInput{Snapshot: snapshot(users(alice)), Options: domain.Options{Mapping: []domain.Mapping{{Attribute: "x", Source: "passwordProfile"}}}},
+			wantErr: domain.ErrInvalidOptions,
 		},
 		{
 			name:    "a negative percent threshold",
-			in:      Input{Snapshot: snapshot(users(alice)), Options: domain.Options{DeactivationThreshold: domain.Threshold{Percent: -1}}},
-			wantErr: ErrInvalidOptions,
+			in:      domain.PlanInput{Snapshot: snapshot(users(alice)), Options: domain.Options{DeactivationThreshold: domain.Threshold{Percent: -1}}},
+			wantErr: domain.ErrInvalidOptions,
 		},
 		{
 			name:    "a negative count threshold",
-			in:      Input{Snapshot: snapshot(users(alice)), Options: domain.Options{DeactivationThreshold: domain.Threshold{Count: -5}}},
-			wantErr: ErrInvalidOptions,
+			in:      domain.PlanInput{Snapshot: snapshot(users(alice)), Options: domain.Options{DeactivationThreshold: domain.Threshold{Count: -5}}},
+			wantErr: domain.ErrInvalidOptions,
 		},
 		{
 			name:    "an empty scope group id",
-			in:      Input{Snapshot: snapshot(users(alice)), Options: domain.Options{Scope: domain.Scope{Groups: []string{" "}}}},
-			wantErr: ErrInvalidOptions,
+			in:      domain.PlanInput{Snapshot: snapshot(users(alice)), Options: domain.Options{Scope: domain.Scope{Groups: []string{" "}}}},
+			wantErr: domain.ErrInvalidOptions,
 		},
 		{
 			name:    "no snapshot",
-			in:      Input{},
-			wantErr: ErrInvalidSnapshot,
+			in:      domain.PlanInput{},
+			wantErr: domain.ErrInvalidSnapshot,
 		},
 		{
 			name:    "a snapshot without tenant id",
-			in:      Input{Snapshot: &domain.Snapshot{Users: users(alice)}},
-			wantErr: ErrInvalidSnapshot,
+			in:      domain.PlanInput{Snapshot: &domain.Snapshot{Users: users(alice)}},
+			wantErr: domain.ErrInvalidSnapshot,
 		},
 		{
 			name:    "two source users with one object id",
-			in:      Input{Snapshot: snapshot(users(alice, srcUser("s1", "other@example.com", "Other")))},
-			wantErr: ErrInvalidSnapshot,
+			in:      domain.PlanInput{Snapshot: snapshot(users(alice, srcUser("s1", "other@example.com", "Other")))},
+			wantErr: domain.ErrInvalidSnapshot,
 		},
 		{
 			name:    "a source user without object id",
-			in:      Input{Snapshot: snapshot(users(srcUser("", "x@example.com", "X")))},
-			wantErr: ErrInvalidSnapshot,
+			in:      domain.PlanInput{Snapshot: snapshot(users(srcUser("", "x@example.com", "X")))},
+			wantErr: domain.ErrInvalidSnapshot,
 		},
 		{
 			name: "two source groups with one object id",
-			in: Input{Snapshot: snapshot(users(alice),
+			in: domain.PlanInput{Snapshot: snapshot(users(alice),
 				domain.SourceGroup{ID: "g1"}, domain.SourceGroup{ID: "g1"})},
-			wantErr: ErrInvalidSnapshot,
+			wantErr: domain.ErrInvalidSnapshot,
 		},
 	})
 }
@@ -1018,7 +1018,7 @@ func TestComputeGroups(t *testing.T) {
 	runPlanCases(t, []planCase{
 		{
 			name: "groups are added, updated and removed; manual and other-tenant groups are untouched",
-			in: Input{
+			in: domain.PlanInput{
 				Snapshot: snapshot(users(alice),
 					domain.SourceGroup{ID: "g1", DisplayName: "engineering", Mail: "eng@example.com", MemberIDs: []string{"s1"}},
 					domain.SourceGroup{ID: "g2", DisplayName: "Sales", Description: "Sells", MemberIDs: []string{"s1"}},
@@ -1056,7 +1056,7 @@ func TestComputeGroups(t *testing.T) {
 		},
 		{
 			name: "memberships: added users by external id, skipped members left alone",
-			in: Input{
+			in: domain.PlanInput{
 				Snapshot: snapshot(users(alice, bob, carol, carolTwin, disabled(erin)),
 					domain.SourceGroup{ID: "g1", DisplayName: "Team", MemberIDs: []string{"s1", "s2", "s3", "s5"}},
 				),
@@ -1085,7 +1085,7 @@ func TestComputeGroups(t *testing.T) {
 		},
 		{
 			name: "a removed group carries no membership changes",
-			in: Input{
+			in: domain.PlanInput{
 				Snapshot:  snapshot(users(alice)),
 				Directory: directory(platform(synced("p1", alice)), ownedGroup("pg1", "g1", "Old", "p1")),
 			},
@@ -1143,7 +1143,7 @@ func TestComputeDeterministic(t *testing.T) {
 
 // drift adds, to a generated resync input, the cases a plain drift lacks:
 // reactivations, skips, manual users to link, a removed group.
-func drift(in Input) {
+func drift(in domain.PlanInput) {
 	pus := in.Directory.Users
 	for i := 0; i < len(pus); i += 97 {
 		pus[i].Status, pus[i].DeactivatedBySync = domain.StatusInactive, true
@@ -1162,7 +1162,7 @@ func drift(in Input) {
 	in.Directory.Groups[0].MemberIDs = append(in.Directory.Groups[0].MemberIDs, "p-unknown")
 }
 
-func shuffledCopy(in Input, rng *rand.Rand) Input {
+func shuffledCopy(in domain.PlanInput, rng *rand.Rand) domain.PlanInput {
 	snap := *in.Snapshot
 	snap.Users = slices.Clone(snap.Users)
 	snap.Groups = slices.Clone(snap.Groups)
@@ -1228,7 +1228,7 @@ func TestComputeDoesNotModifyInput(t *testing.T) {
 	}
 }
 
-func deepCopy(in Input) Input {
+func deepCopy(in domain.PlanInput) domain.PlanInput {
 	snap := *in.Snapshot
 	snap.Users = slices.Clone(snap.Users)
 	for i := range snap.Users {

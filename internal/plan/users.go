@@ -130,7 +130,7 @@ type computation struct {
 	warnings        []string
 }
 
-func newComputation(in Input, dir *domain.Directory) *computation {
+func newComputation(in domain.PlanInput, dir *domain.Directory) *computation {
 	return &computation{
 		snap:   in.Snapshot,
 		dir:    dir,
@@ -172,7 +172,7 @@ func (c *computation) findScope() error {
 		}
 	}
 	if len(c.mirrored) == 0 {
-		return fmt.Errorf("%w: %s", ErrScopeGroupsMissing, strings.Join(missing, ", "))
+		return fmt.Errorf("%w: %s", domain.ErrScopeGroupsMissing, strings.Join(missing, ", "))
 	}
 	for _, id := range missing {
 		c.warnings = append(c.warnings, fmt.Sprintf(
@@ -188,11 +188,11 @@ func (c *computation) resolveIDs() error {
 	users, pus := c.snap.Users, c.dir.Users
 	if len(users) >= math.MaxInt32 || len(pus) >= math.MaxInt32 {
 		return fmt.Errorf("%w: %d source and %d platform users exceed the supported size",
-			ErrInvalidSnapshot, len(users), len(pus))
+			domain.ErrInvalidSnapshot, len(users), len(pus))
 	}
 	for i := range users {
 		if users[i].ID == "" {
-			return fmt.Errorf("%w: users[%d] has no object id", ErrInvalidSnapshot, i)
+			return fmt.Errorf("%w: users[%d] has no object id", domain.ErrInvalidSnapshot, i)
 		}
 	}
 	n := 0
@@ -269,7 +269,7 @@ func duplicateUserError(users []domain.SourceUser) error {
 		}
 		seen[id] = true
 	}
-	return fmt.Errorf("%w: user object id %s appears twice", ErrInvalidSnapshot, dup)
+	return fmt.Errorf("%w: user object id %s appears twice", domain.ErrInvalidSnapshot, dup)
 }
 
 // classifySourceUsers decides every source user's outcome: first the

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"dirsync/internal/domain"
+	"dirsync/internal/plan"
 	"dirsync/internal/store"
 	"dirsync/local/dynamolocal/dynamotest"
 )
@@ -376,7 +377,7 @@ func TestRacingPreviewsEndCleanly(t *testing.T) {
 				defer wg.Done()
 				d := &recordingDispatcher{}
 				svc := &Service{Store: st, Dispatcher: d, TTL: time.Hour, Retention: time.Hour, LockFor: time.Minute,
-					RenewEvery: time.Duration(20+rand.IntN(200)) * time.Millisecond, UserBatchSize: 10,
+					RenewEvery: time.Duration(20+rand.IntN(200)) * time.Millisecond, UserBatchSize: 10, Plan: plan.Compute,
 					NewReader: func(context.Context, *domain.Connection) (Reader, error) {
 						return sleepyReader{snap: snapshot(3), sleep: time.Duration(rand.IntN(300)) * time.Millisecond}, nil
 					}}

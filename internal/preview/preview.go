@@ -1,7 +1,9 @@
 // Package preview starts previews and computes them: the preview Lambda
 // records a PREVIEWING sync and hands it to the worker, which reads the
-// Entra tenant, runs the plan engine against the platform directory and
-// stores the plan, or records why it could not.
+// Entra tenant, runs the plan engine it is given against the platform
+// directory and stores the plan, or records why it could not. It links
+// neither the Graph reader nor the plan engine: the worker's wiring gives
+// both.
 package preview
 
 import (
@@ -13,7 +15,6 @@ import (
 	"time"
 
 	"dirsync/internal/domain"
-	"dirsync/internal/plan"
 )
 
 // Store is what previews need from the storage.
@@ -57,6 +58,11 @@ type Dispatcher interface {
 	Dispatch(ctx context.Context, job Job) error
 }
 
+// Planner computes the plan of a sync from the read and the platform's
+// directory: the plan engine (internal/plan), given by the wiring, so that
+// only the worker links it.
+type Planner func(domain.PlanInput) (*domain.Plan, error)
+
 // ReadErrorClassifier turns a reader failure into the error recorded on the
 // sync, in words an admin can act on.
 type ReadErrorClassifier func(error) domain.SyncError
@@ -67,6 +73,7 @@ type Service struct {
 	Dispatcher Dispatcher
 	NewReader  ReaderFactory
 	Classify   ReadErrorClassifier
+	Plan       Planner
 	// TTL is how long a ready preview can be confirmed.
 	TTL time.Duration
 	// Retention is how long the plan's items are kept after expiry.
@@ -215,11 +222,11 @@ func (s *Service) compute(ctx context.Context, sy *domain.Sync, lease domain.Lea
 	if err != nil {
 		return fmt.Errorf("preview: load directory: %w", err)
 	}
-	p, err := plan.Compute(plan.Input{Snapshot: snap, Directory: dir, Options: sy.Options, ActorEmail: job.ActorEmail})
+	p, err := s.Plan(domain.PlanInput{Snapshot: snap, Directory: dir, Options: sy.Options, ActorEmail: job.ActorEmail})
 	switch {
-	case errors.Is(err, plan.ErrSourceEmpty):
+	case errors.Is(err, domain.ErrSourceEmpty):
 		return fail(domain.SyncErrSourceEmpty, "Entra ID returned no users while the platform holds users linked to it; refusing to treat that as everyone leaving")
-	case errors.Is(err, plan.ErrInvalidOptions), errors.Is(err, plan.ErrScopeGroupsMissing):
+	case errors.Is(err, domain.ErrInvalidOptions), errors.Is(err, domain.ErrScopeGroupsMissing):
 		return fail(domain.SyncErrOptions, err.Error())
 	case err != nil:
 		return fmt.Errorf("preview: plan: %w", err)
@@ -296,14 +303,4 @@ func (s *Service) logger() *slog.Logger {
 		return s.Logger
 	}
 	return slog.Default()
-}
-
-// NewReaderOrInvalid adapts a reader constructor for a ReaderFactory: a
-// connection the reader refuses (a missing id or secret, a bad endpoint) is
-// an invalid connection, which fails the preview rather than retrying it.
-func NewReaderOrInvalid[R Reader](r R, err error) (Reader, error) {
-	if err != nil {
-		return nil, domain.Errorf(domain.EInvalid, "%s", err.Error())
-	}
-	return r, nil
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"dirsync/internal/domain"
+	"dirsync/internal/plan"
 	"dirsync/internal/store"
 	"dirsync/local/dynamolocal/dynamotest"
 )
@@ -72,7 +73,7 @@ func newService(t *testing.T, st *store.Store, r Reader) (*Service, *recordingDi
 	d := &recordingDispatcher{}
 	svc := &Service{
 		Store: st, Dispatcher: d, TTL: time.Hour, Retention: time.Hour, LockFor: 10 * time.Minute, UserBatchSize: 10,
-		NewReader: func(context.Context, *domain.Connection) (Reader, error) { return r, nil },
+		NewReader: func(context.Context, *domain.Connection) (Reader, error) { return r, nil }, Plan: plan.Compute,
 	}
 	return svc, d
 }

@@ -118,19 +118,28 @@ func TestStateMachineInputNamesBatchesOnly(t *testing.T) {
 }
 
 // A function links only what it uses: msgraph-sdk-go (minutes of compile
-// time, tens of MB) only in the two Graph-facing functions, and the
-// read-only functions neither the plan engine nor the Secrets Manager
-// client.
+// time, tens of MB) only in the two Graph-facing functions, the plan
+// engine only in the preview worker, the Secrets Manager client only where
+// secrets are read or written, the HTTP handler only in the API's
+// functions.
 func TestFunctionsLinkOnlyWhatTheyUse(t *testing.T) {
 	const (
 		graph   = "github.com/microsoftgraph/msgraph-sdk-go"
 		secrets = "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 		plan    = "dirsync/internal/plan"
+		http    = "dirsync/internal/httpapi"
+		preview = "dirsync/internal/preview"
+		apply   = "dirsync/internal/apply"
 	)
 	forbidden := map[string][]string{
-		"apply": {graph}, "confirm": {graph}, "finalize": {graph}, "preview": {graph},
-		"progress":  {graph, secrets, plan},
-		"directory": {graph, secrets, plan},
+		"apply":         {graph, secrets, plan, http, preview},
+		"confirm":       {graph, secrets, plan, preview},
+		"connection":    {plan, preview, apply},
+		"directory":     {graph, secrets, plan, preview, apply},
+		"finalize":      {graph, secrets, plan, http},
+		"preview":       {graph, secrets, plan, apply},
+		"previewworker": {http, apply},
+		"progress":      {graph, secrets, plan, preview, apply},
 	}
 	for fn, pkgs := range forbidden {
 		cmd := exec.Command("go", "list", "-deps", "./functions/"+fn)

@@ -21,6 +21,7 @@ import (
 	"dirsync/internal/config"
 	"dirsync/internal/domain"
 	"dirsync/internal/entra"
+	"dirsync/internal/plan"
 	"dirsync/internal/preview"
 	"dirsync/internal/store"
 	"dirsync/local/dynamolocal"
@@ -164,6 +165,7 @@ func newFixture(ctx context.Context, db *dynamodb.Client, users int) (_ *fixture
 	f.svc = &preview.Service{
 		Store:      &timedStore{Store: f.store, clock: f.clock},
 		Dispatcher: f.jobs,
+		Plan:       plan.Compute,
 		NewReader: func(ctx context.Context, conn *domain.Connection) (preview.Reader, error) {
 			r, err := entra.NewReader(entra.ConfigFor(conn, benchSecret, entra.Config{
 				GraphEndpoint: f.fake.url, AuthorityHost: f.fake.url, Transport: f.readerTransport,

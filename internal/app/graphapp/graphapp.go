@@ -13,7 +13,6 @@ import (
 	"dirsync/internal/app"
 	"dirsync/internal/domain"
 	"dirsync/internal/entra"
-	"dirsync/internal/preview"
 	"dirsync/internal/secrets"
 )
 
@@ -34,23 +33,21 @@ func Tester(env *app.Env) *entra.Tester {
 	return &entra.Tester{Secrets: Secrets(env), Configure: EntraConfig()}
 }
 
-// ReaderFactory reads the Entra directory of a sync's pinned connection,
-// with the secret version it pinned.
-func ReaderFactory(env *app.Env) func(ctx context.Context, conn *domain.Connection) (preview.Reader, error) {
+// Readers builds the Entra reader of a sync's pinned connection, with the
+// secret version it pinned. A connection the reader refuses (a missing id
+// or secret, a bad endpoint) is invalid: the preview fails with that
+// reason rather than being retried.
+func Readers(env *app.Env) func(ctx context.Context, conn *domain.Connection) (*entra.Reader, error) {
 	store, configure := Secrets(env), EntraConfig()
-	return func(ctx context.Context, conn *domain.Connection) (preview.Reader, error) {
+	return func(ctx context.Context, conn *domain.Connection) (*entra.Reader, error) {
 		secret, err := store.GetSecretVersion(ctx, conn.TenantID, conn.SecretVersion)
 		if err != nil {
 			return nil, err
 		}
-		return preview.NewReaderOrInvalid(entra.NewReader(configure(conn, secret)))
+		r, err := entra.NewReader(configure(conn, secret))
+		if err != nil {
+			return nil, domain.Errorf(domain.EInvalid, "%s", err.Error())
+		}
+		return r, nil
 	}
-}
-
-// Worker is the preview worker's service, reading Entra ID through the
-// sync's pinned connection.
-func Worker(env *app.Env) (*preview.Service, error) {
-	c := env.Config
-	return preview.NewWorker(env.Store, ReaderFactory(env), entra.SyncError,
-		preview.WorkerConfig{TTL: c.PreviewTTL, Retention: c.PreviewRetention, LockFor: c.PreviewLock, UserBatchSize: c.UserBatchSize}, env.Logger)
 }

@@ -19,11 +19,7 @@ func (h *Handler) listGroups(w http.ResponseWriter, r *http.Request, c auth.Clai
 	if err != nil {
 		return err
 	}
-	views := make([]groupView, len(groups))
-	for i := range groups {
-		views[i] = newGroupView(&groups[i])
-	}
-	writeJSON(w, http.StatusOK, newList(views, next))
+	writeJSON(w, http.StatusOK, newList(viewsOf(groups, newGroupView), next))
 	return nil
 }
 
@@ -44,6 +40,6 @@ func (h *Handler) listGroupMembers(w http.ResponseWriter, r *http.Request, c aut
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, newList(newUserViews(users), next))
+	writeJSON(w, http.StatusOK, newList(viewsOf(users, newUserView), next))
 	return nil
 }

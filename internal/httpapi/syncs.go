@@ -191,11 +191,7 @@ func (h *Handler) listChanges(w http.ResponseWriter, r *http.Request, c auth.Cla
 	if err != nil {
 		return err
 	}
-	views := make([]changeView, len(changes))
-	for i := range changes {
-		views[i] = newChangeView(&changes[i])
-	}
-	writeJSON(w, http.StatusOK, newList(views, next))
+	writeJSON(w, http.StatusOK, newList(viewsOf(changes, newChangeView), next))
 	return nil
 }
 

@@ -61,7 +61,7 @@ func (h *Handler) listUsers(w http.ResponseWriter, r *http.Request, c auth.Claim
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, newList(newUserViews(users), next))
+	writeJSON(w, http.StatusOK, newList(viewsOf(users, newUserView), next))
 	return nil
 }
 
@@ -172,7 +172,7 @@ func (h *Handler) patchUser(w http.ResponseWriter, r *http.Request, c auth.Claim
 // If-Match takes.
 func writeUser(w http.ResponseWriter, status int, u *domain.User) {
 	w.Header().Set("ETag", strconv.Quote(strconv.FormatInt(u.Revision, 10)))
-	writeJSON(w, status, userView{u})
+	writeJSON(w, status, newUserView(u))
 }
 
 // parseIfMatch reads an optional If-Match revision: a number, quoted or

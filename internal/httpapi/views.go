@@ -18,6 +18,15 @@ type listView[T any] struct {
 	NextCursor string `json:"nextCursor,omitempty"`
 }
 
+// viewsOf is the view of each item of a listing's page.
+func viewsOf[T, V any](items []T, view func(*T) V) []V {
+	out := make([]V, len(items))
+	for i := range items {
+		out[i] = view(&items[i])
+	}
+	return out
+}
+
 func newList[T any](items []T, next string) listView[T] {
 	if items == nil {
 		items = []T{}
@@ -299,10 +308,4 @@ func (v userView) MarshalJSON() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-func newUserViews(users []domain.User) []userView {
-	out := make([]userView, len(users))
-	for i := range users {
-		out[i] = userView{&users[i]}
-	}
-	return out
-}
+func newUserView(u *domain.User) userView { return userView{u} }

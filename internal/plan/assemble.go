@@ -106,7 +106,7 @@ func (c *computation) buildUserChanges(changes []domain.Change) {
 				position[keys[r].ref] = int32(base[k] + r)
 			}
 		}
-		parallel(len(c.src), workerCount(len(c.src)), func(_, lo, hi int) {
+		forEachRange(len(c.src), workerCount(len(c.src)), func(_, lo, hi int) {
 			var slab attrSlab
 			for si := lo; si < hi; si++ {
 				if k := kindOf(c.src[si].outcome); k >= 0 {

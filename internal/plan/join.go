@@ -60,10 +60,10 @@ func join[K packed](build, probe keySource[K], opts joinOptions) joinResult {
 	workers := workerCount(total)
 	b := make([]scattered[K], workers)
 	p := make([]scattered[K], workers)
-	parallel(build.n, workers, func(w, lo, hi int) { b[w] = scatter(build, lo, hi, parts) })
-	parallel(probe.n, workers, func(w, lo, hi int) { p[w] = scatter(probe, lo, hi, parts) })
+	forEachRange(build.n, workers, func(w, lo, hi int) { b[w] = scatter(build, lo, hi, parts) })
+	forEachRange(probe.n, workers, func(w, lo, hi int) { p[w] = scatter(probe, lo, hi, parts) })
 
-	parallel(parts, workers, func(_, lo, hi int) {
+	forEachRange(parts, workers, func(_, lo, hi int) {
 		var j joiner[K]
 		bs, ps := make([][]entry[K], workers), make([][]entry[K], workers)
 		for i := lo; i < hi; i++ {

@@ -39,7 +39,7 @@ func sortKeys(keys []orderKey, full func(a, b int32) int) {
 	for w := range bounds {
 		bounds[w] = len(keys) * w / workers
 	}
-	parallel(len(keys), workers, func(_, lo, hi int) { slices.SortFunc(keys[lo:hi], compare) })
+	forEachRange(len(keys), workers, func(_, lo, hi int) { slices.SortFunc(keys[lo:hi], compare) })
 
 	// Merge neighbouring runs pairwise until one is left.
 	src, dst := keys, make([]orderKey, len(keys))

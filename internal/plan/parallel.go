@@ -15,11 +15,11 @@ func workerCount(n int) int {
 	return max(1, min(runtime.GOMAXPROCS(0), n/minParallelWork))
 }
 
-// parallel splits [0, n) into workers contiguous ranges, in order, and
+// forEachRange splits [0, n) into workers contiguous ranges, in order, and
 // runs fn on each concurrently (inline when there is one). Worker w gets
 // the w-th range, so per-worker results concatenated in worker order keep
 // the input order.
-func parallel(n, workers int, fn func(w, lo, hi int)) {
+func forEachRange(n, workers int, fn func(w, lo, hi int)) {
 	if workers <= 1 {
 		fn(0, 0, n)
 		return

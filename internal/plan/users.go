@@ -279,7 +279,7 @@ func (c *computation) classifySourceUsers() {
 	users := c.snap.Users
 	workers := workerCount(len(users))
 	includeGuests := c.opts.IncludeGuests
-	parallel(len(users), workers, func(_, lo, hi int) {
+	forEachRange(len(users), workers, func(_, lo, hi int) {
 		for si := lo; si < hi; si++ {
 			u := &users[si]
 			st := &c.src[si]
@@ -324,7 +324,7 @@ func (c *computation) classifySourceUsers() {
 		unchanged, outOfScope int
 	}
 	tallies := make([]tally, workers)
-	parallel(len(users), workers, func(w, lo, hi int) {
+	forEachRange(len(users), workers, func(w, lo, hi int) {
 		t := &tallies[w]
 		for si := lo; si < hi; si++ {
 			st := &c.src[si]
@@ -358,7 +358,7 @@ func (c *computation) classifySourceUsers() {
 		c.unchanged += t.unchanged
 		c.outOfScope += t.outOfScope
 	}
-	parallel(len(users), workers, func(w, lo, hi int) {
+	forEachRange(len(users), workers, func(w, lo, hi int) {
 		next := offsets[w]
 		for si := lo; si < hi; si++ {
 			if k := kindOf(c.src[si].outcome); k >= 0 {

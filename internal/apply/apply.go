@@ -23,10 +23,18 @@ import (
 // plans and counters, and the directory the changes are applied to.
 type Store interface {
 	GetSync(ctx context.Context, tenant, id string) (*domain.Sync, error)
-	BeginApply(ctx context.Context, sy *domain.Sync, confirmedBy string) (*domain.Sync, error)
+	GetProgress(ctx context.Context, tenant, syncID string) (*domain.Progress, error)
 	SetExecution(ctx context.Context, tenant, id, executionID string) error
-	CancelSync(ctx context.Context, tenant, syncID string, drain time.Duration) (*domain.Sync, error)
-	FinishApply(ctx context.Context, tenant, syncID string, failure *domain.SyncError) (domain.SyncStatus, error)
+	// The transitions write only while the sync is where the caller
+	// decided from, and report a lost condition as
+	// domain.ErrConditionFailed: deciding again is the caller's.
+	BeginApply(ctx context.Context, tenant, syncID, confirmedBy string) error
+	ExpirePreview(ctx context.Context, tenant, syncID string) error
+	CancelSync(ctx context.Context, sy *domain.Sync, drain time.Duration) error
+	FinishApply(ctx context.Context, tenant, syncID string, status domain.SyncStatus, failure *domain.SyncError) error
+	// ReleaseLock frees the tenant's lock if the sync holds it: the end of
+	// a cancelled apply's drain.
+	ReleaseLock(ctx context.Context, tenant, syncID string) error
 	GetBatch(ctx context.Context, tenant, syncID string, index int) (*domain.Batch, bool, error)
 	BatchChanges(ctx context.Context, tenant, syncID string, b *domain.Batch) ([]domain.Change, error)
 	RecordOutcomes(ctx context.Context, tenant, syncID string, outcomes []domain.Outcome) error
@@ -56,6 +64,8 @@ type Service struct {
 	// Concurrency is how many changes of one batch are written at once.
 	Concurrency int
 	Logger      *slog.Logger
+	// Now is the clock confirms are decided by (nil: time.Now).
+	Now func() time.Time
 }
 
 // ExecutionName names a sync's execution, so ops find it in the console by
@@ -140,13 +150,11 @@ func (s *Service) Confirm(ctx context.Context, actor domain.Actor, syncID string
 	if err != nil {
 		return nil, fmt.Errorf("apply: encode input: %w", err)
 	}
-	if sy.Status != domain.SyncApplying {
-		if sy, err = s.Store.BeginApply(ctx, sy, actor.Name()); err != nil {
-			return nil, err
-		}
+	if sy, err = s.begin(ctx, sy, actor.Name()); err != nil {
+		return nil, err
 	}
 	// Starting is idempotent by name and input: after a crash between
-	// BeginApply and here, the next confirm starts the execution.
+	// begin and here, the next confirm starts the execution.
 	id, err := s.Executions.Start(ctx, ExecutionName(syncID), input)
 	if err != nil {
 		return nil, fmt.Errorf("apply: start execution of %s (confirm again to retry): %w", syncID, err)
@@ -158,6 +166,45 @@ func (s *Service) Confirm(ctx context.Context, actor domain.Actor, syncID string
 		sy.ExecutionID = id
 	}
 	return sy, nil
+}
+
+// begin moves sy, as read, to APPLYING if it can be confirmed
+// (domain.Sync.ConfirmableAt) and returns it as it then is. A move that
+// lost its condition to another confirm, a cancel or the expiry is decided
+// again from the sync read anew.
+func (s *Service) begin(ctx context.Context, sy *domain.Sync, confirmedBy string) (*domain.Sync, error) {
+	c, refusal := sy.ConfirmableAt(s.now())
+	if c == domain.ConfirmBegin {
+		err := s.Store.BeginApply(ctx, sy.TenantID, sy.ID, confirmedBy)
+		switch {
+		case err == nil:
+			return s.Store.GetSync(ctx, sy.TenantID, sy.ID)
+		case !errors.Is(err, domain.ErrConditionFailed):
+			return nil, err
+		}
+		if sy, err = s.Store.GetSync(ctx, sy.TenantID, sy.ID); err != nil {
+			return nil, err
+		}
+		c, refusal = sy.ConfirmAfterLostRace()
+	}
+	switch c {
+	case domain.ConfirmRepeated:
+		return sy, nil
+	case domain.ConfirmExpired:
+		// Reads only derive EXPIRED; the refused confirm stores it. The
+		// answer is 410 either way, so a failure here is only logged.
+		if err := s.Store.ExpirePreview(ctx, sy.TenantID, sy.ID); err != nil && !errors.Is(err, domain.ErrConditionFailed) {
+			s.logger().Warn("storing the expiry failed", "sync_id", sy.ID, "error", err.Error())
+		}
+	}
+	return nil, refusal
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
 }
 
 func trippedMessage(sy *domain.Sync) string {
@@ -186,9 +233,23 @@ func trippedMessage(sy *domain.Sync) string {
 // Cancel cancels a preview (running or ready), or stops a running apply:
 // what was applied stays applied and the counters report it.
 func (s *Service) Cancel(ctx context.Context, actor domain.Actor, syncID string) (*domain.Sync, error) {
-	before, err := s.Store.CancelSync(ctx, actor.TenantID, syncID, s.CancelDrain)
+	before, err := s.Store.GetSync(ctx, actor.TenantID, syncID)
 	if err != nil {
 		return nil, err
+	}
+	switch c, refusal := before.Cancellable(); c {
+	case domain.CancelRefused:
+		return nil, refusal
+	case domain.CancelNow:
+		// A running apply keeps the tenant's lock for CancelDrain: batches
+		// already running may still write.
+		err := s.Store.CancelSync(ctx, before, s.CancelDrain)
+		if errors.Is(err, domain.ErrConditionFailed) {
+			return nil, domain.Errorf(domain.EConflict, "sync %q changed while cancelling; look again", syncID)
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
 	if before.Status == domain.SyncApplying && before.ExecutionID != "" {
 		if err := s.Executions.Stop(ctx, before.ExecutionID, "cancelled by "+actor.Name()); err != nil {
@@ -412,12 +473,46 @@ func (s *Service) Finalize(ctx context.Context, ev FinalizeEvent) (FinalizeResul
 	if ev.Failed {
 		failure = &domain.SyncError{Code: domain.SyncErrApplyFailed, Message: "the apply could not complete: " + failureReason(ev.Error)}
 	}
-	st, err := s.Store.FinishApply(ctx, ev.TenantID, ev.SyncID, failure)
+	st, err := s.finish(ctx, ev.TenantID, ev.SyncID, failure)
 	if err != nil {
 		return FinalizeResult{}, retryable(err)
 	}
 	s.logger().Info("sync finished", "tenant_id", ev.TenantID, "sync_id", ev.SyncID, "status", st)
 	return FinalizeResult{Status: st}, nil
+}
+
+// finish ends an APPLYING sync with the status its counters decide
+// (domain.Progress.FinalStatus), FAILED with failure's reason when failure
+// is not nil, and releases the tenant's lock. It returns the status the
+// sync ends with.
+//
+// A sync no longer APPLYING (cancelled meanwhile, or finished by an
+// earlier attempt) is left as it is. A cancelled one kept the lock for its
+// drain; its execution reaching its end means no batch of it runs any
+// more, so the drain ends now.
+func (s *Service) finish(ctx context.Context, tenant, syncID string, failure *domain.SyncError) (domain.SyncStatus, error) {
+	p, err := s.Store.GetProgress(ctx, tenant, syncID)
+	if err != nil {
+		return "", err
+	}
+	status := p.FinalStatus(failure != nil)
+	err = s.Store.FinishApply(ctx, tenant, syncID, status, failure)
+	switch {
+	case err == nil:
+		return status, nil
+	case !errors.Is(err, domain.ErrConditionFailed):
+		return "", err
+	}
+	sy, err := s.Store.GetSync(ctx, tenant, syncID)
+	if err != nil {
+		return "", err
+	}
+	if sy.Status == domain.SyncCancelled {
+		if err := s.Store.ReleaseLock(ctx, tenant, syncID); err != nil {
+			return "", err
+		}
+	}
+	return sy.Status, nil
 }
 
 func (s *Service) logger() *slog.Logger {

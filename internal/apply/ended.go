@@ -106,7 +106,7 @@ func (f *Finalizer) executionEnded(ctx context.Context, ev executionStatusChange
 	default:
 		return nil // RUNNING, SUCCEEDED: finalize itself reports those
 	}
-	st, err := f.Apply.Store.FinishApply(ctx, in.TenantID, in.SyncID, &failure)
+	st, err := f.Apply.finish(ctx, in.TenantID, in.SyncID, &failure)
 	if err != nil {
 		return retryable(err)
 	}

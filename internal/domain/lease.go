@@ -23,8 +23,9 @@ var (
 // PlanWrite says how to store a plan.
 type PlanWrite struct {
 	// Batches are the plan's apply batches, as CutBatches cuts them:
-	// indexed from 0, the user batches first. Nil: cut at the default sizes
-	// (for callers storing a plan they built by hand).
+	// indexed from 0, the user batches first. The store keeps exactly these
+	// and cuts none itself: a plan with changes to apply and no batches is
+	// refused.
 	Batches     []Batch
 	ExpiresAt   time.Time // the preview can be confirmed until then
 	RetainUntil time.Time // TTL of the per-sync items (changes, batches, progress)

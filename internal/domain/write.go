@@ -77,10 +77,10 @@ type ObjectRef struct {
 	ID   string
 }
 
-// ErrConditionFailed says a conditional write found the directory other
-// than its condition expects, and wrote nothing. Writes return it as the
-// errors below, which say whose condition it was; what that means for a
-// change is the caller's to decide.
+// ErrConditionFailed says a conditional write found the directory (or a
+// sync) other than its condition expects, and wrote nothing. Directory
+// writes return it as the errors below, which say whose condition it was;
+// what that means is the caller's to decide.
 var ErrConditionFailed = errors.New("a write's condition failed")
 
 var (

@@ -247,6 +247,7 @@ func (e *env) startSyncWithPlan(t testing.TB, caller auth.Claims, plan *domain.P
 	id := r.Body["id"].(string)
 	now := time.Now()
 	err := e.store.SavePlan(context.Background(), domain.Lease{Tenant: caller.TenantID, SyncID: id}, plan, domain.PlanWrite{
+		Batches:   domain.CutBatches(plan.Changes, domain.BatchSizes{}),
 		ExpiresAt: now.Add(24 * time.Hour), RetainUntil: now.Add(48 * time.Hour),
 	})
 	if err != nil {

@@ -183,7 +183,7 @@ func TestCancelStopsThePreviewWorker(t *testing.T) {
 	svc, d := newService(t, st, slow)
 	svc.LockFor, svc.RenewEvery = time.Minute, 50*time.Millisecond
 	sy, done := startReading(t, ctx, svc, d, slow)
-	if _, err := st.CancelSync(ctx, "acme", sy.ID, time.Minute); err != nil {
+	if err := st.CancelSync(ctx, syncStatus(t, st, sy.ID), time.Minute); err != nil {
 		t.Fatalf("cancel while previewing: %v", err)
 	}
 	select {

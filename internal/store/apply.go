@@ -14,30 +14,15 @@ import (
 	"dirsync/internal/domain"
 )
 
-// BeginApply moves a PREVIEW_READY sync (as the caller just read it) to
-// APPLYING, takes the tenant's lock and starts the progress counter, all in
-// one transaction. The lock never lapses: finalize releases it (or a
-// cancel, after its drain period). A sync already APPLYING is returned as
-// is (a repeated confirm); an expired preview becomes EXPIRED (410); any
-// other status is a conflict.
-func (s *Store) BeginApply(ctx context.Context, sy *domain.Sync, confirmedBy string) (*domain.Sync, error) {
-	tenant, syncID := sy.TenantID, sy.ID
-	now := s.now().UTC()
-	switch {
-	case sy.Status == domain.SyncApplying:
-		return sy, nil
-	case sy.Status == domain.SyncExpired:
-		// Reads only derive EXPIRED; the refused confirm stores it.
-		_ = s.expire(ctx, tenant, syncID)
-		return nil, domain.Errorf(domain.EGone, "the preview expired at %s; start a new one", sy.ExpiresAt.Format(time.RFC3339))
-	case sy.Status != domain.SyncPreviewReady:
-		return nil, domain.Errorf(domain.EConflict, "sync %q is %s; only a PREVIEW_READY sync can be confirmed", syncID, sy.Status)
-	case sy.ExpiresAt != nil && !now.Before(*sy.ExpiresAt):
-		_ = s.expire(ctx, tenant, syncID)
-		return nil, domain.Errorf(domain.EGone, "the preview expired at %s; start a new one", sy.ExpiresAt.Format(time.RFC3339))
-	}
-	var lost bool // the sync lost the race for its own status
-	err := s.takingLock(ctx, tenant, func(now time.Time) error {
+// BeginApply moves a sync from PREVIEW_READY to APPLYING, takes the
+// tenant's lock and starts the progress counter, all in one transaction,
+// on condition that the sync is still PREVIEW_READY and within its expiry:
+// otherwise it writes nothing and returns domain.ErrConditionFailed
+// (wrapped). The lock never lapses: finalize releases it (or a cancel,
+// after its drain period). Whether the sync should be confirmed is the
+// caller's to decide.
+func (s *Store) BeginApply(ctx context.Context, tenant, syncID, confirmedBy string) error {
+	return s.takingLock(ctx, tenant, func(now time.Time) error {
 		lock := key(tenantPK(tenant), lockSK)
 		lock["sid"] = avS(syncID)
 		lock["st"] = avS(string(domain.SyncApplying))
@@ -65,9 +50,8 @@ func (s *Store) BeginApply(ctx context.Context, sy *domain.Sync, confirmedBy str
 			}},
 		}})
 		switch {
-		case conditionFailed(err, 0):
-			lost = true
-			return nil
+		case conditionFailed(err, 0): // the sync's own status, whatever the lock
+			return fmt.Errorf("store: begin apply %s: %w: the sync is not PREVIEW_READY within its expiry", syncID, domain.ErrConditionFailed)
 		case conditionFailed(err, 1):
 			return errLockBusy
 		case err != nil:
@@ -75,35 +59,11 @@ func (s *Store) BeginApply(ctx context.Context, sy *domain.Sync, confirmedBy str
 		}
 		return nil
 	})
-	switch {
-	case err != nil:
-		return nil, err
-	case lost:
-		// Raced with another confirm, a cancel or the expiry: report what won.
-		return s.beginApplyOutcome(ctx, tenant, syncID)
-	}
-	return s.GetSync(ctx, tenant, syncID)
 }
 
-// beginApplyOutcome re-reads a sync after a lost race in BeginApply.
-func (s *Store) beginApplyOutcome(ctx context.Context, tenant, syncID string) (*domain.Sync, error) {
-	sy, err := s.GetSync(ctx, tenant, syncID)
-	if err != nil {
-		return nil, err
-	}
-	switch sy.Status {
-	case domain.SyncApplying:
-		return sy, nil
-	case domain.SyncExpired, domain.SyncPreviewReady: // ready but past expiry
-		_ = s.expire(ctx, tenant, syncID)
-		return nil, domain.Errorf(domain.EGone, "the preview expired; start a new one")
-	default:
-		return nil, domain.Errorf(domain.EConflict, "sync %q is %s; only a PREVIEW_READY sync can be confirmed", syncID, sy.Status)
-	}
-}
-
-// expire marks a ready preview EXPIRED.
-func (s *Store) expire(ctx context.Context, tenant, syncID string) error {
+// ExpirePreview stores EXPIRED on a sync still PREVIEW_READY (reads only
+// derive it); domain.ErrConditionFailed (wrapped) when it is not.
+func (s *Store) ExpirePreview(ctx context.Context, tenant, syncID string) error {
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: aws.String(s.syncTable), Key: key(tenantPK(tenant), syncSK(syncID)),
 		UpdateExpression:    aws.String("SET st = :expired, uat = :now"),
@@ -113,22 +73,24 @@ func (s *Store) expire(ctx context.Context, tenant, syncID string) error {
 		},
 	})
 	if conditionFailed(err, 0) {
-		return nil
+		return fmt.Errorf("store: expire %s: %w: the sync is not PREVIEW_READY", syncID, domain.ErrConditionFailed)
 	}
-	return err
+	if err != nil {
+		return fmt.Errorf("store: expire %s: %w", syncID, err)
+	}
+	return nil
 }
 
-// CancelSync cancels a previewing sync (its worker stops when it next
-// renews its lease), a ready preview, or a running apply (what was applied
-// stays applied and is reported by the counters). A cancelled apply keeps
-// the tenant's lock for drain, as long as a batch already running may
-// still write, so no new sync overlaps it. It returns the sync as it was
-// before the cancel, so the caller knows whether to stop an execution.
-func (s *Store) CancelSync(ctx context.Context, tenant, syncID string, drain time.Duration) (before *domain.Sync, err error) {
-	sy, err := s.GetSync(ctx, tenant, syncID)
-	if err != nil {
-		return nil, err
-	}
+// CancelSync marks sy CANCELLED, on condition that it is still in the
+// status it was read with (domain.ErrConditionFailed, wrapped, when it is
+// not). What else the transaction does depends on that status: a
+// previewing sync releases the tenant's lock (its worker stops when it
+// next renews its lease); a running apply marks its counter cancelled and
+// keeps the lock for drain, as long as a batch already running may still
+// write, so no new sync overlaps it. Whether sy should be cancelled is the
+// caller's to decide.
+func (s *Store) CancelSync(ctx context.Context, sy *domain.Sync, drain time.Duration) error {
+	tenant, syncID := sy.TenantID, sy.ID
 	now := s.now().UTC()
 	values := map[string]types.AttributeValue{
 		":cancelled": avS(string(domain.SyncCancelled)), ":from": avS(string(sy.Status)), ":now": avTime(now),
@@ -139,6 +101,7 @@ func (s *Store) CancelSync(ctx context.Context, tenant, syncID string, drain tim
 		ConditionExpression:       aws.String("st = :from"),
 		ExpressionAttributeValues: values,
 	}}
+	var err error
 	switch sy.Status {
 	case domain.SyncPreviewReady:
 		_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{syncUpdate}})
@@ -161,44 +124,31 @@ func (s *Store) CancelSync(ctx context.Context, tenant, syncID string, drain tim
 		if onlyConditionFailedAt(err, len(items)) { // the lock is not this sync's (a stale one was taken over)
 			_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 		}
-	case domain.SyncCancelled:
-		return sy, nil
 	default:
-		return nil, domain.Errorf(domain.EConflict, "sync %q is %s; only a preview or a running apply can be cancelled", syncID, sy.Status)
+		return fmt.Errorf("store: cancel %s: no cancel transaction for a %s sync", syncID, sy.Status)
 	}
 	if conditionFailed(err, 0) {
-		return nil, domain.Errorf(domain.EConflict, "sync %q changed while cancelling; look again", syncID)
+		return fmt.Errorf("store: cancel %s: %w: the sync is no longer %s", syncID, domain.ErrConditionFailed, sy.Status)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("store: cancel %s: %w", syncID, err)
+		return fmt.Errorf("store: cancel %s: %w", syncID, err)
 	}
-	return sy, nil
+	return nil
 }
 
-// FinishApply sets the final status of an APPLYING sync from its counters
-// (COMPLETED, or COMPLETED_WITH_ERRORS when anything failed or conflicted),
-// or FAILED with reason when failure is non-nil, and releases the lock. A
-// sync no longer APPLYING (cancelled meanwhile, or finished by an earlier
-// attempt) is left as it is.
-func (s *Store) FinishApply(ctx context.Context, tenant, syncID string, failure *domain.SyncError) (domain.SyncStatus, error) {
-	p, err := s.GetProgress(ctx, tenant, syncID)
-	if err != nil {
-		return "", err
-	}
-	status := domain.SyncCompleted
-	switch {
-	case failure != nil:
-		status = domain.SyncFailed
-	case p.Failed > 0 || p.Conflicts > 0 || p.Processed < p.Total:
-		status = domain.SyncCompletedWithErrors
-	}
+// FinishApply sets the final status of a sync, as the caller decided it,
+// with failure's reason when it is not nil, marks the counter finished and
+// releases the tenant's lock, on condition that the sync is still APPLYING:
+// otherwise it writes nothing and returns domain.ErrConditionFailed
+// (wrapped).
+func (s *Store) FinishApply(ctx context.Context, tenant, syncID string, status domain.SyncStatus, failure *domain.SyncError) error {
 	now := s.now().UTC()
 	values := map[string]types.AttributeValue{":st": avS(string(status)), ":applying": avS(string(domain.SyncApplying)), ":now": avTime(now)}
 	expr := "SET st = :st, uat = :now"
 	if failure != nil {
 		errAV, err := avJSON(failure)
 		if err != nil {
-			return "", err
+			return fmt.Errorf("store: finish apply %s: %w", syncID, err)
 		}
 		values[":err"] = errAV
 		expr += ", #err = :err"
@@ -211,29 +161,18 @@ func (s *Store) FinishApply(ctx context.Context, tenant, syncID string, failure 
 	if failure != nil {
 		syncUpdate.ExpressionAttributeNames = map[string]string{"#err": "err"}
 	}
-	err = s.transactReleasingLock(ctx, tenant, syncID, []types.TransactWriteItem{{Update: syncUpdate}, {Update: &types.Update{
+	err := s.transactReleasingLock(ctx, tenant, syncID, []types.TransactWriteItem{{Update: syncUpdate}, {Update: &types.Update{
 		TableName: aws.String(s.syncTable), Key: key(syncDataPK(tenant, syncID), progressSK),
 		UpdateExpression:          aws.String("SET st = :st, uat = :now, fat = :now"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":st": avS(string(status)), ":now": avTime(now)},
 	}}})
 	if conditionFailed(err, 0) {
-		sy, gerr := s.GetSync(ctx, tenant, syncID)
-		if gerr != nil {
-			return "", gerr
-		}
-		if sy.Status == domain.SyncCancelled {
-			// The execution ran to its end after a cancel: no batch of it
-			// is running any more, so its drain can end now.
-			if err := s.releaseLock(ctx, tenant, syncID); err != nil {
-				return "", err
-			}
-		}
-		return sy.Status, nil
+		return fmt.Errorf("store: finish apply %s: %w: the sync is not APPLYING", syncID, domain.ErrConditionFailed)
 	}
 	if err != nil {
-		return "", fmt.Errorf("store: finish apply %s: %w", syncID, err)
+		return fmt.Errorf("store: finish apply %s: %w", syncID, err)
 	}
-	return status, nil
+	return nil
 }
 
 // GetBatch reads one apply batch.
@@ -380,8 +319,9 @@ func (s *Store) CompleteBatch(ctx context.Context, tenant, syncID string, index 
 	return counted, nil
 }
 
-// releaseLock deletes the tenant's lock if sync id holds it.
-func (s *Store) releaseLock(ctx context.Context, tenant, id string) error {
+// ReleaseLock deletes the tenant's lock if sync id holds it (and does
+// nothing otherwise).
+func (s *Store) ReleaseLock(ctx context.Context, tenant, id string) error {
 	_, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
 		TableName: aws.String(s.syncTable), Key: key(tenantPK(tenant), lockSK),
 		ConditionExpression:       aws.String("sid = :sid"),

@@ -361,8 +361,10 @@ func claimItem(tenant, sk, userID string) item {
 	return it
 }
 
-// UpdateUser edits a user and bumps its revision; an email change moves the
-// email claim in the same transaction.
+// UpdateUser stores the user as p edits it (domain.UserPatch.ApplyTo) with
+// its revision bumped, conditional on the revision it read (and on
+// p.IfRevision); an email change moves the email claim in the same
+// transaction.
 func (s *Store) UpdateUser(ctx context.Context, tenant, id string, p domain.UserPatch) (*domain.User, error) {
 	cur, stored, err := s.getUser(ctx, tenant, id)
 	if err != nil {
@@ -371,20 +373,7 @@ func (s *Store) UpdateUser(ctx context.Context, tenant, id string, p domain.User
 	if p.IfRevision != nil && *p.IfRevision != cur.Revision {
 		return nil, domain.Errorf(domain.EConflict, "user %q changed since revision %d (now %d)", id, *p.IfRevision, cur.Revision)
 	}
-	next := *cur
-	next.Attributes = cur.Attributes.Merge(p.Attributes)
-	if p.Email != nil {
-		next.Email = *p.Email
-	}
-	if p.Status != nil {
-		next.Status = *p.Status
-		if *p.Status == domain.StatusActive {
-			next.DeactivatedBySync = false
-		}
-	}
-	if p.Protected != nil {
-		next.Protected = *p.Protected
-	}
+	next := p.ApplyTo(*cur)
 	next.Revision = cur.Revision + 1
 	next.UpdatedAt = s.now().UTC()
 

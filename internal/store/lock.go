@@ -211,16 +211,11 @@ func (s *Store) reapLapsedPreview(ctx context.Context, tenant string) (bool, err
 	return s.failLost(ctx, tenant, lock.sid, lock)
 }
 
-var lostError = &domain.SyncError{
-	Code:    domain.SyncErrWorkerLost,
-	Message: "the preview worker stopped (it crashed, timed out or never started) before it stored a plan; start a new preview",
-}
-
 // failLost marks sync id PREVIEW_FAILED worker_lost and, when lock is the
 // sync's own lapsed lock as read, deletes it in the same transaction
 // (conditional on it being unchanged, so a renewal that raced wins).
 func (s *Store) failLost(ctx context.Context, tenant, id string, lock lockState) (bool, error) {
-	fail, err := s.previewFailed(tenant, id, *lostError)
+	fail, err := s.previewFailed(tenant, id, domain.WorkerLostError())
 	if err != nil {
 		return false, err
 	}

@@ -36,7 +36,8 @@ func TestLapsedPreviewLockFencesTheOldWorker(t *testing.T) {
 	if lost.Status != domain.SyncPreviewFailed || lost.Error == nil || lost.Error.Code != domain.SyncErrWorkerLost {
 		t.Fatalf("the sync whose lock lapsed = %s %+v, want PREVIEW_FAILED worker_lost", lost.Status, lost.Error)
 	}
-	err = s.SavePlan(ctx, domain.Lease{Tenant: "acme", SyncID: a.ID}, samplePlan(3, 0), domain.PlanWrite{ExpiresAt: later.Add(time.Hour), RetainUntil: later.Add(time.Hour)})
+	plan := samplePlan(3, 0)
+	err = s.SavePlan(ctx, domain.Lease{Tenant: "acme", SyncID: a.ID}, plan, withBatches(plan, domain.PlanWrite{ExpiresAt: later.Add(time.Hour), RetainUntil: later.Add(time.Hour)}))
 	if domain.ErrorCode(err) != domain.EConflict {
 		t.Fatalf("the old worker's SavePlan: %v, want conflict", err)
 	}
@@ -64,7 +65,7 @@ func TestPreviewLease(t *testing.T) {
 	s, sy, clock := previewingWithClock(t)
 	now := *clock
 	plan := samplePlan(2, 0)
-	w := domain.PlanWrite{ExpiresAt: now.Add(time.Hour), RetainUntil: now.Add(time.Hour)}
+	w := withBatches(plan, domain.PlanWrite{ExpiresAt: now.Add(time.Hour), RetainUntil: now.Add(time.Hour)})
 
 	a, err := s.ClaimPreview(ctx, "acme", sy.ID, "worker-a", time.Minute)
 	if err != nil {
@@ -192,13 +193,18 @@ func TestCancelPreviewing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.CancelSync(ctx, "acme", sy.ID, time.Minute); err != nil {
+	previewing, err := s.GetSync(ctx, "acme", sy.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CancelSync(ctx, previewing, time.Minute); err != nil {
 		t.Fatalf("cancel a previewing sync: %v", err)
 	}
 	if err := s.RenewPreview(ctx, lease, time.Minute); !errors.Is(err, domain.ErrLeaseLost) {
 		t.Fatalf("the worker's renewal after the cancel: %v, want domain.ErrLeaseLost", err)
 	}
-	if err := s.SavePlan(ctx, lease, samplePlan(1, 0), domain.PlanWrite{ExpiresAt: time.Now().Add(time.Hour)}); !errors.Is(err, domain.ErrLeaseLost) {
+	plan := samplePlan(1, 0)
+	if err := s.SavePlan(ctx, lease, plan, withBatches(plan, domain.PlanWrite{ExpiresAt: time.Now().Add(time.Hour)})); !errors.Is(err, domain.ErrLeaseLost) {
 		t.Fatalf("the worker's SavePlan after the cancel: %v, want domain.ErrLeaseLost", err)
 	}
 	if got, _ := s.GetSync(ctx, "acme", sy.ID); got.Status != domain.SyncCancelled {
@@ -218,11 +224,11 @@ func TestApplyLockDoesNotLapse(t *testing.T) {
 	if err := s.CreateSync(ctx, sy, time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.SavePlan(ctx, domain.Lease{Tenant: "acme", SyncID: sy.ID}, samplePlan(3, 0), domain.PlanWrite{ExpiresAt: now.Add(time.Hour), RetainUntil: now.Add(time.Hour)}); err != nil {
+	plan := samplePlan(3, 0)
+	if err := s.SavePlan(ctx, domain.Lease{Tenant: "acme", SyncID: sy.ID}, plan, withBatches(plan, domain.PlanWrite{ExpiresAt: now.Add(time.Hour), RetainUntil: now.Add(time.Hour)})); err != nil {
 		t.Fatal(err)
 	}
-	ready, _ := s.GetSync(ctx, "acme", sy.ID)
-	if _, err := s.BeginApply(ctx, ready, "admin@example.com"); err != nil {
+	if err := s.BeginApply(ctx, "acme", sy.ID, "admin@example.com"); err != nil {
 		t.Fatal(err)
 	}
 	s.SetClock(func() time.Time { return now.Add(30 * 24 * time.Hour) })
@@ -232,7 +238,7 @@ func TestApplyLockDoesNotLapse(t *testing.T) {
 	if err := s.PutConnection(ctx, &domain.Connection{TenantID: "acme", DirectoryTenantID: "dir-2"}); domain.ErrorCode(err) != domain.EConflict {
 		t.Fatalf("PutConnection while applying: %v, want conflict", err)
 	}
-	if _, err := s.FinishApply(ctx, "acme", sy.ID, nil); err != nil {
+	if err := s.FinishApply(ctx, "acme", sy.ID, domain.SyncCompleted, nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.PutConnection(ctx, &domain.Connection{TenantID: "acme", DirectoryTenantID: "dir-2"}); err != nil {
@@ -286,7 +292,8 @@ func TestReadsNeverWrite(t *testing.T) {
 	if err := s.CreateSync(ctx, ready, time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.SavePlan(ctx, domain.Lease{Tenant: "acme", SyncID: ready.ID}, samplePlan(2, 0), domain.PlanWrite{ExpiresAt: now.Add(time.Hour), RetainUntil: now.Add(48 * time.Hour)}); err != nil {
+	plan := samplePlan(2, 0)
+	if err := s.SavePlan(ctx, domain.Lease{Tenant: "acme", SyncID: ready.ID}, plan, withBatches(plan, domain.PlanWrite{ExpiresAt: now.Add(time.Hour), RetainUntil: now.Add(48 * time.Hour)})); err != nil {
 		t.Fatal(err)
 	}
 	other := newSync("other", now)
@@ -353,7 +360,8 @@ func TestAReadRacingTheEndOfAPreview(t *testing.T) {
 	}
 	racing := *s
 	racing.db = &beforeLockRead{DynamoAPI: s.db, hook: func() {
-		if err := s.SavePlan(ctx, domain.Lease{Tenant: "acme", SyncID: sy.ID}, samplePlan(2, 0), domain.PlanWrite{ExpiresAt: time.Now().Add(time.Hour), RetainUntil: time.Now().Add(time.Hour)}); err != nil {
+		plan := samplePlan(2, 0)
+		if err := s.SavePlan(ctx, domain.Lease{Tenant: "acme", SyncID: sy.ID}, plan, withBatches(plan, domain.PlanWrite{ExpiresAt: time.Now().Add(time.Hour), RetainUntil: time.Now().Add(time.Hour)})); err != nil {
 			t.Fatal(err)
 		}
 	}}

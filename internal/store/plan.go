@@ -22,7 +22,8 @@ const memberChunkSize = 2000
 func rangeKey(ot domain.ObjectType, k domain.ChangeKind) string { return string(ot) + "/" + string(k) }
 
 // SavePlan stores a computed plan for a PREVIEWING sync: its changes (with
-// large membership lists split into chunk items) and the apply batches,
+// large membership lists split into chunk items) and the apply batches it
+// is given (w.Batches; a plan with changes to apply and none is refused),
 // then, in one transaction, a zeroed progress counter and the sync marked
 // PREVIEW_READY with counts,
 // safeguards and warnings and releases the tenant's lock. Marking it ready
@@ -33,8 +34,12 @@ func (s *Store) SavePlan(ctx context.Context, l domain.Lease, plan *domain.Plan,
 	pk := syncDataPK(tenant, syncID)
 	ttl := avN(w.RetainUntil.Unix())
 	ranges := map[string][2]int{}
+	toApply := 0
 	for i := range plan.Changes {
 		c := &plan.Changes[i]
+		if c.Kind != domain.KindSkip {
+			toApply++
+		}
 		if c.Seq != i+1 {
 			return fmt.Errorf("store: save plan: change %d has seq %d; seqs must be 1..n in order", i, c.Seq)
 		}
@@ -49,9 +54,11 @@ func (s *Store) SavePlan(ctx context.Context, l domain.Lease, plan *domain.Plan,
 			return fmt.Errorf("store: save plan: %s changes are not contiguous (seq %d)", rk, c.Seq)
 		}
 	}
+	// The batches are the caller's to cut: a plan stored without them
+	// could never be applied.
 	batches := w.Batches
-	if batches == nil {
-		batches = domain.CutBatches(plan.Changes, domain.BatchSizes{})
+	if len(batches) == 0 && toApply > 0 {
+		return fmt.Errorf("store: save plan %s: %d changes to apply and no batches; cut them with domain.CutBatches", syncID, toApply)
 	}
 	total := 0
 	userBatches := 0

@@ -257,6 +257,13 @@ func samplePlan(users, groupMembers int) *domain.Plan {
 	return p
 }
 
+// withBatches is w with plan's batches cut at the default sizes, as the
+// preview worker cuts them.
+func withBatches(plan *domain.Plan, w domain.PlanWrite) domain.PlanWrite {
+	w.Batches = domain.CutBatches(plan.Changes, domain.BatchSizes{})
+	return w
+}
+
 func TestSavePlanAndListChanges(t *testing.T) {
 	ctx := context.Background()
 	s := newTestStore(t)
@@ -281,7 +288,7 @@ func TestSavePlanAndListChanges(t *testing.T) {
 	if err := s.CreateSync(ctx, newSync("acme", now.Add(time.Millisecond)), time.Hour); err != nil {
 		t.Fatalf("lock not released by SavePlan: %v", err)
 	}
-	if err := s.SavePlan(ctx, domain.Lease{Tenant: "acme", SyncID: sy.ID}, plan, domain.PlanWrite{}); domain.ErrorCode(err) != domain.EConflict {
+	if err := s.SavePlan(ctx, domain.Lease{Tenant: "acme", SyncID: sy.ID}, plan, withBatches(plan, domain.PlanWrite{})); domain.ErrorCode(err) != domain.EConflict {
 		t.Fatalf("second SavePlan on a ready sync: %v, want conflict", err)
 	}
 	prog, err := s.GetProgress(ctx, "acme", sy.ID)

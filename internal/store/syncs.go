@@ -228,21 +228,18 @@ func (s *Store) readSync(ctx context.Context, tenant, id string) (*domain.Sync, 
 	return sy, nil
 }
 
-// derive returns a sync just read with the status that time alone decided.
+// derive returns a sync just read as time has left it (domain.Sync.AsOf).
+// Only a PREVIEWING sync needs its lease, from the lock item.
 func (s *Store) derive(ctx context.Context, sy *domain.Sync) (*domain.Sync, error) {
-	switch sy.Status {
-	case domain.SyncPreviewReady:
-		if sy.ExpiresAt != nil && !s.now().Before(*sy.ExpiresAt) {
-			sy.Status = domain.SyncExpired
-		}
-	case domain.SyncPreviewing:
+	held := true
+	if sy.Status == domain.SyncPreviewing {
 		lock, err := s.readLock(ctx, sy.TenantID)
 		if err != nil {
 			return nil, err
 		}
-		if lock.exists && lock.sid == sy.ID && !lock.lapsed(s.now()) {
-			return sy, nil
-		}
+		held = lock.exists && lock.sid == sy.ID && !lock.lapsed(s.now())
+	}
+	if !held {
 		// The preview may have ended between the two reads (the plan
 		// stored, the lock released): only a sync still PREVIEWING once
 		// its lock was seen gone or lapsed is lost. A lost lock never
@@ -254,10 +251,10 @@ func (s *Store) derive(ctx context.Context, sy *domain.Sync) (*domain.Sync, erro
 		if again.Status != domain.SyncPreviewing {
 			return s.derive(ctx, again)
 		}
-		again.Status, again.Error = domain.SyncPreviewFailed, lostError
-		return again, nil
+		sy = again
 	}
-	return sy, nil
+	d := sy.AsOf(s.now(), held)
+	return &d, nil
 }
 
 // SetExecution records the apply execution of a sync, so cancel can stop it.

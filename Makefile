@@ -18,7 +18,7 @@ LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags='-s -w'
 BENCH ?= .
 BENCHTIME ?= 1x
 
-.PHONY: all run tooling browser test lint vet fmt-check staticcheck cfn-lint asl-validate bench build check-size clean deps
+.PHONY: all run tooling browser test lint vet fmt-check staticcheck cfn-lint asl-validate openapi-lint bench build check-size clean deps
 
 all: lint test
 
@@ -55,7 +55,7 @@ test: deps tooling browser lint
 
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-lint: vet fmt-check staticcheck cfn-lint asl-validate
+lint: vet fmt-check staticcheck cfn-lint asl-validate openapi-lint
 
 # template.yaml through cfn-lint (python3: pip install cfn-lint
 # aws-sam-translator), informational checks included: any finding fails.
@@ -72,6 +72,12 @@ asl-validate: tooling
 	@mkdir -p $(BUILD_DIR)
 	$(GO) run ./internal/samtemplate/asldef template.yaml ApplyStateMachine > $(ASL_DEFINITION)
 	local/node_modules/.bin/asl-validator --json-path $(ASL_DEFINITION)
+
+# docs/openapi.yaml through the pinned Redocly CLI with the recommended rules
+# (redocly.yaml, none turned off): any error fails, as does a mistake in
+# redocly.yaml. The pin is deliberate, so no update notice is fetched.
+openapi-lint: tooling
+	REDOCLY_SUPPRESS_NOTIFICATIONS=true local/node_modules/.bin/redocly lint --lint-config error docs/openapi.yaml
 
 staticcheck:
 	$(GO) run $(STATICCHECK) ./...

@@ -54,7 +54,7 @@ func benchPlan(b *testing.B, n int) (*Service, *store.Store, *domain.Sync) {
 		mapping[i] = domain.Mapping{Attribute: p, Source: p}
 	}
 	opts := domain.Options{Mapping: mapping}
-	p, err := plan.Compute(plan.Input{Snapshot: snap, Directory: &domain.Directory{}, Options: opts})
+	p, err := plan.Compute(domain.PlanInput{Snapshot: snap, Directory: &domain.Directory{}, Options: opts})
 	if err != nil {
 		b.Fatal(err)
 	}

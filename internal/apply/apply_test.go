@@ -116,7 +116,7 @@ func newScenario(t *testing.T, addN, batchSize int, opts domain.Options) *scenar
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := plan.Compute(plan.Input{Snapshot: snap, Directory: dirState, Options: opts, ActorEmail: "someone-else@example.com"})
+	p, err := plan.Compute(domain.PlanInput{Snapshot: snap, Directory: dirState, Options: opts, ActorEmail: "someone-else@example.com"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -105,6 +105,3 @@ func holdsLinkedUsers(dir *domain.Directory, tenant string) bool {
 func linkedTo(p *domain.PlatformUser, tenant string) bool {
 	return p.ExternalID != "" && p.ExternalTenantID == tenant
 }
-
-// Input is the apply tests' name for domain.PlanInput, kept while they move.
-type Input = domain.PlanInput

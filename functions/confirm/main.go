@@ -3,8 +3,6 @@
 package main
 
 import (
-	"github.com/aws/aws-lambda-go/lambda"
-
 	"dirsync/internal/app"
 	"dirsync/internal/app/httpapp"
 	"dirsync/internal/apply"
@@ -16,5 +14,5 @@ func main() {
 	env := app.MustLoad("confirm")
 	svc, err := apply.NewConfirmer(env.Store, sfnexec.New(env.AWS, env.Config.ApplyStateMachine), env.Config.ApplyMaxConcurrency, env.Config.CancelDrain, env.Logger)
 	app.Check("confirm", err)
-	lambda.Start(httpapp.Must(env, httpapi.ConfirmFunction, httpapi.Deps{Applies: svc}))
+	httpapp.Start(env, httpapi.ConfirmFunction, httpapi.Deps{Applies: svc})
 }

@@ -3,8 +3,6 @@
 package main
 
 import (
-	"github.com/aws/aws-lambda-go/lambda"
-
 	"dirsync/internal/app"
 	"dirsync/internal/app/graphapp"
 	"dirsync/internal/app/httpapp"
@@ -14,5 +12,5 @@ import (
 func main() {
 	env := app.MustLoad("connection")
 	deps := httpapi.Deps{Connections: env.Store, Secrets: graphapp.Secrets(env), Tester: graphapp.Tester(env)}
-	lambda.Start(httpapp.Must(env, httpapi.ConnectionFunction, deps))
+	httpapp.Start(env, httpapi.ConnectionFunction, deps)
 }

@@ -2,8 +2,6 @@
 package main
 
 import (
-	"github.com/aws/aws-lambda-go/lambda"
-
 	"dirsync/internal/app"
 	"dirsync/internal/app/httpapp"
 	"dirsync/internal/httpapi"
@@ -11,5 +9,5 @@ import (
 
 func main() {
 	env := app.MustLoad("directory")
-	lambda.Start(httpapp.Must(env, httpapi.DirectoryFunction, httpapi.Deps{Directory: env.Store}))
+	httpapp.Start(env, httpapi.DirectoryFunction, httpapi.Deps{Directory: env.Store})
 }

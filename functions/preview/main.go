@@ -1,20 +1,19 @@
-// Command preview starts previews (POST /v1/syncs), handing each to the
-// previewworker function, and lists syncs and their changes.
+// Command preview starts previews (handing each to previewworker), lists syncs and changes, and excludes changes.
 package main
 
 import (
-	"github.com/aws/aws-lambda-go/lambda"
-
 	"dirsync/internal/app"
 	"dirsync/internal/app/httpapp"
 	"dirsync/internal/awsinvoke"
 	"dirsync/internal/httpapi"
 	"dirsync/internal/preview"
+	"dirsync/internal/review"
 )
 
 func main() {
 	env := app.MustLoad("preview")
-	svc, err := preview.NewStarter(env.Store, awsinvoke.New(env.AWS, env.Config.PreviewWorkerName), env.Config.PreviewLock, env.Logger)
-	app.Check("preview", err)
-	lambda.Start(httpapp.Must(env, httpapi.PreviewFunction, httpapi.Deps{Syncs: env.Store, Previews: svc}))
+	starter, err := preview.NewStarter(env.Store, awsinvoke.New(env.AWS, env.Config.PreviewWorkerName), env.Config.PreviewLock, env.Logger)
+	reviews, rerr := review.New(env.Store, env.Logger)
+	app.Check("preview", err, rerr)
+	httpapp.Start(env, httpapi.PreviewFunction, httpapi.Deps{Syncs: env.Store, Previews: starter, Reviews: reviews})
 }

@@ -3,8 +3,6 @@
 package main
 
 import (
-	"github.com/aws/aws-lambda-go/lambda"
-
 	"dirsync/internal/app"
 	"dirsync/internal/app/httpapp"
 	"dirsync/internal/httpapi"
@@ -12,5 +10,5 @@ import (
 
 func main() {
 	env := app.MustLoad("progress")
-	lambda.Start(httpapp.Must(env, httpapi.ProgressFunction, httpapi.Deps{Syncs: env.Store}))
+	httpapp.Start(env, httpapi.ProgressFunction, httpapi.Deps{Syncs: env.Store})
 }

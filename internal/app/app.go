@@ -7,6 +7,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -61,8 +62,8 @@ func MustLoad(name string) *Env {
 
 // Check exits, logging why, when a cold-start step of function name
 // failed: a function that cannot be built must not serve.
-func Check(name string, err error) {
-	if err != nil {
+func Check(name string, errs ...error) {
+	if err := errors.Join(errs...); err != nil {
 		Fatal(name+": init", err)
 	}
 }

@@ -28,7 +28,7 @@ type Store interface {
 	// The transitions write only while the sync is where the caller
 	// decided from, and report a lost condition as
 	// domain.ErrConditionFailed: deciding again is the caller's.
-	BeginApply(ctx context.Context, tenant, syncID, confirmedBy string) error
+	BeginApply(ctx context.Context, tenant, syncID, confirmedBy string, version int64) error
 	ExpirePreview(ctx context.Context, tenant, syncID string) error
 	CancelSync(ctx context.Context, sy *domain.Sync, drain time.Duration) error
 	FinishApply(ctx context.Context, tenant, syncID string, status domain.SyncStatus, failure *domain.SyncError) error
@@ -37,6 +37,7 @@ type Store interface {
 	ReleaseLock(ctx context.Context, tenant, syncID string) error
 	GetBatch(ctx context.Context, tenant, syncID string, index int) (*domain.Batch, bool, error)
 	BatchChanges(ctx context.Context, tenant, syncID string, b *domain.Batch) ([]domain.Change, error)
+	Exclusions(ctx context.Context, tenant, syncID string) ([]domain.Exclusion, error)
 	RecordOutcomes(ctx context.Context, tenant, syncID string, outcomes []domain.Outcome) error
 	CompleteBatch(ctx context.Context, tenant, syncID string, index int, t domain.Tally) (bool, error)
 	Directory
@@ -175,7 +176,7 @@ func (s *Service) Confirm(ctx context.Context, actor domain.Actor, syncID string
 func (s *Service) begin(ctx context.Context, sy *domain.Sync, confirmedBy string) (*domain.Sync, error) {
 	c, refusal := sy.ConfirmableAt(s.now())
 	if c == domain.ConfirmBegin {
-		err := s.Store.BeginApply(ctx, sy.TenantID, sy.ID, confirmedBy)
+		err := s.Store.BeginApply(ctx, sy.TenantID, sy.ID, confirmedBy, sy.Version)
 		switch {
 		case err == nil:
 			return s.Store.GetSync(ctx, sy.TenantID, sy.ID)
@@ -319,6 +320,13 @@ func (s *Service) ApplyBatch(ctx context.Context, ev BatchEvent) (BatchResult, e
 	if err != nil {
 		return res, retryable(err)
 	}
+	if b.ObjectType == domain.ObjectGroup && sy.Counts.Users.Excluded > 0 {
+		excluded, err := s.Store.Exclusions(ctx, ev.TenantID, ev.SyncID)
+		if err != nil {
+			return res, retryable(err)
+		}
+		dropExcludedMembers(changes, excluded)
+	}
 	ap := &applier{dir: s.Store, ac: applyContext{Tenant: ev.TenantID, SyncID: ev.SyncID, Directory: sy.DirectoryTenantID, ConfirmedBy: sy.ConfirmedBy}}
 
 	var (
@@ -338,7 +346,7 @@ func (s *Service) ApplyBatch(ctx context.Context, ev BatchEvent) (BatchResult, e
 	for i := range changes {
 		c := &changes[i]
 		switch {
-		case c.Kind == domain.KindSkip:
+		case c.Kind == domain.KindSkip, c.Excluded: // never applied, not counted
 		case c.Outcome != "": // recorded by an earlier attempt of this batch
 			record(domain.Outcome{Seq: c.Seq, Result: c.Outcome, Reason: c.OutcomeReason}, false)
 		case ev.Failed:

@@ -332,3 +332,35 @@ func fieldAfter(c *domain.Change, name string) (string, bool) {
 	}
 	return "", false
 }
+
+// dropExcludedMembers leaves out of the group changes the membership
+// changes of users the admin excluded: an excluded user's memberships go
+// with it. The excluded set is frozen once the sync is confirmed, so every
+// attempt of a batch filters the same references (the membership
+// checkpoint counts positions in the filtered lists).
+func dropExcludedMembers(changes []domain.Change, excluded []domain.Exclusion) {
+	users := map[domain.MemberRef]bool{}
+	for _, e := range excluded {
+		for _, r := range e.User {
+			users[r] = true
+		}
+	}
+	if len(users) == 0 {
+		return
+	}
+	keep := func(refs []domain.MemberRef) []domain.MemberRef {
+		out := refs[:0:0]
+		for _, r := range refs {
+			if !users[r] {
+				out = append(out, r)
+			}
+		}
+		return out
+	}
+	for i := range changes {
+		c := &changes[i]
+		if c.ObjectType == domain.ObjectGroup {
+			c.MembersAdded, c.MembersRemoved = keep(c.MembersAdded), keep(c.MembersRemoved)
+		}
+	}
+}

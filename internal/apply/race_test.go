@@ -26,9 +26,9 @@ func once(f *func()) {
 	}
 }
 
-func (r *racingStore) BeginApply(ctx context.Context, tenant, syncID, confirmedBy string) error {
+func (r *racingStore) BeginApply(ctx context.Context, tenant, syncID, confirmedBy string, version int64) error {
 	once(&r.beforeBegin)
-	return r.Store.BeginApply(ctx, tenant, syncID, confirmedBy)
+	return r.Store.BeginApply(ctx, tenant, syncID, confirmedBy, version)
 }
 
 func (r *racingStore) CancelSync(ctx context.Context, sy *domain.Sync, drain time.Duration) error {
@@ -50,7 +50,7 @@ func TestConfirmLosingARace(t *testing.T) {
 		wantBy string
 	}{
 		{"another confirm won", func(t *testing.T, sc *scenario) {
-			if err := sc.st.BeginApply(ctx, tenant, sc.sync.ID, "other@example.com"); err != nil {
+			if err := sc.st.BeginApply(ctx, tenant, sc.sync.ID, "other@example.com", 0); err != nil {
 				t.Fatal(err)
 			}
 		}, "", "", domain.SyncApplying, "other@example.com"},
@@ -115,7 +115,7 @@ func TestCancelLosingARace(t *testing.T) {
 	sc := newScenario(t, 2, 10, domain.Options{})
 	svc := *sc.svc
 	svc.Store = &racingStore{Store: sc.st, beforeCancel: func() {
-		if err := sc.st.BeginApply(ctx, tenant, sc.sync.ID, admin.Email); err != nil {
+		if err := sc.st.BeginApply(ctx, tenant, sc.sync.ID, admin.Email, 0); err != nil {
 			t.Fatal(err)
 		}
 	}}

@@ -78,6 +78,13 @@ type Change struct {
 	// MembersAdded and MembersRemoved are a group's membership changes.
 	MembersAdded   []MemberRef `json:"membersAdded,omitempty"`
 	MembersRemoved []MemberRef `json:"membersRemoved,omitempty"`
+	// MemberOf lists, for a user change, the group changes of the same
+	// plan whose membership changes name this user: excluding the user
+	// drops those with it.
+	MemberOf []MembershipOf `json:"memberOf,omitempty"`
+	// Excluded: the admin left the change out of the plan before
+	// confirming; apply skips it.
+	Excluded bool `json:"-"`
 	// MembersDone and MembersMissed checkpoint a group change's membership
 	// writes across apply attempts (references done; members not found).
 	MembersDone   int `json:"-"`
@@ -87,8 +94,16 @@ type Change struct {
 	OutcomeReason string `json:"outcomeReason,omitempty"`
 }
 
-// UserCounts counts user changes by kind, plus users needing no change and
-// source users outside the scope (which are not changes).
+// MembershipOf is one membership change of a user, by the seq of the group
+// change holding it.
+type MembershipOf struct {
+	Group  int  `json:"g"`
+	Remove bool `json:"r,omitempty"`
+}
+
+// UserCounts counts the included user changes by kind, plus users needing
+// no change and source users outside the scope (which are not changes),
+// and the user changes the admin excluded.
 type UserCounts struct {
 	Add        int `json:"add"`
 	Update     int `json:"update"`
@@ -97,13 +112,16 @@ type UserCounts struct {
 	Skip       int `json:"skip"`
 	Unchanged  int `json:"unchanged"`
 	OutOfScope int `json:"outOfScope"`
+	Excluded   int `json:"excluded"`
 }
 
-// GroupCounts counts group changes by kind.
+// GroupCounts counts the included group changes by kind, and the excluded
+// ones.
 type GroupCounts struct {
-	Add    int `json:"add"`
-	Update int `json:"update"`
-	Remove int `json:"remove"`
+	Add      int `json:"add"`
+	Update   int `json:"update"`
+	Remove   int `json:"remove"`
+	Excluded int `json:"excluded"`
 }
 
 // MembershipCounts counts membership additions and removals.
@@ -140,12 +158,53 @@ type Safeguard struct {
 	Actual  float64 `json:"actual"`
 }
 
+// SafeguardBases are what the thresholds are measured against: the active
+// users linked to the Entra tenant, the groups the sync owns and the
+// memberships those groups hold, as the plan found them.
+type SafeguardBases struct {
+	ActiveLinked    int `json:"activeLinked"`
+	OwnedGroups     int `json:"ownedGroups"`
+	HeldMemberships int `json:"heldMemberships"`
+}
+
+// EvaluateSafeguards checks counts against the thresholds t: deactivations
+// against the active linked users, group removals against the owned groups
+// and membership removals against the memberships those groups hold, each
+// by share and by count with the same limits. Every check is always
+// reported, so a preview shows how close it came.
+func EvaluateSafeguards(counts Counts, bases SafeguardBases, t Threshold) []Safeguard {
+	percentLimit := t.Percent
+	if percentLimit == 0 {
+		percentLimit = DefaultThresholdPercent
+	}
+	countLimit := t.Count
+	if countLimit == 0 {
+		countLimit = DefaultThresholdCount
+	}
+	out := make([]Safeguard, 0, 6)
+	threshold := func(percentName, countName string, n, base int) {
+		percent := 0.0
+		if base > 0 {
+			percent = float64(n) * 100 / float64(base)
+		}
+		out = append(out,
+			Safeguard{Name: percentName, Tripped: percent > percentLimit, Limit: percentLimit, Actual: percent},
+			Safeguard{Name: countName, Tripped: n > countLimit, Limit: float64(countLimit), Actual: float64(n)},
+		)
+	}
+	threshold(SafeguardDeactivationPercent, SafeguardDeactivationCount, counts.Users.Deactivate, bases.ActiveLinked)
+	threshold(SafeguardGroupRemovalPercent, SafeguardGroupRemovalCount, counts.Groups.Remove, bases.OwnedGroups)
+	threshold(SafeguardMembershipRemovalPercent, SafeguardMembershipRemovalCount, counts.Memberships.Remove, bases.HeldMemberships)
+	return out
+}
+
 // Plan is the full result of comparing a snapshot with the directory.
 type Plan struct {
-	Changes    []Change    `json:"changes"`
-	Counts     Counts      `json:"counts"`
-	Safeguards []Safeguard `json:"safeguards"`
-	Warnings   []string    `json:"warnings,omitempty"`
+	Changes    []Change       `json:"changes"`
+	Counts     Counts         `json:"counts"`
+	Safeguards []Safeguard    `json:"safeguards"`
+	Bases      SafeguardBases `json:"bases"`
+	Warnings   []string       `json:"warnings,omitempty"`
 }
 
 // Tripped reports whether any safeguard tripped.

@@ -21,6 +21,7 @@ type ChangeFilter struct {
 	Kind       ChangeKind
 	Outcome    string
 	Q          string // case-insensitive substring of email or display name
+	Excluded   *bool  // nil = either
 }
 
 // NewUser is a manually created user.

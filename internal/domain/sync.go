@@ -80,8 +80,11 @@ type Sync struct {
 	Options           Options     `json:"options"`
 	Counts            Counts      `json:"counts"`
 	Safeguards        []Safeguard `json:"safeguards"`
-	Warnings          []string    `json:"warnings"`
-	Error             *SyncError  `json:"error,omitempty"`
+	// Bases are the safeguards' bases, kept so that excluding changes
+	// re-evaluates the safeguards over what stays included.
+	Bases    SafeguardBases `json:"-"`
+	Warnings []string       `json:"warnings"`
+	Error    *SyncError     `json:"error,omitempty"`
 	// Batches is how many apply batches the stored plan has; the first
 	// UserBatches of them hold user changes, the rest group changes.
 	Batches     int `json:"-"`
@@ -92,6 +95,12 @@ type Sync struct {
 	ApplyTotal  int `json:"-"`
 	// ExecutionID names the apply state machine execution once confirmed.
 	ExecutionID string `json:"-"`
+	// RetainUntil is when the stored plan's items (changes, batches,
+	// progress) expire.
+	RetainUntil time.Time `json:"-"`
+	// Version counts the edits of a ready preview's plan (exclusions): a
+	// confirm begins only the plan it decided from.
+	Version int64 `json:"-"`
 }
 
 // PinnedConnection is the connection the sync was started with.

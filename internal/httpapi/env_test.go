@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"dirsync/internal/apply"
+	"dirsync/internal/review"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -104,6 +105,7 @@ func newEnv(t *testing.T) *env {
 	applies := &apply.Service{Store: st, Executions: e.executions, MaxConcurrency: 2, CancelDrain: time.Minute}
 	e.h = mustNew(t, Deps{
 		Directory: st, Syncs: e.syncs, Connections: st, Secrets: e.secrets, Previews: svc, Tester: e.tester, Applies: applies,
+		Reviews: mustReviews(t, st),
 	}, Options{Logger: slog.New(slog.NewJSONHandler(e.logs, nil))}, Functions...)
 	return e
 }
@@ -421,4 +423,13 @@ func (b *lockedBuffer) lines(t *testing.T) []map[string]any {
 		out = append(out, m)
 	}
 	return out
+}
+
+func mustReviews(t testing.TB, st review.Store) *review.Service {
+	t.Helper()
+	svc, err := review.New(st, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc
 }

@@ -13,6 +13,7 @@ import (
 	"dirsync/internal/auth"
 	"dirsync/internal/domain"
 	"dirsync/internal/preview"
+	"dirsync/internal/review"
 	"dirsync/internal/store"
 )
 
@@ -87,7 +88,7 @@ func asString(v any) string {
 // function built without a dependency its routes use is refused.
 func TestEachFunctionServesItsRoutes(t *testing.T) {
 	st := store.New(nil, "", "")
-	all := Deps{Directory: st, Syncs: st, Connections: st, Secrets: &fakeSecrets{}, Previews: &preview.Service{}, Tester: fakeTester{}, Applies: &apply.Service{}}
+	all := Deps{Directory: st, Syncs: st, Connections: st, Secrets: &fakeSecrets{}, Previews: &preview.Service{}, Tester: fakeTester{}, Applies: &apply.Service{}, Reviews: &review.Service{}}
 	tests := []struct {
 		fn      Function
 		deps    Deps
@@ -97,9 +98,11 @@ func TestEachFunctionServesItsRoutes(t *testing.T) {
 		{ConnectionFunction, Deps{Connections: st, Secrets: &fakeSecrets{}, Tester: fakeTester{}},
 			[]string{"GET /v1/connection", "POST /v1/connection/test", "PUT /v1/connection"}, ""},
 		{ConnectionFunction, Deps{Connections: st, Tester: fakeTester{}}, nil, "Deps.Secrets"},
-		{PreviewFunction, Deps{Syncs: st, Previews: &preview.Service{}},
-			[]string{"GET /v1/syncs", "GET /v1/syncs/{id}", "GET /v1/syncs/{id}/changes", "POST /v1/syncs"}, ""},
-		{PreviewFunction, Deps{Syncs: st}, nil, "Deps.Previews"},
+		{PreviewFunction, Deps{Syncs: st, Previews: &preview.Service{}, Reviews: &review.Service{}},
+			[]string{"GET /v1/syncs", "GET /v1/syncs/{id}", "GET /v1/syncs/{id}/changes", "PATCH /v1/syncs/{id}/changes/{seq}",
+				"POST /v1/syncs", "POST /v1/syncs/{id}/exclusions"}, ""},
+		{PreviewFunction, Deps{Syncs: st, Reviews: &review.Service{}}, nil, "Deps.Previews"},
+		{PreviewFunction, Deps{Syncs: st, Previews: &preview.Service{}}, nil, "Deps.Reviews"},
 		{ConfirmFunction, Deps{Applies: &apply.Service{}}, []string{"POST /v1/syncs/{id}/cancel", "POST /v1/syncs/{id}/confirm"}, ""},
 		{ProgressFunction, Deps{Syncs: st}, []string{"GET /v1/syncs/{id}/progress"}, ""},
 		{ProgressFunction, all, []string{"GET /v1/syncs/{id}/progress"}, ""}, // more deps serve no more routes

@@ -68,6 +68,12 @@ type ApplyController interface {
 	Cancel(ctx context.Context, actor domain.Actor, syncID string) (*domain.Sync, error)
 }
 
+// ChangeReviewer excludes changes of a ready preview from its plan, or
+// includes them back, returning the sync and the changes as they then are.
+type ChangeReviewer interface {
+	SetExcluded(ctx context.Context, actor domain.Actor, syncID string, seqs []int, excluded bool) (*domain.Sync, []domain.Change, error)
+}
+
 // ConnectionTester tries a stored connection against Entra ID.
 type ConnectionTester interface {
 	Test(ctx context.Context, conn *domain.Connection) ([]domain.ConnectionCheck, error)
@@ -83,6 +89,7 @@ type Deps struct {
 	Previews    PreviewStarter
 	Tester      ConnectionTester
 	Applies     ApplyController
+	Reviews     ChangeReviewer
 }
 
 // Options tune the handler.

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"dirsync/internal/apply"
+	"dirsync/internal/review"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -278,7 +279,7 @@ func allDepsHandler(t *testing.T) *Handler {
 	st := store.New(nil, "", "")
 	return mustNew(t, Deps{
 		Directory: st, Syncs: st, Connections: st,
-		Secrets: &fakeSecrets{}, Previews: &preview.Service{}, Tester: fakeTester{}, Applies: &apply.Service{},
+		Secrets: &fakeSecrets{}, Previews: &preview.Service{}, Tester: fakeTester{}, Applies: &apply.Service{}, Reviews: &review.Service{},
 	}, Options{}, Functions...)
 }
 

@@ -116,6 +116,20 @@ func (q queryParams) enum(name string, allowed ...string) (string, error) {
 	return "", domain.Errorf(domain.EInvalid, "%s: must be one of %s", name, strings.Join(allowed, ", "))
 }
 
+// boolean returns parameter name as true or false (nil when absent: no
+// filter).
+func (q queryParams) boolean(name string) (*bool, error) {
+	switch q[name] {
+	case "":
+		return nil, nil
+	case "true":
+		return new(true), nil
+	case "false":
+		return new(false), nil
+	}
+	return nil, domain.Errorf(domain.EInvalid, "%s: must be true or false", name)
+}
+
 // text returns the text filter name, bounded in length.
 func (q queryParams) text(name string) (string, error) {
 	v := strings.TrimSpace(q[name])

@@ -53,6 +53,7 @@ func (h *Handler) table(r *registrar) {
 		syncs       = dependency{"Syncs", d.Syncs != nil}
 		applies     = dependency{"Applies", d.Applies != nil}
 		directory   = dependency{"Directory", d.Directory != nil}
+		reviews     = dependency{"Reviews", d.Reviews != nil}
 	)
 	r.route("GET /v1/connection", ConnectionFunction, h.getConnection, connections)
 	r.route("PUT /v1/connection", ConnectionFunction, h.putConnection, connections, secrets)
@@ -61,6 +62,8 @@ func (h *Handler) table(r *registrar) {
 	r.route("GET /v1/syncs", PreviewFunction, h.listSyncs, syncs)
 	r.route("GET /v1/syncs/{id}", PreviewFunction, h.getSync, syncs)
 	r.route("GET /v1/syncs/{id}/changes", PreviewFunction, h.listChanges, syncs)
+	r.route("PATCH /v1/syncs/{id}/changes/{seq}", PreviewFunction, h.patchChange, reviews)
+	r.route("POST /v1/syncs/{id}/exclusions", PreviewFunction, h.setExclusions, reviews)
 	r.route("POST /v1/syncs/{id}/confirm", ConfirmFunction, h.confirmSync, applies)
 	r.route("POST /v1/syncs/{id}/cancel", ConfirmFunction, h.cancelSync, applies)
 	r.route("GET /v1/syncs/{id}/progress", ProgressFunction, h.getProgress, syncs)

@@ -163,7 +163,7 @@ func (h *Handler) listChanges(w http.ResponseWriter, r *http.Request, c auth.Cla
 	if err != nil {
 		return err
 	}
-	q, err := parseQuery(r.URL.RawQuery, withPaging("objectType", "kind", "outcome", "q")...)
+	q, err := parseQuery(r.URL.RawQuery, withPaging("objectType", "kind", "outcome", "q", "excluded")...)
 	if err != nil {
 		return err
 	}
@@ -184,6 +184,9 @@ func (h *Handler) listChanges(w http.ResponseWriter, r *http.Request, c auth.Cla
 		return err
 	}
 	if f.Q, err = q.text("q"); err != nil {
+		return err
+	}
+	if f.Excluded, err = q.boolean("excluded"); err != nil {
 		return err
 	}
 	f.ObjectType, f.Kind = domain.ObjectType(ot), domain.ChangeKind(kind)

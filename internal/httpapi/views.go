@@ -196,6 +196,7 @@ type changeView struct {
 	TargetID      *string              `json:"targetId"`
 	Fields        []domain.FieldChange `json:"fields"`
 	Reason        *string              `json:"reason"`
+	Excluded      bool                 `json:"excluded"`
 	Outcome       *string              `json:"outcome"`
 	OutcomeReason *string              `json:"outcomeReason"`
 }
@@ -203,7 +204,7 @@ type changeView struct {
 func newChangeView(c *domain.Change) changeView {
 	v := changeView{
 		Seq: c.Seq, ObjectType: c.ObjectType, Kind: c.Kind, Subject: c.Subject,
-		TargetID: orNull(c.TargetID), Fields: c.Fields, Reason: orNull(c.Reason),
+		TargetID: orNull(c.TargetID), Fields: c.Fields, Reason: orNull(c.Reason), Excluded: c.Excluded,
 		Outcome: orNull(c.Outcome), OutcomeReason: orNull(c.OutcomeReason),
 	}
 	if v.Fields == nil {

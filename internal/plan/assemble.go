@@ -45,40 +45,10 @@ func (c *computation) assemble() *domain.Plan {
 		p.Counts.Memberships.Add += len(ch.MembersAdded)
 		p.Counts.Memberships.Remove += len(ch.MembersRemoved)
 	}
-	p.Safeguards = c.safeguards(&p.Counts)
+	p.Bases = domain.SafeguardBases{ActiveLinked: c.activeLinked, OwnedGroups: c.ownedGroups, HeldMemberships: c.heldMemberships}
+	p.Safeguards = domain.EvaluateSafeguards(p.Counts, p.Bases, c.opts.DeactivationThreshold)
+	linkMemberships(p.Changes)
 	return p
-}
-
-// safeguards evaluates the thresholds: deactivations against the active
-// linked users, group removals against the owned groups and membership
-// removals against the memberships those groups hold, each by share and by
-// count with the same limits. Every check is always reported so a preview
-// shows how close it came.
-func (c *computation) safeguards(counts *domain.Counts) []domain.Safeguard {
-	t := c.opts.DeactivationThreshold
-	percentLimit := t.Percent
-	if percentLimit == 0 {
-		percentLimit = domain.DefaultThresholdPercent
-	}
-	countLimit := t.Count
-	if countLimit == 0 {
-		countLimit = domain.DefaultThresholdCount
-	}
-	out := make([]domain.Safeguard, 0, 6)
-	threshold := func(percentName, countName string, n, base int) {
-		percent := 0.0
-		if base > 0 {
-			percent = float64(n) * 100 / float64(base)
-		}
-		out = append(out,
-			domain.Safeguard{Name: percentName, Tripped: percent > percentLimit, Limit: percentLimit, Actual: percent},
-			domain.Safeguard{Name: countName, Tripped: n > countLimit, Limit: float64(countLimit), Actual: float64(n)},
-		)
-	}
-	threshold(domain.SafeguardDeactivationPercent, domain.SafeguardDeactivationCount, counts.Users.Deactivate, c.activeLinked)
-	threshold(domain.SafeguardGroupRemovalPercent, domain.SafeguardGroupRemovalCount, counts.Groups.Remove, c.ownedGroups)
-	threshold(domain.SafeguardMembershipRemovalPercent, domain.SafeguardMembershipRemovalCount, counts.Memberships.Remove, c.heldMemberships)
-	return out
 }
 
 // buildUserChanges fills the user part of changes. Source users are read
@@ -117,5 +87,41 @@ func (c *computation) buildUserChanges(changes []domain.Change) {
 	}
 	for r, key := range c.userKeys[kindDeactivate] {
 		changes[base[kindDeactivate]+r] = c.deactivation(int(key.ref))
+	}
+}
+
+// linkMemberships records on each user change the group changes whose
+// membership changes name the user (by platform id, or by Entra id for a
+// user the plan adds), so excluding the user can drop them with it. The
+// index is over the membership changes, not the users: a plan of a
+// million users with few membership changes builds a small one.
+func linkMemberships(changes []domain.Change) {
+	byRef := map[domain.MemberRef][]domain.MembershipOf{}
+	for i := range changes {
+		g := &changes[i]
+		if g.ObjectType != domain.ObjectGroup {
+			continue
+		}
+		for _, r := range g.MembersAdded {
+			byRef[r] = append(byRef[r], domain.MembershipOf{Group: g.Seq})
+		}
+		for _, r := range g.MembersRemoved {
+			byRef[r] = append(byRef[r], domain.MembershipOf{Group: g.Seq, Remove: true})
+		}
+	}
+	if len(byRef) == 0 {
+		return
+	}
+	for i := range changes {
+		c := &changes[i]
+		if c.ObjectType != domain.ObjectUser || c.Kind == domain.KindSkip {
+			continue
+		}
+		if c.TargetID != "" {
+			c.MemberOf = append(c.MemberOf, byRef[domain.MemberRef{UserID: c.TargetID}]...)
+		}
+		if c.Kind == domain.KindAdd && c.Subject.ExternalID != "" {
+			c.MemberOf = append(c.MemberOf, byRef[domain.MemberRef{ExternalID: c.Subject.ExternalID}]...)
+		}
 	}
 }

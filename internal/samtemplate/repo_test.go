@@ -39,7 +39,8 @@ func TestEveryFunctionHasItsMainAndBuildTarget(t *testing.T) {
 			t.Errorf("%s: no %s", f.LogicalID, main)
 			continue
 		}
-		if !strings.Contains(string(raw), "package main") || !strings.Contains(string(raw), "lambda.Start(") {
+		starts := strings.Contains(string(raw), "lambda.Start(") || strings.Contains(string(raw), "httpapp.Start(")
+		if !strings.Contains(string(raw), "package main") || !starts {
 			t.Errorf("%s: %s is not a Lambda main package", f.LogicalID, main)
 		}
 		delete(onDisk, f.Dir)

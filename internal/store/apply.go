@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"time"
@@ -16,12 +15,13 @@ import (
 
 // BeginApply moves a sync from PREVIEW_READY to APPLYING, takes the
 // tenant's lock and starts the progress counter, all in one transaction,
-// on condition that the sync is still PREVIEW_READY and within its expiry:
+// on condition that the sync is still PREVIEW_READY within its expiry, at
+// the plan version the caller decided from (no exclusion since):
 // otherwise it writes nothing and returns domain.ErrConditionFailed
 // (wrapped). The lock never lapses: finalize releases it (or a cancel,
 // after its drain period). Whether the sync should be confirmed is the
 // caller's to decide.
-func (s *Store) BeginApply(ctx context.Context, tenant, syncID, confirmedBy string) error {
+func (s *Store) BeginApply(ctx context.Context, tenant, syncID, confirmedBy string, version int64) error {
 	return s.takingLock(ctx, tenant, func(now time.Time) error {
 		lock := key(tenantPK(tenant), lockSK)
 		lock["sid"] = avS(syncID)
@@ -30,10 +30,10 @@ func (s *Store) BeginApply(ctx context.Context, tenant, syncID, confirmedBy stri
 			{Update: &types.Update{
 				TableName: aws.String(s.syncTable), Key: key(tenantPK(tenant), syncSK(syncID)),
 				UpdateExpression:    aws.String("SET st = :applying, confat = :now, confby = :by, uat = :now"),
-				ConditionExpression: aws.String("st = :ready AND exp > :now"),
+				ConditionExpression: aws.String("st = :ready AND exp > :now AND " + versionCondition(version)),
 				ExpressionAttributeValues: map[string]types.AttributeValue{
 					":applying": avS(string(domain.SyncApplying)), ":ready": avS(string(domain.SyncPreviewReady)),
-					":now": avTime(now), ":by": avS(confirmedBy),
+					":now": avTime(now), ":by": avS(confirmedBy), ":ver": avN(version),
 				},
 			}},
 			{Put: &types.Put{
@@ -51,7 +51,7 @@ func (s *Store) BeginApply(ctx context.Context, tenant, syncID, confirmedBy stri
 		}})
 		switch {
 		case conditionFailed(err, 0): // the sync's own status, whatever the lock
-			return fmt.Errorf("store: begin apply %s: %w: the sync is not PREVIEW_READY within its expiry", syncID, domain.ErrConditionFailed)
+			return fmt.Errorf("store: begin apply %s: %w: the sync is not PREVIEW_READY within its expiry at version %d", syncID, domain.ErrConditionFailed, version)
 		case conditionFailed(err, 1):
 			return errLockBusy
 		case err != nil:
@@ -227,17 +227,8 @@ func (s *Store) BatchChanges(ctx context.Context, tenant, syncID string, b *doma
 		}
 		in.ExclusiveStartKey = qo.LastEvaluatedKey
 	}
-	for seq, i := range withMembers {
-		err := s.queryAll(ctx, s.syncTable, pk, fmt.Sprintf("CM#%010d#", seq), func(it item) {
-			var add, rem []domain.MemberRef
-			_ = json.Unmarshal([]byte(getS(it, "add")), &add)
-			_ = json.Unmarshal([]byte(getS(it, "rem")), &rem)
-			out[i].MembersAdded = append(out[i].MembersAdded, add...)
-			out[i].MembersRemoved = append(out[i].MembersRemoved, rem...)
-		})
-		if err != nil {
-			return nil, fmt.Errorf("store: member chunks of change %d: %w", seq, err)
-		}
+	if err := s.loadMembers(ctx, pk, out, withMembers); err != nil {
+		return nil, err
 	}
 	return out, nil
 }

@@ -270,6 +270,9 @@ func (f *filterExpr) and(expr string, valueName string, v types.AttributeValue) 
 		f.expr += " AND "
 	}
 	f.expr += expr
+	if valueName == "" { // an expression without a value
+		return
+	}
 	if f.values == nil {
 		f.values = map[string]types.AttributeValue{}
 	}

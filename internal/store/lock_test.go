@@ -228,7 +228,7 @@ func TestApplyLockDoesNotLapse(t *testing.T) {
 	if err := s.SavePlan(ctx, domain.Lease{Tenant: "acme", SyncID: sy.ID}, plan, withBatches(plan, domain.PlanWrite{ExpiresAt: now.Add(time.Hour), RetainUntil: now.Add(time.Hour)})); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.BeginApply(ctx, "acme", sy.ID, "admin@example.com"); err != nil {
+	if err := s.BeginApply(ctx, "acme", sy.ID, "admin@example.com", 0); err != nil {
 		t.Fatal(err)
 	}
 	s.SetClock(func() time.Time { return now.Add(30 * 24 * time.Hour) })

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 
@@ -108,9 +109,9 @@ func (s *Store) SavePlan(ctx context.Context, l domain.Lease, plan *domain.Plan,
 		":ready": avS(string(domain.SyncPreviewReady)), ":previewing": avS(string(domain.SyncPreviewing)),
 		":exp": avTime(w.ExpiresAt), ":now": avTime(s.now().UTC()),
 		":batches": avN(int64(len(batches))), ":ub": avN(int64(userBatches)), ":total": avN(int64(total)),
-		":n": avN(int64(len(plan.Changes))),
+		":n": avN(int64(len(plan.Changes))), ":zero": avN(0), ":rt": ttl,
 	}
-	for name, v := range map[string]any{":counts": plan.Counts, ":sg": plan.Safeguards, ":warn": nonNil(plan.Warnings), ":ranges": ranges} {
+	for name, v := range map[string]any{":counts": plan.Counts, ":sg": plan.Safeguards, ":sgb": plan.Bases, ":warn": nonNil(plan.Warnings), ":ranges": ranges} {
 		av, err := avJSON(v)
 		if err != nil {
 			return fmt.Errorf("store: save plan: %w", err)
@@ -132,7 +133,7 @@ func (s *Store) SavePlan(ctx context.Context, l domain.Lease, plan *domain.Plan,
 		{Update: &types.Update{
 			TableName: aws.String(s.syncTable), Key: key(tenantPK(tenant), syncSK(syncID)),
 			UpdateExpression: aws.String("SET st = :ready, counts = :counts, sg = :sg, warn = :warn, #ranges = :ranges, " +
-				"exp = :exp, uat = :now, batches = :batches, ub = :ub, #total = :total, nchanges = :n"),
+				"exp = :exp, uat = :now, batches = :batches, ub = :ub, #total = :total, nchanges = :n, sgb = :sgb, ver = :zero, rt = :rt"),
 			ConditionExpression:       aws.String("st = :previewing"),
 			ExpressionAttributeNames:  map[string]string{"#ranges": "ranges", "#total": "total"},
 			ExpressionAttributeValues: values,
@@ -224,12 +225,18 @@ func (s *Store) ListChanges(ctx context.Context, tenant, syncID string, f domain
 			return nil, "", domain.Errorf(domain.EInvalid, "cursor: malformed")
 		}
 	}
+	if f.Excluded != nil && *f.Excluded {
+		return s.listExcluded(ctx, tenant, syncID, ranges, f, p, afterSeq)
+	}
 	var fe filterExpr
 	if f.Outcome != "" {
 		fe.and("oc = :oc", ":oc", avS(f.Outcome))
 	}
 	if q := strings.ToLower(strings.TrimSpace(f.Q)); q != "" {
 		fe.and("contains(q, :q)", ":q", avS(q))
+	}
+	if f.Excluded != nil {
+		fe.and("attribute_not_exists(x)", "", nil)
 	}
 	pk := syncDataPK(tenant, syncID)
 	var changes []domain.Change
@@ -276,6 +283,48 @@ func (s *Store) ListChanges(ctx context.Context, tenant, syncID string, f domain
 	return changes, "", nil
 }
 
+// listExcluded pages through the excluded changes matching f, read
+// through the exclusion items rather than by scanning the plan.
+func (s *Store) listExcluded(ctx context.Context, tenant, syncID string, ranges map[string][2]int, f domain.ChangeFilter, p domain.Page, afterSeq int) ([]domain.Change, string, error) {
+	excluded, err := s.Exclusions(ctx, tenant, syncID)
+	if err != nil {
+		return nil, "", err
+	}
+	inRange := selectRanges(ranges, math.MaxInt, f)
+	q := strings.ToLower(strings.TrimSpace(f.Q))
+	var out []domain.Change
+	for start := 0; start < len(excluded) && len(out) <= p.Limit; {
+		var seqs []int
+		for ; start < len(excluded) && len(seqs) < 100; start++ {
+			if seq := excluded[start].Seq; seq > afterSeq && inRanges(inRange, seq) {
+				seqs = append(seqs, seq)
+			}
+		}
+		changes, err := s.getChanges(ctx, tenant, syncID, seqs, false)
+		if err != nil {
+			return nil, "", err
+		}
+		for _, c := range changes {
+			if (f.Outcome == "" || c.Outcome == f.Outcome) && (q == "" || strings.Contains(searchText(c.Subject.Email, c.Subject.DisplayName), q)) {
+				out = append(out, c)
+			}
+		}
+	}
+	if len(out) > p.Limit {
+		return out[:p.Limit], encodeCursor(changeSK(out[p.Limit-1].Seq)), nil
+	}
+	return out, "", nil
+}
+
+func inRanges(ranges [][2]int, seq int) bool {
+	for _, r := range ranges {
+		if r[0] <= seq && seq <= r[1] {
+			return true
+		}
+	}
+	return false
+}
+
 // selectRanges returns the seq ranges, in order, holding the changes of the
 // filter's object type and kind.
 func selectRanges(ranges map[string][2]int, n int, f domain.ChangeFilter) [][2]int {
@@ -310,6 +359,7 @@ func changeFromItem(it item) (domain.Change, error) {
 	c.OutcomeReason = getS(it, "ocr")
 	c.MembersDone = int(getN(it, "mdone"))
 	c.MembersMissed = int(getN(it, "mmiss"))
+	c.Excluded = getBool(it, "x")
 	return c, nil
 }
 

@@ -206,3 +206,13 @@ func onlyConditionFailedAt(err error, index int) bool {
 	}
 	return true
 }
+
+// versionCondition holds a write to the sync item's plan version (ver,
+// bound as :ver). A plan stored before versions were kept has none: it is
+// at version 0.
+func versionCondition(v int64) string {
+	if v == 0 {
+		return "(attribute_not_exists(ver) OR ver = :ver)"
+	}
+	return "ver = :ver"
+}

@@ -138,8 +138,12 @@ func syncFromItem(tenant string, it item) (*domain.Sync, error) {
 		ChangeTotal:       int(getN(it, "nchanges")),
 		ApplyTotal:        int(getN(it, "total")),
 		ExecutionID:       getS(it, "xid"),
+		Version:           getN(it, "ver"),
 	}
-	for name, v := range map[string]any{"opts": &sy.Options, "counts": &sy.Counts, "sg": &sy.Safeguards, "warn": &sy.Warnings, "err": &sy.Error} {
+	if rt := getN(it, "rt"); rt > 0 {
+		sy.RetainUntil = time.Unix(rt, 0).UTC()
+	}
+	for name, v := range map[string]any{"opts": &sy.Options, "counts": &sy.Counts, "sg": &sy.Safeguards, "sgb": &sy.Bases, "warn": &sy.Warnings, "err": &sy.Error} {
 		if err := getJSON(it, name, v); err != nil {
 			return nil, err
 		}

@@ -60,13 +60,13 @@ func TestTransitionsReportALostCondition(t *testing.T) {
 	}{
 		{"begin apply of a preview past its expiry", func(t *testing.T, s *Store, sy *domain.Sync, clock *time.Time) func() error {
 			*clock = clock.Add(2 * time.Hour)
-			return func() error { return s.BeginApply(ctx, sy.TenantID, sy.ID, "admin@example.com") }
+			return func() error { return s.BeginApply(ctx, sy.TenantID, sy.ID, "admin@example.com", 0) }
 		}, domain.SyncPreviewReady},
 		{"begin apply of an applying sync", func(t *testing.T, s *Store, sy *domain.Sync, _ *time.Time) func() error {
-			if err := s.BeginApply(ctx, sy.TenantID, sy.ID, "admin@example.com"); err != nil {
+			if err := s.BeginApply(ctx, sy.TenantID, sy.ID, "admin@example.com", 0); err != nil {
 				t.Fatal(err)
 			}
-			return func() error { return s.BeginApply(ctx, sy.TenantID, sy.ID, "other@example.com") }
+			return func() error { return s.BeginApply(ctx, sy.TenantID, sy.ID, "other@example.com", 0) }
 		}, domain.SyncApplying},
 		{"expire a cancelled preview", func(t *testing.T, s *Store, sy *domain.Sync, _ *time.Time) func() error {
 			if err := s.CancelSync(ctx, sy, time.Minute); err != nil {
@@ -81,7 +81,7 @@ func TestTransitionsReportALostCondition(t *testing.T) {
 			return func() error { return s.CancelSync(ctx, sy, time.Minute) }
 		}, domain.SyncExpired},
 		{"cancel an apply that finished since it was read", func(t *testing.T, s *Store, sy *domain.Sync, _ *time.Time) func() error {
-			if err := s.BeginApply(ctx, sy.TenantID, sy.ID, "admin@example.com"); err != nil {
+			if err := s.BeginApply(ctx, sy.TenantID, sy.ID, "admin@example.com", 0); err != nil {
 				t.Fatal(err)
 			}
 			applying, err := s.GetSync(ctx, sy.TenantID, sy.ID)
@@ -97,7 +97,7 @@ func TestTransitionsReportALostCondition(t *testing.T) {
 			return func() error { return s.FinishApply(ctx, sy.TenantID, sy.ID, domain.SyncCompleted, nil) }
 		}, domain.SyncPreviewReady},
 		{"finish a cancelled apply", func(t *testing.T, s *Store, sy *domain.Sync, _ *time.Time) func() error {
-			if err := s.BeginApply(ctx, sy.TenantID, sy.ID, "admin@example.com"); err != nil {
+			if err := s.BeginApply(ctx, sy.TenantID, sy.ID, "admin@example.com", 0); err != nil {
 				t.Fatal(err)
 			}
 			applying, err := s.GetSync(ctx, sy.TenantID, sy.ID)
@@ -129,7 +129,7 @@ func TestTransitionsReportALostCondition(t *testing.T) {
 func TestTransitionsOfAnApply(t *testing.T) {
 	ctx := context.Background()
 	s, sy, clock := readyWithClock(t, "acme")
-	if err := s.BeginApply(ctx, "acme", sy.ID, "admin@example.com"); err != nil {
+	if err := s.BeginApply(ctx, "acme", sy.ID, "admin@example.com", 0); err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.GetSync(ctx, "acme", sy.ID)
@@ -182,7 +182,7 @@ func TestExpirePreviewStoresExpired(t *testing.T) {
 func TestReleaseLock(t *testing.T) {
 	ctx := context.Background()
 	s, sy, clock := readyWithClock(t, "acme")
-	if err := s.BeginApply(ctx, "acme", sy.ID, "admin@example.com"); err != nil {
+	if err := s.BeginApply(ctx, "acme", sy.ID, "admin@example.com", 0); err != nil {
 		t.Fatal(err)
 	}
 	applying, err := s.GetSync(ctx, "acme", sy.ID)

@@ -5,9 +5,7 @@
 package httpapp
 
 import (
-	"context"
-
-	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
 
 	"dirsync/internal/app"
 	"dirsync/internal/auth"
@@ -20,12 +18,13 @@ func Options(env *app.Env) httpapi.Options {
 	return httpapi.Options{ClaimNames: claimNames(env), AdminRole: env.Config.AdminRole, Logger: env.Logger}
 }
 
-// Must is the Lambda handler of function fn of the HTTP API. A dependency
-// missing for one of its routes exits at cold start (see app.Check).
-func Must(env *app.Env, fn httpapi.Function, deps httpapi.Deps) func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+// Start serves function fn of the HTTP API as the Lambda handler. A
+// dependency missing for one of its routes exits at cold start (see
+// app.Check).
+func Start(env *app.Env, fn httpapi.Function, deps httpapi.Deps) {
 	h, err := httpapi.New(deps, Options(env), fn)
 	app.Check(string(fn), err)
-	return lambdahttp.Handler(h, claimNames(env))
+	lambda.Start(lambdahttp.Handler(h, claimNames(env)))
 }
 
 // claimNames are the token claims naming the tenant and the roles.

@@ -1,0 +1,51 @@
+package domain
+
+import "time"
+
+// Exclusion is a change the admin left out of a ready preview's plan, as
+// apply and the exclusion rules need it: its seq and type and, for a user
+// change, the references the plan's membership changes name the user by
+// (its platform id, or its Entra id for a user the plan adds).
+type Exclusion struct {
+	Seq        int
+	ObjectType ObjectType
+	User       []MemberRef
+}
+
+// ExclusionOf is the exclusion record of change c.
+func ExclusionOf(c *Change) Exclusion {
+	e := Exclusion{Seq: c.Seq, ObjectType: c.ObjectType}
+	if c.ObjectType == ObjectUser {
+		if c.TargetID != "" {
+			e.User = append(e.User, MemberRef{UserID: c.TargetID})
+		}
+		if c.Kind == KindAdd && c.Subject.ExternalID != "" {
+			e.User = append(e.User, MemberRef{ExternalID: c.Subject.ExternalID})
+		}
+	}
+	return e
+}
+
+// MaxExclusionsPerWrite is how many changes one ExclusionWrite may flip: a
+// DynamoDB transaction holds 100 items, two per change plus the sync and
+// its progress counter.
+const MaxExclusionsPerWrite = 49
+
+// ExclusionWrite is one step of excluding (or including back) changes of a
+// ready preview: the changes it flips and the sync's counts, safeguards and
+// apply total recomputed over what stays included. It is made on condition
+// that the sync is still PREVIEW_READY at Version, which becomes
+// Version+1, so concurrent edits never lose a count.
+type ExclusionWrite struct {
+	Tenant, SyncID string
+	Version        int64
+	// RetainUntil is when the plan's items expire (Sync.RetainUntil).
+	RetainUntil time.Time
+	Exclude     []Exclusion // changes now excluded
+	Include     []int       // seqs of changes now included again
+	Counts      Counts
+	Safeguards  []Safeguard
+	// ApplyTotalDelta changes the number of changes apply does something
+	// with (the progress counter's total).
+	ApplyTotalDelta int
+}

@@ -1,6 +1,7 @@
 // The admin console's whole flow in headless Chromium, as an admin would
 // click it: sign in, connect, test the connection, import, inspect the
-// preview (an update's fields before -> after), confirm, watch the progress
+// preview (an update's fields before -> after), exclude a change (the
+// counts follow), confirm, watch the progress
 // reach 100 %, see the users. It runs once per viewport width against a
 // running local stack and checks what the page shows against the API.
 //
@@ -50,7 +51,7 @@ const chromiumArgs = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-
 const stepTimeout = 20000;
 // The screenshots, numbered in the order of the flow at every width.
 const shotNames = ['signin', 'connection-form', 'connection-tested', 'preview', 'update-fields', 'deactivations',
-  'dialog', 'progress-running', 'progress-done', 'users', 'history', 'signed-out'];
+  'exclude', 'dialog', 'progress-running', 'progress-done', 'users', 'history', 'signed-out'];
 
 class StepError extends Error {}
 
@@ -270,13 +271,52 @@ async function run(width, index) {
       await snap('deactivations', page.locator('#import'));
     });
 
+    let excludedSeq;
+    await step('exclude', async () => {
+      // Exclude the first new user: it leaves the Added count, joins the
+      // Excluded tab, and the API agrees.
+      await page.locator('#tab-add').click();
+      await page.locator('#change-panel[aria-labelledby="tab-add"][aria-busy="false"]').waitFor();
+      const adds = await api(token, `/v1/syncs/${sync.id}/changes?kind=add&objectType=user&excluded=false&limit=25`);
+      const first = adds.items[0];
+      excludedSeq = first.seq;
+      const row = page.locator(`#change-table tr[data-seq="${first.seq}"]`);
+      await row.getByRole('button', { name: /^Exclude / }).click();
+      await page.locator(`#change-table tr.excluded[data-seq="${first.seq}"]`).waitFor();
+      await page.locator('#change-status').filter({ hasText: 'is excluded' }).waitFor();
+      const after = await api(token, `/v1/syncs/${sync.id}`);
+      check(after.counts.users.add === sync.counts.users.add - 1 && after.counts.users.excluded === 1,
+        `after excluding one add the API counts ${JSON.stringify(after.counts.users)}`);
+      const shownAdd = number(await text(page.locator('#preview-counts .count-add .count-value')));
+      check(shownAdd === after.counts.users.add, `the add count shows ${shownAdd}, the API says ${after.counts.users.add}`);
+      const shownExcluded = number(await text(page.locator('#tab-excluded .tab-count')));
+      check(shownExcluded === 1, `the Excluded tab shows ${shownExcluded}`);
+      const listed = await api(token, `/v1/syncs/${sync.id}/changes?excluded=true&limit=25`);
+      check(listed.items.length === 1 && listed.items[0].seq === first.seq && listed.items[0].excluded, 'the API does not list the change as excluded');
+      check(await page.evaluate(() => document.activeElement.textContent) === 'Include again', 'focus did not stay on the row\'s button');
+      // The tabs (with the Excluded count) and the marked row at the top.
+      await page.locator('#change-tabs').evaluate((el) => el.scrollIntoView({ block: 'start' }));
+      await snap('exclude');
+      // The Excluded tab lists it, and it can be included back and out again.
+      await page.locator('#tab-excluded').click();
+      await page.locator('#change-panel[aria-labelledby="tab-excluded"][aria-busy="false"]').waitFor();
+      const excludedRow = page.locator(`#change-table tr[data-seq="${first.seq}"]`);
+      await excludedRow.getByRole('button', { name: /^Include / }).click();
+      await page.locator('#change-status').filter({ hasText: 'is included again' }).waitFor();
+      check((await api(token, `/v1/syncs/${sync.id}`)).counts.users.excluded === 0, 'including it back did not reach the API');
+      await excludedRow.getByRole('button', { name: /^Exclude / }).click();
+      await page.locator(`#change-table tr.excluded[data-seq="${first.seq}"]`).waitFor();
+      sync = await api(token, `/v1/syncs/${sync.id}`);
+      check(sync.counts.users.excluded === 1, `the change is not excluded again: ${JSON.stringify(sync.counts.users)}`);
+    });
+
     await step('dialog', async () => {
       const u = sync.counts.users;
       const tripped = sync.safeguards.some((g) => g.tripped);
       await page.getByRole('button', { name: 'Review and confirm…' }).click();
       const dialog = page.getByRole('dialog', { name: 'Confirm the import' });
       await dialog.waitFor();
-      for (const [kind, want] of [['add', u.add], ['update', u.update], ['deactivate', u.deactivate]]) {
+      for (const [kind, want] of [['add', u.add], ['update', u.update], ['deactivate', u.deactivate], ['excluded', u.excluded]]) {
         const shown = number(await text(dialog.locator(`[data-total="${kind}"] dd`)));
         check(shown === want, `the dialog's ${kind} total shows ${shown}, the API says ${want}`);
       }
@@ -304,6 +344,9 @@ async function run(width, index) {
       await page.locator('#summary').waitFor({ state: 'visible', timeout: 90000 });
       const progress = await api(token, `/v1/syncs/${sync.id}/progress`);
       check(progress.status === 'COMPLETED', `the apply ended ${progress.status}: ${JSON.stringify(progress)}`);
+      const excluded = await api(token, `/v1/syncs/${sync.id}/changes?excluded=true&limit=25`);
+      check(excluded.items.length === 1 && excluded.items[0].seq === excludedSeq && !excluded.items[0].outcome,
+        `the excluded change was applied: ${JSON.stringify(excluded.items)}`);
       const line = await text(page.locator('#apply-text'));
       check(line.includes('(100 %)'), `progress reads "${line}"`);
       check(number((await text(page.locator('#apply-processed'))).split('/')[0]) === progress.processed, 'processed differs from the API');

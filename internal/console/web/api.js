@@ -129,6 +129,9 @@ export class Api {
   listSyncs(params) { return this.request('GET', `/v1/syncs${query(params)}`); }
   getSync(id) { return this.request('GET', `/v1/syncs/${encodeURIComponent(id)}`); }
   listChanges(id, params) { return this.request('GET', `/v1/syncs/${encodeURIComponent(id)}/changes${query(params)}`); }
+  setExcluded(id, seq, excluded) {
+    return this.request('PATCH', `/v1/syncs/${encodeURIComponent(id)}/changes/${encodeURIComponent(seq)}`, { excluded });
+  }
   confirmSync(id, allowDeactivations) {
     return this.request('POST', `/v1/syncs/${encodeURIComponent(id)}/confirm`, allowDeactivations ? { allowDeactivations: true } : {});
   }

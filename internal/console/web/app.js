@@ -352,6 +352,7 @@ class App {
       ['reactivate', 'Users to reactivate', u.reactivate],
       ['groups', 'Groups to add, update or remove', g.add + g.update + g.remove],
       ['skip', 'Skipped (left as they are)', u.skip],
+      ['excluded', 'Excluded by you (not applied)', (u.excluded || 0) + (g.excluded || 0)],
     ];
     replace($('confirm-totals'), rows.map(([kind, label, n]) =>
       h('div', { dataset: { total: kind } }, h('dt', {}, label), h('dd', {}, count(n)))));

@@ -1,22 +1,32 @@
 // The preview of a sync: counts, safeguards, and the changes by kind in
-// tabs with search and paging.
+// tabs with search and paging. While the preview is ready the admin can
+// exclude a change (it is not applied) or include it back; the counts and
+// safeguards the API recomputes are shown at once.
 
 import { describeError } from './api.js';
-import { $, h, Pager, replace, show } from './dom.js';
+import { $, h, Pager, replace, setBusy, show } from './dom.js';
 import { count, dateTime, fieldLabel, outcome, plural, range, reason, safeguardSentence, syncStatus } from './format.js';
 
 const pageSize = 25;
 
 // The tabs, in the order the admin reads them. Groups list every group
 // change; the others list user changes of one kind.
+// The kind tabs list the included changes (the ones a confirm applies);
+// the Excluded tab lists the ones the admin left out.
 export const tabs = [
-  { id: 'add', label: 'Added', filter: { objectType: 'user', kind: 'add' }, countOf: (c) => c.users.add },
-  { id: 'update', label: 'Updated', filter: { objectType: 'user', kind: 'update' }, countOf: (c) => c.users.update },
-  { id: 'deactivate', label: 'Deactivated', filter: { objectType: 'user', kind: 'deactivate' }, countOf: (c) => c.users.deactivate },
-  { id: 'reactivate', label: 'Reactivated', filter: { objectType: 'user', kind: 'reactivate' }, countOf: (c) => c.users.reactivate },
+  { id: 'add', label: 'Added', filter: { objectType: 'user', kind: 'add', excluded: false }, countOf: (c) => c.users.add },
+  { id: 'update', label: 'Updated', filter: { objectType: 'user', kind: 'update', excluded: false }, countOf: (c) => c.users.update },
+  { id: 'deactivate', label: 'Deactivated', filter: { objectType: 'user', kind: 'deactivate', excluded: false }, countOf: (c) => c.users.deactivate },
+  { id: 'reactivate', label: 'Reactivated', filter: { objectType: 'user', kind: 'reactivate', excluded: false }, countOf: (c) => c.users.reactivate },
   { id: 'skip', label: 'Skipped', filter: { objectType: 'user', kind: 'skip' }, countOf: (c) => c.users.skip },
-  { id: 'groups', label: 'Groups', filter: { objectType: 'group' }, countOf: (c) => c.groups.add + c.groups.update + c.groups.remove },
+  { id: 'groups', label: 'Groups', filter: { objectType: 'group', excluded: false }, countOf: (c) => c.groups.add + c.groups.update + c.groups.remove },
+  { id: 'excluded', label: 'Excluded', filter: { excluded: true }, countOf: (c) => excludedCount(c) },
 ];
+
+/** excludedCount is how many changes the admin excluded. */
+export function excludedCount(c) {
+  return (c.users.excluded || 0) + (c.groups.excluded || 0);
+}
 
 const emptyText = {
   add: 'No new users.',
@@ -25,6 +35,7 @@ const emptyText = {
   reactivate: 'No user will be reactivated.',
   skip: 'No user is skipped.',
   groups: 'No group changes.',
+  excluded: 'You have not excluded any change. Use “Exclude” on a row to leave a change out of this import.',
 };
 
 const groupKindLabels = { add: 'New group', update: 'Group changed', remove: 'Group removed' };
@@ -39,6 +50,7 @@ export class PreviewView {
     this.app = app;
     this.api = app.api;
     this.sync = null;
+    this.readOnly = false;
     this.active = 'add';
     this.q = '';
     this.loadSeq = 0;
@@ -99,6 +111,23 @@ export class PreviewView {
   render(sync, { readOnly = false } = {}) {
     const firstTime = !this.sync || this.sync.id !== sync.id;
     this.sync = sync;
+    this.readOnly = readOnly || sync.status !== 'PREVIEW_READY';
+    this.renderSummary(sync, readOnly);
+    const c = sync.counts;
+    show($('preview'), true);
+    if (firstTime) {
+      $('change-q').value = '';
+      this.q = '';
+      // Open on the first kind that has something to show.
+      const first = tabs.find((t) => t.countOf(c) > 0) || tabs[0];
+      this.select(first.id, false);
+    } else {
+      this.loadChanges();
+    }
+  }
+
+  /** renderSummary shows what a preview comes to: meta, safeguards, counts. */
+  renderSummary(sync, readOnly) {
     const c = sync.counts;
     $('preview-title').textContent = readOnly ? `Preview (${syncStatus(sync.status).toLowerCase()})` : 'Preview';
     $('preview-meta').textContent = [
@@ -133,25 +162,52 @@ export class PreviewView {
         h('dt', {}, label),
         h('dd', {}, h('span', { class: 'count-value' }, count(n)), h('span', { class: 'count-hint' }, hint)))));
     $('preview-extra').textContent = [
+      excludedCount(c) > 0 && `${plural(excludedCount(c), 'change', 'changes')} excluded by you`,
       `${plural(c.users.unchanged, 'user is', 'users are')} already up to date`,
       `${plural(c.users.outOfScope, 'user is', 'users are')} out of scope (disabled, guests or outside the chosen groups)`,
       `groups: ${count(c.groups.add)} new, ${count(c.groups.update)} changed, ${count(c.groups.remove)} removed`,
       `memberships: ${count(c.memberships.add)} added, ${count(c.memberships.remove)} removed`,
-    ].join(' · ') + '.';
+    ].filter(Boolean).join(' · ') + '.';
 
     tabs.forEach((t, i) => {
       this.tabButtons[i].querySelector('.tab-count').textContent = count(t.countOf(c));
     });
     show($('preview-actions'), !readOnly);
-    show($('preview'), true);
-    if (firstTime) {
-      $('change-q').value = '';
-      this.q = '';
-      // Open on the first kind that has something to show.
-      const first = tabs.find((t) => t.countOf(c) > 0) || tabs[0];
-      this.select(first.id, false);
-    } else {
-      this.loadChanges();
+  }
+
+  /**
+   * setExcluded excludes one change (or includes it back) and shows the
+   * recomputed counts; the row stays where it is, marked, until the list
+   * is loaded again.
+   */
+  async setExcluded(ch, excluded, row) {
+    const button = row.querySelector('button.exclude');
+    const status = $('change-status');
+    setBusy(button, true);
+    try {
+      const updated = await this.api.setExcluded(this.sync.id, ch.seq, excluded);
+      const sync = await this.api.getSync(this.sync.id);
+      if (!this.sync || sync.id !== this.sync.id) return;
+      this.sync = sync;
+      this.renderSummary(sync, false);
+      // A list still loading was read before this change: read it again.
+      if (this.panel.getAttribute('aria-busy') === 'true') {
+        this.loadChanges();
+        return;
+      }
+      replace(row, ...this.cells(updated));
+      row.classList.toggle('excluded', updated.excluded);
+      status.textContent = updated.excluded
+        ? `${ch.subject.displayName || ch.subject.email || 'The change'} is excluded: it will not be applied.`
+        : `${ch.subject.displayName || ch.subject.email || 'The change'} is included again.`;
+      row.querySelector('button.exclude').focus();
+    } catch (e) {
+      if (this.app.handleAuthError(e)) return;
+      status.textContent = `The change could not be ${excluded ? 'excluded' : 'included'}. ${describeError(e, {
+        conflict: 'This preview can no longer be changed: it was confirmed, discarded or replaced meanwhile.',
+        gone: 'This preview has expired.',
+      })}`;
+      setBusy(button, false);
     }
   }
 
@@ -190,17 +246,33 @@ export class PreviewView {
   }
 
   row(ch) {
+    return h('tr', { dataset: { kind: ch.kind, seq: ch.seq }, class: ch.excluded ? 'excluded' : null }, ...this.cells(ch));
+  }
+
+  cells(ch) {
     const s = ch.subject || {};
-    return h('tr', { dataset: { kind: ch.kind, seq: ch.seq } },
+    const who = s.displayName || s.email || `change ${ch.seq}`;
+    let action = null;
+    if (!this.readOnly && ch.kind !== 'skip') {
+      const button = h('button', {
+        type: 'button', class: 'exclude', 'aria-label': `${ch.excluded ? 'Include' : 'Exclude'} ${who}`,
+      }, ch.excluded ? 'Include again' : 'Exclude');
+      button.addEventListener('click', () => this.setExcluded(ch, !ch.excluded, button.closest('tr')));
+      action = button;
+    }
+    return [
       h('td', { dataset: { label: 'Name' } }, s.displayName || '(no name)'),
       h('td', { dataset: { label: 'Email' }, class: 'email' }, s.email || '–'),
-      h('td', { dataset: { label: 'Details' } }, h('div', { class: 'details' }, details(ch))));
+      h('td', { dataset: { label: 'Details' } }, h('div', { class: 'details' }, details(ch))),
+      h('td', { dataset: { label: 'Import' }, class: 'action' }, action),
+    ];
   }
 }
 
 /** details describes what a change does: fields before → after, or why. */
 export function details(ch) {
   const parts = [];
+  if (ch.excluded) parts.push(h('span', { class: 'badge bad excluded-badge' }, 'Excluded: not applied'));
   if (ch.objectType === 'group') parts.push(h('span', { class: 'badge' }, groupKindLabels[ch.kind] || ch.kind));
   else if (ch.kind === 'add') parts.push(h('span', { class: 'badge' }, 'New user'));
   if (ch.reason) parts.push(h('p', { class: 'reason' }, reason(ch.reason)));

@@ -78,6 +78,7 @@ type env struct {
 	secrets    *fakeSecrets
 	dispatcher *fakeDispatcher
 	tester     *fakeTester
+	groups     *fakeEntraGroups
 	logs       *lockedBuffer
 	executions *fakeExecutions
 	h          *Handler
@@ -97,13 +98,14 @@ func newEnv(t *testing.T) *env {
 		secrets:    &fakeSecrets{stored: map[string]string{}},
 		dispatcher: &fakeDispatcher{},
 		tester:     &fakeTester{},
+		groups:     newFakeEntraGroups(),
 		logs:       &lockedBuffer{},
 	}
 	svc := &preview.Service{Store: st, Dispatcher: e.dispatcher, LockFor: time.Hour, TTL: 24 * time.Hour}
 	e.executions = &fakeExecutions{}
 	applies := &apply.Service{Store: st, Executions: e.executions, MaxConcurrency: 2, CancelDrain: time.Minute}
 	e.h = mustNew(t, Deps{
-		Directory: st, Syncs: e.syncs, Connections: st, Secrets: e.secrets, Previews: svc, Tester: e.tester, Applies: applies,
+		Directory: st, Syncs: e.syncs, Connections: st, Secrets: e.secrets, Previews: svc, Tester: e.tester, EntraGroups: e.groups, Applies: applies,
 	}, Options{Logger: slog.New(slog.NewJSONHandler(e.logs, nil))}, Functions...)
 	return e
 }

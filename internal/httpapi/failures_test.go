@@ -87,16 +87,17 @@ func asString(v any) string {
 // function built without a dependency its routes use is refused.
 func TestEachFunctionServesItsRoutes(t *testing.T) {
 	st := store.New(nil, "", "")
-	all := Deps{Directory: st, Syncs: st, Connections: st, Secrets: &fakeSecrets{}, Previews: &preview.Service{}, Tester: fakeTester{}, Applies: &apply.Service{}}
+	all := Deps{Directory: st, Syncs: st, Connections: st, Secrets: &fakeSecrets{}, Previews: &preview.Service{}, Tester: fakeTester{}, EntraGroups: newFakeEntraGroups(), Applies: &apply.Service{}}
 	tests := []struct {
 		fn      Function
 		deps    Deps
 		want    []string
 		missing string // the dependency New must name, "" = none
 	}{
-		{ConnectionFunction, Deps{Connections: st, Secrets: &fakeSecrets{}, Tester: fakeTester{}},
-			[]string{"GET /v1/connection", "POST /v1/connection/test", "PUT /v1/connection"}, ""},
-		{ConnectionFunction, Deps{Connections: st, Tester: fakeTester{}}, nil, "Deps.Secrets"},
+		{ConnectionFunction, Deps{Connections: st, Secrets: &fakeSecrets{}, Tester: fakeTester{}, EntraGroups: newFakeEntraGroups()},
+			[]string{"GET /v1/connection", "GET /v1/connection/groups", "POST /v1/connection/test", "PUT /v1/connection"}, ""},
+		{ConnectionFunction, Deps{Connections: st, Tester: fakeTester{}, EntraGroups: newFakeEntraGroups()}, nil, "Deps.Secrets"},
+		{ConnectionFunction, Deps{Connections: st, Secrets: &fakeSecrets{}, Tester: fakeTester{}}, nil, "Deps.EntraGroups"},
 		{PreviewFunction, Deps{Syncs: st, Previews: &preview.Service{}},
 			[]string{"GET /v1/syncs", "GET /v1/syncs/{id}", "GET /v1/syncs/{id}/changes", "POST /v1/syncs"}, ""},
 		{PreviewFunction, Deps{Syncs: st}, nil, "Deps.Previews"},

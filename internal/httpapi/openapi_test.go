@@ -278,7 +278,7 @@ func allDepsHandler(t *testing.T) *Handler {
 	st := store.New(nil, "", "")
 	return mustNew(t, Deps{
 		Directory: st, Syncs: st, Connections: st,
-		Secrets: &fakeSecrets{}, Previews: &preview.Service{}, Tester: fakeTester{}, Applies: &apply.Service{},
+		Secrets: &fakeSecrets{}, Previews: &preview.Service{}, Tester: fakeTester{}, EntraGroups: newFakeEntraGroups(), Applies: &apply.Service{},
 	}, Options{}, Functions...)
 }
 

@@ -41,6 +41,7 @@ const sentences = {
   payload_too_large: 'What was sent is too large for the service.',
   unprocessable: 'The service cannot carry this out as it stands.',
   too_many_requests: 'The service is busy right now. Wait a moment and try again.',
+  unavailable: 'Microsoft Entra ID did not answer the service in time. Wait a moment and try again.',
   internal: 'Something went wrong on the service’s side. Try again; if it keeps happening, contact support and quote the reference below.',
 };
 
@@ -125,6 +126,7 @@ export class Api {
   getConnection() { return this.request('GET', '/v1/connection'); }
   putConnection(input) { return this.request('PUT', '/v1/connection', input); }
   testConnection() { return this.request('POST', '/v1/connection/test'); }
+  searchGroups(q) { return this.request('GET', `/v1/connection/groups${query({ q })}`); }
   startSync() { return this.request('POST', '/v1/syncs'); }
   listSyncs(params) { return this.request('GET', `/v1/syncs${query(params)}`); }
   getSync(id) { return this.request('GET', `/v1/syncs/${encodeURIComponent(id)}`); }

@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import { Api, ApiError, NetworkError, describeError, query } from '../../internal/console/web/api.js';
 import { fieldOfMessage, validateConnection } from '../../internal/console/web/connection.js';
 import { duration, fieldLabel, percent, rate, reason, safeguardSentence } from '../../internal/console/web/format.js';
-import { membersText, moveActive, optionsFor } from '../../internal/console/web/grouppicker.js';
+import { membersText, moveActive, optionsFor, searchFailure } from '../../internal/console/web/grouppicker.js';
 import { RateMeter, percentOf, secondsRemaining } from '../../internal/console/web/progress.js';
 import { claimsOf, tokenFromFragment } from '../../internal/console/web/session.js';
 
@@ -212,6 +212,15 @@ describe('group picker', () => {
       [{ id: '0a000000-0000-4000-8000-000000000003', displayName: null, pasted: true }]);
     assert.deepEqual(optionsFor('0a000000-0000-4000-8000-000000000001', [], chosen), []);
   });
+  const failures = [
+    { name: 'no connection yet', err: new ApiError(422, 'unprocessable', 'no Entra ID connection is configured: PUT /v1/connection first'), want: /^Save the connection first/ },
+    { name: 'the connection cannot read groups', err: new ApiError(422, 'unprocessable', 'the client secret is wrong or has expired'), want: /^Groups cannot be searched: the client secret is wrong or has expired\.$/ },
+    { name: 'Graph unavailable', err: new ApiError(503, 'unavailable', 'Microsoft Graph failed (HTTP 503 serviceNotAvailable); try again in a moment'), want: /did not answer.*Details: Microsoft Graph failed/ },
+    { name: 'offline', err: new NetworkError(new TypeError('fetch failed')), want: /cannot be reached/ },
+  ];
+  for (const f of failures) {
+    it(`search failure: ${f.name}`, () => assert.match(searchFailure(f.err), f.want));
+  }
 });
 
 describe('session', () => {

@@ -59,7 +59,9 @@ export function describeError(err, overrides = {}) {
       (err.status >= 500 ? sentences.internal : 'The service refused the request.');
     const detail = (err.message || '').trim();
     if (!detail || detail === err.code) return sentence;
-    return `${sentence} ${err.status >= 500 ? 'Reference' : 'Details'}: ${detail}${/[.!?)]$/.test(detail) ? '' : '.'}`;
+    // A 500's message is only the request id to quote; unavailable says why.
+    const reference = err.status >= 500 && err.code !== 'unavailable';
+    return `${sentence} ${reference ? 'Reference' : 'Details'}: ${detail}${/[.!?)]$/.test(detail) ? '' : '.'}`;
   }
   return `Something unexpected happened in this page: ${err && err.message ? err.message : String(err)}`;
 }

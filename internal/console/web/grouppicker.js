@@ -145,9 +145,7 @@ export class GroupPicker {
       if (seq !== this.seq) return;
       if (this.handleAuthError(e)) return;
       this.close();
-      this.message.textContent = e instanceof ApiError && e.code === 'unprocessable'
-        ? `Groups cannot be searched: ${e.message} You can also paste a group object ID.`
-        : `${describeError(e)} You can also paste a group object ID.`;
+      this.message.textContent = `${searchFailure(e)} You can also paste a group object ID.`;
       this.live.textContent = this.message.textContent;
     }
   }
@@ -286,6 +284,14 @@ export class GroupPicker {
     }));
     this.chips.hidden = this.chosen.length === 0;
   }
+}
+
+/** searchFailure says why groups cannot be searched, as a sentence. */
+export function searchFailure(e) {
+  if (!(e instanceof ApiError) || e.code !== 'unprocessable') return describeError(e);
+  if (/no Entra ID connection/i.test(e.message)) return 'Save the connection first: then its groups can be searched by name.';
+  const detail = (e.message || '').trim();
+  return `Groups cannot be searched: ${detail}${/[.!?)]$/.test(detail) ? '' : '.'}`;
 }
 
 /** highlight marks the typed start of a name. */

@@ -173,7 +173,7 @@ type Outcome struct {
 
 // DirectoryGroup is a group of the connection's Entra ID directory, as
 // the admin picks scope groups: its object id, its name and, when Graph
-// could count them, its transitive members (nil otherwise).
+// could count them, its transitive user members (nil otherwise).
 type DirectoryGroup struct {
 	ID          string
 	DisplayName string

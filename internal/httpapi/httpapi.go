@@ -121,7 +121,8 @@ type Handler struct {
 	log    *slog.Logger
 	now    func() time.Time
 	// How long a group search, and the naming of a connection's scope
-	// groups, may wait on Graph (graphTimeouts; tests shorten them).
+	// groups, may wait on Graph (groupSearchTimeout, scopeNamesTimeout;
+	// tests shorten them).
 	searchTimeout time.Duration
 	namesTimeout  time.Duration
 }

@@ -1,5 +1,6 @@
-// Command connection serves the tenant's Entra ID connection: get, replace
-// (the secret goes to Secrets Manager) and test against Entra ID.
+// Command connection serves the tenant's Entra ID connection: get (scope
+// groups named through Graph), replace (the secret goes to Secrets
+// Manager), test against Entra ID, and search its groups by name.
 package main
 
 import (
@@ -11,6 +12,6 @@ import (
 
 func main() {
 	env := app.MustLoad("connection")
-	deps := httpapi.Deps{Connections: env.Store, Secrets: graphapp.Secrets(env), Tester: graphapp.Tester(env)}
+	deps := httpapi.Deps{Connections: env.Store, Secrets: graphapp.Secrets(env), Tester: graphapp.Tester(env), EntraGroups: graphapp.Groups(env)}
 	httpapp.Start(env, httpapi.ConnectionFunction, deps)
 }

@@ -17,7 +17,10 @@ const (
 	ETooLarge        = "payload_too_large"
 	EUnprocessable   = "unprocessable"
 	ETooManyRequests = "too_many_requests"
-	EInternal        = "internal"
+	// EUnavailable: a service this one reads on the caller's behalf
+	// (Microsoft Graph) is down, throttling or too slow; worth a retry.
+	EUnavailable = "unavailable"
+	EInternal    = "internal"
 )
 
 // ErrMissingDependency is a role (a service, a function's handler) built

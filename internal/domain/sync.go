@@ -180,6 +180,15 @@ type Outcome struct {
 	Reason string
 }
 
+// DirectoryGroup is a group of the connection's Entra ID directory, as
+// the admin picks scope groups: its object id, its name and, when Graph
+// could count them, its transitive user members (nil otherwise).
+type DirectoryGroup struct {
+	ID          string
+	DisplayName string
+	MemberCount *int
+}
+
 // ConnectionCheck is one step of testing a connection (token, read a user,
 // read a group) and what is wrong when it fails.
 type ConnectionCheck struct {

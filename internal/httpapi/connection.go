@@ -37,7 +37,7 @@ func (h *Handler) getConnection(w http.ResponseWriter, r *http.Request, c auth.C
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, newConnectionView(conn))
+	writeJSON(w, http.StatusOK, h.connectionView(r.Context(), conn))
 	return nil
 }
 
@@ -95,7 +95,7 @@ func (h *Handler) putConnection(w http.ResponseWriter, r *http.Request, c auth.C
 	if existing == nil {
 		status = http.StatusCreated
 	}
-	writeJSON(w, status, newConnectionView(conn))
+	writeJSON(w, status, h.connectionView(ctx, conn))
 	return nil
 }
 

@@ -247,7 +247,7 @@ func TestDecodeBody(t *testing.T) {
 // not UTF-8: it is refused 400 naming clientSecret, and never reaches the
 // secret store (which would have stored it with U+FFFD in its place).
 func TestPutConnectionRefusesAlteredSecret(t *testing.T) {
-	h := mustNew(t, Deps{Connections: emptyConnections{}, Secrets: panickingSecrets{}, Tester: fakeTester{}}, Options{Logger: slog.New(slog.DiscardHandler)}, ConnectionFunction)
+	h := mustNew(t, Deps{Connections: emptyConnections{}, Secrets: panickingSecrets{}, Tester: fakeTester{}, EntraGroups: newFakeEntraGroups()}, Options{Logger: slog.New(slog.DiscardHandler)}, ConnectionFunction)
 	for name, secret := range map[string]string{"invalid byte": "s3cr3t-\xff-Value~0123456789", "lone surrogate": `s3cr3t-\ud800-Value~0123456789`} {
 		t.Run(name, func(t *testing.T) {
 			body := `{"directoryTenantId":"11111111-2222-3333-4444-555555555555","clientId":"aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee","clientSecret":"` + secret + `"}`

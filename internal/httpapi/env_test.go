@@ -79,6 +79,7 @@ type env struct {
 	secrets    *fakeSecrets
 	dispatcher *fakeDispatcher
 	tester     *fakeTester
+	groups     *fakeEntraGroups
 	logs       *lockedBuffer
 	executions *fakeExecutions
 	h          *Handler
@@ -98,13 +99,14 @@ func newEnv(t *testing.T) *env {
 		secrets:    &fakeSecrets{stored: map[string]string{}},
 		dispatcher: &fakeDispatcher{},
 		tester:     &fakeTester{},
+		groups:     newFakeEntraGroups(),
 		logs:       &lockedBuffer{},
 	}
 	svc := &preview.Service{Store: st, Dispatcher: e.dispatcher, LockFor: time.Hour, TTL: 24 * time.Hour}
 	e.executions = &fakeExecutions{}
 	applies := &apply.Service{Store: st, Executions: e.executions, MaxConcurrency: 2, CancelDrain: time.Minute}
 	e.h = mustNew(t, Deps{
-		Directory: st, Syncs: e.syncs, Connections: st, Secrets: e.secrets, Previews: svc, Tester: e.tester, Applies: applies,
+		Directory: st, Syncs: e.syncs, Connections: st, Secrets: e.secrets, Previews: svc, Tester: e.tester, EntraGroups: e.groups, Applies: applies,
 		Reviews: mustReviews(t, st),
 	}, Options{Logger: slog.New(slog.NewJSONHandler(e.logs, nil))}, Functions...)
 	return e

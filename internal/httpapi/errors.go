@@ -25,6 +25,7 @@ var statusByCode = map[string]int{
 	domain.EUnprocessable:   http.StatusUnprocessableEntity,
 	domain.ETooManyRequests: http.StatusTooManyRequests,
 	domain.EInternal:        http.StatusInternalServerError,
+	domain.EUnavailable:     http.StatusServiceUnavailable,
 }
 
 // ErrorCodes lists every error code the API answers with.

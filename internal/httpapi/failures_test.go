@@ -88,16 +88,17 @@ func asString(v any) string {
 // function built without a dependency its routes use is refused.
 func TestEachFunctionServesItsRoutes(t *testing.T) {
 	st := store.New(nil, "", "")
-	all := Deps{Directory: st, Syncs: st, Connections: st, Secrets: &fakeSecrets{}, Previews: &preview.Service{}, Tester: fakeTester{}, Applies: &apply.Service{}, Reviews: &review.Service{}}
+	all := Deps{Directory: st, Syncs: st, Connections: st, Secrets: &fakeSecrets{}, Previews: &preview.Service{}, Tester: fakeTester{}, EntraGroups: newFakeEntraGroups(), Applies: &apply.Service{}, Reviews: &review.Service{}}
 	tests := []struct {
 		fn      Function
 		deps    Deps
 		want    []string
 		missing string // the dependency New must name, "" = none
 	}{
-		{ConnectionFunction, Deps{Connections: st, Secrets: &fakeSecrets{}, Tester: fakeTester{}},
-			[]string{"GET /v1/connection", "POST /v1/connection/test", "PUT /v1/connection"}, ""},
-		{ConnectionFunction, Deps{Connections: st, Tester: fakeTester{}}, nil, "Deps.Secrets"},
+		{ConnectionFunction, Deps{Connections: st, Secrets: &fakeSecrets{}, Tester: fakeTester{}, EntraGroups: newFakeEntraGroups()},
+			[]string{"GET /v1/connection", "GET /v1/connection/groups", "POST /v1/connection/test", "PUT /v1/connection"}, ""},
+		{ConnectionFunction, Deps{Connections: st, Tester: fakeTester{}, EntraGroups: newFakeEntraGroups()}, nil, "Deps.Secrets"},
+		{ConnectionFunction, Deps{Connections: st, Secrets: &fakeSecrets{}, Tester: fakeTester{}}, nil, "Deps.EntraGroups"},
 		{PreviewFunction, Deps{Syncs: st, Previews: &preview.Service{}, Reviews: &review.Service{}},
 			[]string{"GET /v1/syncs", "GET /v1/syncs/{id}", "GET /v1/syncs/{id}/changes", "PATCH /v1/syncs/{id}/changes/{seq}",
 				"POST /v1/syncs", "POST /v1/syncs/{id}/exclusions"}, ""},

@@ -79,6 +79,18 @@ type ConnectionTester interface {
 	Test(ctx context.Context, conn *domain.Connection) ([]domain.ConnectionCheck, error)
 }
 
+// EntraGroups finds the groups of a stored connection's Entra ID
+// directory, for an admin choosing scope groups. Errors are domain errors
+// (unprocessable when the connection cannot read groups, unavailable when
+// Graph is down or throttling).
+type EntraGroups interface {
+	// SearchGroups finds groups whose display name starts with prefix.
+	SearchGroups(ctx context.Context, conn *domain.Connection, prefix string) ([]domain.DirectoryGroup, error)
+	// GroupNames names group ids, keyed by lower-case id; unknown ids are
+	// absent.
+	GroupNames(ctx context.Context, conn *domain.Connection, ids []string) (map[string]string, error)
+}
+
 // Deps are what the routes use. A function is given exactly those its
 // routes (the Routes table) need; New refuses one that lacks any.
 type Deps struct {
@@ -88,6 +100,7 @@ type Deps struct {
 	Secrets     SecretStore
 	Previews    PreviewStarter
 	Tester      ConnectionTester
+	EntraGroups EntraGroups
 	Applies     ApplyController
 	Reviews     ChangeReviewer
 }
@@ -114,6 +127,11 @@ type Handler struct {
 	admin  string
 	log    *slog.Logger
 	now    func() time.Time
+	// How long a group search, and the naming of a connection's scope
+	// groups, may wait on Graph (groupSearchTimeout, scopeNamesTimeout;
+	// tests shorten them).
+	searchTimeout time.Duration
+	namesTimeout  time.Duration
 }
 
 // routeFunc handles one route for an authorised caller. A returned error is
@@ -132,6 +150,9 @@ func New(deps Deps, opts Options, functions ...Function) (*Handler, error) {
 		admin: opts.AdminRole,
 		log:   opts.Logger,
 		now:   opts.Now,
+
+		searchTimeout: groupSearchTimeout,
+		namesTimeout:  scopeNamesTimeout,
 	}
 	if opts.ClaimNames.Tenant != "" {
 		h.names.Tenant = opts.ClaimNames.Tenant

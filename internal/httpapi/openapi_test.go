@@ -279,7 +279,7 @@ func allDepsHandler(t *testing.T) *Handler {
 	st := store.New(nil, "", "")
 	return mustNew(t, Deps{
 		Directory: st, Syncs: st, Connections: st,
-		Secrets: &fakeSecrets{}, Previews: &preview.Service{}, Tester: fakeTester{}, Applies: &apply.Service{}, Reviews: &review.Service{},
+		Secrets: &fakeSecrets{}, Previews: &preview.Service{}, Tester: fakeTester{}, EntraGroups: newFakeEntraGroups(), Applies: &apply.Service{}, Reviews: &review.Service{},
 	}, Options{}, Functions...)
 }
 

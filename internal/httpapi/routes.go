@@ -49,15 +49,17 @@ func (h *Handler) table(r *registrar) {
 		connections = dependency{"Connections", d.Connections != nil}
 		secrets     = dependency{"Secrets", d.Secrets != nil}
 		tester      = dependency{"Tester", d.Tester != nil}
+		entraGroups = dependency{"EntraGroups", d.EntraGroups != nil}
 		previews    = dependency{"Previews", d.Previews != nil}
 		syncs       = dependency{"Syncs", d.Syncs != nil}
 		applies     = dependency{"Applies", d.Applies != nil}
 		directory   = dependency{"Directory", d.Directory != nil}
 		reviews     = dependency{"Reviews", d.Reviews != nil}
 	)
-	r.route("GET /v1/connection", ConnectionFunction, h.getConnection, connections)
-	r.route("PUT /v1/connection", ConnectionFunction, h.putConnection, connections, secrets)
+	r.route("GET /v1/connection", ConnectionFunction, h.getConnection, connections, entraGroups)
+	r.route("PUT /v1/connection", ConnectionFunction, h.putConnection, connections, secrets, entraGroups)
 	r.route("POST /v1/connection/test", ConnectionFunction, h.testConnection, connections, tester)
+	r.route("GET /v1/connection/groups", ConnectionFunction, h.searchEntraGroups, connections, entraGroups)
 	r.route("POST /v1/syncs", PreviewFunction, h.startSync, previews)
 	r.route("GET /v1/syncs", PreviewFunction, h.listSyncs, syncs)
 	r.route("GET /v1/syncs/{id}", PreviewFunction, h.getSync, syncs)

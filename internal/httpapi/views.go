@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 	"time"
 
 	"dirsync/internal/domain"
@@ -109,15 +110,46 @@ type connectionView struct {
 	SecretHint        string       `json:"secretHint"`
 	SecretSetAt       *time.Time   `json:"secretSetAt"`
 	Options           optionsView  `json:"options"`
-	UpdatedAt         *time.Time   `json:"updatedAt"`
+	// ScopeGroups names options.scope.groups, in the same order.
+	ScopeGroups []scopeGroupView `json:"scopeGroups"`
+	UpdatedAt   *time.Time       `json:"updatedAt"`
 }
 
-func newConnectionView(c *domain.Connection) connectionView {
-	return connectionView{
+// scopeGroupView is a scope group's id and its display name in Entra ID,
+// null when Graph could not say (unknown id, Graph unreachable).
+type scopeGroupView struct {
+	ID          string  `json:"id"`
+	DisplayName *string `json:"displayName"`
+}
+
+// newConnectionView shows c with its scope groups named by names (keyed by
+// lower-case id; nil when they could not be looked up).
+func newConnectionView(c *domain.Connection, names map[string]string) connectionView {
+	v := connectionView{
 		DirectoryTenantID: c.DirectoryTenantID, ClientID: c.ClientID, Cloud: c.Cloud,
 		SecretHint: c.SecretHint, SecretSetAt: utc(c.SecretSetAt),
 		Options: newOptionsView(c.Options), UpdatedAt: utc(c.UpdatedAt),
+		ScopeGroups: make([]scopeGroupView, len(c.Options.Scope.Groups)),
 	}
+	for i, id := range c.Options.Scope.Groups {
+		v.ScopeGroups[i] = scopeGroupView{ID: id}
+		if name, ok := names[strings.ToLower(id)]; ok {
+			v.ScopeGroups[i].DisplayName = &name
+		}
+	}
+	return v
+}
+
+// entraGroupView is a group found in Entra ID; memberCount is absent when
+// Graph did not count it.
+type entraGroupView struct {
+	ID          string `json:"id"`
+	DisplayName string `json:"displayName"`
+	MemberCount *int   `json:"memberCount,omitempty"`
+}
+
+func newEntraGroupView(g *domain.DirectoryGroup) entraGroupView {
+	return entraGroupView{ID: g.ID, DisplayName: g.DisplayName, MemberCount: g.MemberCount}
 }
 
 type connectionTestView struct {

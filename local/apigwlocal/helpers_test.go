@@ -189,4 +189,6 @@ func wantGatewayAnswer(t *testing.T, got response, status int, message string) {
 
 func bearer(token string) []string { return []string{"Authorization", "Bearer " + token} }
 
-func concrete(path string) string { return strings.ReplaceAll(path, "{id}", "abc-123") }
+func concrete(path string) string {
+	return strings.NewReplacer("{id}", "abc-123", "{seq}", "42").Replace(path)
+}

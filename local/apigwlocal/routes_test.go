@@ -13,22 +13,25 @@ import (
 
 // templateRoutes is template.yaml's HTTP API, route by route.
 var templateRoutes = map[string]string{
-	"GET /v1/connection":          "ConnectionFunction",
-	"PUT /v1/connection":          "ConnectionFunction",
-	"POST /v1/connection/test":    "ConnectionFunction",
-	"POST /v1/syncs":              "PreviewFunction",
-	"GET /v1/syncs":               "PreviewFunction",
-	"GET /v1/syncs/{id}":          "PreviewFunction",
-	"GET /v1/syncs/{id}/changes":  "PreviewFunction",
-	"GET /v1/syncs/{id}/progress": "ProgressFunction",
-	"POST /v1/syncs/{id}/confirm": "ConfirmFunction",
-	"POST /v1/syncs/{id}/cancel":  "ConfirmFunction",
-	"GET /v1/users":               "DirectoryFunction",
-	"POST /v1/users":              "DirectoryFunction",
-	"GET /v1/users/{id}":          "DirectoryFunction",
-	"PATCH /v1/users/{id}":        "DirectoryFunction",
-	"GET /v1/groups":              "DirectoryFunction",
-	"GET /v1/groups/{id}/members": "DirectoryFunction",
+	"GET /v1/connection":                 "ConnectionFunction",
+	"PUT /v1/connection":                 "ConnectionFunction",
+	"POST /v1/connection/test":           "ConnectionFunction",
+	"GET /v1/connection/groups":          "ConnectionFunction",
+	"POST /v1/syncs":                     "PreviewFunction",
+	"GET /v1/syncs":                      "PreviewFunction",
+	"GET /v1/syncs/{id}":                 "PreviewFunction",
+	"GET /v1/syncs/{id}/changes":         "PreviewFunction",
+	"PATCH /v1/syncs/{id}/changes/{seq}": "PreviewFunction",
+	"POST /v1/syncs/{id}/exclusions":     "PreviewFunction",
+	"GET /v1/syncs/{id}/progress":        "ProgressFunction",
+	"POST /v1/syncs/{id}/confirm":        "ConfirmFunction",
+	"POST /v1/syncs/{id}/cancel":         "ConfirmFunction",
+	"GET /v1/users":                      "DirectoryFunction",
+	"POST /v1/users":                     "DirectoryFunction",
+	"GET /v1/users/{id}":                 "DirectoryFunction",
+	"PATCH /v1/users/{id}":               "DirectoryFunction",
+	"GET /v1/groups":                     "DirectoryFunction",
+	"GET /v1/groups/{id}/members":        "DirectoryFunction",
 }
 
 // TestRoutesAreTheTemplates: the gateway serves exactly the HttpApi events
@@ -84,6 +87,9 @@ func TestEveryRouteReachesItsFunction(t *testing.T) {
 			var want map[string]string
 			if strings.Contains(path, "{id}") {
 				want = map[string]string{"id": "abc-123"}
+			}
+			if strings.Contains(path, "{seq}") {
+				want["seq"] = "42"
 			}
 			if !maps.Equal(ev.PathParameters, want) {
 				t.Errorf("pathParameters %v, want %v", ev.PathParameters, want)

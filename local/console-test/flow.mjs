@@ -1,9 +1,10 @@
 // The admin console's whole flow in headless Chromium, as an admin would
 // click it: sign in, connect, test the connection, import, inspect the
 // preview (an update's fields before -> after), exclude a change (the
-// counts follow), confirm, watch the progress
-// reach 100 %, see the users. It runs once per viewport width against a
-// running local stack and checks what the page shows against the API.
+// counts follow), confirm, watch the progress reach 100 %, see the users,
+// then choose a scope group by name in the picker, save it and find it
+// named after a reload. It runs once per viewport width against a running
+// local stack and checks what the page shows against the API.
 //
 // Environment:
 //   CONSOLE_URL             base URL serving the page at / (required)
@@ -51,7 +52,7 @@ const chromiumArgs = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-
 const stepTimeout = 20000;
 // The screenshots, numbered in the order of the flow at every width.
 const shotNames = ['signin', 'connection-form', 'connection-tested', 'preview', 'update-fields', 'deactivations',
-  'exclude', 'dialog', 'progress-running', 'progress-done', 'users', 'history', 'signed-out'];
+  'exclude', 'dialog', 'progress-running', 'progress-done', 'users', 'history', 'scope-picker', 'scope-chosen', 'signed-out'];
 
 class StepError extends Error {}
 
@@ -375,6 +376,75 @@ async function run(width, index) {
       const status = await text(page.locator(`#history-table tr[data-sync="${sync.id}"] td:nth-child(3)`));
       check(status === 'Completed', `history shows "${status}"`);
       await snap('history', page.locator('#history'));
+    });
+
+    await step('scope-picker', async () => {
+      // Choose a scope group by the start of its name, with the keyboard.
+      // Several groups start with "all" (the divisions and All Staff); the
+      // last of them by name is chosen, so the arrows have a way to go.
+      const prefix = 'all';
+      const wanted = 'All Staff';
+      const found = await api(token, `/v1/connection/groups?q=${prefix}`);
+      const pick = found.items.find((g) => g.displayName === wanted);
+      check(found.items.length > 1 && pick, `the API finds no ${wanted} among several groups for "${prefix}": ${JSON.stringify(found)}`);
+      await page.getByRole('link', { name: 'Connection' }).click();
+      const combo = page.getByRole('combobox', { name: 'Only members of these groups' });
+      await combo.evaluate((el) => el.closest('fieldset').scrollIntoView({ block: 'start' }));
+      await combo.fill(prefix);
+      const listbox = page.locator('#scopeGroups-listbox');
+      await listbox.waitFor({ state: 'visible' });
+      check(await combo.getAttribute('aria-expanded') === 'true', 'the open list is not announced (aria-expanded)');
+      const options = listbox.getByRole('option');
+      await page.waitForFunction((n) => document.querySelectorAll('#scopeGroups-listbox [role="option"]').length === n, found.items.length);
+      for (const [i, g] of found.items.entries()) {
+        const shown = await text(options.nth(i));
+        check(shown.includes(g.displayName), `option ${i} reads "${shown}", the API says ${g.displayName}`);
+        if (typeof g.memberCount === 'number') {
+          check(shown.includes(`${g.memberCount.toLocaleString('en-US')} member`), `option ${g.displayName} reads "${shown}", the API counts ${g.memberCount}`);
+        }
+      }
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      check(overflow <= 0, `the open list makes the page ${overflow} px wider than the viewport`);
+      await snap('scope-picker');
+      // Escape closes the list; ArrowDown opens it again.
+      await page.keyboard.press('Escape');
+      await listbox.waitFor({ state: 'hidden' });
+      check(await combo.getAttribute('aria-expanded') === 'false', 'aria-expanded stays true after Escape');
+      await page.keyboard.press('ArrowDown');
+      await listbox.waitFor({ state: 'visible' });
+      const index = found.items.indexOf(pick);
+      for (let i = 0; i < index; i += 1) await page.keyboard.press('ArrowDown');
+      const active = await combo.getAttribute('aria-activedescendant');
+      check(active && (await text(page.locator(`#${active}`))).includes(wanted), `the arrows reached ${active}, not ${wanted}`);
+      await page.keyboard.press('Enter');
+      const chip = page.locator(`#scopeGroups-chips li[data-group="${pick.id}"]`);
+      await chip.waitFor();
+      check((await text(chip)).includes(wanted), `the chip reads "${await text(chip)}"`);
+      check((await chip.locator('[title]').getAttribute('title')).includes(pick.id), 'the chip does not carry the group id');
+      await listbox.waitFor({ state: 'hidden' });
+      check(await combo.inputValue() === '', 'the search text stayed after choosing');
+
+      await page.getByRole('button', { name: 'Save connection' }).click();
+      await page.locator('#connection-status').filter({ hasText: 'Connection saved' }).waitFor();
+      let conn = await api(token, '/v1/connection');
+      check(JSON.stringify(conn.options.scope.groups) === JSON.stringify([pick.id]), `saved scope ${JSON.stringify(conn.options.scope.groups)}`);
+      check(conn.scopeGroups.length === 1 && conn.scopeGroups[0].displayName === wanted, `named scope ${JSON.stringify(conn.scopeGroups)}`);
+
+      // After a reload the stored id comes back as a chip with its name.
+      await page.reload();
+      await page.locator('#connection-state').filter({ hasText: 'Connected' }).waitFor();
+      await chip.waitFor();
+      check((await text(chip.locator('.chip-name'))) === wanted, 'the reloaded chip does not show the group\'s name');
+      await chip.evaluate((el) => el.closest('fieldset').scrollIntoView({ block: 'start' }));
+      await snap('scope-chosen', page.locator('#scopeGroups').locator('xpath=ancestor::fieldset'));
+
+      // Removing the chip and saving goes back to all users.
+      await chip.getByRole('button', { name: `Remove ${wanted} (${pick.id})` }).click();
+      await chip.waitFor({ state: 'detached' });
+      await page.getByRole('button', { name: 'Save connection' }).click();
+      await page.locator('#connection-status').filter({ hasText: 'Connection saved' }).waitFor();
+      conn = await api(token, '/v1/connection');
+      check(conn.options.scope.groups.length === 0 && conn.scopeGroups.length === 0, `scope after removal ${JSON.stringify(conn.options.scope)}`);
     });
 
     await step('expired-token', async () => {

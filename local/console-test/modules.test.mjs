@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 import { Api, ApiError, NetworkError, describeError, query } from '../../internal/console/web/api.js';
 import { fieldOfMessage, validateConnection } from '../../internal/console/web/connection.js';
 import { duration, fieldLabel, percent, rate, reason, safeguardSentence } from '../../internal/console/web/format.js';
+import { membersText, moveActive, optionsFor, searchFailure } from '../../internal/console/web/grouppicker.js';
 import { RateMeter, percentOf, secondsRemaining } from '../../internal/console/web/progress.js';
 import { claimsOf, tokenFromFragment } from '../../internal/console/web/session.js';
 
@@ -145,7 +146,7 @@ describe('validateConnection', () => {
   const dir = '6f1c2a4e-8d3b-4c5a-9e7f-0a1b2c3d4e5f';
   const app = '0d9e8f7a-6b5c-4d3e-8f2a-1b0c9d8e7f6a';
   const base = {
-    directoryTenantId: dir, clientId: app, clientSecret: 'a-secret-of-20-chars', cloud: 'global', scopeGroups: '',
+    directoryTenantId: dir, clientId: app, clientSecret: 'a-secret-of-20-chars', cloud: 'global', scopeGroups: [],
     thresholdPercent: '0', thresholdCount: '0', includeGuests: false, deactivateMissing: true,
   };
   const stored = { clientId: app, options: { mapping: [{ attribute: 'costCenter', source: 'employeeType' }] } };
@@ -156,7 +157,7 @@ describe('validateConnection', () => {
     { name: 'new client id needs its secret', values: { clientSecret: '', clientId: '11111111-2222-4333-8444-555555555555' }, existing: stored, errors: ['clientSecret'] },
     { name: 'secret id instead of value', values: { clientSecret: 'short' }, existing: stored, errors: ['clientSecret'] },
     { name: 'bad ids', values: { directoryTenantId: 'contoso.com', clientId: 'x' }, existing: null, errors: ['directoryTenantId', 'clientId'] },
-    { name: 'bad scope group', values: { scopeGroups: `${dir}\nsales` }, existing: null, errors: ['scopeGroups'] },
+    { name: 'bad scope group', values: { scopeGroups: [dir, 'sales'] }, existing: null, errors: ['scopeGroups'] },
     { name: 'thresholds out of range', values: { thresholdPercent: '120', thresholdCount: '2.5' }, existing: null, errors: ['thresholdPercent', 'thresholdCount'] },
   ];
   for (const c of cases) {
@@ -167,7 +168,7 @@ describe('validateConnection', () => {
   }
 
   it('builds the PUT body, keeping the stored mapping and leaving an empty secret out', () => {
-    const { input } = validateConnection({ ...base, clientSecret: '', scopeGroups: ` ${dir}\n\n${app} `, thresholdPercent: '12.5', thresholdCount: '40' }, stored);
+    const { input } = validateConnection({ ...base, clientSecret: '', scopeGroups: [dir, app.toUpperCase(), app], thresholdPercent: '12.5', thresholdCount: '40' }, stored);
     assert.deepEqual(input, {
       directoryTenantId: dir, clientId: app, cloud: 'global',
       options: {
@@ -183,6 +184,43 @@ describe('validateConnection', () => {
     assert.equal(fieldOfMessage('clientSecret: required when creating the connection'), 'clientSecret');
     assert.equal(fieldOfMessage('request body: not JSON'), null);
   });
+});
+
+describe('group picker', () => {
+  it('says how many members a group has, or nothing', () => {
+    assert.equal(membersText(1), '1 member');
+    assert.equal(membersText(1234), '1,234 members');
+    assert.equal(membersText(0), '0 members');
+    assert.equal(membersText(undefined), '');
+  });
+  const moves = [
+    { name: 'down from none', current: -1, step: 1, length: 3, want: 0 },
+    { name: 'up from none', current: -1, step: -1, length: 3, want: 2 },
+    { name: 'down wraps', current: 2, step: 1, length: 3, want: 0 },
+    { name: 'up wraps', current: 0, step: -1, length: 3, want: 2 },
+    { name: 'nothing to move to', current: -1, step: 1, length: 0, want: -1 },
+  ];
+  for (const m of moves) {
+    it(`arrows: ${m.name}`, () => assert.equal(moveActive(m.current, m.step, m.length), m.want));
+  }
+  it('lists the matches not chosen yet, or a pasted object ID', () => {
+    const eng = { id: '0A000000-0000-4000-8000-000000000001', displayName: 'Engineering', memberCount: 12 };
+    const ops = { id: '0a000000-0000-4000-8000-000000000003', displayName: 'Eng Ops' };
+    const chosen = new Set(['0a000000-0000-4000-8000-000000000001']);
+    assert.deepEqual(optionsFor('eng', [eng, ops], chosen), [ops]);
+    assert.deepEqual(optionsFor(' 0A000000-0000-4000-8000-000000000003 ', [], chosen),
+      [{ id: '0a000000-0000-4000-8000-000000000003', displayName: null, pasted: true }]);
+    assert.deepEqual(optionsFor('0a000000-0000-4000-8000-000000000001', [], chosen), []);
+  });
+  const failures = [
+    { name: 'no connection yet', err: new ApiError(422, 'unprocessable', 'no Entra ID connection is configured: PUT /v1/connection first'), want: /^Save the connection first/ },
+    { name: 'the connection cannot read groups', err: new ApiError(422, 'unprocessable', 'the client secret is wrong or has expired'), want: /^Groups cannot be searched: the client secret is wrong or has expired\.$/ },
+    { name: 'Graph unavailable', err: new ApiError(503, 'unavailable', 'Microsoft Graph failed (HTTP 503 serviceNotAvailable); try again in a moment'), want: /did not answer.*Details: Microsoft Graph failed/ },
+    { name: 'offline', err: new NetworkError(new TypeError('fetch failed')), want: /cannot be reached/ },
+  ];
+  for (const f of failures) {
+    it(`search failure: ${f.name}`, () => assert.match(searchFailure(f.err), f.want));
+  }
 });
 
 describe('session', () => {

@@ -20,7 +20,9 @@
 //	GET /v1.0/users/{id or UPN}           $select $expand
 //	GET /v1.0/users/{id}/manager
 //	GET /v1.0/users/delta()               $select $top $expand $skiptoken $deltatoken (also /users/delta)
-//	GET /v1.0/groups                      $select $top $count $skiptoken
+//	GET /v1.0/groups                      $select $top $count $skiptoken, and $filter as
+//	                                      startswith(displayName,'...') (case-insensitive) or
+//	                                      id in ('...',...) (at most 15 values)
 //	GET /v1.0/groups/$count               text/plain; needs ConsistencyLevel: eventual
 //	GET /v1.0/groups/{id}
 //	GET /v1.0/groups/delta()              $select (may name members: members@delta) $top
@@ -34,10 +36,14 @@
 // supported." without the ConsistencyLevel: eventual header. It counts
 // what the listing would list at that moment, so it follows Update.
 //
-// Query options are accepted with or without "$" and URL-encoded. $filter,
-// $search, $orderby and $skip are refused with 400 rather than ignored.
-// Pages carry absolute @odata.nextLink values; listings are in object-id
-// order and a page costs O(page size). Users need User.Read.All or
+// Query options are accepted with or without "$" and URL-encoded. $search,
+// $orderby and $skip are refused with 400 rather than ignored, and so is
+// $filter except in the two forms /groups takes (in an OData string
+// literal a quote is written as two quotes); another filter is 400
+// Request_UnsupportedQuery, as Graph answers one it cannot serve. Pages
+// carry absolute @odata.nextLink values (a filter's included); listings,
+// filtered ones too, are in object-id order, not by name, and an unfiltered
+// page costs O(page size). Users need User.Read.All or
 // Directory.Read.All; groups and memberships Group.Read.All,
 // GroupMember.Read.All or Directory.Read.All; otherwise 403
 // Authorization_RequestDenied. Errors have the shape of the real services:

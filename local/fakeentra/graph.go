@@ -55,6 +55,10 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, q query, res
 		return
 	}
 	for _, opt := range unsupportedOptions {
+		// The group listing filters by name prefix or by ids (filter.go).
+		if opt == "filter" && strings.TrimSuffix(rest, "/") == "groups" {
+			continue
+		}
 		if _, present := q.get(opt); present {
 			s.writeODataError(w, r, http.StatusBadRequest, "Request_UnsupportedQuery", "Unsupported query option '$"+opt+"'.")
 			return
@@ -271,7 +275,7 @@ func (gr *graphRequest) appendLink(b []byte, annotation, base, path, tokenName s
 	b = append(b, "/v1.0/"...)
 	b = append(b, path...)
 	b = append(b, '?')
-	for _, opt := range [...]string{"select", "expand", "top", "count"} {
+	for _, opt := range [...]string{"filter", "select", "expand", "top", "count"} {
 		if v, ok := gr.q.get(opt); ok {
 			b = append(b, '$')
 			b = append(b, opt...)
@@ -483,6 +487,15 @@ func (gr *graphRequest) listGroups() {
 	if !ok {
 		return
 	}
+	var filter *groupFilter
+	if raw, present := gr.q.get("filter"); present {
+		f, errMsg := parseGroupFilter(raw)
+		if errMsg != "" {
+			gr.unsupported(errMsg)
+			return
+		}
+		filter = &f
+	}
 	offset, top, ok := gr.pageBounds()
 	if !ok {
 		return
@@ -490,7 +503,18 @@ func (gr *graphRequest) listGroups() {
 	st := gr.st
 	st.mu.RLock()
 	defer st.mu.RUnlock()
-	writeListing(gr, "groups", ctx, "groups", st.groups.items, offset, top, func(b []byte, g *Group) []byte {
+	items := st.groups.items
+	if filter != nil {
+		// Still in object-id order, as Graph lists a filtered collection:
+		// by id, not by name.
+		items = make([]*Group, 0, 16)
+		for _, g := range st.groups.items {
+			if filter.matches(g) {
+				items = append(items, g)
+			}
+		}
+	}
+	writeListing(gr, "groups", ctx, "groups", items, offset, top, func(b []byte, g *Group) []byte {
 		return appendGroup(b, g, props, false, nil, false)
 	})
 }

@@ -128,7 +128,7 @@ func TestDynamoDBThroughDynamoDBLocal(t *testing.T) {
 			_, err := c.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: map[string]types.KeysAndAttributes{"DirectoryTable": {Keys: []map[string]types.AttributeValue{key("x")}}}})
 			return err
 		}, nil},
-		{"BatchGetItem denied", "PreviewFunctionRole", func(c *dynamodb.Client) error {
+		{"BatchGetItem denied", "ProgressFunctionRole", func(c *dynamodb.Client) error {
 			_, err := c.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: map[string]types.KeysAndAttributes{"SyncTable": {Keys: []map[string]types.AttributeValue{key("x")}}}})
 			return err
 		}, func(p *Principal) *refusal { return accessDenied(400, p, "dynamodb:BatchGetItem", sync) }},

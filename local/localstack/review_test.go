@@ -60,18 +60,18 @@ func (c *client) groupMemberTotal() (groups, members int) {
 // the count the preview showed after the exclusions.
 func TestExcludeThenConfirmAppliesOnlyTheIncluded(t *testing.T) {
 	ctx := context.Background()
-	c := adminOf(t, "stark")
-	dir := fakeentra.Generate(fakeentra.Spec{TenantID: "6f7a8b9c-0d1e-4f2a-9b3c-4d5e6f7a8b9c", Domain: "stark.onmicrosoft.com", Seed: 31, Users: 200})
+	c := adminOf(t, "soylent")
+	dir := fakeentra.Generate(fakeentra.Spec{TenantID: "7a8b9c0d-1e2f-4a3b-8c4d-5e6f7a8b9c0d", Domain: "soylent.onmicrosoft.com", Seed: 31, Users: 200})
 	// 30 linked users the directory no longer has: deactivating all of them
 	// trips both the 20 % and the 25-user safeguards.
 	var gone []domain.User
 	for i := 0; i < 30; i++ {
 		gone = append(gone, domain.User{PlatformUser: domain.PlatformUser{
-			Email: fmt.Sprintf("left%02d@stark.example", i), Source: domain.SourceEntra,
+			Email: fmt.Sprintf("left%02d@soylent.example", i), Source: domain.SourceEntra,
 			ExternalID: fmt.Sprintf("00000000-0000-4000-8000-%012d", i), ExternalTenantID: dir.ID,
 		}})
 	}
-	if err := stack.Store.SeedUsers(ctx, "stark", gone); err != nil {
+	if err := stack.Store.SeedUsers(ctx, "soylent", gone); err != nil {
 		t.Fatal(err)
 	}
 	connectTenant(t, c, dir, `{"deactivateMissing":true,"deactivationThreshold":{"percent":20,"count":25}}`)
@@ -117,7 +117,7 @@ func TestExcludeThenConfirmAppliesOnlyTheIncluded(t *testing.T) {
 			t.Errorf("%s %s %s = %d, want %d", tc.method, tc.path, tc.body, code, tc.want)
 		}
 	}
-	other := adminOf(t, "oscorp")
+	other := adminOf(t, "weyland")
 	if code := other.do("PATCH", base+"/changes/"+fmt.Sprint(adds[0].Seq), `{"excluded":true}`, nil); code != http.StatusNotFound {
 		t.Fatalf("another tenant's PATCH = %d, want 404", code)
 	}

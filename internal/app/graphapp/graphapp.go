@@ -33,6 +33,11 @@ func Tester(env *app.Env) *entra.Tester {
 	return &entra.Tester{Secrets: Secrets(env), Configure: EntraConfig()}
 }
 
+// Groups searches and names the groups of a stored connection's directory.
+func Groups(env *app.Env) *entra.Groups {
+	return &entra.Groups{Secrets: Secrets(env), Configure: EntraConfig()}
+}
+
 // Readers builds the Entra reader of a sync's pinned connection, with the
 // secret version it pinned. A connection the reader refuses (a missing id
 // or secret, a bad endpoint) is invalid: the preview fails with that

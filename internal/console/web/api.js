@@ -41,6 +41,7 @@ const sentences = {
   payload_too_large: 'What was sent is too large for the service.',
   unprocessable: 'The service cannot carry this out as it stands.',
   too_many_requests: 'The service is busy right now. Wait a moment and try again.',
+  unavailable: 'Microsoft Entra ID did not answer the service in time. Wait a moment and try again.',
   internal: 'Something went wrong on the service’s side. Try again; if it keeps happening, contact support and quote the reference below.',
 };
 
@@ -58,7 +59,9 @@ export function describeError(err, overrides = {}) {
       (err.status >= 500 ? sentences.internal : 'The service refused the request.');
     const detail = (err.message || '').trim();
     if (!detail || detail === err.code) return sentence;
-    return `${sentence} ${err.status >= 500 ? 'Reference' : 'Details'}: ${detail}${/[.!?)]$/.test(detail) ? '' : '.'}`;
+    // A 500's message is only the request id to quote; unavailable says why.
+    const reference = err.status >= 500 && err.code !== 'unavailable';
+    return `${sentence} ${reference ? 'Reference' : 'Details'}: ${detail}${/[.!?)]$/.test(detail) ? '' : '.'}`;
   }
   return `Something unexpected happened in this page: ${err && err.message ? err.message : String(err)}`;
 }
@@ -125,6 +128,7 @@ export class Api {
   getConnection() { return this.request('GET', '/v1/connection'); }
   putConnection(input) { return this.request('PUT', '/v1/connection', input); }
   testConnection() { return this.request('POST', '/v1/connection/test'); }
+  searchGroups(q) { return this.request('GET', `/v1/connection/groups${query({ q })}`); }
   startSync() { return this.request('POST', '/v1/syncs'); }
   listSyncs(params) { return this.request('GET', `/v1/syncs${query(params)}`); }
   getSync(id) { return this.request('GET', `/v1/syncs/${encodeURIComponent(id)}`); }

@@ -4,8 +4,8 @@
 import { ApiError, describeError } from './api.js';
 import { $, h, replace, setBusy, show } from './dom.js';
 import { dateTime } from './format.js';
+import { GroupPicker, guidPattern } from './grouppicker.js';
 
-const guidPattern = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 const minSecretLength = 16;
 
 const checkLabels = {
@@ -49,7 +49,8 @@ export function validateConnection(values, existing) {
   } else if (secret !== '' && secret.length < minSecretLength) {
     errors.clientSecret = `A client secret value has at least ${minSecretLength} characters: check you copied the value, not the secret ID.`;
   }
-  const groups = values.scopeGroups.split(/[\s,;]+/).map((g) => g.trim()).filter(Boolean);
+  // The picker's ids, once each (the API refuses a group listed twice).
+  const groups = [...new Set(values.scopeGroups.map((g) => g.trim().toLowerCase()).filter(Boolean))];
   const badGroup = groups.find((g) => !guidPattern.test(g));
   if (badGroup) errors.scopeGroups = `“${badGroup}” is not a group object ID (a GUID).`;
   const percentText = values.thresholdPercent.trim();
@@ -105,13 +106,23 @@ export class ConnectionView {
       this.dirty = true;
     });
     this.testButton.addEventListener('click', () => this.test());
+    this.picker = new GroupPicker({
+      input: $('scopeGroups'),
+      listbox: $('scopeGroups-listbox'),
+      chips: $('scopeGroups-chips'),
+      message: $('scopeGroups-message'),
+      live: $('scopeGroups-live'),
+      search: (q) => this.api.searchGroups(q),
+      onChange: () => { this.dirty = true; },
+      handleAuthError: (e) => this.app.handleAuthError(e),
+    });
   }
 
   values() {
     const v = (id) => $(id).value;
     return {
       directoryTenantId: v('directoryTenantId'), clientId: v('clientId'), clientSecret: v('clientSecret'),
-      cloud: v('cloud'), scopeGroups: v('scopeGroups'), thresholdPercent: v('thresholdPercent'),
+      cloud: v('cloud'), scopeGroups: this.picker.ids(), thresholdPercent: v('thresholdPercent'),
       thresholdCount: v('thresholdCount'), includeGuests: $('includeGuests').checked,
       deactivateMissing: $('deactivateMissing').checked,
     };
@@ -138,7 +149,9 @@ export class ConnectionView {
     $('clientId').value = conn ? conn.clientId : '';
     $('clientSecret').value = '';
     $('cloud').value = conn ? conn.cloud : 'global';
-    $('scopeGroups').value = ((o.scope && o.scope.groups) || []).join('\n');
+    // Each scope group with its name (null when Entra ID could not say).
+    const ids = (o.scope && o.scope.groups) || [];
+    this.picker.set((conn && conn.scopeGroups) || ids.map((id) => ({ id, displayName: null })));
     $('includeGuests').checked = !!o.includeGuests;
     $('deactivateMissing').checked = !!o.deactivateMissing;
     const t = o.deactivationThreshold || {};
@@ -180,6 +193,7 @@ export class ConnectionView {
   }
 
   async save() {
+    this.picker.commitTyped();
     this.clearErrors();
     const status = $('connection-status');
     const { input, errors } = validateConnection(this.values(), this.existing);

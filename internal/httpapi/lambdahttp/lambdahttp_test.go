@@ -224,6 +224,9 @@ func TestResponseBodies(t *testing.T) {
 // tests never reach.
 type unusedSyncs struct{ httpapi.SyncStore }
 
+// unusedReviews stands for the change reviewer these tests never reach.
+type unusedReviews struct{ httpapi.ChangeReviewer }
+
 // starter records who started a preview.
 type starter struct{ actors []domain.Actor }
 
@@ -237,7 +240,7 @@ func (s *starter) Start(_ context.Context, a domain.Actor) (*domain.Sync, error)
 // API Gateway's.
 func TestWithTheAPIHandler(t *testing.T) {
 	st := &starter{}
-	api, err := httpapi.New(httpapi.Deps{Previews: st, Syncs: unusedSyncs{}}, httpapi.Options{Logger: slog.New(slog.DiscardHandler)}, httpapi.PreviewFunction)
+	api, err := httpapi.New(httpapi.Deps{Previews: st, Syncs: unusedSyncs{}, Reviews: unusedReviews{}}, httpapi.Options{Logger: slog.New(slog.DiscardHandler)}, httpapi.PreviewFunction)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,11 +30,14 @@ type unreachableSecrets struct{ httpapi.SecretStore }
 // untestedConnections stands for the connection tester these tests never reach.
 type untestedConnections struct{ httpapi.ConnectionTester }
 
+// unsearchedGroups stands for the Entra group search these tests never reach.
+type unsearchedGroups struct{ httpapi.EntraGroups }
+
 // TestTenantClaimThroughTheAPIHandler sends the authorizer's claims through
 // the adapter to the real API handler: a tenant claim that is not a valid
 // platform tenant id is 401 saying so, never a 500 from the secret store.
 func TestTenantClaimThroughTheAPIHandler(t *testing.T) {
-	api, err := httpapi.New(httpapi.Deps{Connections: noConnections{}, Secrets: unreachableSecrets{}, Tester: untestedConnections{}},
+	api, err := httpapi.New(httpapi.Deps{Connections: noConnections{}, Secrets: unreachableSecrets{}, Tester: untestedConnections{}, EntraGroups: unsearchedGroups{}},
 		httpapi.Options{Logger: slog.New(slog.DiscardHandler)}, httpapi.ConnectionFunction)
 	if err != nil {
 		t.Fatal(err)

@@ -61,7 +61,7 @@ func (c *client) groupMemberTotal() (groups, members int) {
 func TestExcludeThenConfirmAppliesOnlyTheIncluded(t *testing.T) {
 	ctx := context.Background()
 	c := adminOf(t, "soylent")
-	dir := fakeentra.Generate(fakeentra.Spec{TenantID: "7a8b9c0d-1e2f-4a3b-8c4d-5e6f7a8b9c0d", Domain: "soylent.onmicrosoft.com", Seed: 31, Users: 200})
+	dir := fakeentra.Generate(fakeentra.Spec{TenantID: "c0ffee00-5017-4e17-9a00-00000000beef", Domain: "soylent.onmicrosoft.com", Seed: 31, Users: 200})
 	// 30 linked users the directory no longer has: deactivating all of them
 	// trips both the 20 % and the 25-user safeguards.
 	var gone []domain.User

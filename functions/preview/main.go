@@ -12,7 +12,7 @@ import (
 
 func main() {
 	env := app.MustLoad("preview")
-	starter, err := preview.NewStarter(env.Store, awsinvoke.New(env.AWS, env.Config.PreviewWorkerName), env.Config.PreviewLock, env.Logger)
+	starter, err := preview.NewStarter(env.Store, awsinvoke.New(env.AWS, env.Config.PreviewWorkerName), env.Config.PreviewLock, env.Config.UndoWindow, env.Logger)
 	reviews, rerr := review.New(env.Store, env.Logger)
 	app.Check("preview", err, rerr)
 	httpapp.Start(env, httpapi.PreviewFunction, httpapi.Deps{Syncs: env.Store, Previews: starter, Reviews: reviews})

@@ -13,7 +13,7 @@ import (
 
 func main() {
 	env := app.MustLoad("previewworker")
-	svc, err := preview.NewWorker(env.Store, graphapp.Readers(env), entra.SyncError, plan.Compute,
+	svc, err := preview.NewWorker(env.Store, graphapp.Readers(env), entra.SyncError, plan.Compute, plan.Invert,
 		preview.WorkerConfig{TTL: env.Config.PreviewTTL, Retention: env.Config.PreviewRetention, LockFor: env.Config.PreviewLock, UserBatchSize: env.Config.UserBatchSize}, env.Logger)
 	app.Check("previewworker", err)
 	lambda.Start(svc.Run)

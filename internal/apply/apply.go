@@ -325,7 +325,7 @@ func (s *Service) ApplyBatch(ctx context.Context, ev BatchEvent) (BatchResult, e
 		if err != nil {
 			return res, retryable(err)
 		}
-		dropExcludedMembers(changes, excluded)
+		domain.DropExcludedMembers(changes, excluded)
 	}
 	ap := &applier{dir: s.Store, ac: applyContext{Tenant: ev.TenantID, SyncID: ev.SyncID, Directory: sy.DirectoryTenantID, ConfirmedBy: sy.ConfirmedBy}}
 

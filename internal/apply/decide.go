@@ -1,7 +1,6 @@
 package apply
 
 import (
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"strconv"
@@ -27,20 +26,6 @@ type applyContext struct {
 // write can tell its own earlier success from someone else's edit.
 func (ac *applyContext) marker(c *domain.Change) string {
 	return ac.SyncID + "#" + strconv.Itoa(c.Seq)
-}
-
-// derivedID is the id an add creates: derived from the sync and the
-// change, so a retried batch finds the user it created before instead of
-// creating a second one. It starts with the sync's time prefix.
-func derivedID(syncID string, seq int) string {
-	const alphabet = "0123456789abcdefghjkmnpqrstvwxyz"
-	sum := sha256.Sum256([]byte(syncID + "#" + strconv.Itoa(seq)))
-	var b [25]byte
-	copy(b[:9], syncID[:min(9, len(syncID))])
-	for i := 9; i < 25; i++ {
-		b[i] = alphabet[sum[i]&31]
-	}
-	return string(b[:])
 }
 
 func outcome(c *domain.Change, result, reason string) domain.Outcome {
@@ -88,7 +73,7 @@ func newUserWrite(c *domain.Change, ac *applyContext) *domain.UserWrite {
 		email = c.Subject.Email
 	}
 	u := domain.User{PlatformUser: domain.PlatformUser{
-		ID: derivedID(ac.SyncID, c.Seq), Email: email, Status: domain.StatusActive, Source: domain.SourceEntra,
+		ID: domain.DerivedID(ac.SyncID, c.Seq), Email: email, Status: domain.StatusActive, Source: domain.SourceEntra,
 		ExternalID: c.Subject.ExternalID, ExternalTenantID: ac.Directory, Attributes: attrs,
 	}}
 	return &domain.UserWrite{User: u, Marker: ac.marker(c), Create: true, ClaimLink: true}
@@ -127,10 +112,16 @@ func decideUserEdit(c *domain.Change, cur *domain.User, marker string, ac *apply
 	if e, ok := fieldAfter(c, domain.EmailAttribute); ok && e != "" {
 		next.Email = e
 	}
-	if c.Link {
-		next.Source, next.ExternalID, next.ExternalTenantID = domain.SourceEntra, c.Subject.ExternalID, ac.Directory
+	w := &domain.UserWrite{User: next, Marker: ac.marker(c), ExpectedRevision: cur.Revision, PreviousEmail: cur.Email, ClaimLink: c.Link}
+	switch {
+	case c.Link:
+		w.User.Source, w.User.ExternalID, w.User.ExternalTenantID = domain.SourceEntra, c.Subject.ExternalID, ac.Directory
+	case c.Unlink && cur.ExternalID != "":
+		// An undo of a link made by email: the user is manual again.
+		w.ReleaseLink = &domain.EntraLink{Directory: cur.ExternalTenantID, ObjectID: cur.ExternalID}
+		w.User.Source, w.User.ExternalID, w.User.ExternalTenantID = domain.SourceManual, "", ""
 	}
-	return &domain.UserWrite{User: next, Marker: ac.marker(c), ExpectedRevision: cur.Revision, PreviousEmail: cur.Email, ClaimLink: c.Link}, domain.Outcome{}
+	return w, domain.Outcome{}
 }
 
 // decideAdd decides an add from who holds the keys its create would take:
@@ -208,7 +199,7 @@ func decideGroup(c *domain.Change, cur *domain.Group, marker string, ac *applyCo
 	gid := c.TargetID
 	switch c.Kind {
 	case domain.KindAdd:
-		gid = derivedID(ac.SyncID, c.Seq)
+		gid = domain.DerivedID(ac.SyncID, c.Seq)
 		g := domain.Group{ID: gid, DisplayName: c.Subject.DisplayName, Source: domain.SourceEntra,
 			ExternalID: c.Subject.ExternalID, ExternalTenantID: ac.Directory}
 		g.Description, _ = c.Attributes.Get("description")
@@ -277,7 +268,7 @@ func membershipsOutcome(c *domain.Change, missed int) domain.Outcome {
 func changeObject(c *domain.Change, ac *applyContext) domain.ObjectRef {
 	id := c.TargetID
 	if c.Kind == domain.KindAdd {
-		id = derivedID(ac.SyncID, c.Seq)
+		id = domain.DerivedID(ac.SyncID, c.Seq)
 	}
 	return domain.ObjectRef{Type: c.ObjectType, ID: id}
 }
@@ -331,36 +322,4 @@ func fieldAfter(c *domain.Change, name string) (string, bool) {
 		}
 	}
 	return "", false
-}
-
-// dropExcludedMembers leaves out of the group changes the membership
-// changes of users the admin excluded: an excluded user's memberships go
-// with it. The excluded set is frozen once the sync is confirmed, so every
-// attempt of a batch filters the same references (the membership
-// checkpoint counts positions in the filtered lists).
-func dropExcludedMembers(changes []domain.Change, excluded []domain.Exclusion) {
-	users := map[domain.MemberRef]bool{}
-	for _, e := range excluded {
-		for _, r := range e.User {
-			users[r] = true
-		}
-	}
-	if len(users) == 0 {
-		return
-	}
-	keep := func(refs []domain.MemberRef) []domain.MemberRef {
-		out := refs[:0:0]
-		for _, r := range refs {
-			if !users[r] {
-				out = append(out, r)
-			}
-		}
-		return out
-	}
-	for i := range changes {
-		c := &changes[i]
-		if c.ObjectType == domain.ObjectGroup {
-			c.MembersAdded, c.MembersRemoved = keep(c.MembersAdded), keep(c.MembersRemoved)
-		}
-	}
 }

@@ -62,7 +62,7 @@ func TestDecideUser(t *testing.T) {
 				Subject:    domain.Subject{ExternalID: "x-new", Email: "subject@example.com"},
 				Attributes: domain.Attrs{{Name: "displayName", Value: "New"}, {Name: domain.EmailAttribute, Value: "New@Example.com"}}},
 			wantWrite: &domain.UserWrite{User: domain.User{PlatformUser: domain.PlatformUser{
-				ID: derivedID(testContext.SyncID, 7), Email: "New@Example.com", Status: domain.StatusActive, Source: domain.SourceEntra,
+				ID: domain.DerivedID(testContext.SyncID, 7), Email: "New@Example.com", Status: domain.StatusActive, Source: domain.SourceEntra,
 				ExternalID: "x-new", ExternalTenantID: "dir-1", Attributes: domain.Attrs{{Name: "displayName", Value: "New"}},
 			}}, Marker: mine, Create: true, ClaimLink: true},
 		},
@@ -70,7 +70,7 @@ func TestDecideUser(t *testing.T) {
 			name:   "an add without an email attribute takes the subject's",
 			change: &domain.Change{Seq: 7, ObjectType: domain.ObjectUser, Kind: domain.KindAdd, Subject: domain.Subject{ExternalID: "x-new", Email: "subject@example.com"}},
 			wantWrite: &domain.UserWrite{User: domain.User{PlatformUser: domain.PlatformUser{
-				ID: derivedID(testContext.SyncID, 7), Email: "subject@example.com", Status: domain.StatusActive, Source: domain.SourceEntra,
+				ID: domain.DerivedID(testContext.SyncID, 7), Email: "subject@example.com", Status: domain.StatusActive, Source: domain.SourceEntra,
 				ExternalID: "x-new", ExternalTenantID: "dir-1", Attributes: domain.Attrs{},
 			}}, Marker: mine, Create: true, ClaimLink: true},
 		},
@@ -325,7 +325,7 @@ func TestDecideGroup(t *testing.T) {
 		edit(g)
 		return &domain.GroupWrite{Group: *g, Marker: mine, ExpectedRevision: 2}
 	}
-	newID := derivedID(testContext.SyncID, 9)
+	newID := domain.DerivedID(testContext.SyncID, 9)
 	tests := []struct {
 		name   string
 		change *domain.Change
@@ -486,8 +486,8 @@ func TestWasWritten(t *testing.T) {
 		{"a user carrying the change's marker", change(domain.ObjectUser, domain.KindUpdate), domain.ObjectRef{Type: domain.ObjectUser, ID: "t-1"}, true, mine, true},
 		{"a user another change wrote last", change(domain.ObjectUser, domain.KindUpdate), domain.ObjectRef{Type: domain.ObjectUser, ID: "t-1"}, true, testContext.SyncID + "#5", false},
 		{"a user never written by a sync", change(domain.ObjectUser, domain.KindDeactivate), domain.ObjectRef{Type: domain.ObjectUser, ID: "t-1"}, true, "", false},
-		{"an add is looked for under its derived id", change(domain.ObjectUser, domain.KindAdd), domain.ObjectRef{Type: domain.ObjectUser, ID: derivedID(testContext.SyncID, 4)}, true, mine, true},
-		{"an add that created nothing", change(domain.ObjectUser, domain.KindAdd), domain.ObjectRef{Type: domain.ObjectUser, ID: derivedID(testContext.SyncID, 4)}, false, "", false},
+		{"an add is looked for under its derived id", change(domain.ObjectUser, domain.KindAdd), domain.ObjectRef{Type: domain.ObjectUser, ID: domain.DerivedID(testContext.SyncID, 4)}, true, mine, true},
+		{"an add that created nothing", change(domain.ObjectUser, domain.KindAdd), domain.ObjectRef{Type: domain.ObjectUser, ID: domain.DerivedID(testContext.SyncID, 4)}, false, "", false},
 		{"a group update carrying the marker", change(domain.ObjectGroup, domain.KindUpdate), domain.ObjectRef{Type: domain.ObjectGroup, ID: "t-1"}, true, mine, true},
 		{"a removed group is gone", change(domain.ObjectGroup, domain.KindRemove), domain.ObjectRef{Type: domain.ObjectGroup, ID: "t-1"}, false, "", true},
 		{"a group still there is not removed", change(domain.ObjectGroup, domain.KindRemove), domain.ObjectRef{Type: domain.ObjectGroup, ID: "t-1"}, true, mine, false},
@@ -507,8 +507,8 @@ func TestWasWritten(t *testing.T) {
 // An add's id must not change between releases: a batch retried across a
 // deploy finds the user its first attempt created by it.
 func TestDerivedID(t *testing.T) {
-	id := derivedID("01hxsync0000000000000000a", 7)
-	if id != derivedID("01hxsync0000000000000000a", 7) || id == derivedID("01hxsync0000000000000000a", 8) {
+	id := domain.DerivedID("01hxsync0000000000000000a", 7)
+	if id != domain.DerivedID("01hxsync0000000000000000a", 7) || id == domain.DerivedID("01hxsync0000000000000000a", 8) {
 		t.Fatalf("derivedID is not a function of the sync and the seq: %s", id)
 	}
 	if !regexp.MustCompile(`^01hxsync0[0-9a-hjkmnp-tv-z]{16}$`).MatchString(id) {

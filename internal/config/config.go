@@ -3,6 +3,7 @@
 package config
 
 import (
+	"dirsync/internal/domain"
 	"fmt"
 	"strconv"
 	"time"
@@ -23,7 +24,10 @@ type Config struct {
 	// (PREVIEW_LOCK, default 3m): the worker renews it while it runs, so it
 	// bounds how long a crashed or never-started worker's sync stays
 	// PREVIEWING before it is failed as worker_lost.
-	PreviewLock   time.Duration
+	PreviewLock time.Duration
+	// UndoWindow is how long after a sync finished it can be undone
+	// (UNDO_WINDOW, default 168h: 7 days).
+	UndoWindow    time.Duration
 	UserBatchSize int // APPLY_BATCH_SIZE (default 100)
 	// ApplyMaxConcurrency is how many batches run at once
 	// (APPLY_MAX_CONCURRENCY, default 10).
@@ -60,6 +64,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		return c, err
 	}
 	if c.PreviewLock, err = duration(getenv, "PREVIEW_LOCK", 3*time.Minute); err != nil {
+		return c, err
+	}
+	if c.UndoWindow, err = duration(getenv, "UNDO_WINDOW", domain.DefaultUndoWindow); err != nil {
 		return c, err
 	}
 	if c.CancelDrain, err = duration(getenv, "CANCEL_DRAIN", 16*time.Minute); err != nil {

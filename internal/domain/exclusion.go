@@ -49,3 +49,35 @@ type ExclusionWrite struct {
 	// with (the progress counter's total).
 	ApplyTotalDelta int
 }
+
+// DropExcludedMembers leaves out of the group changes the membership
+// changes of users the admin excluded: an excluded user's memberships go
+// with it. The excluded set is frozen once the sync is confirmed, so every
+// attempt of a batch filters the same references (the membership
+// checkpoint counts positions in the filtered lists).
+func DropExcludedMembers(changes []Change, excluded []Exclusion) {
+	users := map[MemberRef]bool{}
+	for _, e := range excluded {
+		for _, r := range e.User {
+			users[r] = true
+		}
+	}
+	if len(users) == 0 {
+		return
+	}
+	keep := func(refs []MemberRef) []MemberRef {
+		out := refs[:0:0]
+		for _, r := range refs {
+			if !users[r] {
+				out = append(out, r)
+			}
+		}
+		return out
+	}
+	for i := range changes {
+		c := &changes[i]
+		if c.ObjectType == ObjectGroup {
+			c.MembersAdded, c.MembersRemoved = keep(c.MembersAdded), keep(c.MembersRemoved)
+		}
+	}
+}

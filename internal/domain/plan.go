@@ -73,8 +73,9 @@ type Change struct {
 	// user add/update/reactivate (so apply never needs the source again).
 	Attributes Attrs `json:"attributes,omitempty"`
 	// Link asks apply to link the target to Subject.ExternalID (source
-	// becomes entra).
-	Link bool `json:"link,omitempty"`
+	// becomes entra); Unlink to undo such a link (source becomes manual).
+	Link   bool `json:"link,omitempty"`
+	Unlink bool `json:"unlink,omitempty"`
 	// MembersAdded and MembersRemoved are a group's membership changes.
 	MembersAdded   []MemberRef `json:"membersAdded,omitempty"`
 	MembersRemoved []MemberRef `json:"membersRemoved,omitempty"`

@@ -59,10 +59,24 @@ const (
 	SyncErrInternal      = "internal"
 )
 
+// SyncKind says what a sync's plan comes from.
+type SyncKind string
+
+const (
+	// SyncKindSync plans from a read of Entra ID.
+	SyncKindSync SyncKind = "sync"
+	// SyncKindUndo plans the inverse of what an earlier sync applied.
+	SyncKindUndo SyncKind = "undo"
+)
+
 // Sync is one preview-confirm-apply cycle of one platform tenant.
 type Sync struct {
 	ID       string `json:"id"`
 	TenantID string `json:"-"`
+	// Kind is SyncKindSync or SyncKindUndo ("" reads as sync: syncs stored
+	// before undo existed). Undoes names the sync an undo inverts.
+	Kind   SyncKind `json:"-"`
+	Undoes string   `json:"-"`
 	// The connection the sync was started with, pinned: the worker reads
 	// exactly this directory, application, cloud and secret version (with
 	// Options below), whatever the connection says by then.

@@ -26,6 +26,14 @@ type UserWrite struct {
 	// ClaimLink claims the user's Entra link (ExternalTenantID, ExternalID)
 	// for it.
 	ClaimLink bool
+	// ReleaseLink gives up the Entra link the user holds now (an undo of a
+	// link made by email): its claim is deleted with the write.
+	ReleaseLink *EntraLink
+}
+
+// EntraLink names an Entra object: its directory and object id.
+type EntraLink struct {
+	Directory, ObjectID string
 }
 
 // UserKeyHolders is who holds the keys a new user would take: its id, its

@@ -101,7 +101,7 @@ func TestEachFunctionServesItsRoutes(t *testing.T) {
 		{ConnectionFunction, Deps{Connections: st, Secrets: &fakeSecrets{}, Tester: fakeTester{}}, nil, "Deps.EntraGroups"},
 		{PreviewFunction, Deps{Syncs: st, Previews: &preview.Service{}, Reviews: &review.Service{}},
 			[]string{"GET /v1/syncs", "GET /v1/syncs/{id}", "GET /v1/syncs/{id}/changes", "PATCH /v1/syncs/{id}/changes/{seq}",
-				"POST /v1/syncs", "POST /v1/syncs/{id}/exclusions"}, ""},
+				"POST /v1/syncs", "POST /v1/syncs/{id}/exclusions", "POST /v1/syncs/{id}/undo"}, ""},
 		{PreviewFunction, Deps{Syncs: st, Reviews: &review.Service{}}, nil, "Deps.Previews"},
 		{PreviewFunction, Deps{Syncs: st, Previews: &preview.Service{}}, nil, "Deps.Reviews"},
 		{ConfirmFunction, Deps{Applies: &apply.Service{}}, []string{"POST /v1/syncs/{id}/cancel", "POST /v1/syncs/{id}/confirm"}, ""},

@@ -66,6 +66,7 @@ func (h *Handler) table(r *registrar) {
 	r.route("GET /v1/syncs/{id}/changes", PreviewFunction, h.listChanges, syncs)
 	r.route("PATCH /v1/syncs/{id}/changes/{seq}", PreviewFunction, h.patchChange, reviews)
 	r.route("POST /v1/syncs/{id}/exclusions", PreviewFunction, h.setExclusions, reviews)
+	r.route("POST /v1/syncs/{id}/undo", PreviewFunction, h.undoSync, previews)
 	r.route("POST /v1/syncs/{id}/confirm", ConfirmFunction, h.confirmSync, applies)
 	r.route("POST /v1/syncs/{id}/cancel", ConfirmFunction, h.cancelSync, applies)
 	r.route("GET /v1/syncs/{id}/progress", ProgressFunction, h.getProgress, syncs)

@@ -35,6 +35,29 @@ func (h *Handler) startSync(w http.ResponseWriter, r *http.Request, c auth.Claim
 	return nil
 }
 
+// undoSync starts the undo of an applied sync: a new sync, kind undo,
+// whose preview is the inverse of what the sync applied.
+func (h *Handler) undoSync(w http.ResponseWriter, r *http.Request, c auth.Claims) error {
+	id, err := h.syncIDParam(r)
+	if err != nil {
+		return err
+	}
+	if err := noQuery(r); err != nil {
+		return err
+	}
+	if err := decodeOptionalBody(w, r, nil); err != nil {
+		return err
+	}
+	sy, err := h.deps.Previews.StartUndo(r.Context(), actorOf(c), id)
+	if err != nil {
+		return err
+	}
+	infoFrom(r.Context()).syncID = sy.ID
+	w.Header().Set("Location", "/v1/syncs/"+sy.ID)
+	writeJSON(w, http.StatusAccepted, newSyncView(sy, nil))
+	return nil
+}
+
 // confirmInput is the optional body of POST /v1/syncs/{id}/confirm.
 type confirmInput struct {
 	AllowDeactivations bool `json:"allowDeactivations"`

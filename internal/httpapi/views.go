@@ -188,6 +188,8 @@ type syncStartedView struct {
 
 type syncView struct {
 	ID          string             `json:"id"`
+	Kind        domain.SyncKind    `json:"kind"`
+	Undoes      *string            `json:"undoes"`
 	Status      domain.SyncStatus  `json:"status"`
 	CreatedAt   *time.Time         `json:"createdAt"`
 	CreatedBy   string             `json:"createdBy"`
@@ -204,7 +206,7 @@ type syncView struct {
 
 func newSyncView(s *domain.Sync, p *domain.Progress) syncView {
 	v := syncView{
-		ID: s.ID, Status: s.Status, CreatedAt: utc(s.CreatedAt), CreatedBy: s.CreatedBy,
+		ID: s.ID, Kind: s.EffectiveKind(), Undoes: orNull(s.Undoes), Status: s.Status, CreatedAt: utc(s.CreatedAt), CreatedBy: s.CreatedBy,
 		ConfirmedAt: utcPtr(s.ConfirmedAt), ConfirmedBy: orNull(s.ConfirmedBy), ExpiresAt: utcPtr(s.ExpiresAt),
 		Options: newOptionsView(s.Options), Counts: s.Counts, Safeguards: s.Safeguards, Warnings: s.Warnings,
 		Error: s.Error, Progress: newProgressView(p),

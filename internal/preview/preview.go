@@ -29,6 +29,11 @@ type Store interface {
 	FailLostPreview(ctx context.Context, tenant, id string, reason domain.SyncError) error
 	LoadDirectory(ctx context.Context, tenant string) (*domain.Directory, error)
 	SavePlan(ctx context.Context, l domain.Lease, p *domain.Plan, w domain.PlanWrite) error
+	// What starting and planning an undo read of the sync undone.
+	ListSyncs(ctx context.Context, tenant string, p domain.Page) ([]*domain.Sync, string, error)
+	GetProgress(ctx context.Context, tenant, syncID string) (*domain.Progress, error)
+	AppliedChanges(ctx context.Context, tenant, syncID string) ([]domain.Change, error)
+	Exclusions(ctx context.Context, tenant, syncID string) ([]domain.Exclusion, error)
 }
 
 // Reader reads a complete snapshot of an Entra tenant.
@@ -63,6 +68,10 @@ type Dispatcher interface {
 // only the worker links it.
 type Planner func(domain.PlanInput) (*domain.Plan, error)
 
+// Inverter computes the plan of an undo: the inverse of what a sync
+// applied (plan.Invert), given by the wiring like the Planner.
+type Inverter func(domain.UndoInput) *domain.Plan
+
 // ReadErrorClassifier turns a reader failure into the error recorded on the
 // sync, in words an admin can act on.
 type ReadErrorClassifier func(error) domain.SyncError
@@ -74,6 +83,10 @@ type Service struct {
 	NewReader  ReaderFactory
 	Classify   ReadErrorClassifier
 	Plan       Planner
+	Invert     Inverter
+	// UndoWindow is how long after a sync finished it can be undone
+	// (default domain.DefaultUndoWindow).
+	UndoWindow time.Duration
 	// TTL is how long a ready preview can be confirmed.
 	TTL time.Duration
 	// Retention is how long the plan's items are kept after expiry.
@@ -119,14 +132,81 @@ func (s *Service) Start(ctx context.Context, actor Actor) (*domain.Sync, error) 
 	if err := s.Store.CreateSync(ctx, sy, s.LockFor); err != nil {
 		return nil, err
 	}
+	return sy, s.dispatch(ctx, sy, actor)
+}
+
+// dispatch hands a recorded PREVIEWING sync to the worker.
+func (s *Service) dispatch(ctx context.Context, sy *domain.Sync, actor Actor) error {
 	job := Job{TenantID: actor.TenantID, SyncID: sy.ID, ActorEmail: actor.Email}
 	if err := s.Dispatcher.Dispatch(ctx, job); err != nil {
 		// The worker will never run: end the sync so the tenant is not locked.
 		failErr := s.Store.FailPreview(context.WithoutCancel(ctx), domain.Lease{Tenant: actor.TenantID, SyncID: sy.ID},
 			domain.SyncError{Code: domain.SyncErrInternal, Message: "the preview could not be started; try again"})
-		return nil, errors.Join(fmt.Errorf("preview: dispatch %s: %w", sy.ID, err), failErr)
+		return errors.Join(fmt.Errorf("preview: dispatch %s: %w", sy.ID, err), failErr)
 	}
-	return sy, nil
+	return nil
+}
+
+// StartUndo records a PREVIEWING undo of sync targetID and dispatches the
+// worker, which plans the inverse of what it applied. Only the tenant's
+// most recent applied sync, COMPLETED or COMPLETED_WITH_ERRORS, within
+// UndoWindow of its end can be undone (domain.UndoRefusal).
+func (s *Service) StartUndo(ctx context.Context, actor Actor, targetID string) (*domain.Sync, error) {
+	target, err := s.Store.GetSync(ctx, actor.TenantID, targetID)
+	if err != nil {
+		return nil, err
+	}
+	later, err := s.syncsAfter(ctx, actor.TenantID, target.ID)
+	if err != nil {
+		return nil, err
+	}
+	finished := target.UpdatedAt
+	if p, err := s.Store.GetProgress(ctx, actor.TenantID, target.ID); err == nil && p.FinishedAt != nil {
+		finished = *p.FinishedAt
+	} else if err != nil && domain.ErrorCode(err) != domain.ENotFound {
+		return nil, err
+	}
+	window := s.UndoWindow
+	if window <= 0 {
+		window = domain.DefaultUndoWindow
+	}
+	now := s.now()
+	if err := domain.UndoRefusal(target, later, finished, now, window); err != nil {
+		return nil, err
+	}
+	sy := &domain.Sync{
+		ID: domain.NewID(now), TenantID: actor.TenantID, Kind: domain.SyncKindUndo, Undoes: target.ID,
+		Status: domain.SyncPreviewing, CreatedAt: now, CreatedBy: actor.Name(), UpdatedAt: now,
+		Safeguards: []domain.Safeguard{}, Warnings: []string{},
+	}
+	// The undo applies to the directory the sync came from, with its options.
+	sy.PinConnection(target.PinnedConnection())
+	if err := s.Store.CreateSync(ctx, sy, s.LockFor); err != nil {
+		return nil, err
+	}
+	return sy, s.dispatch(ctx, sy, actor)
+}
+
+// syncsAfter returns the tenant's syncs created after sync id, newest
+// first.
+func (s *Service) syncsAfter(ctx context.Context, tenant, id string) ([]*domain.Sync, error) {
+	var out []*domain.Sync
+	for page := (domain.Page{Limit: 100}); ; {
+		syncs, next, err := s.Store.ListSyncs(ctx, tenant, page)
+		if err != nil {
+			return nil, err
+		}
+		for _, sy := range syncs {
+			if sy.ID == id {
+				return out, nil
+			}
+			out = append(out, sy)
+		}
+		if next == "" {
+			return out, nil
+		}
+		page.Cursor = next
+	}
 }
 
 // Run computes one preview. It first claims the preview's lease (waiting
@@ -195,6 +275,9 @@ func (s *Service) compute(ctx context.Context, sy *domain.Sync, lease domain.Lea
 		}
 		return nil
 	}
+	if sy.EffectiveKind() == domain.SyncKindUndo {
+		return s.computeUndo(ctx, sy, lease, log)
+	}
 	if sy.ClientID == "" {
 		return fail(domain.SyncErrOptions, "this preview was started before syncs pinned their connection; start a new preview")
 	}
@@ -234,6 +317,11 @@ func (s *Service) compute(ctx context.Context, sy *domain.Sync, lease domain.Lea
 	if job.ActorEmail == "" {
 		p.Warnings = append(p.Warnings, NoEmailWarning)
 	}
+	return s.savePlan(ctx, lease, p, log)
+}
+
+// savePlan stores a computed plan with its batches: the preview is ready.
+func (s *Service) savePlan(ctx context.Context, lease domain.Lease, p *domain.Plan, log *slog.Logger) error {
 	now := s.now()
 	w := domain.PlanWrite{Batches: domain.CutBatches(p.Changes, domain.BatchSizes{Users: s.UserBatchSize}), ExpiresAt: now.Add(s.TTL), RetainUntil: now.Add(s.TTL + s.Retention)}
 	if err := s.Store.SavePlan(ctx, lease, p, w); err != nil {
@@ -241,6 +329,32 @@ func (s *Service) compute(ctx context.Context, sy *domain.Sync, lease domain.Lea
 	}
 	log.Info("preview ready", "changes", len(p.Changes), "tripped", p.Tripped())
 	return nil
+}
+
+// computeUndo plans an undo: the inverse of what the sync it undoes
+// applied, against the directory as it is now. Nothing is read from Entra
+// ID.
+func (s *Service) computeUndo(ctx context.Context, sy *domain.Sync, lease domain.Lease, log *slog.Logger) error {
+	target, err := s.Store.GetSync(ctx, sy.TenantID, sy.Undoes)
+	if err != nil {
+		return fmt.Errorf("preview: load the sync undone: %w", err)
+	}
+	applied, err := s.Store.AppliedChanges(ctx, sy.TenantID, target.ID)
+	if err != nil {
+		return fmt.Errorf("preview: changes of the sync undone: %w", err)
+	}
+	excluded, err := s.Store.Exclusions(ctx, sy.TenantID, target.ID)
+	if err != nil {
+		return fmt.Errorf("preview: exclusions of the sync undone: %w", err)
+	}
+	domain.DropExcludedMembers(applied, excluded)
+	dir, err := s.Store.LoadDirectory(ctx, sy.TenantID)
+	if err != nil {
+		return fmt.Errorf("preview: load directory: %w", err)
+	}
+	p := s.Invert(domain.UndoInput{Target: target, Applied: applied, Directory: dir})
+	log.Info("undo planned", "undoes", target.ID, "applied", len(applied))
+	return s.savePlan(ctx, lease, p, log)
 }
 
 // errOutOfTime ends the work of a worker whose invocation nears its deadline.

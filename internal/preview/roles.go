@@ -12,13 +12,13 @@ import (
 
 // NewStarter is the preview function's service: it records a PREVIEWING
 // sync holding the tenant's lock for lockFor, and dispatches the worker.
-func NewStarter(st Store, d Dispatcher, lockFor time.Duration, logger *slog.Logger) (*Service, error) {
+func NewStarter(st Store, d Dispatcher, lockFor, undoWindow time.Duration, logger *slog.Logger) (*Service, error) {
 	errs := []error{need(st != nil, "starter", "Store"), need(d != nil, "starter", "Dispatcher"),
-		positive("starter", "LockFor", lockFor)}
+		positive("starter", "LockFor", lockFor), positive("starter", "UndoWindow", undoWindow)}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	return &Service{Store: st, Dispatcher: d, LockFor: lockFor, Logger: logger}, nil
+	return &Service{Store: st, Dispatcher: d, LockFor: lockFor, UndoWindow: undoWindow, Logger: logger}, nil
 }
 
 // WorkerConfig is how the worker computes and keeps previews.
@@ -28,14 +28,15 @@ type WorkerConfig struct {
 }
 
 // NewWorker is the preview worker's service: it reads the directory a
-// sync pinned (newReader), plans it (planner) and stores the plan.
+// sync pinned (newReader), plans it (planner) and stores the plan; for an
+// undo it plans the inverse of what the sync undone applied (inverter).
 // newReader may build any Reader type; an error it returns that is a
 // domain error (a connection the reader refuses, a secret version gone)
 // fails the preview, any other is transient and retried.
 func NewWorker[R Reader](st Store, newReader func(context.Context, *domain.Connection) (R, error), classify ReadErrorClassifier,
-	planner Planner, cfg WorkerConfig, logger *slog.Logger) (*Service, error) {
+	planner Planner, inverter Inverter, cfg WorkerConfig, logger *slog.Logger) (*Service, error) {
 	errs := []error{need(st != nil, "worker", "Store"), need(newReader != nil, "worker", "NewReader"),
-		need(classify != nil, "worker", "Classify"), need(planner != nil, "worker", "Planner"), positive("worker", "TTL", cfg.TTL),
+		need(classify != nil, "worker", "Classify"), need(planner != nil, "worker", "Planner"), need(inverter != nil, "worker", "Inverter"), positive("worker", "TTL", cfg.TTL),
 		positive("worker", "Retention", cfg.Retention), positive("worker", "LockFor", cfg.LockFor)}
 	if cfg.UserBatchSize < 1 {
 		errs = append(errs, fmt.Errorf("preview: worker: UserBatchSize %d, want at least 1", cfg.UserBatchSize))
@@ -50,7 +51,7 @@ func NewWorker[R Reader](st Store, newReader func(context.Context, *domain.Conne
 		}
 		return r, nil
 	}
-	return &Service{Store: st, NewReader: readers, Classify: classify, Plan: planner, TTL: cfg.TTL, Retention: cfg.Retention,
+	return &Service{Store: st, NewReader: readers, Classify: classify, Plan: planner, Invert: inverter, TTL: cfg.TTL, Retention: cfg.Retention,
 		LockFor: cfg.LockFor, UserBatchSize: cfg.UserBatchSize, Logger: logger}, nil
 }
 

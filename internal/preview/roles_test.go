@@ -25,24 +25,25 @@ func TestRoleConstructorsRefuseMissingDependencies(t *testing.T) {
 		missing bool
 		says    string // "" = no error
 	}{
-		{"starter", func() error { _, err := NewStarter(st, d, time.Minute, nil); return err }, false, ""},
-		{"starter without dispatcher", func() error { _, err := NewStarter(st, nil, time.Minute, nil); return err }, true, "Dispatcher"},
-		{"starter without store", func() error { _, err := NewStarter(nil, d, time.Minute, nil); return err }, true, "Store"},
-		{"starter without lease", func() error { _, err := NewStarter(st, d, 0, nil); return err }, false, "LockFor"},
-		{"worker", func() error { _, err := NewWorker(st, reader, classify, plan.Compute, cfg, nil); return err }, false, ""},
-		{"worker without reader", func() error { _, err := NewWorker[Reader](st, nil, classify, plan.Compute, cfg, nil); return err }, true, "NewReader"},
-		{"worker without planner", func() error { _, err := NewWorker(st, reader, classify, nil, cfg, nil); return err }, true, "Planner"},
-		{"worker without classifier", func() error { _, err := NewWorker(st, reader, nil, plan.Compute, cfg, nil); return err }, true, "Classify"},
+		{"starter", func() error { _, err := NewStarter(st, d, time.Minute, time.Hour, nil); return err }, false, ""},
+		{"starter without dispatcher", func() error { _, err := NewStarter(st, nil, time.Minute, time.Hour, nil); return err }, true, "Dispatcher"},
+		{"starter without store", func() error { _, err := NewStarter(nil, d, time.Minute, time.Hour, nil); return err }, true, "Store"},
+		{"starter without lease", func() error { _, err := NewStarter(st, d, 0, time.Hour, nil); return err }, false, "LockFor"},
+		{"worker", func() error { _, err := NewWorker(st, reader, classify, plan.Compute, plan.Invert, cfg, nil); return err }, false, ""},
+		{"worker without reader", func() error { _, err := NewWorker[Reader](st, nil, classify, plan.Compute, plan.Invert, cfg, nil); return err }, true, "NewReader"},
+		{"worker without planner", func() error { _, err := NewWorker(st, reader, classify, nil, plan.Invert, cfg, nil); return err }, true, "Planner"},
+		{"worker without inverter", func() error { _, err := NewWorker(st, reader, classify, plan.Compute, nil, cfg, nil); return err }, true, "Inverter"},
+		{"worker without classifier", func() error { _, err := NewWorker(st, reader, nil, plan.Compute, plan.Invert, cfg, nil); return err }, true, "Classify"},
 		{"worker without batch size", func() error {
 			c := cfg
 			c.UserBatchSize = 0
-			_, err := NewWorker(st, reader, classify, plan.Compute, c, nil)
+			_, err := NewWorker(st, reader, classify, plan.Compute, plan.Invert, c, nil)
 			return err
 		}, false, "UserBatchSize 0"},
 		{"worker without retention", func() error {
 			c := cfg
 			c.Retention = 0
-			_, err := NewWorker(st, reader, classify, plan.Compute, c, nil)
+			_, err := NewWorker(st, reader, classify, plan.Compute, plan.Invert, c, nil)
 			return err
 		}, false, "Retention"},
 		{"failure recorder", func() error { _, err := NewFailureRecorder(st, nil); return err }, false, ""},

@@ -170,3 +170,42 @@ func (s *Store) loadMembers(ctx context.Context, pk string, out []domain.Change,
 	}
 	return nil
 }
+
+// AppliedChanges reads every change of a sync whose outcome is applied,
+// in seq order, with the membership references of its group changes.
+func (s *Store) AppliedChanges(ctx context.Context, tenant, syncID string) ([]domain.Change, error) {
+	pk := syncDataPK(tenant, syncID)
+	in := &dynamodb.QueryInput{
+		TableName:                 aws.String(s.syncTable),
+		KeyConditionExpression:    aws.String("pk = :pk AND begins_with(sk, :c)"),
+		FilterExpression:          aws.String("oc = :applied"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": avS(pk), ":c": avS("C#"), ":applied": avS(domain.OutcomeApplied)},
+		ConsistentRead:            aws.Bool(true),
+	}
+	var out []domain.Change
+	withMembers := map[int]int{}
+	for {
+		qo, err := s.db.Query(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("store: applied changes of %s: %w", syncID, err)
+		}
+		for _, it := range qo.Items {
+			c, err := changeFromItem(it)
+			if err != nil {
+				return nil, fmt.Errorf("store: applied changes of %s: %w", syncID, err)
+			}
+			if getN(it, "mch") > 0 {
+				withMembers[c.Seq] = len(out)
+			}
+			out = append(out, c)
+		}
+		if len(qo.LastEvaluatedKey) == 0 {
+			break
+		}
+		in.ExclusiveStartKey = qo.LastEvaluatedKey
+	}
+	if err := s.loadMembers(ctx, pk, out, withMembers); err != nil {
+		return nil, err
+	}
+	return out, nil
+}

@@ -108,6 +108,12 @@ func syncItem(sy *domain.Sync) (item, error) {
 	it["cat"] = avTime(sy.CreatedAt)
 	it["cby"] = avS(sy.CreatedBy)
 	it["uat"] = avTime(sy.UpdatedAt)
+	if sy.Kind != "" {
+		it["kind"] = avS(string(sy.Kind))
+	}
+	if sy.Undoes != "" {
+		it["undoes"] = avS(sy.Undoes)
+	}
 	for name, v := range map[string]any{"opts": sy.Options, "counts": sy.Counts, "sg": sy.Safeguards, "warn": sy.Warnings} {
 		av, err := avJSON(v)
 		if err != nil {
@@ -139,6 +145,8 @@ func syncFromItem(tenant string, it item) (*domain.Sync, error) {
 		ApplyTotal:        int(getN(it, "total")),
 		ExecutionID:       getS(it, "xid"),
 		Version:           getN(it, "ver"),
+		Kind:              domain.SyncKind(getS(it, "kind")),
+		Undoes:            getS(it, "undoes"),
 	}
 	if rt := getN(it, "rt"); rt > 0 {
 		sy.RetainUntil = time.Unix(rt, 0).UTC()

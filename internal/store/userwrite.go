@@ -168,5 +168,14 @@ func (s *Store) userWriteItems(tenant string, w *domain.UserWrite, now time.Time
 	if w.ClaimLink {
 		claim(linkSK(u.ExternalTenantID, u.ExternalID), domain.ErrLinkClaimed)
 	}
+	if l := w.ReleaseLink; l != nil {
+		// Only the user's own claim goes; a retry finds it gone already.
+		txn = append(txn, types.TransactWriteItem{Delete: &types.Delete{
+			TableName: aws.String(s.dirTable), Key: key(tenantPK(tenant), linkSK(l.Directory, l.ObjectID)),
+			ConditionExpression:       aws.String("attribute_not_exists(pk) OR uid = :id"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":id": avS(u.ID)},
+		}})
+		conds = append(conds, domain.ErrLinkClaimed)
+	}
 	return txn, conds
 }

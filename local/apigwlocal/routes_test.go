@@ -23,6 +23,7 @@ var templateRoutes = map[string]string{
 	"GET /v1/syncs/{id}/changes":         "PreviewFunction",
 	"PATCH /v1/syncs/{id}/changes/{seq}": "PreviewFunction",
 	"POST /v1/syncs/{id}/exclusions":     "PreviewFunction",
+	"POST /v1/syncs/{id}/undo":           "PreviewFunction",
 	"GET /v1/syncs/{id}/progress":        "ProgressFunction",
 	"POST /v1/syncs/{id}/confirm":        "ConfirmFunction",
 	"POST /v1/syncs/{id}/cancel":         "ConfirmFunction",

@@ -227,8 +227,11 @@ type unusedSyncs struct{ httpapi.SyncStore }
 // unusedReviews stands for the change reviewer these tests never reach.
 type unusedReviews struct{ httpapi.ChangeReviewer }
 
-// starter records who started a preview.
-type starter struct{ actors []domain.Actor }
+// starter records who started a preview; it starts no undo.
+type starter struct {
+	httpapi.PreviewStarter
+	actors []domain.Actor
+}
 
 func (s *starter) Start(_ context.Context, a domain.Actor) (*domain.Sync, error) {
 	s.actors = append(s.actors, a)

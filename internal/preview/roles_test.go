@@ -29,8 +29,14 @@ func TestRoleConstructorsRefuseMissingDependencies(t *testing.T) {
 		{"starter without dispatcher", func() error { _, err := NewStarter(st, nil, time.Minute, time.Hour, nil); return err }, true, "Dispatcher"},
 		{"starter without store", func() error { _, err := NewStarter(nil, d, time.Minute, time.Hour, nil); return err }, true, "Store"},
 		{"starter without lease", func() error { _, err := NewStarter(st, d, 0, time.Hour, nil); return err }, false, "LockFor"},
-		{"worker", func() error { _, err := NewWorker(st, reader, classify, plan.Compute, plan.Invert, cfg, nil); return err }, false, ""},
-		{"worker without reader", func() error { _, err := NewWorker[Reader](st, nil, classify, plan.Compute, plan.Invert, cfg, nil); return err }, true, "NewReader"},
+		{"worker", func() error {
+			_, err := NewWorker(st, reader, classify, plan.Compute, plan.Invert, cfg, nil)
+			return err
+		}, false, ""},
+		{"worker without reader", func() error {
+			_, err := NewWorker[Reader](st, nil, classify, plan.Compute, plan.Invert, cfg, nil)
+			return err
+		}, true, "NewReader"},
 		{"worker without planner", func() error { _, err := NewWorker(st, reader, classify, nil, plan.Invert, cfg, nil); return err }, true, "Planner"},
 		{"worker without inverter", func() error { _, err := NewWorker(st, reader, classify, plan.Compute, nil, cfg, nil); return err }, true, "Inverter"},
 		{"worker without classifier", func() error { _, err := NewWorker(st, reader, nil, plan.Compute, plan.Invert, cfg, nil); return err }, true, "Classify"},

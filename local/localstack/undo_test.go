@@ -66,7 +66,7 @@ func (c *client) dump() directoryDump {
 		for cursor := ""; ; {
 			var page struct {
 				Items      []struct{ Email string } `json:"items"`
-				NextCursor string                    `json:"nextCursor"`
+				NextCursor string                   `json:"nextCursor"`
 			}
 			if code := c.do("GET", "/v1/groups/"+g.ID+"/members?limit=100&cursor="+cursor, nil, &page); code != http.StatusOK {
 				c.t.Fatalf("GET members of %s = %d", g.DisplayName, code)

@@ -249,3 +249,27 @@ func TestUndoRestoresTheDirectory(t *testing.T) {
 		t.Fatalf("a second undo of the sync = %d, want 409", code)
 	}
 }
+
+// Past UNDO_WINDOW a sync can no longer be undone: 410. The stack runs on
+// a template whose preview function has a one-second window.
+func TestUndoPastItsWindowIsGone(t *testing.T) {
+	st := alteredStack(t, [2]string{
+		"          PREVIEW_WORKER_FUNCTION: !Ref PreviewWorkerFunction\n",
+		"          PREVIEW_WORKER_FUNCTION: !Ref PreviewWorkerFunction\n          UNDO_WINDOW: 1s\n",
+	})
+	c := adminOn(t, st, "bluth")
+	dir := fakeentra.Generate(fakeentra.Spec{TenantID: "b1a7b1a7-0000-4e17-9a00-0000000b1a7e", Domain: "bluth.onmicrosoft.com", Seed: 43, Users: 20})
+	connectTenant(t, c, dir, `{}`)
+	sy := c.preview()
+	if code := c.do("POST", "/v1/syncs/"+sy.ID+"/confirm", `{}`, nil); code != http.StatusAccepted {
+		t.Fatalf("confirm = %d", code)
+	}
+	if p := c.waitApplied(sy.ID); p.Status != string(domain.SyncCompleted) {
+		t.Fatalf("apply %+v", p)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	var refused apiError
+	if code := c.do("POST", "/v1/syncs/"+sy.ID+"/undo", nil, &refused); code != http.StatusGone || !strings.Contains(refused.Error.Message, "could be undone until") {
+		t.Fatalf("undo past the window = %d %+v, want 410 saying until when", code, refused)
+	}
+}

@@ -188,7 +188,13 @@ type Options struct {
 	DeactivationThreshold Threshold `json:"deactivationThreshold"`
 	// Mapping replaces the default attribute mapping when non-empty.
 	Mapping []Mapping `json:"mapping,omitempty"`
+	// IgnoredUsers are Entra user object ids the admin chose to leave out
+	// of every sync (lower case, unique, at most MaxIgnoredUsers).
+	IgnoredUsers []string `json:"ignoredUsers,omitempty"`
 }
+
+// MaxIgnoredUsers bounds Options.IgnoredUsers (DESIGN.md section 3).
+const MaxIgnoredUsers = 10000
 
 // GroupRef names a group a user belongs to.
 type GroupRef struct {

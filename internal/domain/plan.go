@@ -33,6 +33,7 @@ const (
 	ReasonOutOfScope        = "out_of_scope"         // not a member of the scope groups, or a guest
 	ReasonLinkByEmail       = "link_by_email"        // update that links a manual user by email
 	ReasonBackInScope       = "back_in_scope"        // reactivation
+	ReasonIgnoredByAdmin    = "ignored_by_admin"     // listed in the connection's ignoredUsers
 )
 
 // Subject names the source object a change is about.
@@ -104,7 +105,9 @@ type MembershipOf struct {
 
 // UserCounts counts the included user changes by kind, plus users needing
 // no change and source users outside the scope (which are not changes),
-// and the user changes the admin excluded.
+// and the user changes the admin excluded. Ignored counts the users the
+// connection's ignoredUsers leave out (skips with reason ignored_by_admin,
+// which Skip does not count).
 type UserCounts struct {
 	Add        int `json:"add"`
 	Update     int `json:"update"`
@@ -113,6 +116,7 @@ type UserCounts struct {
 	Skip       int `json:"skip"`
 	Unchanged  int `json:"unchanged"`
 	OutOfScope int `json:"outOfScope"`
+	Ignored    int `json:"ignored"`
 	Excluded   int `json:"excluded"`
 }
 

@@ -218,5 +218,35 @@ func validateOptions(o domain.Options) (domain.Options, error) {
 	if len(o.Mapping) == 0 {
 		o.Mapping = nil
 	}
+	ignored, err := validateIgnoredUsers(o.IgnoredUsers)
+	if err != nil {
+		return o, err
+	}
+	o.IgnoredUsers = ignored
 	return o, nil
+}
+
+// validateIgnoredUsers returns the ids in lower case, in the order given,
+// with repeats (in any case) folded into their first: a console adding an
+// id twice, or two admins adding the same one, is no error.
+func validateIgnoredUsers(ids []string) ([]string, error) {
+	if len(ids) > domain.MaxIgnoredUsers {
+		return nil, domain.Errorf(domain.EInvalid, "options.ignoredUsers: at most %d entries, got %d", domain.MaxIgnoredUsers, len(ids))
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	seen := make(map[string]bool, len(ids))
+	out := make([]string, 0, len(ids))
+	for i, raw := range ids {
+		id, err := requireGUID(indexed("options.ignoredUsers", i), raw)
+		if err != nil {
+			return nil, err
+		}
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out, nil
 }

@@ -388,3 +388,71 @@ func TestConnectionFrozenWhileSyncing(t *testing.T) {
 	// Another tenant is not affected.
 	e.do(t, &otherAdmin, http.MethodPut, "/v1/connection", other).mustStatus(t, http.StatusCreated)
 }
+
+// TestConnectionIgnoredUsers: ignoredUsers are stored in lower case with
+// repeats folded, shown by GET (an empty list when none), replaced by a PUT
+// that keeps the stored secret, and refused while a sync is previewing but
+// not while a preview is ready.
+func TestConnectionIgnoredUsers(t *testing.T) {
+	e := newEnv(t)
+	const (
+		u1 = "11111111-aaaa-4bbb-8ccc-000000000001"
+		u2 = "11111111-aaaa-4bbb-8ccc-000000000002"
+	)
+	body := func(ids ...string) string {
+		b, _ := json.Marshal(ids)
+		return fmt.Sprintf(`{"directoryTenantId":%q,"clientId":%q,"options":{"ignoredUsers":%s}}`, dirTenantGUID, clientGUID, b)
+	}
+	ignored := func(r *response) []any {
+		t.Helper()
+		list, ok := r.Body["options"].(map[string]any)["ignoredUsers"].([]any)
+		if !ok {
+			t.Fatalf("options.ignoredUsers is not a list: %v", r.Body["options"])
+		}
+		return list
+	}
+	e.putConnection(t, acmeAdmin)
+	if got := ignored(e.do(t, &acmeAdmin, http.MethodGet, "/v1/connection", "").mustStatus(t, http.StatusOK)); len(got) != 0 {
+		t.Fatalf("ignoredUsers of a new connection = %v, want []", got)
+	}
+
+	tests := []struct {
+		name string
+		ids  []string
+		want []any
+	}{
+		{"lower case, repeats folded into the first, order kept", []string{strings.ToUpper(u2), u1, u2, strings.ToUpper(u1)}, []any{u2, u1}},
+		{"an entry removed", []string{u1}, []any{u1}},
+		{"emptied", []string{}, []any{}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			put := e.do(t, &acmeAdmin, http.MethodPut, "/v1/connection", body(tc.ids...)).mustStatus(t, http.StatusOK)
+			if got := ignored(put); !slices.Equal(got, tc.want) {
+				t.Fatalf("PUT answered ignoredUsers %v, want %v", got, tc.want)
+			}
+			get := e.do(t, &acmeAdmin, http.MethodGet, "/v1/connection", "").mustStatus(t, http.StatusOK)
+			if got := ignored(get); !slices.Equal(got, tc.want) {
+				t.Fatalf("GET ignoredUsers = %v, want %v", got, tc.want)
+			}
+			if get.Body["secretHint"] != testSecret[len(testSecret)-4:] || e.secrets.puts != 1 {
+				t.Fatalf("the stored secret did not stay: hint %v, %d puts", get.Body["secretHint"], e.secrets.puts)
+			}
+		})
+	}
+
+	syncID := e.startSyncWithPlan(t, acmeAdmin, samplePlan(1))
+	e.do(t, &acmeAdmin, http.MethodPut, "/v1/connection", body(u2)).mustStatus(t, http.StatusOK) // PREVIEW_READY does not block
+	if got := e.do(t, &acmeAdmin, http.MethodGet, "/v1/syncs/"+syncID, "").mustStatus(t, http.StatusOK); got.Body["status"] != "PREVIEW_READY" {
+		t.Fatalf("sync status = %v", got.Body["status"])
+	}
+	e.do(t, &acmeAdmin, http.MethodPost, "/v1/syncs/"+syncID+"/cancel", "").mustStatus(t, http.StatusAccepted)
+	e.do(t, &acmeAdmin, http.MethodPost, "/v1/syncs", "").mustStatus(t, http.StatusAccepted) // PREVIEWING
+	r := e.do(t, &acmeAdmin, http.MethodPut, "/v1/connection", body(u1)).mustStatus(t, http.StatusConflict)
+	if r.errorCode() != domain.EConflict {
+		t.Fatalf("error = %q %q", r.errorCode(), r.errorMessage())
+	}
+	if got := ignored(e.do(t, &acmeAdmin, http.MethodGet, "/v1/connection", "").mustStatus(t, http.StatusOK)); !slices.Equal(got, []any{u2}) {
+		t.Fatalf("a refused PUT changed ignoredUsers: %v", got)
+	}
+}

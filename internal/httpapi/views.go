@@ -76,6 +76,7 @@ type optionsView struct {
 	DeactivateMissing     bool             `json:"deactivateMissing"`
 	DeactivationThreshold thresholdView    `json:"deactivationThreshold"`
 	Mapping               []domain.Mapping `json:"mapping"`
+	IgnoredUsers          []string         `json:"ignoredUsers"`
 }
 
 func newOptionsView(o domain.Options) optionsView {
@@ -85,6 +86,10 @@ func newOptionsView(o domain.Options) optionsView {
 		DeactivateMissing:     o.DeactivateMissing,
 		DeactivationThreshold: thresholdView{Percent: o.DeactivationThreshold.Percent, Count: o.DeactivationThreshold.Count},
 		Mapping:               o.Mapping,
+		IgnoredUsers:          o.IgnoredUsers,
+	}
+	if v.IgnoredUsers == nil {
+		v.IgnoredUsers = []string{}
 	}
 	if v.Scope.Groups == nil {
 		v.Scope.Groups = []string{}

@@ -30,6 +30,7 @@ func (c *computation) assemble() *domain.Plan {
 			Skip:       len(c.userKeys[kindSkip]),
 			Unchanged:  c.unchanged,
 			OutOfScope: c.outOfScope,
+			Ignored:    len(c.userKeys[kindIgnored]) + len(c.userKeys[kindIgnoredGone]),
 		},
 	}
 	for i := range c.groupChanges {
@@ -62,14 +63,14 @@ func (c *computation) buildUserChanges(changes []domain.Change) {
 	}
 	sourceChanges := 0
 	for k, keys := range c.userKeys {
-		if k != kindDeactivate {
+		if !fromPlatform(k) {
 			sourceChanges += len(keys)
 		}
 	}
 	if sourceChanges > 0 {
 		position := make([]int32, len(c.snap.Users))
 		for k, keys := range c.userKeys {
-			if k == kindDeactivate {
+			if fromPlatform(k) {
 				continue
 			}
 			for r := range keys {
@@ -87,6 +88,9 @@ func (c *computation) buildUserChanges(changes []domain.Change) {
 	}
 	for r, key := range c.userKeys[kindDeactivate] {
 		changes[base[kindDeactivate]+r] = c.deactivation(int(key.ref))
+	}
+	for r, key := range c.userKeys[kindIgnoredGone] {
+		changes[base[kindIgnoredGone]+r] = c.ignoredGone(int(key.ref))
 	}
 }
 

@@ -24,6 +24,40 @@ func checkInvariants(t testing.TB, in domain.PlanInput, p *domain.Plan) {
 	}
 	groupRank := map[domain.ChangeKind]int{domain.KindAdd: 0, domain.KindUpdate: 1, domain.KindRemove: 2}
 
+	// Ignored users, compared case-insensitively: source users listed,
+	// and platform users linked to a listed id.
+	ignoredID := map[string]bool{}
+	for _, id := range in.Options.IgnoredUsers {
+		ignoredID[strings.ToLower(strings.TrimSpace(id))] = true
+	}
+	ignoredSource := map[string]bool{}
+	inSource := map[string]bool{}
+	for _, u := range in.Snapshot.Users {
+		inSource[u.ID] = true
+		if ignoredID[strings.ToLower(u.ID)] {
+			ignoredSource[u.ID] = true
+		}
+	}
+	ignoredPlatform := map[string]bool{}
+	if in.Directory != nil {
+		for _, pu := range in.Directory.Users {
+			if pu.ExternalID != "" && pu.ExternalTenantID == in.Snapshot.DirectoryTenantID && ignoredID[strings.ToLower(pu.ExternalID)] {
+				ignoredPlatform[pu.ID] = true
+			}
+		}
+	}
+	// rank orders user changes: ignored users after the other skips, those
+	// still in the source before those gone from it.
+	rank := func(ch domain.Change) int {
+		if ch.Reason == domain.ReasonIgnoredByAdmin {
+			if inSource[ch.Subject.ExternalID] {
+				return 5
+			}
+			return 6
+		}
+		return userRank[ch.Kind]
+	}
+
 	var got domain.Counts
 	seenGroup := false
 	for i, ch := range p.Changes {
@@ -52,7 +86,7 @@ func checkInvariants(t testing.TB, in domain.PlanInput, p *domain.Plan) {
 			prev := p.Changes[i-1]
 			var order int
 			if ch.ObjectType == domain.ObjectUser {
-				order = cmp.Or(cmp.Compare(userRank[prev.Kind], userRank[ch.Kind]),
+				order = cmp.Or(cmp.Compare(rank(prev), rank(ch)),
 					strings.Compare(domain.NormalizeEmail(prev.Subject.Email), domain.NormalizeEmail(ch.Subject.Email)),
 					strings.Compare(prev.Subject.ExternalID, ch.Subject.ExternalID))
 			} else {
@@ -65,6 +99,11 @@ func checkInvariants(t testing.TB, in domain.PlanInput, p *domain.Plan) {
 			}
 		}
 		for _, refs := range [][]domain.MemberRef{ch.MembersAdded, ch.MembersRemoved} {
+			for _, r := range refs {
+				if ignoredPlatform[r.UserID] || ignoredSource[r.ExternalID] {
+					t.Fatalf("change %d changes the membership of an ignored user: %s", ch.Seq, summary(ch))
+				}
+			}
 			for j := 1; j < len(refs); j++ {
 				if compareRefs(refs[j-1], refs[j]) >= 0 {
 					t.Fatalf("change %d: member refs not sorted and unique: %v", ch.Seq, refs)
@@ -88,7 +127,7 @@ func checkInvariants(t testing.TB, in domain.PlanInput, p *domain.Plan) {
 	}
 	inScope := map[string]bool{}
 	for _, u := range in.Snapshot.Users {
-		if u.AccountEnabled && (!u.Guest || in.Options.IncludeGuests) && (!scoped || scopeMembers[u.ID]) {
+		if !ignoredSource[u.ID] && u.AccountEnabled && (!u.Guest || in.Options.IncludeGuests) && (!scoped || scopeMembers[u.ID]) {
 			inScope[u.ID] = true
 		}
 	}
@@ -107,6 +146,15 @@ func checkInvariants(t testing.TB, in domain.PlanInput, p *domain.Plan) {
 	for _, ch := range p.Changes {
 		if ch.ObjectType != domain.ObjectUser {
 			continue
+		}
+		if ch.Reason == domain.ReasonIgnoredByAdmin {
+			if ch.Kind != domain.KindSkip || !ignoredID[strings.ToLower(ch.Subject.ExternalID)] {
+				t.Fatalf("change %d is ignored_by_admin but not a skip of an ignored user: %s", ch.Seq, summary(ch))
+			}
+			continue
+		}
+		if ignoredSource[ch.Subject.ExternalID] || ignoredPlatform[ch.TargetID] {
+			t.Fatalf("change %d touches an ignored user: %s", ch.Seq, summary(ch))
 		}
 		switch ch.Kind {
 		case domain.KindAdd, domain.KindUpdate, domain.KindReactivate, domain.KindSkip:
@@ -172,8 +220,19 @@ func checkInvariants(t testing.TB, in domain.PlanInput, p *domain.Plan) {
 			}
 		}
 	}
+	wantIgnored := len(ignoredSource)
+	if in.Directory != nil {
+		for _, pu := range in.Directory.Users {
+			if ignoredPlatform[pu.ID] && !inSource[pu.ExternalID] {
+				wantIgnored++
+			}
+		}
+	}
+	if p.Counts.Users.Ignored != wantIgnored {
+		t.Fatalf("ignored = %d, want %d (every listed source user, every platform user linked to a listed id gone from the source)", p.Counts.Users.Ignored, wantIgnored)
+	}
 	got.Users.Unchanged = len(inScope) - len(placed)
-	got.Users.OutOfScope = len(in.Snapshot.Users) - len(inScope)
+	got.Users.OutOfScope = len(in.Snapshot.Users) - len(inScope) - len(ignoredSource)
 	if got != p.Counts {
 		t.Fatalf("counts = %+v, the changes and scope say %+v", p.Counts, got)
 	}
@@ -189,7 +248,8 @@ func checkSafeguards(t testing.TB, in domain.PlanInput, p *domain.Plan) {
 	var activeLinked, ownedGroups, held int
 	if in.Directory != nil {
 		for _, pu := range in.Directory.Users {
-			if pu.Source == domain.SourceEntra && pu.ExternalID != "" && pu.ExternalTenantID == tenant && pu.Status == domain.StatusActive {
+			if pu.Source == domain.SourceEntra && pu.ExternalID != "" && pu.ExternalTenantID == tenant && pu.Status == domain.StatusActive &&
+				!ignoredLink(in.Options.IgnoredUsers, pu.ExternalID) {
 				activeLinked++
 			}
 		}
@@ -261,8 +321,17 @@ func count(c *domain.Counts, ch domain.Change) {
 	case domain.KindDeactivate:
 		c.Users.Deactivate++
 	case domain.KindSkip:
-		c.Users.Skip++
+		if ch.Reason == domain.ReasonIgnoredByAdmin {
+			c.Users.Ignored++
+		} else {
+			c.Users.Skip++
+		}
 	}
+}
+
+// ignoredLink reports whether the Entra object id is in ids, in any case.
+func ignoredLink(ids []string, id string) bool {
+	return slices.ContainsFunc(ids, func(x string) bool { return strings.EqualFold(strings.TrimSpace(x), id) })
 }
 
 // fuzzReader draws small choices from fuzz bytes; past the end it returns
@@ -380,6 +449,10 @@ func fuzzInput(data []byte) domain.PlanInput {
 	}
 	if r.bool() {
 		opts.Mapping = []domain.Mapping{{Attribute: "title", Source: "jobTitle"}, {Attribute: "displayName", Source: "displayName"}}
+	}
+	// Read last, so the corpus written before ignoredUsers keeps its meaning.
+	for range r.intn(3) {
+		opts.IgnoredUsers = append(opts.IgnoredUsers, r.pick([]string{"s0", "S1", "s2", "s9"}))
 	}
 	return domain.PlanInput{Snapshot: snap, Directory: dir, Options: opts, ActorEmail: r.pick(fuzzEmails)}
 }

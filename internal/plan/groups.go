@@ -209,7 +209,8 @@ func (m *membership) all(i int) []domain.MemberRef {
 
 // diff compares mirrored group i's desired members with pg's current ones.
 // Current members linked to a skipped source user stay: the source says
-// nothing reliable about them.
+// nothing reliable about them. So do those linked to an ignored user: the
+// sync leaves them alone.
 func (m *membership) diff(i int, pg *domain.PlatformGroup) (added, removed []domain.MemberRef) {
 	m.epoch++
 	added = m.collect(i, true)
@@ -224,7 +225,7 @@ func (m *membership) diff(i int, pg *domain.PlatformGroup) (added, removed []dom
 			continue // listed twice
 		}
 		m.held[pi] = m.epoch
-		if m.desired[pi] != m.epoch && !m.c.linkedToSkipped(pi) {
+		if m.desired[pi] != m.epoch && !m.c.linkedToSkipped(pi) && !m.c.ignoredPlatform(int(pi)) {
 			removed = append(removed, domain.MemberRef{UserID: pus[pi].ID})
 		}
 	}

@@ -22,6 +22,7 @@ const (
 	outUpdate                    // changes a matched platform user
 	outReactivate                // reactivates a user the sync deactivated
 	outUnchanged                 // matched and already up to date
+	outIgnored                   // listed in the connection's ignoredUsers
 )
 
 type skipReason uint8
@@ -60,24 +61,33 @@ type sourceState struct {
 	emailChanged bool
 }
 
-// User change kinds in plan order; deactivations come from platform users,
-// the others from source users.
+// User change kinds in plan order; deactivations and ignored users gone
+// from the source come from platform users, the others from source users.
+// Ignored users are skips with their own reason, listed after the others.
 const (
 	kindAdd = iota
 	kindUpdate
 	kindReactivate
 	kindDeactivate
 	kindSkip
+	kindIgnored     // an ignored source user
+	kindIgnoredGone // a platform user linked to an ignored id the source no longer has
 	userKindCount
 )
 
 var userKinds = [userKindCount]domain.ChangeKind{
-	kindAdd:        domain.KindAdd,
-	kindUpdate:     domain.KindUpdate,
-	kindReactivate: domain.KindReactivate,
-	kindDeactivate: domain.KindDeactivate,
-	kindSkip:       domain.KindSkip,
+	kindAdd:         domain.KindAdd,
+	kindUpdate:      domain.KindUpdate,
+	kindReactivate:  domain.KindReactivate,
+	kindDeactivate:  domain.KindDeactivate,
+	kindSkip:        domain.KindSkip,
+	kindIgnored:     domain.KindSkip,
+	kindIgnoredGone: domain.KindSkip,
 }
+
+// fromPlatform reports whether the changes of kind k are built from
+// platform users rather than source users.
+func fromPlatform(k int) bool { return k == kindDeactivate || k == kindIgnoredGone }
 
 // kindOf maps a source outcome to its change kind, -1 for no change.
 func kindOf(o outcome) int {
@@ -90,6 +100,8 @@ func kindOf(o outcome) int {
 		return kindReactivate
 	case outSkip:
 		return kindSkip
+	case outIgnored:
+		return kindIgnored
 	}
 	return -1
 }
@@ -101,6 +113,10 @@ type computation struct {
 	tenant string
 	actor  string // normalised actor email, "" when none
 	attrs  attrPlan
+	// ignored holds the connection's ignoredUsers; ignoring says it is
+	// not empty, so a sync without any pays nothing per user.
+	ignored  ignoreSet
+	ignoring bool
 
 	src []sourceState
 	// inScopeGroups marks members of a present scope group; nil when the
@@ -131,13 +147,16 @@ type computation struct {
 }
 
 func newComputation(in domain.PlanInput, dir *domain.Directory) *computation {
+	ignored := newIgnoreSet(in.Options.IgnoredUsers)
 	return &computation{
-		snap:   in.Snapshot,
-		dir:    dir,
-		opts:   in.Options,
-		tenant: in.Snapshot.DirectoryTenantID,
-		actor:  domain.NormalizeEmail(in.ActorEmail),
-		attrs:  newAttrPlan(in.Options.EffectiveMapping(), in.Snapshot.UserProperties),
+		snap:     in.Snapshot,
+		dir:      dir,
+		opts:     in.Options,
+		tenant:   in.Snapshot.DirectoryTenantID,
+		actor:    domain.NormalizeEmail(in.ActorEmail),
+		attrs:    newAttrPlan(in.Options.EffectiveMapping(), in.Snapshot.UserProperties),
+		ignored:  ignored,
+		ignoring: !ignored.empty(),
 	}
 }
 
@@ -284,6 +303,10 @@ func (c *computation) classifySourceUsers() {
 			u := &users[si]
 			st := &c.src[si]
 			switch {
+			case c.ignoring && c.ignored.has(u.ID):
+				// First: an ignored user takes no part in the scope, the
+				// email matching or the duplicate detection.
+				st.outcome = outIgnored
 			case !u.AccountEnabled:
 				st.outcome = outDisabled
 			case u.Guest && !includeGuests, c.inScopeGroups != nil && !c.inScopeGroups[si]:
@@ -350,7 +373,7 @@ func (c *computation) classifySourceUsers() {
 			offsets[w][k] = n
 			n += tallies[w].kinds[k]
 		}
-		if k != kindDeactivate {
+		if !fromPlatform(k) {
 			c.userKeys[k] = make([]orderKey, n)
 		}
 	}
@@ -426,11 +449,20 @@ func (c *computation) reactivates(st *sourceState, p *domain.PlatformUser) bool 
 
 // planDeactivations walks the platform users the sync owns, counts the
 // active ones (the safeguard's base) and finds those leaving the scope.
+// Users linked to an ignored id are left alone, and out of the base: the
+// sync can never deactivate them.
 func (c *computation) planDeactivations() {
 	pus := c.dir.Users
 	leftActive := 0
 	for pi := range pus {
 		p := &pus[pi]
+		if c.ignoring && c.ignoredPlatform(pi) {
+			if c.platformSource[pi] < 0 {
+				// Its source user is listed already when still there.
+				c.userKeys[kindIgnoredGone] = append(c.userKeys[kindIgnoredGone], newOrderKey(p.Email, int32(pi)))
+			}
+			continue
+		}
 		if p.Source != domain.SourceEntra || !linkedTo(p, c.tenant) || p.Status != domain.StatusActive {
 			continue
 		}
@@ -468,6 +500,19 @@ func (c *computation) departure(pi int) string {
 	return ""
 }
 
+// ignoredPlatform reports whether platform user pi is linked to an
+// ignored Entra user, present in the source or not.
+func (c *computation) ignoredPlatform(pi int) bool {
+	p := &c.dir.Users[pi]
+	if !c.ignoring || !linkedTo(p, c.tenant) {
+		return false
+	}
+	if si := c.platformSource[pi]; si >= 0 {
+		return c.src[si].outcome == outIgnored
+	}
+	return c.ignored.has(p.ExternalID)
+}
+
 func (c *computation) isActor(p *domain.PlatformUser) bool {
 	return c.actor != "" && compareEmails(p.Email, c.actor) == 0
 }
@@ -486,7 +531,7 @@ func (c *computation) sortUserKeys() {
 		return cmp.Or(compareEmails(x.Email, y.Email), strings.Compare(x.ExternalID, y.ExternalID), strings.Compare(x.ID, y.ID))
 	}
 	for k := range c.userKeys {
-		if k == kindDeactivate {
+		if fromPlatform(k) {
 			sortKeys(c.userKeys[k], byPlatform)
 		} else {
 			sortKeys(c.userKeys[k], bySource)
@@ -507,6 +552,12 @@ func (c *computation) sourceChange(kind int, si int, slab *attrSlab) domain.Chan
 	switch kind {
 	case kindSkip:
 		ch.Reason = skipReasonText[st.skip]
+	case kindIgnored:
+		ch.Reason = domain.ReasonIgnoredByAdmin
+		if st.platform >= 0 {
+			// The platform user left alone, so the admin can see whom.
+			ch.TargetID = c.dir.Users[st.platform].ID
+		}
 	case kindAdd:
 		ch.Attributes = c.attrs.desired(slab, u, email)
 	case kindUpdate, kindReactivate:
@@ -530,6 +581,20 @@ func (c *computation) sourceChange(kind int, si int, slab *attrSlab) domain.Chan
 		ch.Link = st.byEmail || p.Source != domain.SourceEntra
 	}
 	return ch
+}
+
+// ignoredGone builds the skip of platform user pi, linked to an ignored
+// Entra user the source no longer has.
+func (c *computation) ignoredGone(pi int) domain.Change {
+	p := &c.dir.Users[pi]
+	name, _ := p.Attributes.Get(c.attrs.displayNameAttr)
+	return domain.Change{
+		ObjectType: domain.ObjectUser,
+		Kind:       domain.KindSkip,
+		Subject:    domain.Subject{ExternalID: p.ExternalID, Email: p.Email, DisplayName: name},
+		TargetID:   p.ID,
+		Reason:     domain.ReasonIgnoredByAdmin,
+	}
 }
 
 // deactivation builds the deactivation of platform user pi.

@@ -52,7 +52,7 @@ const chromiumArgs = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-
 const stepTimeout = 20000;
 // The screenshots, numbered in the order of the flow at every width.
 const shotNames = ['signin', 'connection-form', 'connection-tested', 'preview', 'update-fields', 'deactivations',
-  'exclude', 'dialog', 'progress-running', 'progress-done', 'users', 'history', 'scope-picker', 'scope-chosen', 'signed-out'];
+  'exclude', 'always-ignore', 'dialog', 'progress-running', 'progress-done', 'users', 'history', 'scope-picker', 'scope-chosen', 'signed-out'];
 
 class StepError extends Error {}
 
@@ -267,7 +267,9 @@ async function run(width, index) {
         const reason = await text(row.locator('.reason'));
         check(reason.length > 10 && !reason.includes('_'), `the ${kind} reason reads "${reason}"`);
         const rows = await page.locator('#change-table tbody tr').count();
-        check(rows === Math.min(25, sync.counts.users[kind]), `${rows} ${kind} rows shown, the API counts ${sync.counts.users[kind]}`);
+        // The Skipped tab also lists the users the connection always ignores.
+        const listed = sync.counts.users[kind] + (kind === 'skip' ? sync.counts.users.ignored : 0);
+        check(rows === Math.min(25, listed), `${rows} ${kind} rows shown, the API counts ${listed}`);
       }
       await snap('deactivations', page.locator('#import'));
     });
@@ -311,6 +313,37 @@ async function run(width, index) {
       check(sync.counts.users.excluded === 1, `the change is not excluded again: ${JSON.stringify(sync.counts.users)}`);
     });
 
+    let ignoredId;
+    await step('always-ignore', async () => {
+      // "Always ignore" on an update: the connection now lists the user's
+      // Entra object id, and the change is excluded from this preview.
+      await page.locator('#tab-update').click();
+      await page.locator('#change-panel[aria-labelledby="tab-update"][aria-busy="false"]').waitFor();
+      const updates = await api(token, `/v1/syncs/${sync.id}/changes?kind=update&objectType=user&excluded=false&limit=25`);
+      const target = updates.items[0];
+      check(target && target.subject.externalId, 'the API lists no update to ignore');
+      ignoredId = target.subject.externalId;
+      const row = page.locator(`#change-table tr[data-seq="${target.seq}"]`);
+      await row.getByRole('button', { name: /^Always ignore / }).click();
+      await page.locator('#change-status').filter({ hasText: 'will be left out of future imports' }).waitFor();
+      await page.locator(`#change-table tr.excluded[data-seq="${target.seq}"]`).waitFor();
+      check(await row.getByRole('button', { name: /^Always ignore / }).isDisabled(), 'the row still offers "Always ignore"');
+      const conn = await api(token, '/v1/connection');
+      check(conn.options.ignoredUsers.includes(ignoredId.toLowerCase()), `the connection ignores ${JSON.stringify(conn.options.ignoredUsers)}, not ${ignoredId}`);
+      if (connectionInput) check(conn.secretHint === connectionInput.clientSecret.slice(-4), 'the stored secret changed');
+      const change = (await api(token, `/v1/syncs/${sync.id}/changes?excluded=true&limit=25`)).items.find((c) => c.seq === target.seq);
+      check(change && change.excluded, 'the API does not list the ignored user\'s change as excluded');
+      sync = await api(token, `/v1/syncs/${sync.id}`);
+      check(sync.counts.users.excluded === 2, `after "Always ignore" the API counts ${JSON.stringify(sync.counts.users)}`);
+      // The connection form says so.
+      const summary = await text(page.locator('#ignoredUsers-summary'));
+      check(summary.startsWith('1 user is always ignored'), `the connection form says "${summary}"`);
+      check(await page.locator(`#ignoredUsers-list li[data-ignored="${ignoredId.toLowerCase()}"]`).count() === 1, 'the connection form does not list the ignored id');
+      // The status sentence above the row, its buttons beside it.
+      await page.locator('#change-status').evaluate((el) => el.scrollIntoView({ block: 'start' }));
+      await snap('always-ignore');
+    });
+
     await step('dialog', async () => {
       const u = sync.counts.users;
       const tripped = sync.safeguards.some((g) => g.tripped);
@@ -346,8 +379,8 @@ async function run(width, index) {
       const progress = await api(token, `/v1/syncs/${sync.id}/progress`);
       check(progress.status === 'COMPLETED', `the apply ended ${progress.status}: ${JSON.stringify(progress)}`);
       const excluded = await api(token, `/v1/syncs/${sync.id}/changes?excluded=true&limit=25`);
-      check(excluded.items.length === 1 && excluded.items[0].seq === excludedSeq && !excluded.items[0].outcome,
-        `the excluded change was applied: ${JSON.stringify(excluded.items)}`);
+      check(excluded.items.length === 2 && excluded.items.some((c) => c.seq === excludedSeq) && excluded.items.every((c) => !c.outcome),
+        `the excluded changes were applied: ${JSON.stringify(excluded.items)}`);
       const line = await text(page.locator('#apply-text'));
       check(line.includes('(100 %)'), `progress reads "${line}"`);
       check(number((await text(page.locator('#apply-processed'))).split('/')[0]) === progress.processed, 'processed differs from the API');
@@ -445,6 +478,15 @@ async function run(width, index) {
       await page.locator('#connection-status').filter({ hasText: 'Connection saved' }).waitFor();
       conn = await api(token, '/v1/connection');
       check(conn.options.scope.groups.length === 0 && conn.scopeGroups.length === 0, `scope after removal ${JSON.stringify(conn.options.scope)}`);
+      // Saving the form kept the ignored user; removing it there and saving
+      // imports that user again.
+      check(JSON.stringify(conn.options.ignoredUsers) === JSON.stringify([ignoredId.toLowerCase()]), `saving the form left ignoredUsers ${JSON.stringify(conn.options.ignoredUsers)}`);
+      await page.getByRole('button', { name: `Stop ignoring user ${ignoredId.toLowerCase()}` }).click();
+      await page.locator('#ignoredUsers-summary').filter({ hasText: 'will be imported again once you save' }).waitFor();
+      await page.getByRole('button', { name: 'Save connection' }).click();
+      await page.locator('#connection-status').filter({ hasText: 'Connection saved' }).waitFor();
+      conn = await api(token, '/v1/connection');
+      check(conn.options.ignoredUsers.length === 0, `after removing it the connection ignores ${JSON.stringify(conn.options.ignoredUsers)}`);
     });
 
     await step('expired-token', async () => {

@@ -3,7 +3,7 @@
 
 import { ApiError, describeError } from './api.js';
 import { $, h, replace, setBusy, show } from './dom.js';
-import { dateTime } from './format.js';
+import { dateTime, plural } from './format.js';
 import { GroupPicker, guidPattern } from './grouppicker.js';
 
 const minSecretLength = 16;
@@ -75,10 +75,37 @@ export function validateConnection(values, existing) {
       // The page does not edit the attribute mapping; send the stored one
       // back so saving keeps it.
       mapping: (existing && existing.options && existing.options.mapping) || [],
+      // The ignored users as the form lists them (entries can only be
+      // removed here), so saving never drops the others.
+      ignoredUsers: values.ignoredUsers || [],
     },
   };
   if (secret !== '') input.clientSecret = secret;
   return { input, errors };
+}
+
+/**
+ * withIgnoredUser is the PUT /v1/connection body that keeps the stored
+ * connection (and its secret, by leaving clientSecret out) and adds one
+ * Entra user object id to its ignored users.
+ */
+export function withIgnoredUser(conn, externalId) {
+  const o = conn.options || {};
+  const ids = o.ignoredUsers || [];
+  const id = externalId.toLowerCase();
+  return {
+    directoryTenantId: conn.directoryTenantId,
+    clientId: conn.clientId,
+    cloud: conn.cloud,
+    options: { ...o, ignoredUsers: ids.includes(id) ? ids : [...ids, id] },
+  };
+}
+
+/** ignoredSummary says how many users imports leave out. */
+export function ignoredSummary(n) {
+  return n === 0
+    ? 'No user is ignored: every user in scope is imported.'
+    : `${plural(n, 'user is', 'users are')} always ignored.`;
 }
 
 /** fieldOfMessage finds the input an API message like "clientId: must be a GUID" names. */
@@ -95,6 +122,7 @@ export class ConnectionView {
     this.api = app.api;
     this.existing = null;
     this.dirty = false;
+    this.ignored = [];
     this.form = $('connection-form');
     this.saveButton = $('save-connection');
     this.testButton = $('test-connection');
@@ -124,8 +152,31 @@ export class ConnectionView {
       directoryTenantId: v('directoryTenantId'), clientId: v('clientId'), clientSecret: v('clientSecret'),
       cloud: v('cloud'), scopeGroups: this.picker.ids(), thresholdPercent: v('thresholdPercent'),
       thresholdCount: v('thresholdCount'), includeGuests: $('includeGuests').checked,
-      deactivateMissing: $('deactivateMissing').checked,
+      deactivateMissing: $('deactivateMissing').checked, ignoredUsers: this.ignored,
     };
+  }
+
+  renderIgnored() {
+    const list = $('ignoredUsers-list');
+    $('ignoredUsers-summary').textContent = ignoredSummary(this.ignored.length);
+    replace(list, this.ignored.map((id) => h('li', { class: 'chip', dataset: { ignored: id } },
+      h('span', { class: 'chip-text' }, h('span', { class: 'chip-id mono' }, id)),
+      h('button', {
+        type: 'button', class: 'chip-remove', 'aria-label': `Stop ignoring user ${id}`,
+        onclick: () => this.removeIgnored(id),
+      }, h('span', { 'aria-hidden': 'true' }, '×')))));
+    list.hidden = this.ignored.length === 0;
+  }
+
+  removeIgnored(id) {
+    const i = this.ignored.indexOf(id);
+    if (i < 0) return;
+    this.ignored = this.ignored.filter((x) => x !== id);
+    this.dirty = true;
+    this.renderIgnored();
+    const buttons = $('ignoredUsers-list').querySelectorAll('.chip-remove');
+    (buttons[Math.min(i, buttons.length - 1)] || this.saveButton).focus();
+    $('ignoredUsers-summary').textContent = `User ${id} will be imported again once you save. ${ignoredSummary(this.ignored.length)}`;
   }
 
   async load() {
@@ -154,6 +205,8 @@ export class ConnectionView {
     this.picker.set((conn && conn.scopeGroups) || ids.map((id) => ({ id, displayName: null })));
     $('includeGuests').checked = !!o.includeGuests;
     $('deactivateMissing').checked = !!o.deactivateMissing;
+    this.ignored = [...(o.ignoredUsers || [])];
+    this.renderIgnored();
     const t = o.deactivationThreshold || {};
     $('thresholdPercent').value = String(t.percent || 0);
     $('thresholdCount').value = String(t.count || 0);

@@ -77,6 +77,7 @@ const reasonLabels = {
   out_of_scope: 'No longer in the imported groups, or a guest while guests are excluded.',
   link_by_email: 'Existing user matched by email; it will be linked to Entra ID.',
   back_in_scope: 'Back in Entra ID and enabled.',
+  ignored_by_admin: 'Always ignored: an administrator chose to leave this user out of every import.',
 };
 
 export function reason(code) {

@@ -4,6 +4,7 @@
 // safeguards the API recomputes are shown at once.
 
 import { describeError } from './api.js';
+import { withIgnoredUser } from './connection.js';
 import { $, h, Pager, replace, setBusy, show } from './dom.js';
 import { count, dateTime, fieldLabel, outcome, plural, range, reason, safeguardSentence, syncStatus } from './format.js';
 
@@ -18,7 +19,9 @@ export const tabs = [
   { id: 'update', label: 'Updated', filter: { objectType: 'user', kind: 'update', excluded: false }, countOf: (c) => c.users.update },
   { id: 'deactivate', label: 'Deactivated', filter: { objectType: 'user', kind: 'deactivate', excluded: false }, countOf: (c) => c.users.deactivate },
   { id: 'reactivate', label: 'Reactivated', filter: { objectType: 'user', kind: 'reactivate', excluded: false }, countOf: (c) => c.users.reactivate },
-  { id: 'skip', label: 'Skipped', filter: { objectType: 'user', kind: 'skip' }, countOf: (c) => c.users.skip },
+  // Skips include the users the connection always ignores (reason
+  // ignored_by_admin), counted apart in counts.users.ignored.
+  { id: 'skip', label: 'Skipped', filter: { objectType: 'user', kind: 'skip' }, countOf: (c) => c.users.skip + (c.users.ignored || 0) },
   { id: 'groups', label: 'Groups', filter: { objectType: 'group', excluded: false }, countOf: (c) => c.groups.add + c.groups.update + c.groups.remove },
   { id: 'excluded', label: 'Excluded', filter: { excluded: true }, countOf: (c) => excludedCount(c) },
 ];
@@ -156,6 +159,7 @@ export class PreviewView {
       ['deactivate', 'Deactivated', c.users.deactivate, 'users leave'],
       ['reactivate', 'Reactivated', c.users.reactivate, 'users return'],
       ['skip', 'Skipped', c.users.skip, 'users not imported'],
+      ['ignored', 'Ignored', c.users.ignored || 0, 'users always ignored'],
     ];
     replace($('preview-counts'), items.map(([kind, label, n, hint]) =>
       h('div', { class: `count count-${kind}`, dataset: { kind } },
@@ -187,13 +191,13 @@ export class PreviewView {
     try {
       const updated = await this.api.setExcluded(this.sync.id, ch.seq, excluded);
       const sync = await this.api.getSync(this.sync.id);
-      if (!this.sync || sync.id !== this.sync.id) return;
+      if (!this.sync || sync.id !== this.sync.id) return false;
       this.sync = sync;
       this.renderSummary(sync, false);
       // A list still loading was read before this change: read it again.
       if (this.panel.getAttribute('aria-busy') === 'true') {
         this.loadChanges();
-        return;
+        return true;
       }
       replace(row, ...this.cells(updated));
       row.classList.toggle('excluded', updated.excluded);
@@ -201,11 +205,44 @@ export class PreviewView {
         ? `${ch.subject.displayName || ch.subject.email || 'The change'} is excluded: it will not be applied.`
         : `${ch.subject.displayName || ch.subject.email || 'The change'} is included again.`;
       row.querySelector('button.exclude').focus();
+      return true;
     } catch (e) {
-      if (this.app.handleAuthError(e)) return;
+      if (this.app.handleAuthError(e)) return false;
       status.textContent = `The change could not be ${excluded ? 'excluded' : 'included'}. ${describeError(e, {
         conflict: 'This preview can no longer be changed: it was confirmed, discarded or replaced meanwhile.',
         gone: 'This preview has expired.',
+      })}`;
+      setBusy(button, false);
+      return false;
+    }
+  }
+
+  /**
+   * alwaysIgnore adds the change's Entra user to the connection's ignored
+   * users (read, then put back with the id added; the stored secret is
+   * kept by leaving it out) and excludes the change from this preview.
+   */
+  async alwaysIgnore(ch, row) {
+    const button = row.querySelector('button.ignore');
+    const status = $('change-status');
+    const who = ch.subject.displayName || ch.subject.email || 'This user';
+    setBusy(button, true);
+    try {
+      const conn = await this.api.putConnection(withIgnoredUser(await this.api.getConnection(), ch.subject.externalId));
+      this.app.connectionView.fill(conn);
+      const later = 'You can stop ignoring them in the connection settings.';
+      if (ch.excluded) {
+        replace(row, ...this.cells(ch));
+        status.textContent = `${who} will be left out of future imports (always ignored); this change was excluded already. ${later}`;
+      } else if (await this.setExcluded(ch, true, row)) {
+        status.textContent = `${who} will be left out of future imports (always ignored), and is excluded from this one. ${later}`;
+      } else {
+        status.textContent = `${who} will be left out of future imports (always ignored). ${status.textContent}`;
+      }
+    } catch (e) {
+      if (this.app.handleAuthError(e)) return;
+      status.textContent = `${who} could not be ignored. ${describeError(e, {
+        conflict: 'A sync is running: try again once it has finished.',
       })}`;
       setBusy(button, false);
     }
@@ -258,14 +295,29 @@ export class PreviewView {
         type: 'button', class: 'exclude', 'aria-label': `${ch.excluded ? 'Include' : 'Exclude'} ${who}`,
       }, ch.excluded ? 'Include again' : 'Exclude');
       button.addEventListener('click', () => this.setExcluded(ch, !ch.excluded, button.closest('tr')));
-      action = button;
+      action = [button];
+      if (ch.objectType === 'user' && s.externalId) {
+        const ignored = this.ignoredIds().has(s.externalId.toLowerCase());
+        const ignore = h('button', {
+          type: 'button', class: 'ignore', 'aria-label': `Always ignore ${who} in future imports`,
+          disabled: ignored ? true : null,
+        }, ignored ? 'Always ignored' : 'Always ignore');
+        ignore.addEventListener('click', () => this.alwaysIgnore(ch, ignore.closest('tr')));
+        action.push(ignore);
+      }
     }
     return [
       h('td', { dataset: { label: 'Name' } }, s.displayName || '(no name)'),
       h('td', { dataset: { label: 'Email' }, class: 'email' }, s.email || '–'),
       h('td', { dataset: { label: 'Details' } }, h('div', { class: 'details' }, details(ch))),
-      h('td', { dataset: { label: 'Import' }, class: 'action' }, action),
+      h('td', { dataset: { label: 'Import' }, class: 'action' }, action ? h('div', { class: 'row-actions' }, action) : null),
     ];
+  }
+
+  /** ignoredIds are the connection's ignored users, as last read. */
+  ignoredIds() {
+    const o = (this.app.connection && this.app.connection.options) || {};
+    return new Set(o.ignoredUsers || []);
   }
 }
 

@@ -101,6 +101,11 @@ type Sync struct {
 	// Version counts the edits of a ready preview's plan (exclusions): a
 	// confirm begins only the plan it decided from.
 	Version int64 `json:"-"`
+	// Kind is what the sync does ("" is SyncKindSync); lifecycle events
+	// carry it.
+	Kind string `json:"-"`
+	// Events are the lifecycle events published for the sync, in order.
+	Events []SyncEvent `json:"-"`
 }
 
 // PinnedConnection is the connection the sync was started with.

@@ -139,6 +139,7 @@ func syncFromItem(tenant string, it item) (*domain.Sync, error) {
 		ApplyTotal:        int(getN(it, "total")),
 		ExecutionID:       getS(it, "xid"),
 		Version:           getN(it, "ver"),
+		Events:            eventsFromItem(it),
 	}
 	if rt := getN(it, "rt"); rt > 0 {
 		sy.RetainUntil = time.Unix(rt, 0).UTC()

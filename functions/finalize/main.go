@@ -7,14 +7,15 @@ import (
 
 	"dirsync/internal/app"
 	"dirsync/internal/apply"
+	"dirsync/internal/events"
 	"dirsync/internal/preview"
 )
 
 func main() {
 	env := app.MustLoad("finalize")
-	previews, err := preview.NewFailureRecorder(env.Store, env.Logger)
-	app.Check("finalize", err)
-	f, err := apply.NewFinalizer(env.Store, previews, env.Logger)
-	app.Check("finalize", err)
+	pub, perr := events.NewFromConfig(env.AWS, env.Config.EventBus)
+	previews, err := preview.NewFailureRecorder(env.Store, pub, env.Logger)
+	f, ferr := apply.NewFinalizer(env.Store, previews, pub, env.Logger)
+	app.Check("finalize", perr, err, ferr)
 	lambda.Start(f.Handle)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +19,7 @@ func TestRoleConstructorsRefuseMissingDependencies(t *testing.T) {
 	d := &recordingDispatcher{}
 	reader := func(context.Context, *domain.Connection) (Reader, error) { return nil, nil }
 	classify := func(error) domain.SyncError { return domain.SyncError{} }
+	pub := &recordingPublisher{}
 	cfg := WorkerConfig{TTL: time.Hour, Retention: time.Hour, LockFor: time.Minute, UserBatchSize: 100}
 	tests := []struct {
 		name    string
@@ -29,24 +31,26 @@ func TestRoleConstructorsRefuseMissingDependencies(t *testing.T) {
 		{"starter without dispatcher", func() error { _, err := NewStarter(st, nil, time.Minute, nil); return err }, true, "Dispatcher"},
 		{"starter without store", func() error { _, err := NewStarter(nil, d, time.Minute, nil); return err }, true, "Store"},
 		{"starter without lease", func() error { _, err := NewStarter(st, d, 0, nil); return err }, false, "LockFor"},
-		{"worker", func() error { _, err := NewWorker(st, reader, classify, plan.Compute, cfg, nil); return err }, false, ""},
-		{"worker without reader", func() error { _, err := NewWorker[Reader](st, nil, classify, plan.Compute, cfg, nil); return err }, true, "NewReader"},
-		{"worker without planner", func() error { _, err := NewWorker(st, reader, classify, nil, cfg, nil); return err }, true, "Planner"},
-		{"worker without classifier", func() error { _, err := NewWorker(st, reader, nil, plan.Compute, cfg, nil); return err }, true, "Classify"},
+		{"worker", func() error { _, err := NewWorker(st, reader, classify, plan.Compute, pub, cfg, nil); return err }, false, ""},
+		{"worker without reader", func() error { _, err := NewWorker[Reader](st, nil, classify, plan.Compute, pub, cfg, nil); return err }, true, "NewReader"},
+		{"worker without planner", func() error { _, err := NewWorker(st, reader, classify, nil, pub, cfg, nil); return err }, true, "Planner"},
+		{"worker without classifier", func() error { _, err := NewWorker(st, reader, nil, plan.Compute, pub, cfg, nil); return err }, true, "Classify"},
 		{"worker without batch size", func() error {
 			c := cfg
 			c.UserBatchSize = 0
-			_, err := NewWorker(st, reader, classify, plan.Compute, c, nil)
+			_, err := NewWorker(st, reader, classify, plan.Compute, pub, c, nil)
 			return err
 		}, false, "UserBatchSize 0"},
 		{"worker without retention", func() error {
 			c := cfg
 			c.Retention = 0
-			_, err := NewWorker(st, reader, classify, plan.Compute, c, nil)
+			_, err := NewWorker(st, reader, classify, plan.Compute, pub, c, nil)
 			return err
 		}, false, "Retention"},
-		{"failure recorder", func() error { _, err := NewFailureRecorder(st, nil); return err }, false, ""},
-		{"failure recorder without store", func() error { _, err := NewFailureRecorder(nil, nil); return err }, true, "Store"},
+		{"worker without publisher", func() error { _, err := NewWorker(st, reader, classify, plan.Compute, nil, cfg, nil); return err }, true, "Events"},
+		{"failure recorder", func() error { _, err := NewFailureRecorder(st, pub, nil); return err }, false, ""},
+		{"failure recorder without store", func() error { _, err := NewFailureRecorder(nil, pub, nil); return err }, true, "Store"},
+		{"failure recorder without publisher", func() error { _, err := NewFailureRecorder(st, nil, nil); return err }, true, "Events"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -62,4 +66,31 @@ func TestRoleConstructorsRefuseMissingDependencies(t *testing.T) {
 			}
 		})
 	}
+}
+
+// recordingPublisher keeps what it is asked to publish, or fails with err.
+type recordingPublisher struct {
+	mu     sync.Mutex
+	events []domain.Event
+	err    error
+}
+
+func (p *recordingPublisher) Publish(_ context.Context, evs []domain.Event) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.err != nil {
+		return p.err
+	}
+	p.events = append(p.events, evs...)
+	return nil
+}
+
+func (p *recordingPublisher) types() []domain.EventType {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []domain.EventType
+	for _, ev := range p.events {
+		out = append(out, ev.Type)
+	}
+	return out
 }

@@ -1,5 +1,4 @@
-// Command finalize ends syncs: at the end of the apply state machine, after an execution
-// ended outside it (EventBridge), and when Lambda gave up on a preview worker (OnFailure).
+// Command finalize ends syncs: the apply machine's end, executions ended outside it (EventBridge), a worker Lambda gave up on (OnFailure).
 package main
 
 import (
@@ -13,9 +12,9 @@ import (
 
 func main() {
 	env := app.MustLoad("finalize")
-	pub, perr := events.NewFromConfig(env.AWS, env.Config.EventBus)
+	pub := events.NewFromConfig(env.AWS, env.Config.EventBus)
 	previews, err := preview.NewFailureRecorder(env.Store, pub, env.Logger)
 	f, ferr := apply.NewFinalizer(env.Store, previews, pub, env.Logger)
-	app.Check("finalize", perr, err, ferr)
+	app.Check("finalize", err, ferr)
 	lambda.Start(f.Handle)
 }

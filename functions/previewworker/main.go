@@ -6,7 +6,6 @@ import (
 
 	"dirsync/internal/app"
 	"dirsync/internal/app/graphapp"
-	"dirsync/internal/entra"
 	"dirsync/internal/events"
 	"dirsync/internal/plan"
 	"dirsync/internal/preview"
@@ -14,9 +13,8 @@ import (
 
 func main() {
 	env := app.MustLoad("previewworker")
-	pub, perr := events.NewFromConfig(env.AWS, env.Config.EventBus)
-	svc, err := preview.NewWorker(env.Store, graphapp.Readers(env), entra.SyncError, plan.Compute, pub,
+	svc, err := preview.NewWorker(env.Store, graphapp.Readers(env), graphapp.ReadError, plan.Compute, events.NewFromConfig(env.AWS, env.Config.EventBus),
 		preview.WorkerConfig{TTL: env.Config.PreviewTTL, Retention: env.Config.PreviewRetention, LockFor: env.Config.PreviewLock, UserBatchSize: env.Config.UserBatchSize}, env.Logger)
-	app.Check("previewworker", perr, err)
+	app.Check("previewworker", err)
 	lambda.Start(svc.Run)
 }

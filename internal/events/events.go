@@ -50,9 +50,13 @@ func New(api API, bus string) (*Publisher, error) {
 	return &Publisher{api: api, bus: bus}, nil
 }
 
-// NewFromConfig builds the publisher of a function from its AWS config.
-func NewFromConfig(cfg aws.Config, bus string) (*Publisher, error) {
-	return New(eventbridge.NewFromConfig(cfg), bus)
+// NewFromConfig builds the publisher of a function from its AWS config
+// (bus: DefaultBus when empty). It cannot fail: it builds its client.
+func NewFromConfig(cfg aws.Config, bus string) *Publisher {
+	if bus == "" {
+		bus = DefaultBus
+	}
+	return &Publisher{api: eventbridge.NewFromConfig(cfg), bus: bus}
 }
 
 // Publish puts evs on the bus, ten entries per request. Entries

@@ -84,13 +84,3 @@ func (p *recordingPublisher) Publish(_ context.Context, evs []domain.Event) erro
 	p.events = append(p.events, evs...)
 	return nil
 }
-
-func (p *recordingPublisher) types() []domain.EventType {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	var out []domain.EventType
-	for _, ev := range p.events {
-		out = append(out, ev.Type)
-	}
-	return out
-}

@@ -1,5 +1,4 @@
-// Command finalize ends syncs: at the end of the apply state machine, after an execution
-// ended outside it (EventBridge), and when Lambda gave up on a preview worker (OnFailure).
+// Command finalize ends syncs: the apply machine's end, executions ended outside it (EventBridge), a worker Lambda gave up on (OnFailure).
 package main
 
 import (
@@ -7,14 +6,15 @@ import (
 
 	"dirsync/internal/app"
 	"dirsync/internal/apply"
+	"dirsync/internal/events"
 	"dirsync/internal/preview"
 )
 
 func main() {
 	env := app.MustLoad("finalize")
-	previews, err := preview.NewFailureRecorder(env.Store, env.Logger)
-	app.Check("finalize", err)
-	f, err := apply.NewFinalizer(env.Store, previews, env.Logger)
-	app.Check("finalize", err)
+	pub := events.NewFromConfig(env.AWS, env.Config.EventBus)
+	previews, err := preview.NewFailureRecorder(env.Store, pub, env.Logger)
+	f, ferr := apply.NewFinalizer(env.Store, previews, pub, env.Logger)
+	app.Check("finalize", err, ferr)
 	lambda.Start(f.Handle)
 }

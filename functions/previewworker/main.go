@@ -6,14 +6,14 @@ import (
 
 	"dirsync/internal/app"
 	"dirsync/internal/app/graphapp"
-	"dirsync/internal/entra"
+	"dirsync/internal/events"
 	"dirsync/internal/plan"
 	"dirsync/internal/preview"
 )
 
 func main() {
 	env := app.MustLoad("previewworker")
-	svc, err := preview.NewWorker(env.Store, graphapp.Readers(env), entra.SyncError, plan.Compute, plan.Invert,
+	svc, err := preview.NewWorker(env.Store, graphapp.Readers(env), graphapp.ReadError, plan.Compute, plan.Invert, events.NewFromConfig(env.AWS, env.Config.EventBus),
 		preview.WorkerConfig{TTL: env.Config.PreviewTTL, Retention: env.Config.PreviewRetention, LockFor: env.Config.PreviewLock, UserBatchSize: env.Config.UserBatchSize}, env.Logger)
 	app.Check("previewworker", err)
 	lambda.Start(svc.Run)

@@ -40,7 +40,14 @@ type Store interface {
 	Exclusions(ctx context.Context, tenant, syncID string) ([]domain.Exclusion, error)
 	RecordOutcomes(ctx context.Context, tenant, syncID string, outcomes []domain.Outcome) error
 	CompleteBatch(ctx context.Context, tenant, syncID string, index int, t domain.Tally) (bool, error)
+	// RecordEvents appends to the sync the lifecycle events published for it.
+	RecordEvents(ctx context.Context, tenant, syncID string, evs []domain.SyncEvent) error
 	Directory
+}
+
+// Publisher publishes lifecycle events (EventBridge in AWS).
+type Publisher interface {
+	Publish(ctx context.Context, evs []domain.Event) error
 }
 
 // Executions starts and stops runs of the apply state machine.
@@ -64,7 +71,9 @@ type Service struct {
 	CancelDrain time.Duration
 	// Concurrency is how many changes of one batch are written at once.
 	Concurrency int
-	Logger      *slog.Logger
+	// Events publishes the lifecycle events of the applies finalize ends.
+	Events Publisher
+	Logger *slog.Logger
 	// Now is the clock confirms are decided by (nil: time.Now).
 	Now func() time.Time
 }
@@ -505,23 +514,63 @@ func (s *Service) finish(ctx context.Context, tenant, syncID string, failure *do
 	}
 	status := p.FinalStatus(failure != nil)
 	err = s.Store.FinishApply(ctx, tenant, syncID, status, failure)
-	switch {
-	case err == nil:
-		return status, nil
-	case !errors.Is(err, domain.ErrConditionFailed):
+	if err != nil && !errors.Is(err, domain.ErrConditionFailed) {
 		return "", err
 	}
+	ended := err == nil
 	sy, err := s.Store.GetSync(ctx, tenant, syncID)
-	if err != nil {
+	switch {
+	case err != nil && ended:
+		// The transition is made; only its announcement is lost.
+		s.logger().Error("lifecycle events not published: the finished sync could not be read",
+			"tenant_id", tenant, "sync_id", syncID, "error", err.Error())
+		return status, nil
+	case err != nil:
 		return "", err
 	}
-	if sy.Status == domain.SyncCancelled {
+	if !ended && sy.Status == domain.SyncCancelled {
 		if err := s.Store.ReleaseLock(ctx, tenant, syncID); err != nil {
 			return "", err
 		}
 	}
+	// Whether this attempt or an earlier one ended the apply, what is not
+	// recorded as published yet is sent: an attempt that crashed after the
+	// transition loses no event, and one that published sends nothing twice.
+	s.announce(ctx, domain.Unsent(domain.ApplyEvents(*sy, *p, s.now()), sy.Events))
 	return sy.Status, nil
 }
+
+// announce publishes the events of a transition already made and records
+// them on the sync. Neither failing fails finalize, which would retry a
+// transition that is done: a failure is logged (the events' types and the
+// error, no detail).
+func (s *Service) announce(ctx context.Context, evs []domain.Event) {
+	if len(evs) == 0 || s.Events == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), announceTimeout)
+	defer cancel()
+	d := evs[0].Detail
+	log := s.logger().With("tenant_id", d.TenantID, "sync_id", d.SyncID)
+	types := make([]string, 0, len(evs))
+	recs := make([]domain.SyncEvent, 0, len(evs))
+	for _, ev := range evs {
+		types = append(types, string(ev.Type))
+		recs = append(recs, domain.SyncEvent{Type: ev.Type, Time: ev.Time})
+	}
+	if err := s.Events.Publish(ctx, evs); err != nil {
+		log.Error("lifecycle events not published", "events", types, "error", err.Error())
+		return
+	}
+	if err := s.Store.RecordEvents(ctx, d.TenantID, d.SyncID, recs); err != nil {
+		log.Warn("lifecycle events published but not recorded on the sync", "events", types, "error", err.Error())
+		return
+	}
+	log.Info("lifecycle events published", "events", types)
+}
+
+// announceTimeout bounds publishing and recording a transition's events.
+const announceTimeout = 10 * time.Second
 
 func (s *Service) logger() *slog.Logger {
 	if s.Logger != nil {

@@ -50,8 +50,9 @@ func NewBatchApplier(st Store, concurrency int, logger *slog.Logger) (*Service, 
 
 // NewFinalizer is the finalize function: it ends syncs from the state
 // machine, from EventBridge and from the preview worker's OnFailure
-// destination (previews).
-func NewFinalizer(st Store, previews PreviewFailures, logger *slog.Logger) (*Finalizer, error) {
+// destination (previews), and publishes the lifecycle events of the
+// applies it ends (events).
+func NewFinalizer(st Store, previews PreviewFailures, events Publisher, logger *slog.Logger) (*Finalizer, error) {
 	var errs []error
 	if st == nil {
 		errs = append(errs, fmt.Errorf("apply: finalizer: %w: Store", domain.ErrMissingDependency))
@@ -59,8 +60,11 @@ func NewFinalizer(st Store, previews PreviewFailures, logger *slog.Logger) (*Fin
 	if previews == nil {
 		errs = append(errs, fmt.Errorf("apply: finalizer: %w: Previews", domain.ErrMissingDependency))
 	}
+	if events == nil {
+		errs = append(errs, fmt.Errorf("apply: finalizer: %w: Events", domain.ErrMissingDependency))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	return &Finalizer{Apply: &Service{Store: st, Logger: logger}, Previews: previews}, nil
+	return &Finalizer{Apply: &Service{Store: st, Events: events, Logger: logger}, Previews: previews}, nil
 }

@@ -1,8 +1,10 @@
 package apply
 
 import (
+	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +16,7 @@ import (
 func TestRoleConstructorsRefuseMissingDependencies(t *testing.T) {
 	var st Store = &flakyStore{}
 	ex := &fakeExecutions{}
+	pub := &recordingPublisher{}
 	tests := []struct {
 		name    string
 		build   func() error
@@ -28,9 +31,10 @@ func TestRoleConstructorsRefuseMissingDependencies(t *testing.T) {
 		{"batch applier", func() error { _, err := NewBatchApplier(st, 8, nil); return err }, false, ""},
 		{"batch applier without store", func() error { _, err := NewBatchApplier(nil, 8, nil); return err }, true, "Store"},
 		{"batch applier with no concurrency", func() error { _, err := NewBatchApplier(st, 0, nil); return err }, false, "Concurrency 0"},
-		{"finalizer", func() error { _, err := NewFinalizer(st, &recordedFailures{}, nil); return err }, false, ""},
-		{"finalizer without previews", func() error { _, err := NewFinalizer(st, nil, nil); return err }, true, "Previews"},
-		{"finalizer without store", func() error { _, err := NewFinalizer(nil, &recordedFailures{}, nil); return err }, true, "Store"},
+		{"finalizer", func() error { _, err := NewFinalizer(st, &recordedFailures{}, pub, nil); return err }, false, ""},
+		{"finalizer without previews", func() error { _, err := NewFinalizer(st, nil, pub, nil); return err }, true, "Previews"},
+		{"finalizer without store", func() error { _, err := NewFinalizer(nil, &recordedFailures{}, pub, nil); return err }, true, "Store"},
+		{"finalizer without publisher", func() error { _, err := NewFinalizer(st, &recordedFailures{}, nil, nil); return err }, true, "Events"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -46,4 +50,31 @@ func TestRoleConstructorsRefuseMissingDependencies(t *testing.T) {
 			}
 		})
 	}
+}
+
+// recordingPublisher keeps what it is asked to publish, or fails with err.
+type recordingPublisher struct {
+	mu     sync.Mutex
+	events []domain.Event
+	err    error
+}
+
+func (p *recordingPublisher) Publish(_ context.Context, evs []domain.Event) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.err != nil {
+		return p.err
+	}
+	p.events = append(p.events, evs...)
+	return nil
+}
+
+func (p *recordingPublisher) types() []domain.EventType {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []domain.EventType
+	for _, ev := range p.events {
+		out = append(out, ev.Type)
+	}
+	return out
 }

@@ -41,6 +41,9 @@ type Config struct {
 	PreviewWorkerName  string // PREVIEW_WORKER_FUNCTION
 	GraphEndpoint      string // GRAPH_ENDPOINT
 	AzureAuthorityHost string // AZURE_AUTHORITY_HOST
+	// EventBus is the EventBridge bus lifecycle events go to
+	// (EVENT_BUS_NAME, default "default").
+	EventBus string
 }
 
 // FromEnv reads the configuration with getenv (os.Getenv in production).
@@ -55,6 +58,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		PreviewWorkerName:  getenv("PREVIEW_WORKER_FUNCTION"),
 		GraphEndpoint:      getenv("GRAPH_ENDPOINT"),
 		AzureAuthorityHost: getenv("AZURE_AUTHORITY_HOST"),
+		EventBus:           or(getenv("EVENT_BUS_NAME"), "default"),
 	}
 	var err error
 	if c.PreviewTTL, err = duration(getenv, "PREVIEW_TTL", 24*time.Hour); err != nil {

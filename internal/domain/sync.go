@@ -115,6 +115,8 @@ type Sync struct {
 	// Version counts the edits of a ready preview's plan (exclusions): a
 	// confirm begins only the plan it decided from.
 	Version int64 `json:"-"`
+	// Events are the lifecycle events published for the sync, in order.
+	Events []SyncEvent `json:"-"`
 }
 
 // PinnedConnection is the connection the sync was started with.

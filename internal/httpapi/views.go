@@ -207,6 +207,13 @@ type syncView struct {
 	Warnings    []string           `json:"warnings"`
 	Error       *domain.SyncError  `json:"error"`
 	Progress    *progressView      `json:"progress"`
+	Events      []syncEventView    `json:"events"`
+}
+
+// syncEventView is a lifecycle event published for the sync.
+type syncEventView struct {
+	Type domain.EventType `json:"type"`
+	Time time.Time        `json:"time"`
 }
 
 func newSyncView(s *domain.Sync, p *domain.Progress) syncView {
@@ -214,7 +221,10 @@ func newSyncView(s *domain.Sync, p *domain.Progress) syncView {
 		ID: s.ID, Kind: s.EffectiveKind(), Undoes: orNull(s.Undoes), Status: s.Status, CreatedAt: utc(s.CreatedAt), CreatedBy: s.CreatedBy,
 		ConfirmedAt: utcPtr(s.ConfirmedAt), ConfirmedBy: orNull(s.ConfirmedBy), ExpiresAt: utcPtr(s.ExpiresAt),
 		Options: newOptionsView(s.Options), Counts: s.Counts, Safeguards: s.Safeguards, Warnings: s.Warnings,
-		Error: s.Error, Progress: newProgressView(p),
+		Error: s.Error, Progress: newProgressView(p), Events: make([]syncEventView, 0, len(s.Events)),
+	}
+	for _, e := range s.Events {
+		v.Events = append(v.Events, syncEventView{Type: e.Type, Time: e.Time.UTC()})
 	}
 	if v.Safeguards == nil {
 		v.Safeguards = []domain.Safeguard{}

@@ -26,7 +26,9 @@ type Store interface {
 	RenewPreview(ctx context.Context, l domain.Lease, d time.Duration) error
 	HandBackPreview(ctx context.Context, l domain.Lease) error
 	FailPreview(ctx context.Context, l domain.Lease, reason domain.SyncError) error
-	FailLostPreview(ctx context.Context, tenant, id string, reason domain.SyncError) error
+	// FailLostPreview reports whether it ended the sync (false: it was no
+	// longer previewing).
+	FailLostPreview(ctx context.Context, tenant, id string, reason domain.SyncError) (bool, error)
 	LoadDirectory(ctx context.Context, tenant string) (*domain.Directory, error)
 	SavePlan(ctx context.Context, l domain.Lease, p *domain.Plan, w domain.PlanWrite) error
 	// What starting and planning an undo read of the sync undone.
@@ -34,6 +36,13 @@ type Store interface {
 	GetProgress(ctx context.Context, tenant, syncID string) (*domain.Progress, error)
 	AppliedChanges(ctx context.Context, tenant, syncID string) ([]domain.Change, error)
 	Exclusions(ctx context.Context, tenant, syncID string) ([]domain.Exclusion, error)
+	// RecordEvents appends to the sync the lifecycle events published for it.
+	RecordEvents(ctx context.Context, tenant, syncID string, evs []domain.SyncEvent) error
+}
+
+// Publisher publishes lifecycle events (EventBridge in AWS).
+type Publisher interface {
+	Publish(ctx context.Context, evs []domain.Event) error
 }
 
 // Reader reads a complete snapshot of an Entra tenant.
@@ -87,6 +96,9 @@ type Service struct {
 	// UndoWindow is how long after a sync finished it can be undone
 	// (default domain.DefaultUndoWindow).
 	UndoWindow time.Duration
+	// Events publishes the lifecycle events of the previews this service
+	// ends (the worker and the failure recorder).
+	Events Publisher
 	// TTL is how long a ready preview can be confirmed.
 	TTL time.Duration
 	// Retention is how long the plan's items are kept after expiry.
@@ -225,6 +237,13 @@ func (s *Service) Run(ctx context.Context, job Job) error {
 	}
 	if sy.Status != domain.SyncPreviewing {
 		log.Info("preview job for a sync that is not previewing; nothing to do", "status", sy.Status)
+		if sy.Status == domain.SyncPreviewReady {
+			// A retry after a crash between storing the plan and publishing:
+			// what is not recorded as published is sent now. (A failed
+			// preview may only be derived from a lapsed lease, which no
+			// worker stored, so it is not announced here.)
+			s.announce(ctx, domain.Unsent(domain.PreviewEvents(*sy, s.now()), sy.Events), log)
+		}
 		return nil
 	}
 	lease, err := s.claim(ctx, job)
@@ -244,7 +263,7 @@ func (s *Service) Run(ctx context.Context, job Job) error {
 		reason := domain.SyncError{Code: domain.SyncErrTimeout, Message: "the preview did not finish within the worker's time limit " +
 			"(its invocation's timeout); the directory is too large to read and plan in one invocation"}
 		log.Warn("preview failed", "code", reason.Code, "reason", reason.Message)
-		if ferr := s.Store.FailPreview(ctx, lease, reason); ferr != nil && !errors.Is(ferr, domain.ErrLeaseLost) {
+		if ferr := s.failPreview(ctx, sy, lease, reason, log); ferr != nil && !errors.Is(ferr, domain.ErrLeaseLost) {
 			return fmt.Errorf("preview: record the timeout: %w", ferr)
 		}
 		return nil
@@ -270,7 +289,7 @@ func (s *Service) Run(ctx context.Context, job Job) error {
 func (s *Service) compute(ctx context.Context, sy *domain.Sync, lease domain.Lease, job Job, log *slog.Logger) error {
 	fail := func(code, msg string) error {
 		log.Warn("preview failed", "code", code, "reason", msg)
-		if err := s.Store.FailPreview(ctx, lease, domain.SyncError{Code: code, Message: msg}); err != nil {
+		if err := s.failPreview(ctx, sy, lease, domain.SyncError{Code: code, Message: msg}, log); err != nil {
 			return fmt.Errorf("preview: record failure: %w", err)
 		}
 		return nil
@@ -317,17 +336,21 @@ func (s *Service) compute(ctx context.Context, sy *domain.Sync, lease domain.Lea
 	if job.ActorEmail == "" {
 		p.Warnings = append(p.Warnings, NoEmailWarning)
 	}
-	return s.savePlan(ctx, lease, p, log)
+	return s.savePlan(ctx, sy, lease, p, log)
 }
 
-// savePlan stores a computed plan with its batches: the preview is ready.
-func (s *Service) savePlan(ctx context.Context, lease domain.Lease, p *domain.Plan, log *slog.Logger) error {
+// savePlan stores a computed plan with its batches: the preview is ready,
+// and announced.
+func (s *Service) savePlan(ctx context.Context, sy *domain.Sync, lease domain.Lease, p *domain.Plan, log *slog.Logger) error {
 	now := s.now()
 	w := domain.PlanWrite{Batches: domain.CutBatches(p.Changes, domain.BatchSizes{Users: s.UserBatchSize}), ExpiresAt: now.Add(s.TTL), RetainUntil: now.Add(s.TTL + s.Retention)}
 	if err := s.Store.SavePlan(ctx, lease, p, w); err != nil {
 		return fmt.Errorf("preview: save plan: %w", err)
 	}
 	log.Info("preview ready", "changes", len(p.Changes), "tripped", p.Tripped())
+	ready := *sy
+	ready.Status, ready.Counts, ready.Safeguards = domain.SyncPreviewReady, p.Counts, p.Safeguards
+	s.announce(ctx, domain.PreviewEvents(ready, now), log)
 	return nil
 }
 
@@ -354,8 +377,50 @@ func (s *Service) computeUndo(ctx context.Context, sy *domain.Sync, lease domain
 	}
 	p := s.Invert(domain.UndoInput{Target: target, Applied: applied, Directory: dir})
 	log.Info("undo planned", "undoes", target.ID, "applied", len(applied))
-	return s.savePlan(ctx, lease, p, log)
+	return s.savePlan(ctx, sy, lease, p, log)
 }
+
+// failPreview ends the preview as PREVIEW_FAILED with reason, fenced by
+// the lease, and announces it.
+func (s *Service) failPreview(ctx context.Context, sy *domain.Sync, lease domain.Lease, reason domain.SyncError, log *slog.Logger) error {
+	if err := s.Store.FailPreview(ctx, lease, reason); err != nil {
+		return err
+	}
+	failed := *sy
+	failed.Status, failed.Error = domain.SyncPreviewFailed, &reason
+	s.announce(ctx, domain.PreviewEvents(failed, s.now()), log)
+	return nil
+}
+
+// announce publishes the events of a transition already made and records
+// them on the sync. Neither failing undoes the transition: a failure is
+// logged (the events' types and the error, no detail) and the run goes on.
+func (s *Service) announce(ctx context.Context, evs []domain.Event, log *slog.Logger) {
+	if len(evs) == 0 || s.Events == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), announceTimeout)
+	defer cancel()
+	types := make([]string, 0, len(evs))
+	recs := make([]domain.SyncEvent, 0, len(evs))
+	for _, ev := range evs {
+		types = append(types, string(ev.Type))
+		recs = append(recs, domain.SyncEvent{Type: ev.Type, Time: ev.Time})
+	}
+	if err := s.Events.Publish(ctx, evs); err != nil {
+		log.Error("lifecycle events not published", "events", types, "error", err.Error())
+		return
+	}
+	if err := s.Store.RecordEvents(ctx, evs[0].Detail.TenantID, evs[0].Detail.SyncID, recs); err != nil {
+		log.Warn("lifecycle events published but not recorded on the sync", "events", types, "error", err.Error())
+		return
+	}
+	log.Info("lifecycle events published", "events", types)
+}
+
+// announceTimeout bounds publishing and recording a transition's events,
+// which run even when the work's context ended.
+const announceTimeout = 10 * time.Second
 
 // errOutOfTime ends the work of a worker whose invocation nears its deadline.
 var errOutOfTime = errors.New("preview: the invocation is about to reach its deadline")
@@ -379,10 +444,21 @@ func (s *Service) beforeDeadline(ctx context.Context) (context.Context, context.
 // PREVIEWING, ends PREVIEW_FAILED worker_lost with what Lambda reported.
 func (s *Service) WorkerFailed(ctx context.Context, tenant, syncID, why string) error {
 	reason := domain.SyncError{Code: domain.SyncErrWorkerLost, Message: "the preview worker failed: " + why + "; start a new preview"}
-	if err := s.Store.FailLostPreview(ctx, tenant, syncID, reason); err != nil {
+	ended, err := s.Store.FailLostPreview(ctx, tenant, syncID, reason)
+	if err != nil {
 		return fmt.Errorf("preview: record the worker's failure: %w", err)
 	}
-	s.logger().Warn("preview worker failed", "tenant_id", tenant, "sync_id", syncID, "reason", why)
+	log := s.logger().With("tenant_id", tenant, "sync_id", syncID)
+	log.Warn("preview worker failed", "reason", why, "ended", ended)
+	if !ended {
+		return nil // already ended by whoever ended it, who announced it
+	}
+	sy, err := s.Store.GetSync(ctx, tenant, syncID)
+	if err != nil {
+		log.Error("lifecycle events not published: the failed preview could not be read", "error", err.Error())
+		return nil
+	}
+	s.announce(ctx, domain.PreviewEvents(*sy, s.now()), log)
 	return nil
 }
 

@@ -34,8 +34,8 @@ type WorkerConfig struct {
 // domain error (a connection the reader refuses, a secret version gone)
 // fails the preview, any other is transient and retried.
 func NewWorker[R Reader](st Store, newReader func(context.Context, *domain.Connection) (R, error), classify ReadErrorClassifier,
-	planner Planner, inverter Inverter, cfg WorkerConfig, logger *slog.Logger) (*Service, error) {
-	errs := []error{need(st != nil, "worker", "Store"), need(newReader != nil, "worker", "NewReader"),
+	planner Planner, inverter Inverter, events Publisher, cfg WorkerConfig, logger *slog.Logger) (*Service, error) {
+	errs := []error{need(st != nil, "worker", "Store"), need(newReader != nil, "worker", "NewReader"), need(events != nil, "worker", "Events"),
 		need(classify != nil, "worker", "Classify"), need(planner != nil, "worker", "Planner"), need(inverter != nil, "worker", "Inverter"), positive("worker", "TTL", cfg.TTL),
 		positive("worker", "Retention", cfg.Retention), positive("worker", "LockFor", cfg.LockFor)}
 	if cfg.UserBatchSize < 1 {
@@ -51,17 +51,17 @@ func NewWorker[R Reader](st Store, newReader func(context.Context, *domain.Conne
 		}
 		return r, nil
 	}
-	return &Service{Store: st, NewReader: readers, Classify: classify, Plan: planner, Invert: inverter, TTL: cfg.TTL, Retention: cfg.Retention,
+	return &Service{Store: st, NewReader: readers, Classify: classify, Plan: planner, Invert: inverter, Events: events, TTL: cfg.TTL, Retention: cfg.Retention,
 		LockFor: cfg.LockFor, UserBatchSize: cfg.UserBatchSize, Logger: logger}, nil
 }
 
 // NewFailureRecorder is what finalize uses of previews: ending a sync whose
-// worker Lambda gave up on.
-func NewFailureRecorder(st Store, logger *slog.Logger) (*Service, error) {
-	if err := need(st != nil, "failure recorder", "Store"); err != nil {
+// worker Lambda gave up on, and announcing it (events).
+func NewFailureRecorder(st Store, events Publisher, logger *slog.Logger) (*Service, error) {
+	if err := errors.Join(need(st != nil, "failure recorder", "Store"), need(events != nil, "failure recorder", "Events")); err != nil {
 		return nil, err
 	}
-	return &Service{Store: st, Logger: logger}, nil
+	return &Service{Store: st, Events: events, Logger: logger}, nil
 }
 
 func need(given bool, role, what string) error {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +19,7 @@ func TestRoleConstructorsRefuseMissingDependencies(t *testing.T) {
 	d := &recordingDispatcher{}
 	reader := func(context.Context, *domain.Connection) (Reader, error) { return nil, nil }
 	classify := func(error) domain.SyncError { return domain.SyncError{} }
+	pub := &recordingPublisher{}
 	cfg := WorkerConfig{TTL: time.Hour, Retention: time.Hour, LockFor: time.Minute, UserBatchSize: 100}
 	tests := []struct {
 		name    string
@@ -30,30 +32,38 @@ func TestRoleConstructorsRefuseMissingDependencies(t *testing.T) {
 		{"starter without store", func() error { _, err := NewStarter(nil, d, time.Minute, time.Hour, nil); return err }, true, "Store"},
 		{"starter without lease", func() error { _, err := NewStarter(st, d, 0, time.Hour, nil); return err }, false, "LockFor"},
 		{"worker", func() error {
-			_, err := NewWorker(st, reader, classify, plan.Compute, plan.Invert, cfg, nil)
+			_, err := NewWorker(st, reader, classify, plan.Compute, plan.Invert, pub, cfg, nil)
 			return err
 		}, false, ""},
 		{"worker without reader", func() error {
-			_, err := NewWorker[Reader](st, nil, classify, plan.Compute, plan.Invert, cfg, nil)
+			_, err := NewWorker[Reader](st, nil, classify, plan.Compute, plan.Invert, pub, cfg, nil)
 			return err
 		}, true, "NewReader"},
-		{"worker without planner", func() error { _, err := NewWorker(st, reader, classify, nil, plan.Invert, cfg, nil); return err }, true, "Planner"},
-		{"worker without inverter", func() error { _, err := NewWorker(st, reader, classify, plan.Compute, nil, cfg, nil); return err }, true, "Inverter"},
-		{"worker without classifier", func() error { _, err := NewWorker(st, reader, nil, plan.Compute, plan.Invert, cfg, nil); return err }, true, "Classify"},
+		{"worker without planner", func() error { _, err := NewWorker(st, reader, classify, nil, plan.Invert, pub, cfg, nil); return err }, true, "Planner"},
+		{"worker without inverter", func() error { _, err := NewWorker(st, reader, classify, plan.Compute, nil, pub, cfg, nil); return err }, true, "Inverter"},
+		{"worker without classifier", func() error {
+			_, err := NewWorker(st, reader, nil, plan.Compute, plan.Invert, pub, cfg, nil)
+			return err
+		}, true, "Classify"},
 		{"worker without batch size", func() error {
 			c := cfg
 			c.UserBatchSize = 0
-			_, err := NewWorker(st, reader, classify, plan.Compute, plan.Invert, c, nil)
+			_, err := NewWorker(st, reader, classify, plan.Compute, plan.Invert, pub, c, nil)
 			return err
 		}, false, "UserBatchSize 0"},
 		{"worker without retention", func() error {
 			c := cfg
 			c.Retention = 0
-			_, err := NewWorker(st, reader, classify, plan.Compute, plan.Invert, c, nil)
+			_, err := NewWorker(st, reader, classify, plan.Compute, plan.Invert, pub, c, nil)
 			return err
 		}, false, "Retention"},
-		{"failure recorder", func() error { _, err := NewFailureRecorder(st, nil); return err }, false, ""},
-		{"failure recorder without store", func() error { _, err := NewFailureRecorder(nil, nil); return err }, true, "Store"},
+		{"worker without publisher", func() error {
+			_, err := NewWorker(st, reader, classify, plan.Compute, plan.Invert, nil, cfg, nil)
+			return err
+		}, true, "Events"},
+		{"failure recorder", func() error { _, err := NewFailureRecorder(st, pub, nil); return err }, false, ""},
+		{"failure recorder without store", func() error { _, err := NewFailureRecorder(nil, pub, nil); return err }, true, "Store"},
+		{"failure recorder without publisher", func() error { _, err := NewFailureRecorder(st, nil, nil); return err }, true, "Events"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -69,4 +79,21 @@ func TestRoleConstructorsRefuseMissingDependencies(t *testing.T) {
 			}
 		})
 	}
+}
+
+// recordingPublisher keeps what it is asked to publish, or fails with err.
+type recordingPublisher struct {
+	mu     sync.Mutex
+	events []domain.Event
+	err    error
+}
+
+func (p *recordingPublisher) Publish(_ context.Context, evs []domain.Event) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.err != nil {
+		return p.err
+	}
+	p.events = append(p.events, evs...)
+	return nil
 }

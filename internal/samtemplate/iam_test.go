@@ -54,6 +54,8 @@ func (s *stack) requestARN(service, value string) string {
 		return s.ARN("dynamodb", "table/"+value)
 	case "lambda":
 		return s.ARN("lambda", "function:"+value)
+	case "eventbridge":
+		return s.ARN("events", "event-bus/"+value)
 	case "secretsmanager":
 		// Secrets Manager appends a random "-XXXXXX" to a secret's ARN.
 		return s.ARN("secretsmanager", "secret:"+value+"-"+hole)

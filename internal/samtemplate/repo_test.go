@@ -131,16 +131,18 @@ func TestFunctionsLinkOnlyWhatTheyUse(t *testing.T) {
 		http    = "dirsync/internal/httpapi"
 		preview = "dirsync/internal/preview"
 		apply   = "dirsync/internal/apply"
+		events  = "github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	)
+	// Only the worker and finalize publish lifecycle events.
 	forbidden := map[string][]string{
-		"apply":         {graph, secrets, plan, http, preview},
-		"confirm":       {graph, secrets, plan, preview},
-		"connection":    {plan, preview, apply},
-		"directory":     {graph, secrets, plan, preview, apply},
+		"apply":         {graph, secrets, plan, http, preview, events},
+		"confirm":       {graph, secrets, plan, preview, events},
+		"connection":    {plan, preview, apply, events},
+		"directory":     {graph, secrets, plan, preview, apply, events},
 		"finalize":      {graph, secrets, plan, http},
-		"preview":       {graph, secrets, plan, apply},
+		"preview":       {graph, secrets, plan, apply, events},
 		"previewworker": {http, apply},
-		"progress":      {graph, secrets, plan, preview, apply},
+		"progress":      {graph, secrets, plan, preview, apply, events},
 	}
 	for fn, pkgs := range forbidden {
 		cmd := exec.Command("go", "list", "-deps", "./functions/"+fn)

@@ -241,20 +241,20 @@ func (s *Store) failLost(ctx context.Context, tenant, id string, lock lockState)
 // FailLostPreview ends a PREVIEWING sync whose worker is known to be gone
 // (Lambda gave up on its invocation) as PREVIEW_FAILED with reason, and
 // releases its lock, whoever last held the lease. A sync no longer
-// previewing is left as it is.
-func (s *Store) FailLostPreview(ctx context.Context, tenant, id string, reason domain.SyncError) error {
+// previewing is left as it is; ended says whether this call ended it.
+func (s *Store) FailLostPreview(ctx context.Context, tenant, id string, reason domain.SyncError) (ended bool, err error) {
 	fail, err := s.previewFailed(tenant, id, reason)
 	if err != nil {
-		return err
+		return false, err
 	}
 	err = s.transactReleasingLock(ctx, tenant, id, []types.TransactWriteItem{fail})
 	if conditionFailed(err, 0) {
-		return nil
+		return false, nil
 	}
 	if err != nil {
-		return fmt.Errorf("store: fail lost preview %s: %w", id, err)
+		return false, fmt.Errorf("store: fail lost preview %s: %w", id, err)
 	}
-	return nil
+	return true, nil
 }
 
 // previewFailed is the write that ends a PREVIEWING sync as

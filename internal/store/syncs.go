@@ -147,6 +147,7 @@ func syncFromItem(tenant string, it item) (*domain.Sync, error) {
 		Version:           getN(it, "ver"),
 		Kind:              domain.SyncKind(getS(it, "kind")),
 		Undoes:            getS(it, "undoes"),
+		Events:            eventsFromItem(it),
 	}
 	if rt := getN(it, "rt"); rt > 0 {
 		sy.RetainUntil = time.Unix(rt, 0).UTC()

@@ -408,6 +408,14 @@ async function run(width, index) {
       await page.getByRole('link', { name: 'Sync history' }).click();
       const status = await text(page.locator(`#history-table tr[data-sync="${sync.id}"] td:nth-child(3)`));
       check(status === 'Completed', `history shows "${status}"`);
+      // The lifecycle events published for the sync, as the API lists them.
+      const detail = await api(token, `/v1/syncs/${sync.id}`);
+      const published = detail.events.map((e) => e.type);
+      check(published.includes('Preview Ready') && published.includes('Sync Completed'), `the sync lists events ${published.join(', ')}`);
+      const shown = await page.locator(`#history-table tr[data-sync="${sync.id}"] ol.events .event-type`).allInnerTexts();
+      check(shown.join('|') === published.join('|'), `history shows events "${shown.join(', ')}", want "${published.join(', ')}"`);
+      const list = page.getByRole('list', { name: 'Lifecycle events' }).first();
+      check(await list.isVisible(), 'the events list has no accessible name');
       await snap('history', page.locator('#history'));
     });
 

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"sync"
 	"time"
 
 	"dirsync/internal/samtemplate"
@@ -166,6 +167,9 @@ type Bus struct {
 	region  string
 	deliver func(targetARN string, event []byte) error
 	logger  *slog.Logger
+
+	mu  sync.Mutex
+	put [][]byte // every event put on the bus, as targets receive it
 }
 
 // New returns a bus with the rules; deliver sends an event to a target
@@ -197,6 +201,12 @@ type envelope struct {
 // Put puts an event on the bus and delivers it to the targets of every
 // rule it matches; it returns how many deliveries it made.
 func (b *Bus) Put(e Event) (int, error) {
+	_, n, err := b.put1(e)
+	return n, err
+}
+
+// put1 is Put, also returning the event's id.
+func (b *Bus) put1(e Event) (string, int, error) {
 	id := make([]byte, 16)
 	_, _ = rand.Read(id)
 	env := envelope{
@@ -206,11 +216,14 @@ func (b *Bus) Put(e Event) (int, error) {
 	}
 	raw, err := json.Marshal(env)
 	if err != nil {
-		return 0, fmt.Errorf("eventslocal: encode event: %w", err)
+		return "", 0, fmt.Errorf("eventslocal: encode event: %w", err)
 	}
+	b.mu.Lock()
+	b.put = append(b.put, raw)
+	b.mu.Unlock()
 	var decoded map[string]any
 	if err := json.Unmarshal(raw, &decoded); err != nil {
-		return 0, fmt.Errorf("eventslocal: decode event: %w", err)
+		return "", 0, fmt.Errorf("eventslocal: decode event: %w", err)
 	}
 	var errs []error
 	n := 0
@@ -227,5 +240,13 @@ func (b *Bus) Put(e Event) (int, error) {
 			b.logger.Info("eventslocal: delivered", "rule", r.Name, "target", t, "detail_type", e.DetailType)
 		}
 	}
-	return n, errors.Join(errs...)
+	return env.ID, n, errors.Join(errs...)
+}
+
+// Events are the events put on the bus so far (every source), oldest
+// first, each as its targets receive it (the envelope, JSON).
+func (b *Bus) Events() [][]byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([][]byte(nil), b.put...)
 }

@@ -270,3 +270,51 @@ func lambdaError(w http.ResponseWriter, status int, code, message string) {
 	}
 	_ = writeJSON(w, map[string]string{"message": message})
 }
+
+// EventBridge guards the EventBridge API (AWS JSON 1.1, X-Amz-Target
+// AWSEvents.<Operation>) in front of next, e.g. an eventslocal bus's
+// handler. PutEvents needs events:PutEvents on the bus of each entry
+// (EventBusName, a name or an ARN; the default bus when empty:
+// arn:aws:events:<region>:<account>:event-bus/default); other operations
+// are not modelled. Refusals are HTTP 400 AccessDeniedException.
+func (a *Authorizer) EventBridge(next http.Handler) http.Handler {
+	return a.guard(service{
+		name: "events", signingName: "events", checks: a.eventsChecks,
+		writeError: jsonError("application/x-amz-json-1.1"), authStatus: 400, deniedStatus: 400,
+	}, next)
+}
+
+func (a *Authorizer) eventsChecks(r *http.Request, body []byte) ([]check, error) {
+	op, err := target(r, "AWSEvents")
+	if err != nil {
+		return nil, err
+	}
+	if op != "PutEvents" {
+		return nil, fmt.Errorf("%w: EventBridge %s (only PutEvents is)", ErrNotModelled, op)
+	}
+	var in struct {
+		Entries []struct{ EventBusName string }
+	}
+	if err := json.Unmarshal(body, &in); err != nil {
+		return nil, fmt.Errorf("%w: %s body: %v", ErrNotModelled, op, err)
+	}
+	seen := map[string]bool{}
+	var out []check
+	for _, e := range in.Entries {
+		bus := e.EventBusName
+		switch {
+		case bus == "":
+			bus = a.arn("events", "event-bus/default")
+		case !strings.HasPrefix(bus, "arn:"):
+			bus = a.arn("events", "event-bus/"+bus)
+		}
+		if !seen[bus] {
+			seen[bus] = true
+			out = append(out, check{"events:PutEvents", bus})
+		}
+	}
+	if len(out) == 0 {
+		out = []check{{"events:PutEvents", a.arn("events", "event-bus/default")}}
+	}
+	return out, nil
+}

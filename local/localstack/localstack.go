@@ -132,6 +132,7 @@ type Stack struct {
 	IAM        *iamlocal.Authorizer
 
 	sfnAPI       *sfnapi.Handler
+	bus          *eventslocal.Bus
 	dynamo       *dynamolocal.Instance
 	moto         *motolocal.Instance
 	dynamoFront  *iamlocal.Server
@@ -299,6 +300,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 			"AWS_ENDPOINT_URL_SECRETS_MANAGER": s.secretsFront.URL,
 			"AWS_ENDPOINT_URL_LAMBDA":          s.URL,
 			"AWS_ENDPOINT_URL_SFN":             s.URL + stepFunctionsPath,
+			"AWS_ENDPOINT_URL_EVENTBRIDGE":     s.URL + eventBridgePath,
 			// The fake Entra ID's TLS certificate, trusted as the real
 			// one's CA is in AWS.
 			"SSL_CERT_FILE": caFile,
@@ -340,6 +342,9 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	// The Step Functions API, as the confirm function calls it.
 	mux.Handle("POST "+stepFunctionsPath, s.IAM.StepFunctions(s.sfnAPI))
+	// The EventBridge API (PutEvents), as the functions publish lifecycle
+	// events on the default bus.
+	mux.Handle("POST "+eventBridgePath, s.IAM.EventBridge(s.bus.Handler()))
 	// The Lambda Invoke API, as API Gateway, the state machine and the
 	// preview function call it (function names are logical ids).
 	mux.Handle("/2015-03-31/functions/", s.IAM.Lambda(s.Lambda, nil))
@@ -399,6 +404,7 @@ func (s *Stack) eventBus(deployed *samtemplate.Deployed) error {
 	if err != nil {
 		return err
 	}
+	s.bus = bus
 	s.sfnAPI.OnStatusChange(func(c sfnapi.StatusChange) {
 		if _, err := bus.Put(eventslocal.Event{
 			Source: "aws.states", DetailType: "Step Functions Execution Status Change", Resources: []string{c.ExecutionArn}, Detail: c,
@@ -421,6 +427,14 @@ func (s *Stack) caller(r *http.Request) string {
 
 // stepFunctionsPath is where the stack serves the Step Functions API.
 const stepFunctionsPath = "/stepfunctions"
+
+// eventBridgePath is where the stack serves the EventBridge API.
+const eventBridgePath = "/eventbridge"
+
+// Events are the events put on the default bus so far (the functions'
+// lifecycle events and Step Functions' status changes), oldest first, each
+// as EventBridge delivers it to a target (JSON).
+func (s *Stack) Events() [][]byte { return s.bus.Events() }
 
 func (s *Stack) listen(addr string) (net.Listener, error) {
 	ln, err := net.Listen("tcp", addr)

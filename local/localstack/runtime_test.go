@@ -2,6 +2,7 @@ package localstack
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -21,6 +22,12 @@ import (
 // alteredStack starts a stack on a copy of template.yaml in which each
 // old string (which must occur exactly once) is replaced by its new one.
 func alteredStack(t *testing.T, edits ...[2]string) *Stack {
+	t.Helper()
+	return alteredStackWith(t, nil, edits...)
+}
+
+// alteredStackWith is alteredStack with the functions' output to out.
+func alteredStackWith(t *testing.T, out io.Writer, edits ...[2]string) *Stack {
 	t.Helper()
 	root, err := dynamolocal.RepoRoot()
 	if err != nil {
@@ -43,7 +50,7 @@ func alteredStack(t *testing.T, edits ...[2]string) *Stack {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	st, err := Start(ctx, Options{Addr: "127.0.0.1:0", Root: root, Template: path,
+	st, err := Start(ctx, Options{Addr: "127.0.0.1:0", Root: root, Template: path, FunctionOutput: out,
 		AsyncRetryDelays: []time.Duration{200 * time.Millisecond, 400 * time.Millisecond}})
 	if err != nil {
 		t.Fatalf("start a stack on the altered template: %v", err)

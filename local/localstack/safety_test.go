@@ -1,6 +1,7 @@
 package localstack
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net/http"
@@ -83,6 +84,12 @@ func TestWorkerCrashingTwiceEndsInOnFailure(t *testing.T) {
 	if sy.Status != string(domain.SyncPreviewFailed) || sy.Error == nil || sy.Error.Code != domain.SyncErrWorkerLost ||
 		!strings.Contains(sy.Error.Message, "Runtime.ExitError") {
 		t.Fatalf("after two crashes: %s %+v, want PREVIEW_FAILED worker_lost naming Runtime.ExitError", sy.Status, sy.Error)
+	}
+	// Finalize, which ended it, announced it, with the code only.
+	evs := syncEvents(t, stack, started.ID)
+	if len(evs) != 1 || evs[0].DetailType != "Preview Failed" || evs[0].Detail.Error == nil || evs[0].Detail.Error.Code != domain.SyncErrWorkerLost ||
+		bytes.Contains(evs[0].raw, []byte("Runtime.ExitError")) {
+		t.Errorf("events after OnFailure: %v, want one Preview Failed worker_lost", eventTypes(evs))
 	}
 	// The lock went with it: the tenant previews again at once.
 	if again := c.preview(); again.Status != string(domain.SyncPreviewReady) {

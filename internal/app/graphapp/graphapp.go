@@ -56,3 +56,7 @@ func Readers(env *app.Env) func(ctx context.Context, conn *domain.Connection) (*
 		return r, nil
 	}
 }
+
+// ReadError is the preview worker's classifier of the reader's failures:
+// the error recorded on the sync.
+func ReadError(err error) domain.SyncError { return entra.SyncError(err) }

@@ -18,6 +18,14 @@ export function changeSummary(c) {
   return parts.length ? parts.join(', ') : 'no user changes';
 }
 
+/** eventList lists the lifecycle events published for a sync, oldest first. */
+export function eventList(events) {
+  if (!events || events.length === 0) return '–';
+  return h('ol', { class: 'events', 'aria-label': 'Lifecycle events' },
+    events.map((e) => h('li', {}, h('span', { class: 'event-type' }, e.type), ' ',
+      h('time', { datetime: e.time }, dateTime(e.time)))));
+}
+
 export class HistoryView {
   constructor(app) {
     this.app = app;
@@ -53,6 +61,7 @@ export class HistoryView {
       h('td', { dataset: { label: 'Status' } }, h('span', { class: `badge status ${failed ? 'bad' : ''}` }, syncStatus(s.status))),
       h('td', { dataset: { label: 'Changes' } }, s.status === 'PREVIEWING' || s.status === 'PREVIEW_FAILED' ? '–' : changeSummary(s.counts)),
       h('td', { dataset: { label: 'Confirmed by' }, class: 'email' }, s.confirmedBy ? `${s.confirmedBy}, ${dateTime(s.confirmedAt)}` : '–'),
+      h('td', { dataset: { label: 'Events' }, class: 'events' }, eventList(s.events)),
       h('td', { dataset: { label: 'Actions' } },
         h('button', { type: 'button', class: 'small', onclick: () => this.app.openSync(s.id) },
           'View', h('span', { class: 'visually-hidden' }, ` the import started ${dateTime(s.createdAt)}`))));

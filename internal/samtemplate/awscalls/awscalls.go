@@ -35,7 +35,8 @@
 //   - The resource is found where reachable code builds the request: the
 //     value stored into the input's TableName, StateMachineArn,
 //     ExecutionArn, FunctionName, SecretId or Name field (or a transaction
-//     item's TableName, or the table key of a batch request's map), traced
+//     item's TableName, a PutEvents entry's EventBusName, or the table key
+//     of a batch request's map), traced
 //     back through locals, parameters (callers), results, struct fields (all
 //     stores to that field in reachable code), string concatenation and
 //     aws.String to constants and environment variables read with
@@ -727,6 +728,9 @@ func (r *reach) sites() []site {
 						if ia, ok := itemAction[name]; ok {
 							out = append(out, site{svc, ia[0], ia[1], ins.Val, position(fn.Prog.Fset, ins.Pos(), fn)})
 						}
+					case svc == "eventbridge" && sub == "types" && name == "PutEventsRequestEntry" && field == "EventBusName":
+						// PutEvents names its bus on each entry.
+						out = append(out, site{svc, "PutEvents", action(svc, "PutEvents"), ins.Val, position(fn.Prog.Fset, ins.Pos(), fn)})
 					}
 				case *ssa.MapUpdate:
 					if op := batchMap(ins.Map.Type()); op != "" {

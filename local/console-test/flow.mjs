@@ -3,7 +3,7 @@
 // preview (an update's fields before -> after), exclude a change (the
 // counts follow), confirm, watch the progress reach 100 %, see the users,
 // then choose a scope group by name in the picker, save it and find it
-// named after a reload. It runs once per viewport width against a running
+// named after a reload, and undo the import. It runs once per viewport width against a running
 // local stack and checks what the page shows against the API.
 //
 // Environment:
@@ -52,7 +52,7 @@ const chromiumArgs = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-
 const stepTimeout = 20000;
 // The screenshots, numbered in the order of the flow at every width.
 const shotNames = ['signin', 'connection-form', 'connection-tested', 'preview', 'update-fields', 'deactivations',
-  'exclude', 'always-ignore', 'dialog', 'progress-running', 'progress-done', 'users', 'history', 'scope-picker', 'scope-chosen', 'signed-out'];
+  'exclude', 'always-ignore', 'dialog', 'progress-running', 'progress-done', 'users', 'history', 'undo', 'undo-done', 'scope-picker', 'scope-chosen', 'signed-out'];
 
 class StepError extends Error {}
 
@@ -417,6 +417,35 @@ async function run(width, index) {
       const list = page.getByRole('list', { name: 'Lifecycle events' }).first();
       check(await list.isVisible(), 'the events list has no accessible name');
       await snap('history', page.locator('#history'));
+    });
+
+    await step('undo', async () => {
+      // Undo the import from the history: its undo is a preview of the
+      // inverse, reviewed and confirmed like any other.
+      const row = page.locator(`#history-table tr[data-sync="${sync.id}"]`);
+      await row.getByRole('button', { name: /^Undo/ }).click();
+      await page.locator('#preview-title').filter({ hasText: 'Undo preview' }).waitFor({ timeout: 60000 });
+      const latest = await api(token, '/v1/syncs?limit=1');
+      const undo = await api(token, `/v1/syncs/${latest.items[0].id}`);
+      check(undo.kind === 'undo' && undo.undoes === sync.id && undo.status === 'PREVIEW_READY',
+        `the undo is ${JSON.stringify({ kind: undo.kind, undoes: undo.undoes, status: undo.status })}`);
+      for (const kind of ['add', 'update', 'deactivate', 'reactivate']) {
+        const shown = number(await text(page.locator(`#preview-counts .count-${kind} .count-value`)));
+        check(shown === undo.counts.users[kind], `the undo's ${kind} count shows ${shown}, the API says ${undo.counts.users[kind]}`);
+      }
+      check(undo.counts.users.add === 0 && undo.counts.users.deactivate > 0, `the undo adds or deactivates nobody: ${JSON.stringify(undo.counts.users)}`);
+      await page.locator('#import').evaluate((el) => el.scrollIntoView({ block: 'start' }));
+      await snap('undo');
+      await page.getByRole('button', { name: 'Review and confirm…' }).click();
+      const dialog = page.getByRole('dialog', { name: 'Confirm the import' });
+      await dialog.waitFor();
+      if (undo.safeguards.some((g) => g.tripped)) await dialog.getByRole('checkbox').check();
+      await dialog.getByRole('button', { name: 'Confirm import' }).click();
+      await page.locator('#summary').waitFor({ state: 'visible', timeout: 90000 });
+      const progress = await api(token, `/v1/syncs/${undo.id}/progress`);
+      check(['COMPLETED', 'COMPLETED_WITH_ERRORS'].includes(progress.status) && progress.processed === progress.total,
+        `the undo ended ${JSON.stringify(progress)}`);
+      await snap('undo-done', page.locator('#import'));
     });
 
     await step('scope-picker', async () => {

@@ -69,6 +69,7 @@ describe('format', () => {
   it('reasons and fields read as words', () => {
     assert.match(reason('duplicate_email'), /share this email/);
     assert.equal(reason('some_new_reason'), 'some new reason');
+    assert.match(reason('changed_since_sync'), /leaves it as it is/);
     assert.equal(fieldLabel('jobTitle'), 'Job title');
     assert.equal(fieldLabel('costCenter'), 'Cost center');
   });

@@ -67,7 +67,7 @@ func TestFunctionsFromTemplate(t *testing.T) {
 	wantEnv := map[string]string{
 		"SECRET_PREFIX": "directory-sync", "TENANT_CLAIM": "tenant_id", "ROLES_CLAIM": "roles", "PREVIEW_TTL": "24h",
 		"GRAPH_ENDPOINT": "", "AZURE_AUTHORITY_HOST": "", "DIRECTORY_TABLE": "DirectoryTable", "SYNC_TABLE": "SyncTable",
-		"APPLY_BATCH_SIZE": "100", "APPLY_MAX_CONCURRENCY": "10", "AWS_LAMBDA_LOG_FORMAT": "JSON",
+		"APPLY_BATCH_SIZE": "100", "APPLY_MAX_CONCURRENCY": "10", "AWS_LAMBDA_LOG_FORMAT": "JSON", "EVENT_BUS_NAME": "default",
 	}
 	if len(w.Environment) != len(wantEnv) {
 		t.Errorf("worker environment %v, want %v", w.Environment, wantEnv)

@@ -139,6 +139,7 @@ export class Api {
   confirmSync(id, allowDeactivations) {
     return this.request('POST', `/v1/syncs/${encodeURIComponent(id)}/confirm`, allowDeactivations ? { allowDeactivations: true } : {});
   }
+  undoSync(id) { return this.request('POST', `/v1/syncs/${encodeURIComponent(id)}/undo`); }
   cancelSync(id) { return this.request('POST', `/v1/syncs/${encodeURIComponent(id)}/cancel`); }
   getProgress(id) { return this.request('GET', `/v1/syncs/${encodeURIComponent(id)}/progress`); }
   listUsers(params) { return this.request('GET', `/v1/users${query(params)}`); }

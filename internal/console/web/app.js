@@ -188,6 +188,27 @@ class App {
     }
   }
 
+  /**
+   * undoSync starts the undo of an applied sync and follows its preview,
+   * which is reviewed and confirmed like any other.
+   */
+  async undoSync(id) {
+    this.notice('');
+    try {
+      const started = await this.api.undoSync(id);
+      this.history.load();
+      await this.follow(started.id, true);
+      $('import').scrollIntoView({ behavior: 'smooth', block: 'start' });
+    } catch (e) {
+      if (!this.handleAuthError(e)) {
+        this.notice(describeError(e, {
+          conflict: 'This import can no longer be undone: a later import was applied, or another import is running.',
+          gone: 'This import finished too long ago to be undone.',
+        }));
+      }
+    }
+  }
+
   /** openSync shows any sync (from the history or on load). */
   async openSync(id, scroll = true) {
     await this.follow(id, false);

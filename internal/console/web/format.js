@@ -78,6 +78,8 @@ const reasonLabels = {
   link_by_email: 'Existing user matched by email; it will be linked to Entra ID.',
   back_in_scope: 'Back in Entra ID and enabled.',
   ignored_by_admin: 'Always ignored: an administrator chose to leave this user out of every import.',
+  undo: 'Reverses what the earlier import did.',
+  changed_since_sync: 'Edited since the earlier import: the undo leaves it as it is now (it will show as a conflict).',
 };
 
 export function reason(code) {

@@ -43,6 +43,8 @@ export class HistoryView {
     try {
       const page = await this.api.listSyncs({ limit: pageSize, cursor });
       if (!cursor) this.tbody.replaceChildren();
+      // Only the most recent applied import can be undone.
+      if (!cursor) this.undoable = page.items.find((s) => s.confirmedAt);
       for (const s of page.items) this.tbody.append(this.row(s));
       this.next = page.nextCursor || '';
       show($('history-more'), !!this.next);
@@ -64,6 +66,16 @@ export class HistoryView {
       h('td', { dataset: { label: 'Events' }, class: 'events' }, eventList(s.events)),
       h('td', { dataset: { label: 'Actions' } },
         h('button', { type: 'button', class: 'small', onclick: () => this.app.openSync(s.id) },
-          'View', h('span', { class: 'visually-hidden' }, ` the import started ${dateTime(s.createdAt)}`))));
+          'View', h('span', { class: 'visually-hidden' }, ` the import started ${dateTime(s.createdAt)}`)),
+        this.canUndo(s) && ' ',
+        this.canUndo(s) && h('button', { type: 'button', class: 'small undo', onclick: () => this.app.undoSync(s.id) },
+          'Undo…', h('span', { class: 'visually-hidden' }, ` the import started ${dateTime(s.createdAt)}`))));
+  }
+
+  // canUndo: the most recent applied import, once it completed. The
+  // service decides (the undo window, a later import); the undo is a
+  // preview, so nothing changes before the admin confirms it.
+  canUndo(s) {
+    return this.undoable && this.undoable.id === s.id && ['COMPLETED', 'COMPLETED_WITH_ERRORS'].includes(s.status);
   }
 }

@@ -132,8 +132,10 @@ export class PreviewView {
   /** renderSummary shows what a preview comes to: meta, safeguards, counts. */
   renderSummary(sync, readOnly) {
     const c = sync.counts;
-    $('preview-title').textContent = readOnly ? `Preview (${syncStatus(sync.status).toLowerCase()})` : 'Preview';
+    const title = sync.kind === 'undo' ? 'Undo preview' : 'Preview';
+    $('preview-title').textContent = readOnly ? `${title} (${syncStatus(sync.status).toLowerCase()})` : title;
     $('preview-meta').textContent = [
+      sync.kind === 'undo' ? 'This import undoes an earlier one: it reverses what that import applied (users it added are deactivated, never deleted). Users edited since are left as they are.' : '',
       `Started ${dateTime(sync.createdAt)} by ${sync.createdBy || 'an administrator'}.`,
       sync.status === 'PREVIEW_READY' && sync.expiresAt ? `It can be confirmed until ${dateTime(sync.expiresAt)}.` : '',
       sync.status === 'EXPIRED' ? 'This preview expired: start a new import to see the current changes.' : '',

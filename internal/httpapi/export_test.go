@@ -323,7 +323,7 @@ func TestExportBounds(t *testing.T) {
 		{"far over, counted to the end", "", 200, 0, time.Minute, http.StatusUnprocessableEntity, "the export of 43 matching changes"},
 		{"one change over", "?kind=update", 200, 0, time.Minute, http.StatusUnprocessableEntity, "the export of 1 matching change is over"},
 		{"a filter brings it under", "?kind=update", 300, 0, time.Minute, http.StatusOK, ""},
-				// The first read takes 200 ms, the second outlasts the 300 ms.
+		// The first read takes 200 ms, the second outlasts the 300 ms.
 		{"too slow", "", size, 200 * time.Millisecond, 300 * time.Millisecond, http.StatusUnprocessableEntity,
 			"the export was not read within 300ms (10 matching changes read so far); narrow it with filters"},
 		{"too slow and too large", "", 200, 200 * time.Millisecond, 300 * time.Millisecond, http.StatusUnprocessableEntity,

@@ -8,9 +8,13 @@ import (
 	"dirsync/internal/domain"
 )
 
-// CodeMethodNotAllowed answers a known path called with a method it does
-// not serve. It is the one code the HTTP layer adds to domain's.
-const CodeMethodNotAllowed = "method_not_allowed"
+// The codes the HTTP layer adds to domain's: a known path called with a
+// method it does not serve, and a request whose Accept allows none of the
+// route's representations.
+const (
+	CodeMethodNotAllowed = "method_not_allowed"
+	CodeNotAcceptable    = "not_acceptable"
+)
 
 // statusByCode is the one place mapping error codes to HTTP statuses.
 var statusByCode = map[string]int{
@@ -19,6 +23,7 @@ var statusByCode = map[string]int{
 	domain.EForbidden:       http.StatusForbidden,
 	domain.ENotFound:        http.StatusNotFound,
 	CodeMethodNotAllowed:    http.StatusMethodNotAllowed,
+	CodeNotAcceptable:       http.StatusNotAcceptable,
 	domain.EConflict:        http.StatusConflict,
 	domain.EGone:            http.StatusGone,
 	domain.ETooLarge:        http.StatusRequestEntityTooLarge,

@@ -134,6 +134,11 @@ type Handler struct {
 	// tests shorten them).
 	searchTimeout time.Duration
 	namesTimeout  time.Duration
+	// The CSV export's bounds (MaxExportBytes, ExportTimeout; tests
+	// shorten them).
+	exportMaxBytes int
+	exportTimeout  time.Duration
+	exportPageSize int
 }
 
 // routeFunc handles one route for an authorised caller. A returned error is
@@ -155,6 +160,10 @@ func New(deps Deps, opts Options, functions ...Function) (*Handler, error) {
 
 		searchTimeout: groupSearchTimeout,
 		namesTimeout:  scopeNamesTimeout,
+
+		exportMaxBytes: MaxExportBytes,
+		exportTimeout:  ExportTimeout,
+		exportPageSize: exportPageSize,
 	}
 	if opts.ClaimNames.Tenant != "" {
 		h.names.Tenant = opts.ClaimNames.Tenant

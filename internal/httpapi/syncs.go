@@ -181,44 +181,72 @@ func (h *Handler) progressIfAny(ctx context.Context, tenant, id string) (*domain
 	return p, err
 }
 
+// changeFilters are the query parameters filtering a sync's changes.
+var changeFilters = []string{"objectType", "kind", "outcome", "q", "excluded"}
+
+// listChanges answers a page of a sync's changes as JSON, or (Accept:
+// text/csv) every matching change as a CSV file.
 func (h *Handler) listChanges(w http.ResponseWriter, r *http.Request, c auth.Claims) error {
+	// Caches must key the answer on Accept too.
+	w.Header().Add("Vary", "Accept")
+	rep, err := negotiate(r.Header.Values("Accept"))
+	if err != nil {
+		return err
+	}
 	id, err := h.syncIDParam(r)
 	if err != nil {
 		return err
 	}
-	q, err := parseQuery(r.URL.RawQuery, withPaging("objectType", "kind", "outcome", "q", "excluded")...)
+	q, err := parseQuery(r.URL.RawQuery, withPaging(changeFilters...)...)
 	if err != nil {
 		return err
+	}
+	f, err := q.changeFilter()
+	if err != nil {
+		return err
+	}
+	if rep == asCSV {
+		for _, name := range pagingParams {
+			if _, ok := q[name]; ok {
+				return domain.Errorf(domain.EInvalid, "%s: does not apply to the CSV export, which holds every matching change", name)
+			}
+		}
+		return h.exportChanges(w, r, c, id, f)
 	}
 	page, err := q.page()
 	if err != nil {
 		return err
 	}
-	var f domain.ChangeFilter
-	ot, err := q.enum("objectType", objectTypes...)
-	if err != nil {
-		return err
-	}
-	kind, err := q.enum("kind", changeKinds...)
-	if err != nil {
-		return err
-	}
-	if f.Outcome, err = q.enum("outcome", outcomes...); err != nil {
-		return err
-	}
-	if f.Q, err = q.text("q"); err != nil {
-		return err
-	}
-	if f.Excluded, err = q.boolean("excluded"); err != nil {
-		return err
-	}
-	f.ObjectType, f.Kind = domain.ObjectType(ot), domain.ChangeKind(kind)
 	changes, next, err := h.deps.Syncs.ListChanges(r.Context(), c.TenantID, id, f, page)
 	if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, newList(viewsOf(changes, newChangeView), next))
 	return nil
+}
+
+// changeFilter reads the filters of a change listing.
+func (q queryParams) changeFilter() (domain.ChangeFilter, error) {
+	var f domain.ChangeFilter
+	ot, err := q.enum("objectType", objectTypes...)
+	if err != nil {
+		return f, err
+	}
+	kind, err := q.enum("kind", changeKinds...)
+	if err != nil {
+		return f, err
+	}
+	if f.Outcome, err = q.enum("outcome", outcomes...); err != nil {
+		return f, err
+	}
+	if f.Q, err = q.text("q"); err != nil {
+		return f, err
+	}
+	if f.Excluded, err = q.boolean("excluded"); err != nil {
+		return f, err
+	}
+	f.ObjectType, f.Kind = domain.ObjectType(ot), domain.ChangeKind(kind)
+	return f, nil
 }
 
 // getProgress reads the counter (one GetItem). A sync without a counter

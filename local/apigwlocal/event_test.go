@@ -229,6 +229,13 @@ func TestFunctionResponses(t *testing.T) {
 			200, map[string][]string{"Set-Cookie": {"a=1; Path=/", "b=2; HttpOnly"}}, ""},
 		{"base64 body", `{"statusCode":200,"headers":{"content-type":"image/png"},"isBase64Encoded":true,"body":"AP8QUE5HgA=="}`,
 			200, map[string][]string{"Content-Type": {"image/png"}}, "\x00\xff\x10PNG\x80"},
+		// The changes export: a CSV file as text, or in base64 when that is
+		// shorter (lambdahttp), with its file name.
+		{"csv as text", `{"statusCode":200,"headers":{"content-type":"text/csv; charset=utf-8","content-disposition":"attachment; filename=\"sync-s1-changes.csv\"","vary":"Accept"},"body":"seq,name\r\n1,\"Zoë \"\"Z\"\", A\"\r\n"}`,
+			200, map[string][]string{"Content-Type": {"text/csv; charset=utf-8"}, "Content-Disposition": {`attachment; filename="sync-s1-changes.csv"`}, "Vary": {"Accept"}},
+			"seq,name\r\n1,\"Zoë \"\"Z\"\", A\"\r\n"},
+		{"csv in base64", `{"statusCode":200,"headers":{"content-type":"text/csv; charset=utf-8"},"isBase64Encoded":true,"body":"PCY+LCc9MQ0K"}`,
+			200, map[string][]string{"Content-Type": {"text/csv; charset=utf-8"}}, "<&>,'=1\r\n"},
 		{"no body", `{"statusCode":204}`, 204, nil, ""},
 		{"no content type is not sniffed", `{"statusCode":200,"body":"<html></html>"}`,
 			200, map[string][]string{"Content-Type": nil}, "<html></html>"},

@@ -26,7 +26,7 @@
 //
 // Exits 0 when every step passed, 1 with the failing step's message otherwise.
 
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -52,7 +52,7 @@ const chromiumArgs = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-
 const stepTimeout = 20000;
 // The screenshots, numbered in the order of the flow at every width.
 const shotNames = ['signin', 'connection-form', 'connection-tested', 'preview', 'update-fields', 'deactivations',
-  'exclude', 'always-ignore', 'dialog', 'progress-running', 'progress-done', 'users', 'history', 'undo', 'undo-done', 'scope-picker', 'scope-chosen', 'signed-out'];
+  'exclude', 'always-ignore', 'download', 'dialog', 'progress-running', 'progress-done', 'users', 'history', 'undo', 'undo-done', 'scope-picker', 'scope-chosen', 'signed-out'];
 
 class StepError extends Error {}
 
@@ -71,6 +71,39 @@ async function api(token, path) {
   if (!res.ok) throw new StepError(`API ${path} answered ${res.status}: ${JSON.stringify(body)}`);
   return body;
 }
+
+/** parseCSV reads RFC 4180 text (quoted cells, doubled quotes, CRLF) into rows of cells. */
+function parseCSV(csv) {
+  const rows = [];
+  let row = [];
+  let cell = '';
+  let quoted = false;
+  for (let i = 0; i < csv.length; i += 1) {
+    const c = csv[i];
+    if (quoted) {
+      if (c === '"' && csv[i + 1] === '"') { cell += '"'; i += 1; } else if (c === '"') quoted = false;
+      else cell += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ',') { row.push(cell); cell = ''; } else if (c === '\r' && csv[i + 1] === '\n') {
+      row.push(cell); rows.push(row); row = []; cell = ''; i += 1;
+    } else cell += c;
+  }
+  check(cell === '' && row.length === 0, 'the CSV does not end with CRLF');
+  return rows;
+}
+
+/** apiCount pages through a change listing to count every change it holds. */
+async function apiCount(token, path) {
+  let n = 0;
+  for (let cursor = ''; ;) {
+    const page = await api(token, `${path}&limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+    n += page.items.length;
+    if (!page.nextCursor) return n;
+    cursor = page.nextCursor;
+  }
+}
+
+const csvHeader = 'seq,objectType,kind,email,displayName,externalId,targetId,fields,reason,excluded,outcome,outcomeReason';
 
 const text = (locator) => locator.innerText({ timeout: stepTimeout }).then((t) => t.replace(/\s+/g, ' ').trim());
 const number = (s) => Number(String(s).replace(/[^0-9.]/g, ''));
@@ -342,6 +375,46 @@ async function run(width, index) {
       // The status sentence above the row, its buttons beside it.
       await page.locator('#change-status').evaluate((el) => el.scrollIntoView({ block: 'start' }));
       await snap('always-ignore');
+    });
+
+    await step('download-csv', async () => {
+      // The Added tab's CSV holds every included add, on as many pages as
+      // the API has; with a search, the matching ones.
+      await page.locator('#tab-add').click();
+      await page.locator('#change-panel[aria-labelledby="tab-add"][aria-busy="false"]').waitFor();
+      const download = async () => {
+        const [file] = await Promise.all([
+          page.waitForEvent('download'),
+          page.getByRole('button', { name: 'Download CSV' }).click(),
+        ]);
+        const path = join(dir, file.suggestedFilename());
+        await file.saveAs(path);
+        await page.locator('#change-download-status').filter({ hasText: 'Downloaded' }).waitFor();
+        const rows = parseCSV(readFileSync(path, 'utf8'));
+        check(rows.length > 0 && rows[0].join(',') === csvHeader, `the CSV's header is ${JSON.stringify(rows[0])}`);
+        check(rows.every((r) => r.length === 12), 'a CSV row has not 12 cells');
+        return { name: file.suggestedFilename(), rows: rows.slice(1) };
+      };
+      const all = await download();
+      const want = await apiCount(token, `/v1/syncs/${sync.id}/changes?objectType=user&kind=add&excluded=false`);
+      check(all.rows.length === want, `the Added CSV has ${all.rows.length} rows, the API lists ${want}`);
+      check(all.rows.every((r) => r[1] === 'user' && r[2] === 'add' && r[9] === 'false'), 'the Added CSV holds other changes');
+      check(all.name === `sync-${sync.id}-add.csv`, `the file is named ${all.name}`);
+      // The search text goes with the download.
+      const q = all.rows[0][4].split(' ')[0].replace(/^'/, '');
+      await page.getByLabel('Search by name or email').first().fill(q);
+      await page.locator('#change-search').getByRole('button', { name: 'Search' }).click();
+      await page.locator('#change-status').filter({ hasText: 'matching' }).waitFor();
+      const found = await download();
+      const wantFound = await apiCount(token, `/v1/syncs/${sync.id}/changes?objectType=user&kind=add&excluded=false&q=${encodeURIComponent(q)}`);
+      check(found.rows.length === wantFound && found.rows.length >= 1 && found.rows.length <= all.rows.length,
+        `the CSV of the search "${q}" has ${found.rows.length} rows, the API lists ${wantFound}`);
+      check(await page.getByRole('button', { name: 'Download CSV' }).isEnabled(), 'the button stays busy');
+      await page.locator('#change-search').evaluate((el) => el.scrollIntoView({ block: 'start' }));
+      await snap('download');
+      await page.getByLabel('Search by name or email').first().fill('');
+      await page.locator('#change-search').getByRole('button', { name: 'Search' }).click();
+      await page.locator('#change-status').filter({ hasText: /^Showing [0-9]/ }).waitFor();
     });
 
     await step('dialog', async () => {

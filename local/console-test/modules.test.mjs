@@ -131,6 +131,25 @@ describe('Api', () => {
     });
   }
 
+  it('exports changes as CSV text, asking for text/csv with the filters and no paging', async () => {
+    let seen;
+    const csv = 'seq,objectType\r\n1,user\r\n';
+    const api = new Api('', () => 'tok', async (url, init) => {
+      seen = { url, init };
+      return new Response(csv, { status: 200, headers: { 'Content-Type': 'text/csv; charset=utf-8' } });
+    });
+    assert.equal(await api.exportChanges('s1', { objectType: 'user', kind: 'add', excluded: false, q: '' }), csv);
+    assert.equal(seen.url, '/v1/syncs/s1/changes?objectType=user&kind=add&excluded=false');
+    assert.equal(seen.init.headers.Accept, 'text/csv');
+    assert.equal(seen.init.headers.Authorization, 'Bearer tok');
+  });
+
+  it('a refused export is an ApiError the admin can read', async () => {
+    const api = new Api('', () => 'tok', respond(422, { error: { code: 'unprocessable', message: 'the export of 50000 matching changes is over the 4 MiB a CSV export may hold' } }));
+    await assert.rejects(api.exportChanges('s1', {}), (e) => e instanceof ApiError && e.status === 422 &&
+      /too many changes to export/.test(describeError(e, { unprocessable: 'There are too many changes to export at once.' })) && /50000 matching changes/.test(describeError(e)));
+  });
+
   it('a failed fetch is a NetworkError', async () => {
     const api = new Api('', () => 'tok', async () => { throw new TypeError('fetch failed'); });
     await assert.rejects(api.listUsers({ limit: 5 }), NetworkError);

@@ -24,7 +24,7 @@ export class NetworkError extends Error {
 // page, an empty body).
 const codeByStatus = {
   400: 'bad_request', 401: 'unauthorized', 403: 'forbidden', 404: 'not_found',
-  405: 'method_not_allowed', 409: 'conflict', 410: 'gone', 413: 'payload_too_large',
+  405: 'method_not_allowed', 406: 'not_acceptable', 409: 'conflict', 410: 'gone', 413: 'payload_too_large',
   422: 'unprocessable', 429: 'too_many_requests',
 };
 
@@ -36,6 +36,7 @@ const sentences = {
   forbidden: 'Your account is not an administrator of this organisation, so it cannot import users.',
   not_found: 'This item no longer exists (or belongs to another organisation).',
   method_not_allowed: 'The service does not offer this action. The page may be out of date: reload it.',
+  not_acceptable: 'The service cannot answer in the form this page asked for. The page may be out of date: reload it.',
   conflict: 'This cannot be done right now because the import is in another state.',
   gone: 'This preview has expired. Start a new import to see the current changes.',
   payload_too_large: 'What was sent is too large for the service.',
@@ -96,7 +97,18 @@ export class Api {
   }
 
   async request(method, path, body) {
-    const headers = { Accept: 'application/json', Authorization: `Bearer ${this.token()}` };
+    const { text } = await this.send(method, path, body, 'application/json');
+    try {
+      return text ? JSON.parse(text) : null;
+    } catch {
+      return null;
+    }
+  }
+
+  // send makes a request and returns the answer's text and headers, or
+  // throws the error the answer (in the API's error shape) says.
+  async send(method, path, body, accept) {
+    const headers = { Accept: accept, Authorization: `Bearer ${this.token()}` };
     const init = { method, headers, cache: 'no-store' };
     if (body !== undefined) {
       headers['Content-Type'] = 'application/json';
@@ -109,20 +121,18 @@ export class Api {
       throw new NetworkError(e);
     }
     const text = await res.text().catch(() => '');
-    let data = null;
-    if (text) {
+    if (!res.ok) {
+      let data = null;
       try {
-        data = JSON.parse(text);
+        data = text ? JSON.parse(text) : null;
       } catch {
         data = null;
       }
-    }
-    if (!res.ok) {
       const e = data && data.error;
       throw new ApiError(res.status, (e && e.code) || codeByStatus[res.status] || (res.status >= 500 ? 'internal' : 'error'),
         (e && e.message) || '');
     }
-    return data;
+    return { text, headers: res.headers };
   }
 
   getConnection() { return this.request('GET', '/v1/connection'); }
@@ -133,6 +143,11 @@ export class Api {
   listSyncs(params) { return this.request('GET', `/v1/syncs${query(params)}`); }
   getSync(id) { return this.request('GET', `/v1/syncs/${encodeURIComponent(id)}`); }
   listChanges(id, params) { return this.request('GET', `/v1/syncs/${encodeURIComponent(id)}/changes${query(params)}`); }
+  /** exportChanges is every change matching params as CSV text (no limit or cursor). */
+  async exportChanges(id, params) {
+    const { text } = await this.send('GET', `/v1/syncs/${encodeURIComponent(id)}/changes${query(params)}`, undefined, 'text/csv');
+    return text;
+  }
   setExcluded(id, seq, excluded) {
     return this.request('PATCH', `/v1/syncs/${encodeURIComponent(id)}/changes/${encodeURIComponent(seq)}`, { excluded });
   }

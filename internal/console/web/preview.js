@@ -65,9 +65,11 @@ export class PreviewView {
     $('change-search').addEventListener('submit', (e) => {
       e.preventDefault();
       this.q = $('change-q').value.trim();
+      $('change-download-status').textContent = '';
       this.pager.reset();
       this.loadChanges();
     });
+    $('change-download').addEventListener('click', () => this.download());
   }
 
   buildTabs() {
@@ -106,6 +108,7 @@ export class PreviewView {
       if (on && focus) b.focus();
     }
     this.panel.setAttribute('aria-labelledby', `tab-${id}`);
+    $('change-download-status').textContent = ''; // it spoke of another tab's file
     this.pager.reset();
     this.loadChanges();
   }
@@ -281,6 +284,41 @@ export class PreviewView {
       status.textContent = `The changes could not be loaded. ${describeError(e, { gone: 'This preview has expired.' })}`;
     } finally {
       if (seq === this.loadSeq) this.panel.setAttribute('aria-busy', 'false');
+    }
+  }
+
+  /**
+   * download saves the current tab's changes (with the search applied) as
+   * the API's CSV: fetched with the token, then handed to the browser as a
+   * file, since a plain link could not carry the bearer token.
+   */
+  async download() {
+    if (!this.sync) return;
+    const tab = tabs.find((t) => t.id === this.active);
+    const button = $('change-download');
+    const status = $('change-download-status');
+    const what = `the ${tab.label} tab${this.q ? ` matching “${this.q}”` : ''}`;
+    setBusy(button, true);
+    status.textContent = `Preparing the CSV of ${what}…`;
+    try {
+      const csv = await this.api.exportChanges(this.sync.id, { ...tab.filter, q: this.q });
+      const name = `sync-${this.sync.id}-${tab.id}${this.q ? '-search' : ''}.csv`;
+      const url = URL.createObjectURL(new Blob([csv], { type: 'text/csv;charset=utf-8' }));
+      const link = h('a', { href: url, download: name, hidden: true });
+      document.body.append(link);
+      link.click();
+      link.remove();
+      // The browser reads the blob after the click returns.
+      setTimeout(() => URL.revokeObjectURL(url), 60_000);
+      status.textContent = `Downloaded ${name}: the changes of ${what}.`;
+    } catch (e) {
+      if (this.app.handleAuthError(e)) return;
+      status.textContent = `The CSV could not be downloaded. ${describeError(e, {
+        unprocessable: 'There are too many changes to export at once: narrow the export with the search, or download one tab at a time.',
+        gone: 'This preview has expired.',
+      })}`;
+    } finally {
+      setBusy(button, false);
     }
   }
 

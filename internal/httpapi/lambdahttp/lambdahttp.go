@@ -133,7 +133,10 @@ func (w *responseWriter) Write(b []byte) (int, error) {
 
 // response converts the recorded response. Set-Cookie goes to Cookies, the
 // other headers are joined with commas as payload format 2.0 expects, and a
-// body that is not UTF-8 text is base64-encoded.
+// body that is not UTF-8 text, or whose JSON escaping would be longer than
+// base64 (a third more), is base64-encoded: Lambda's 6 MB response limit
+// counts the escaped body, so a text body of n bytes never costs more
+// than 4n/3.
 func (w *responseWriter) response(method string) events.APIGatewayV2HTTPResponse {
 	resp := events.APIGatewayV2HTTPResponse{StatusCode: w.status, Headers: map[string]string{}}
 	if !w.wroteHeader {
@@ -150,13 +153,31 @@ func (w *responseWriter) response(method string) events.APIGatewayV2HTTPResponse
 		return resp
 	}
 	body := w.body.Bytes()
-	if isText(w.header.Get("Content-Type")) && utf8.Valid(body) {
+	if isText(w.header.Get("Content-Type")) && utf8.Valid(body) && escapedLen(body) <= base64.StdEncoding.EncodedLen(len(body)) {
 		resp.Body = string(body)
 	} else if len(body) > 0 {
 		resp.Body = base64.StdEncoding.EncodeToString(body)
 		resp.IsBase64Encoded = true
 	}
 	return resp
+}
+
+// escapedLen bounds the length of body as a JSON string's contents: the
+// two-byte escapes, \u00XX for other control bytes, and for <, >, & and
+// U+2028/U+2029 too (encoders may escape them).
+func escapedLen(body []byte) int {
+	n := len(body)
+	for i, c := range body {
+		switch {
+		case c == '"' || c == '\\' || c == '\b' || c == '\f' || c == '\n' || c == '\r' || c == '\t':
+			n++
+		case c < 0x20 || c == '<' || c == '>' || c == '&':
+			n += 5
+		case c == 0xE2 && i+2 < len(body) && body[i+1] == 0x80 && (body[i+2] == 0xA8 || body[i+2] == 0xA9):
+			n += 3
+		}
+	}
+	return n
 }
 
 func isText(contentType string) bool {

@@ -202,6 +202,9 @@ func TestResponseBodies(t *testing.T) {
 		{"json that is not UTF-8", "GET", "application/json", "\xff", base64.StdEncoding.EncodeToString([]byte("\xff")), true},
 		{"empty", "GET", "application/octet-stream", "", "", false},
 		{"head drops the body", "HEAD", "application/json", `{"a":1}`, "", false},
+		{"csv", "GET", "text/csv; charset=utf-8", "seq,email\r\n1,\"Ada, L\"\r\n", "seq,email\r\n1,\"Ada, L\"\r\n", false},
+		// Escaped as JSON, these would cost more than base64's third.
+		{"text mostly escapes", "GET", "text/csv", "<&>\r\n", base64.StdEncoding.EncodeToString([]byte("<&>\r\n")), true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -217,6 +220,49 @@ func TestResponseBodies(t *testing.T) {
 				t.Fatalf("got %d %q base64=%v", resp.StatusCode, resp.Body, resp.IsBase64Encoded)
 			}
 		})
+	}
+}
+
+// TestLargestExportFitsLambda holds the CSV export's limit to Lambda's
+// 6 MB response, whatever the characters: the response document
+// (headers and all) as aws-lambda-go encodes it.
+func TestLargestExportFitsLambda(t *testing.T) {
+	const lambdaMax = 6_000_000 // 6 MB, the lower reading of Lambda's quota
+	for name, unit := range map[string]string{
+		"ascii":           "abcdefgh",
+		"quotes and ends": "\"\"\"\r\n\"\"\"",
+		"html escapes":    "<<&&>><<",
+		"control bytes":   "\x01\x02\x03\x04",
+		"line separators": "\u2028\u2029",
+		"non-ASCII":       "Zoë李",
+	} {
+		body := strings.Repeat(unit, httpapi.MaxExportBytes/len(unit))
+		h := Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+			w.Header().Set("Content-Disposition", `attachment; filename="sync-`+strings.Repeat("x", 64)+`-changes.csv"`)
+			w.Header().Set("X-Request-Id", strings.Repeat("r", 64))
+			_, _ = io.WriteString(w, body)
+		}), auth.DefaultClaimNames())
+		resp, err := h(context.Background(), event("GET", "/x", ""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc, err := json.Marshal(resp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(doc) > lambdaMax {
+			t.Errorf("%s: %d bytes of CSV are a %d-byte Lambda response, over %d", name, len(body), len(doc), lambdaMax)
+		}
+		got := []byte(resp.Body)
+		if resp.IsBase64Encoded {
+			if got, err = base64.StdEncoding.DecodeString(resp.Body); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if string(got) != body {
+			t.Errorf("%s: body altered", name)
+		}
 	}
 }
 

@@ -51,6 +51,18 @@ func syncEvents(t *testing.T, st *Stack, syncID string) []lifecycleEvent {
 	return out
 }
 
+// syncEventsOnce waits until sync syncID has at least n events: a sync's
+// state is readable before the function that changed it published.
+func syncEventsOnce(t *testing.T, st *Stack, syncID string, n int) []lifecycleEvent {
+	t.Helper()
+	var evs []lifecycleEvent
+	waitUntil(t, fmt.Sprintf("sync %s has %d lifecycle events", syncID, n), func() bool {
+		evs = syncEvents(t, st, syncID)
+		return len(evs) >= n
+	})
+	return evs
+}
+
 func eventTypes(evs []lifecycleEvent) []string {
 	var out []string
 	for _, ev := range evs {
@@ -133,7 +145,7 @@ func TestLifecycleEventsOfAPreviewAndItsApply(t *testing.T) {
 	if sy.Status != string(domain.SyncPreviewReady) || sy.Counts.Users.Deactivate != 30 {
 		t.Fatalf("preview %s %+v", sy.Status, sy.Counts)
 	}
-	evs := syncEvents(t, stack, sy.ID)
+	evs := syncEventsOnce(t, stack, sy.ID, 2)
 	if got, want := eventTypes(evs), []string{"Preview Ready", "Safeguard Tripped"}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("events %v, want %v", got, want)
 	}
@@ -158,7 +170,7 @@ func TestLifecycleEventsOfAPreviewAndItsApply(t *testing.T) {
 	if p.Status != string(domain.SyncCompleted) {
 		t.Fatalf("apply %+v", p)
 	}
-	evs = syncEvents(t, stack, sy.ID)
+	evs = syncEventsOnce(t, stack, sy.ID, 3)
 	if got, want := eventTypes(evs), []string{"Preview Ready", "Safeguard Tripped", "Sync Completed"}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("events %v, want %v", got, want)
 	}
@@ -186,7 +198,7 @@ func TestFailedPreviewAnnouncesItsCode(t *testing.T) {
 	if sy.Status != string(domain.SyncPreviewFailed) || sy.Error == nil || sy.Error.Code != domain.SyncErrSourceRead {
 		t.Fatalf("preview %s %+v", sy.Status, sy.Error)
 	}
-	evs := syncEvents(t, stack, sy.ID)
+	evs := syncEventsOnce(t, stack, sy.ID, 1)
 	if got := eventTypes(evs); !reflect.DeepEqual(got, []string{"Preview Failed"}) {
 		t.Fatalf("events %v, want [Preview Failed]", got)
 	}

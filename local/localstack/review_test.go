@@ -60,18 +60,18 @@ func (c *client) groupMemberTotal() (groups, members int) {
 // the count the preview showed after the exclusions.
 func TestExcludeThenConfirmAppliesOnlyTheIncluded(t *testing.T) {
 	ctx := context.Background()
-	c := adminOf(t, "soylent")
-	dir := fakeentra.Generate(fakeentra.Spec{TenantID: "c0ffee00-5017-4e17-9a00-00000000beef", Domain: "soylent.onmicrosoft.com", Seed: 31, Users: 200})
+	c := adminOf(t, "exclusion-review")
+	dir := fakeentra.Generate(fakeentra.Spec{TenantID: "c0ffee00-5017-4e17-9a00-00000000beef", Domain: "exclusion-review.onmicrosoft.com", Seed: 31, Users: 200})
 	// 30 linked users the directory no longer has: deactivating all of them
 	// trips both the 20 % and the 25-user safeguards.
 	var gone []domain.User
 	for i := 0; i < 30; i++ {
 		gone = append(gone, domain.User{PlatformUser: domain.PlatformUser{
-			Email: fmt.Sprintf("left%02d@soylent.example", i), Source: domain.SourceEntra,
+			Email: fmt.Sprintf("left%02d@exclusion-review.example", i), Source: domain.SourceEntra,
 			ExternalID: fmt.Sprintf("00000000-0000-4000-8000-%012d", i), ExternalTenantID: dir.ID,
 		}})
 	}
-	if err := stack.Store.SeedUsers(ctx, "soylent", gone); err != nil {
+	if err := stack.Store.SeedUsers(ctx, "exclusion-review", gone); err != nil {
 		t.Fatal(err)
 	}
 	connectTenant(t, c, dir, `{"deactivateMissing":true,"deactivationThreshold":{"percent":20,"count":25}}`)

@@ -86,7 +86,7 @@ func TestWorkerCrashingTwiceEndsInOnFailure(t *testing.T) {
 		t.Fatalf("after two crashes: %s %+v, want PREVIEW_FAILED worker_lost naming Runtime.ExitError", sy.Status, sy.Error)
 	}
 	// Finalize, which ended it, announced it, with the code only.
-	evs := syncEvents(t, stack, started.ID)
+	evs := syncEventsOnce(t, stack, started.ID, 1)
 	if len(evs) != 1 || evs[0].DetailType != "Preview Failed" || evs[0].Detail.Error == nil || evs[0].Detail.Error.Code != domain.SyncErrWorkerLost ||
 		bytes.Contains(evs[0].raw, []byte("Runtime.ExitError")) {
 		t.Errorf("events after OnFailure: %v, want one Preview Failed worker_lost", eventTypes(evs))

@@ -205,12 +205,22 @@ func (s *Store) BatchChanges(ctx context.Context, tenant, syncID string, b *doma
 		},
 		ConsistentRead: aws.Bool(true),
 	}
+	out, err := s.queryChanges(ctx, pk, in)
+	if err != nil {
+		return nil, fmt.Errorf("store: batch changes: %w", err)
+	}
+	return out, nil
+}
+
+// queryChanges runs a query of change items to its end and returns the
+// changes with the member references of their group changes.
+func (s *Store) queryChanges(ctx context.Context, pk string, in *dynamodb.QueryInput) ([]domain.Change, error) {
 	var out []domain.Change
 	withMembers := map[int]int{} // seq -> index in out
 	for {
 		qo, err := s.db.Query(ctx, in)
 		if err != nil {
-			return nil, fmt.Errorf("store: batch changes: %w", err)
+			return nil, err
 		}
 		for _, it := range qo.Items {
 			c, err := changeFromItem(it)

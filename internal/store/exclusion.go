@@ -182,30 +182,9 @@ func (s *Store) AppliedChanges(ctx context.Context, tenant, syncID string) ([]do
 		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": avS(pk), ":c": avS("C#"), ":applied": avS(domain.OutcomeApplied)},
 		ConsistentRead:            aws.Bool(true),
 	}
-	var out []domain.Change
-	withMembers := map[int]int{}
-	for {
-		qo, err := s.db.Query(ctx, in)
-		if err != nil {
-			return nil, fmt.Errorf("store: applied changes of %s: %w", syncID, err)
-		}
-		for _, it := range qo.Items {
-			c, err := changeFromItem(it)
-			if err != nil {
-				return nil, fmt.Errorf("store: applied changes of %s: %w", syncID, err)
-			}
-			if getN(it, "mch") > 0 {
-				withMembers[c.Seq] = len(out)
-			}
-			out = append(out, c)
-		}
-		if len(qo.LastEvaluatedKey) == 0 {
-			break
-		}
-		in.ExclusiveStartKey = qo.LastEvaluatedKey
-	}
-	if err := s.loadMembers(ctx, pk, out, withMembers); err != nil {
-		return nil, err
+	out, err := s.queryChanges(ctx, pk, in)
+	if err != nil {
+		return nil, fmt.Errorf("store: applied changes of %s: %w", syncID, err)
 	}
 	return out, nil
 }

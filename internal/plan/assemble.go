@@ -96,36 +96,70 @@ func (c *computation) buildUserChanges(changes []domain.Change) {
 
 // linkMemberships records on each user change the group changes whose
 // membership changes name the user (by platform id, or by Entra id for a
-// user the plan adds), so excluding the user can drop them with it. The
-// index is over the membership changes, not the users: a plan of a
-// million users with few membership changes builds a small one.
+// user the plan adds), so excluding the user can drop them with it. One
+// map from the users' ids to their changes, then two passes over the
+// membership references (count, then fill one shared array): a million
+// references cost a few map lookups each and two allocations in all.
+// Platform ids and Entra object ids never look alike, so one map holds
+// both.
 func linkMemberships(changes []domain.Change) {
-	byRef := map[domain.MemberRef][]domain.MembershipOf{}
+	refs := 0
 	for i := range changes {
-		g := &changes[i]
-		if g.ObjectType != domain.ObjectGroup {
-			continue
-		}
-		for _, r := range g.MembersAdded {
-			byRef[r] = append(byRef[r], domain.MembershipOf{Group: g.Seq})
-		}
-		for _, r := range g.MembersRemoved {
-			byRef[r] = append(byRef[r], domain.MembershipOf{Group: g.Seq, Remove: true})
+		if g := &changes[i]; g.ObjectType == domain.ObjectGroup {
+			refs += len(g.MembersAdded) + len(g.MembersRemoved)
 		}
 	}
-	if len(byRef) == 0 {
+	if refs == 0 {
 		return
 	}
+	byID := make(map[string]int32, len(changes))
 	for i := range changes {
 		c := &changes[i]
 		if c.ObjectType != domain.ObjectUser || c.Kind == domain.KindSkip {
 			continue
 		}
 		if c.TargetID != "" {
-			c.MemberOf = append(c.MemberOf, byRef[domain.MemberRef{UserID: c.TargetID}]...)
+			byID[c.TargetID] = int32(i)
 		}
 		if c.Kind == domain.KindAdd && c.Subject.ExternalID != "" {
-			c.MemberOf = append(c.MemberOf, byRef[domain.MemberRef{ExternalID: c.Subject.ExternalID}]...)
+			byID[c.Subject.ExternalID] = int32(i)
 		}
 	}
+	userOf := func(r domain.MemberRef) (int32, bool) {
+		if r.UserID != "" {
+			i, ok := byID[r.UserID]
+			return i, ok
+		}
+		i, ok := byID[r.ExternalID]
+		return i, ok
+	}
+	counts := make([]int32, len(changes))
+	forRefs := func(fn func(u int32, m domain.MembershipOf)) {
+		for i := range changes {
+			g := &changes[i]
+			if g.ObjectType != domain.ObjectGroup {
+				continue
+			}
+			for _, r := range g.MembersAdded {
+				if u, ok := userOf(r); ok {
+					fn(u, domain.MembershipOf{Group: g.Seq})
+				}
+			}
+			for _, r := range g.MembersRemoved {
+				if u, ok := userOf(r); ok {
+					fn(u, domain.MembershipOf{Group: g.Seq, Remove: true})
+				}
+			}
+		}
+	}
+	total := 0
+	forRefs(func(u int32, _ domain.MembershipOf) { counts[u]++; total++ })
+	all := make([]domain.MembershipOf, 0, total)
+	for i := range changes {
+		if n := int(counts[i]); n > 0 {
+			changes[i].MemberOf = all[len(all) : len(all) : len(all)+n]
+			all = all[:len(all)+n]
+		}
+	}
+	forRefs(func(u int32, m domain.MembershipOf) { changes[u].MemberOf = append(changes[u].MemberOf, m) })
 }

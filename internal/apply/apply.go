@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"dirsync/internal/domain"
+	"dirsync/internal/lifecycle"
 )
 
 // Store is what applying needs from the storage: the syncs with their
@@ -540,37 +541,14 @@ func (s *Service) finish(ctx context.Context, tenant, syncID string, failure *do
 	return sy.Status, nil
 }
 
-// announce publishes the events of a transition already made and records
-// them on the sync. Neither failing fails finalize, which would retry a
-// transition that is done: a failure is logged (the events' types and the
-// error, no detail).
+// announce publishes and records the events of a transition already made.
 func (s *Service) announce(ctx context.Context, evs []domain.Event) {
-	if len(evs) == 0 || s.Events == nil {
+	if s.Events == nil || len(evs) == 0 {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), announceTimeout)
-	defer cancel()
 	d := evs[0].Detail
-	log := s.logger().With("tenant_id", d.TenantID, "sync_id", d.SyncID)
-	types := make([]string, 0, len(evs))
-	recs := make([]domain.SyncEvent, 0, len(evs))
-	for _, ev := range evs {
-		types = append(types, string(ev.Type))
-		recs = append(recs, domain.SyncEvent{Type: ev.Type, Time: ev.Time})
-	}
-	if err := s.Events.Publish(ctx, evs); err != nil {
-		log.Error("lifecycle events not published", "events", types, "error", err.Error())
-		return
-	}
-	if err := s.Store.RecordEvents(ctx, d.TenantID, d.SyncID, recs); err != nil {
-		log.Warn("lifecycle events published but not recorded on the sync", "events", types, "error", err.Error())
-		return
-	}
-	log.Info("lifecycle events published", "events", types)
+	lifecycle.Announce(ctx, s.Events, s.Store, evs, s.logger().With("tenant_id", d.TenantID, "sync_id", d.SyncID))
 }
-
-// announceTimeout bounds publishing and recording a transition's events.
-const announceTimeout = 10 * time.Second
 
 func (s *Service) logger() *slog.Logger {
 	if s.Logger != nil {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"dirsync/internal/domain"
+	"dirsync/internal/lifecycle"
 )
 
 // Store is what previews need from the storage.
@@ -392,35 +393,13 @@ func (s *Service) failPreview(ctx context.Context, sy *domain.Sync, lease domain
 	return nil
 }
 
-// announce publishes the events of a transition already made and records
-// them on the sync. Neither failing undoes the transition: a failure is
-// logged (the events' types and the error, no detail) and the run goes on.
+// announce publishes and records the events of a transition already made.
 func (s *Service) announce(ctx context.Context, evs []domain.Event, log *slog.Logger) {
-	if len(evs) == 0 || s.Events == nil {
+	if s.Events == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), announceTimeout)
-	defer cancel()
-	types := make([]string, 0, len(evs))
-	recs := make([]domain.SyncEvent, 0, len(evs))
-	for _, ev := range evs {
-		types = append(types, string(ev.Type))
-		recs = append(recs, domain.SyncEvent{Type: ev.Type, Time: ev.Time})
-	}
-	if err := s.Events.Publish(ctx, evs); err != nil {
-		log.Error("lifecycle events not published", "events", types, "error", err.Error())
-		return
-	}
-	if err := s.Store.RecordEvents(ctx, evs[0].Detail.TenantID, evs[0].Detail.SyncID, recs); err != nil {
-		log.Warn("lifecycle events published but not recorded on the sync", "events", types, "error", err.Error())
-		return
-	}
-	log.Info("lifecycle events published", "events", types)
+	lifecycle.Announce(ctx, s.Events, s.Store, evs, log)
 }
-
-// announceTimeout bounds publishing and recording a transition's events,
-// which run even when the work's context ended.
-const announceTimeout = 10 * time.Second
 
 // errOutOfTime ends the work of a worker whose invocation nears its deadline.
 var errOutOfTime = errors.New("preview: the invocation is about to reach its deadline")

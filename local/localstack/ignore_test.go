@@ -60,7 +60,7 @@ func TestIgnoredUsersAreLeftAlone(t *testing.T) {
 		t.Fatalf("preview = %s %+v, want 3 ignored and no deactivation", sy.Status, sy.Counts.Users)
 	}
 	want := map[string]bool{strings.ToLower(newcomer.ID): true, changed.ID: true, goneID: true}
-	for _, ch := range c.reviewedChanges(sy.ID, "&objectType=user") {
+	for _, ch := range c.changes(sy.ID, "&objectType=user") {
 		id := strings.ToLower(ch.Subject.ExternalID)
 		switch {
 		case ch.Reason != nil && *ch.Reason == domain.ReasonIgnoredByAdmin:

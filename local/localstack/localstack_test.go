@@ -158,13 +158,16 @@ type syncBody struct {
 }
 
 type changeBody struct {
-	Seq        int                  `json:"seq"`
-	ObjectType string               `json:"objectType"`
-	Kind       string               `json:"kind"`
-	Subject    domain.Subject       `json:"subject"`
-	TargetID   *string              `json:"targetId"`
-	Fields     []domain.FieldChange `json:"fields"`
-	Reason     *string              `json:"reason"`
+	Seq           int                  `json:"seq"`
+	ObjectType    string               `json:"objectType"`
+	Kind          string               `json:"kind"`
+	Subject       domain.Subject       `json:"subject"`
+	TargetID      *string              `json:"targetId"`
+	Fields        []domain.FieldChange `json:"fields"`
+	Reason        *string              `json:"reason"`
+	Excluded      bool                 `json:"excluded"`
+	Outcome       *string              `json:"outcome"`
+	OutcomeReason *string              `json:"outcomeReason"`
 }
 
 // preview starts a preview and waits until it is no longer PREVIEWING.

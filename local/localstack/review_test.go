@@ -11,31 +11,6 @@ import (
 	"dirsync/local/fakeentra"
 )
 
-type reviewedChange struct {
-	changeBody
-	Excluded bool    `json:"excluded"`
-	Outcome  *string `json:"outcome"`
-}
-
-func (c *client) reviewedChanges(syncID, query string) []reviewedChange {
-	c.t.Helper()
-	var all []reviewedChange
-	for cursor := ""; ; {
-		var page struct {
-			Items      []reviewedChange `json:"items"`
-			NextCursor string           `json:"nextCursor"`
-		}
-		path := "/v1/syncs/" + syncID + "/changes?limit=100" + query + "&cursor=" + cursor
-		if code := c.do("GET", path, nil, &page); code != http.StatusOK {
-			c.t.Fatalf("GET %s = %d", path, code)
-		}
-		all = append(all, page.Items...)
-		if cursor = page.NextCursor; cursor == "" {
-			return all
-		}
-	}
-}
-
 func (c *client) groupMemberTotal() (groups, members int) {
 	c.t.Helper()
 	var page struct {
@@ -82,8 +57,8 @@ func TestExcludeThenConfirmAppliesOnlyTheIncluded(t *testing.T) {
 	if code := c.do("POST", "/v1/syncs/"+sy.ID+"/confirm", `{}`, nil); code != http.StatusUnprocessableEntity {
 		t.Fatalf("confirm of the tripped preview = %d, want 422", code)
 	}
-	all := c.reviewedChanges(sy.ID, "")
-	var deactivations, adds, skips, groups []reviewedChange
+	all := c.changes(sy.ID, "")
+	var deactivations, adds, skips, groups []changeBody
 	for _, ch := range all {
 		switch {
 		case ch.Kind == "deactivate":
@@ -144,7 +119,7 @@ func TestExcludeThenConfirmAppliesOnlyTheIncluded(t *testing.T) {
 	}
 	// One add (with its memberships) and one group, by PATCH; one
 	// deactivation back in.
-	var ch reviewedChange
+	var ch changeBody
 	if code := c.do("PATCH", base+"/changes/"+fmt.Sprint(adds[0].Seq), `{"excluded":true}`, &ch); code != http.StatusOK || !ch.Excluded || ch.Seq != adds[0].Seq {
 		t.Fatalf("PATCH exclude = %d %+v", code, ch)
 	}
@@ -163,11 +138,11 @@ func TestExcludeThenConfirmAppliesOnlyTheIncluded(t *testing.T) {
 	if ready.Counts.Memberships.Add >= sy.Counts.Memberships.Add {
 		t.Fatalf("memberships add %d, want fewer than the %d before the add and the group were excluded", ready.Counts.Memberships.Add, sy.Counts.Memberships.Add)
 	}
-	excluded := c.reviewedChanges(sy.ID, "&excluded=true")
+	excluded := c.changes(sy.ID, "&excluded=true")
 	if len(excluded) != 26 {
 		t.Fatalf("%d changes listed as excluded, want 26", len(excluded))
 	}
-	if inc := c.reviewedChanges(sy.ID, "&excluded=false"); len(inc)+len(excluded) != len(all) {
+	if inc := c.changes(sy.ID, "&excluded=false"); len(inc)+len(excluded) != len(all) {
 		t.Fatalf("%d included + %d excluded, want the plan's %d", len(inc), len(excluded), len(all))
 	}
 
@@ -205,7 +180,7 @@ func TestExcludeThenConfirmAppliesOnlyTheIncluded(t *testing.T) {
 	if inactive != 6 {
 		t.Fatalf("%d users deactivated, want the 6 included", inactive)
 	}
-	for _, applied := range c.reviewedChanges(sy.ID, "&excluded=true") {
+	for _, applied := range c.changes(sy.ID, "&excluded=true") {
 		if applied.Outcome != nil {
 			t.Fatalf("excluded change %d has outcome %s", applied.Seq, *applied.Outcome)
 		}

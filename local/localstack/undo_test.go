@@ -202,7 +202,7 @@ func TestUndoRestoresTheDirectory(t *testing.T) {
 		t.Fatalf("undo preview %+v of sync %+v", undo.Counts, sy.Counts)
 	}
 	conflicted := 0
-	for _, ch := range c.reviewedChanges(undo.ID, "") {
+	for _, ch := range c.changes(undo.ID, "") {
 		if ch.Reason != nil && *ch.Reason == domain.ReasonChangedSinceSync {
 			conflicted++
 			if !strings.EqualFold(ch.Subject.Email, *edited.Mail) {

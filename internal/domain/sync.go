@@ -117,13 +117,18 @@ type Sync struct {
 	Version int64 `json:"-"`
 	// Events are the lifecycle events published for the sync, in order.
 	Events []SyncEvent `json:"-"`
+	// IgnoreVersion and IgnoredUserCount pin the connection's ignored
+	// users the sync started with; the list itself is not copied onto
+	// every sync (Options.IgnoredUsers is empty), the worker reads it.
+	IgnoreVersion    int64 `json:"-"`
+	IgnoredUserCount int   `json:"-"`
 }
 
 // PinnedConnection is the connection the sync was started with.
 func (s *Sync) PinnedConnection() *Connection {
 	return &Connection{
 		TenantID: s.TenantID, DirectoryTenantID: s.DirectoryTenantID, ClientID: s.ClientID,
-		Cloud: s.Cloud, SecretVersion: s.SecretVersion, Options: s.Options,
+		Cloud: s.Cloud, SecretVersion: s.SecretVersion, Options: s.Options, IgnoreVersion: s.IgnoreVersion,
 	}
 }
 
@@ -131,6 +136,8 @@ func (s *Sync) PinnedConnection() *Connection {
 func (s *Sync) PinConnection(conn *Connection) {
 	s.DirectoryTenantID, s.ClientID, s.Cloud = conn.DirectoryTenantID, conn.ClientID, conn.Cloud
 	s.SecretVersion, s.Options = conn.SecretVersion, conn.Options
+	s.IgnoreVersion, s.IgnoredUserCount = conn.IgnoreVersion, len(conn.Options.IgnoredUsers)
+	s.Options.IgnoredUsers = nil
 }
 
 // Tripped reports whether a safeguard of the stored plan tripped.
@@ -180,6 +187,10 @@ type Connection struct {
 	SecretVersion string    `json:"-"`
 	Options       Options   `json:"options"`
 	UpdatedAt     time.Time `json:"updatedAt"`
+	// IgnoreVersion counts the writes of Options.IgnoredUsers, which is
+	// stored apart from the rest of the connection (it can be 10,000 ids):
+	// a sync pins this version instead of the list.
+	IgnoreVersion int64 `json:"-"`
 }
 
 // Outcome of an applied change.

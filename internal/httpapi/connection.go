@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"errors"
 	"net/http"
 	"strings"
 	"unicode"
@@ -16,7 +17,16 @@ type connectionRequest struct {
 	ClientID          string          `json:"clientId"`
 	ClientSecret      *string         `json:"clientSecret"`
 	Cloud             string          `json:"cloud"`
-	Options           *domain.Options `json:"options"`
+	Options           *optionsRequest `json:"options"`
+}
+
+// optionsRequest is the options of PUT /v1/connection. Its IgnoredUsers
+// shadows the embedded one so that leaving the list out (keep the stored
+// one: 10,000 ids do not fit in a 64 KiB body, they are edited with POST
+// /v1/connection/ignored-users) differs from an empty list (ignore nobody).
+type optionsRequest struct {
+	domain.Options
+	IgnoredUsers *[]string `json:"ignoredUsers"`
 }
 
 // Client secret bounds. Entra ID secret values are 40 characters; the
@@ -51,7 +61,7 @@ func (h *Handler) putConnection(w http.ResponseWriter, r *http.Request, c auth.C
 	if err := decodeBody(w, r, &req); err != nil {
 		return err
 	}
-	conn, err := req.validate()
+	conn, replaceIgnored, err := req.validate()
 	if err != nil {
 		return err
 	}
@@ -88,7 +98,13 @@ func (h *Handler) putConnection(w http.ResponseWriter, r *http.Request, c auth.C
 		}
 		conn.SecretHint, conn.SecretSetAt, conn.SecretVersion = secretHint(*req.ClientSecret), now, version
 	}
-	if err := h.deps.Connections.PutConnection(ctx, conn); err != nil {
+	if !replaceIgnored && existing != nil {
+		conn.Options.IgnoredUsers = existing.Options.IgnoredUsers
+		// A list saved before it had its own item is moved there now, or
+		// the options written without it would lose it.
+		replaceIgnored = existing.IgnoreVersion == 0 && len(existing.Options.IgnoredUsers) > 0
+	}
+	if err := h.deps.Connections.PutConnection(ctx, conn, replaceIgnored); err != nil {
 		return err
 	}
 	status := http.StatusOK
@@ -126,8 +142,20 @@ func (h *Handler) testConnection(w http.ResponseWriter, r *http.Request, c auth.
 }
 
 // validate checks the request and returns the connection it describes
-// (without tenant, secret hint or timestamps).
-func (req *connectionRequest) validate() (*domain.Connection, error) {
+// (without tenant, secret hint or timestamps), and whether it gives the
+// ignored users (else the stored ones are kept).
+func (req *connectionRequest) validate() (*domain.Connection, bool, error) {
+	conn, err := req.validateConnection()
+	if err != nil || req.Options == nil || req.Options.IgnoredUsers == nil {
+		return conn, false, err
+	}
+	if conn.Options.IgnoredUsers, err = validateIgnoredUsers("options.ignoredUsers", *req.Options.IgnoredUsers, domain.MaxIgnoredUsers); err != nil {
+		return nil, false, err
+	}
+	return conn, true, nil
+}
+
+func (req *connectionRequest) validateConnection() (*domain.Connection, error) {
 	conn := &domain.Connection{Cloud: domain.CloudGlobal}
 	var err error
 	if conn.DirectoryTenantID, err = requireGUID("directoryTenantId", req.DirectoryTenantID); err != nil {
@@ -149,7 +177,7 @@ func (req *connectionRequest) validate() (*domain.Connection, error) {
 		}
 	}
 	if req.Options != nil {
-		if conn.Options, err = validateOptions(*req.Options); err != nil {
+		if conn.Options, err = validateOptions(req.Options.Options); err != nil {
 			return nil, err
 		}
 	}
@@ -218,20 +246,16 @@ func validateOptions(o domain.Options) (domain.Options, error) {
 	if len(o.Mapping) == 0 {
 		o.Mapping = nil
 	}
-	ignored, err := validateIgnoredUsers(o.IgnoredUsers)
-	if err != nil {
-		return o, err
-	}
-	o.IgnoredUsers = ignored
 	return o, nil
 }
 
-// validateIgnoredUsers returns the ids in lower case, in the order given,
-// with repeats (in any case) folded into their first: a console adding an
-// id twice, or two admins adding the same one, is no error.
-func validateIgnoredUsers(ids []string) ([]string, error) {
-	if len(ids) > domain.MaxIgnoredUsers {
-		return nil, domain.Errorf(domain.EInvalid, "options.ignoredUsers: at most %d entries, got %d", domain.MaxIgnoredUsers, len(ids))
+// validateIgnoredUsers returns the ids of field (at most limit) in lower
+// case, in the order given, with repeats (in any case) folded into their
+// first: a console adding an id twice, or two admins adding the same one,
+// is no error.
+func validateIgnoredUsers(field string, ids []string, limit int) ([]string, error) {
+	if len(ids) > limit {
+		return nil, domain.Errorf(domain.EInvalid, "%s: at most %d entries, got %d", field, limit, len(ids))
 	}
 	if len(ids) == 0 {
 		return nil, nil
@@ -239,7 +263,7 @@ func validateIgnoredUsers(ids []string) ([]string, error) {
 	seen := make(map[string]bool, len(ids))
 	out := make([]string, 0, len(ids))
 	for i, raw := range ids {
-		id, err := requireGUID(indexed("options.ignoredUsers", i), raw)
+		id, err := requireGUID(indexed(field, i), raw)
 		if err != nil {
 			return nil, err
 		}
@@ -249,4 +273,71 @@ func validateIgnoredUsers(ids []string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// ignoredUsersEdit is the body of POST /v1/connection/ignored-users.
+type ignoredUsersEdit struct {
+	IDs     []string `json:"ids"`
+	Ignored *bool    `json:"ignored"`
+}
+
+// ignoredUsersView answers an edit: how many users are ignored now, and how
+// many of the ids given changed state.
+type ignoredUsersView struct {
+	Count   int `json:"count"`
+	Changed int `json:"changed"`
+}
+
+// editAttempts bounds how often an edit re-reads the list after losing a
+// race with another edit.
+const editAttempts = 5
+
+// editIgnoredUsers ignores (or stops ignoring) up to a thousand users at
+// once, so that the list can reach its 10,000 within the 64 KiB body limit.
+func (h *Handler) editIgnoredUsers(w http.ResponseWriter, r *http.Request, c auth.Claims) error {
+	if err := noQuery(r); err != nil {
+		return err
+	}
+	var req ignoredUsersEdit
+	if err := decodeBody(w, r, &req); err != nil {
+		return err
+	}
+	if len(req.IDs) == 0 {
+		return domain.Errorf(domain.EInvalid, "ids: required (1 to %d Entra user object ids)", domain.MaxIgnoredUsersPerEdit)
+	}
+	if req.Ignored == nil {
+		return domain.Errorf(domain.EInvalid, "ignored: required (true to ignore the users, false to import them again)")
+	}
+	ids, err := validateIgnoredUsers("ids", req.IDs, domain.MaxIgnoredUsersPerEdit)
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	for attempt := 1; ; attempt++ {
+		conn, err := h.deps.Connections.GetConnection(ctx, c.TenantID)
+		if err != nil {
+			return err
+		}
+		next, changed, err := domain.EditIgnoredUsers(conn.Options.IgnoredUsers, ids, *req.Ignored)
+		if err != nil {
+			return err
+		}
+		if changed > 0 {
+			err = h.deps.Connections.WriteIgnoredUsers(ctx, c.TenantID, next, conn.IgnoreVersion)
+		} else {
+			// Nothing to write, but a sync that pinned the list still
+			// refuses edits, as it would have refused this one.
+			err = h.deps.Connections.EnsureIdle(ctx, c.TenantID)
+		}
+		switch {
+		case errors.Is(err, domain.ErrRevisionChanged) && attempt < editAttempts:
+			continue
+		case errors.Is(err, domain.ErrRevisionChanged):
+			return domain.Errorf(domain.EConflict, "the ignored users are being edited by someone else; try again")
+		case err != nil:
+			return err
+		}
+		writeJSON(w, http.StatusOK, ignoredUsersView{Count: len(next), Changed: changed})
+		return nil
+	}
 }

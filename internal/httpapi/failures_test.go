@@ -96,7 +96,7 @@ func TestEachFunctionServesItsRoutes(t *testing.T) {
 		missing string // the dependency New must name, "" = none
 	}{
 		{ConnectionFunction, Deps{Connections: st, Secrets: &fakeSecrets{}, Tester: fakeTester{}, EntraGroups: newFakeEntraGroups()},
-			[]string{"GET /v1/connection", "GET /v1/connection/groups", "POST /v1/connection/test", "PUT /v1/connection"}, ""},
+			[]string{"GET /v1/connection", "GET /v1/connection/groups", "POST /v1/connection/ignored-users", "POST /v1/connection/test", "PUT /v1/connection"}, ""},
 		{ConnectionFunction, Deps{Connections: st, Tester: fakeTester{}, EntraGroups: newFakeEntraGroups()}, nil, "Deps.Secrets"},
 		{ConnectionFunction, Deps{Connections: st, Secrets: &fakeSecrets{}, Tester: fakeTester{}}, nil, "Deps.EntraGroups"},
 		{PreviewFunction, Deps{Syncs: st, Previews: &preview.Service{}, Reviews: &review.Service{}},

@@ -48,7 +48,11 @@ type ConnectionStore interface {
 	// EnsureIdle and PutConnection are conflicts while a sync is PREVIEWING
 	// or APPLYING.
 	EnsureIdle(ctx context.Context, tenant string) error
-	PutConnection(ctx context.Context, c *domain.Connection) error
+	// PutConnection replaces the ignored users only with replaceIgnored.
+	PutConnection(ctx context.Context, c *domain.Connection, replaceIgnored bool) error
+	// WriteIgnoredUsers replaces the ignored users if they are still at
+	// version expect (domain.ErrRevisionChanged otherwise).
+	WriteIgnoredUsers(ctx context.Context, tenant string, ids []string, expect int64) error
 }
 
 // SecretStore keeps a tenant's client secret (Secrets Manager in AWS);

@@ -456,3 +456,86 @@ func TestConnectionIgnoredUsers(t *testing.T) {
 		t.Fatalf("a refused PUT changed ignoredUsers: %v", got)
 	}
 }
+
+// TestEditIgnoredUsers: the list is edited a thousand ids at a time, a PUT
+// without it keeps it, and a sync shows its size, not its ids.
+func TestEditIgnoredUsers(t *testing.T) {
+	e := newEnv(t)
+	const (
+		u1 = "22222222-aaaa-4bbb-8ccc-000000000001"
+		u2 = "22222222-aaaa-4bbb-8ccc-000000000002"
+		u3 = "22222222-aaaa-4bbb-8ccc-000000000003"
+	)
+	edit := func(ignored bool, ids ...string) string {
+		b, _ := json.Marshal(map[string]any{"ids": ids, "ignored": ignored})
+		return string(b)
+	}
+	listed := func() []any {
+		t.Helper()
+		r := e.do(t, &acmeAdmin, http.MethodGet, "/v1/connection", "").mustStatus(t, http.StatusOK)
+		return r.Body["options"].(map[string]any)["ignoredUsers"].([]any)
+	}
+	e.do(t, &acmeAdmin, http.MethodPost, "/v1/connection/ignored-users", edit(true, u1)).mustStatus(t, http.StatusNotFound)
+	e.putConnection(t, acmeAdmin)
+
+	tests := []struct {
+		name         string
+		body         string
+		count, chngd float64
+		want         []any
+	}{
+		{"ignore two, in the order given", edit(true, u2, strings.ToUpper(u1), u2), 2, 2, []any{u2, u1}},
+		{"ignore one more and one already ignored", edit(true, u1, u3), 3, 1, []any{u2, u1, u3}},
+		{"import one again", edit(false, strings.ToUpper(u1)), 2, 1, []any{u2, u3}},
+		{"import one that is not ignored", edit(false, u1), 2, 0, []any{u2, u3}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := e.do(t, &acmeAdmin, http.MethodPost, "/v1/connection/ignored-users", tc.body).mustStatus(t, http.StatusOK)
+			if r.Body["count"] != tc.count || r.Body["changed"] != tc.chngd {
+				t.Fatalf("answer = %v, want count %v, changed %v", r.Body, tc.count, tc.chngd)
+			}
+			if got := listed(); !slices.Equal(got, tc.want) {
+				t.Fatalf("ignoredUsers = %v, want %v", got, tc.want)
+			}
+		})
+	}
+
+	refused := []struct {
+		name, body, message string
+	}{
+		{"no ids", `{"ignored":true}`, "ids: required"},
+		{"empty ids", `{"ids":[],"ignored":true}`, "ids: required"},
+		{"no ignored", `{"ids":["` + u1 + `"]}`, "ignored: required"},
+		{"not a GUID", `{"ids":["` + u1 + `","bob@acme.test"],"ignored":true}`, "ids[1]: must be a GUID"},
+		{"too many", `{"ids":[` + strings.TrimSuffix(strings.Repeat(`"`+u1+`",`, domain.MaxIgnoredUsersPerEdit+1), ",") + `],"ignored":true}`, "ids: at most 1000 entries"},
+		{"unknown field", `{"ids":["` + u1 + `"],"ignored":true,"reason":"x"}`, "reason: unknown field"},
+	}
+	for _, tc := range refused {
+		t.Run(tc.name, func(t *testing.T) {
+			r := e.do(t, &acmeAdmin, http.MethodPost, "/v1/connection/ignored-users", tc.body).mustStatus(t, http.StatusBadRequest)
+			if !strings.Contains(r.errorMessage(), tc.message) {
+				t.Fatalf("message = %q, want it to say %q", r.errorMessage(), tc.message)
+			}
+		})
+	}
+
+	put := fmt.Sprintf(`{"directoryTenantId":%q,"clientId":%q,"options":{"includeGuests":true}}`, dirTenantGUID, clientGUID)
+	e.do(t, &acmeAdmin, http.MethodPut, "/v1/connection", put).mustStatus(t, http.StatusOK)
+	if got := listed(); !slices.Equal(got, []any{u2, u3}) {
+		t.Fatalf("a PUT without ignoredUsers left %v, want the list kept", got)
+	}
+
+	syncID := e.startSyncWithPlan(t, acmeAdmin, samplePlan(1))
+	opts := e.do(t, &acmeAdmin, http.MethodGet, "/v1/syncs/"+syncID, "").mustStatus(t, http.StatusOK).Body["options"].(map[string]any)
+	if _, ok := opts["ignoredUsers"]; ok || opts["ignoredUserCount"] != float64(2) {
+		t.Fatalf("sync options = %v, want ignoredUserCount 2 and no list", opts)
+	}
+	e.do(t, &acmeAdmin, http.MethodPost, "/v1/syncs/"+syncID+"/cancel", "").mustStatus(t, http.StatusAccepted)
+	e.do(t, &acmeAdmin, http.MethodPost, "/v1/syncs", "").mustStatus(t, http.StatusAccepted) // PREVIEWING
+	for _, body := range []string{edit(true, u1), edit(true, u2)} {
+		if r := e.do(t, &acmeAdmin, http.MethodPost, "/v1/connection/ignored-users", body).mustStatus(t, http.StatusConflict); r.errorCode() != domain.EConflict {
+			t.Fatalf("edit while previewing: %q", r.errorCode())
+		}
+	}
+}

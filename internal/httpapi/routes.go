@@ -59,6 +59,7 @@ func (h *Handler) table(r *registrar) {
 	r.route("GET /v1/connection", ConnectionFunction, h.getConnection, connections, entraGroups)
 	r.route("PUT /v1/connection", ConnectionFunction, h.putConnection, connections, secrets, entraGroups)
 	r.route("POST /v1/connection/test", ConnectionFunction, h.testConnection, connections, tester)
+	r.route("POST /v1/connection/ignored-users", ConnectionFunction, h.editIgnoredUsers, connections)
 	r.route("GET /v1/connection/groups", ConnectionFunction, h.searchEntraGroups, connections, entraGroups)
 	r.route("POST /v1/syncs", PreviewFunction, h.startSync, previews)
 	r.route("GET /v1/syncs", PreviewFunction, h.listSyncs, syncs)

@@ -76,7 +76,20 @@ type optionsView struct {
 	DeactivateMissing     bool             `json:"deactivateMissing"`
 	DeactivationThreshold thresholdView    `json:"deactivationThreshold"`
 	Mapping               []domain.Mapping `json:"mapping"`
-	IgnoredUsers          []string         `json:"ignoredUsers"`
+}
+
+// connectionOptionsView is a connection's options with its ignored users.
+type connectionOptionsView struct {
+	optionsView
+	IgnoredUsers []string `json:"ignoredUsers"`
+}
+
+// syncOptionsView is the options a sync started with. The ignored users
+// are pinned by version and shown as a count: at up to 10,000 ids each,
+// a page of syncs carrying the lists would pass Lambda's 6 MB response.
+type syncOptionsView struct {
+	optionsView
+	IgnoredUserCount int `json:"ignoredUserCount"`
 }
 
 func newOptionsView(o domain.Options) optionsView {
@@ -86,10 +99,6 @@ func newOptionsView(o domain.Options) optionsView {
 		DeactivateMissing:     o.DeactivateMissing,
 		DeactivationThreshold: thresholdView{Percent: o.DeactivationThreshold.Percent, Count: o.DeactivationThreshold.Count},
 		Mapping:               o.Mapping,
-		IgnoredUsers:          o.IgnoredUsers,
-	}
-	if v.IgnoredUsers == nil {
-		v.IgnoredUsers = []string{}
 	}
 	if v.Scope.Groups == nil {
 		v.Scope.Groups = []string{}
@@ -109,12 +118,12 @@ func newOptionsView(o domain.Options) optionsView {
 
 // connectionView never carries the secret: only its last four characters.
 type connectionView struct {
-	DirectoryTenantID string       `json:"directoryTenantId"`
-	ClientID          string       `json:"clientId"`
-	Cloud             domain.Cloud `json:"cloud"`
-	SecretHint        string       `json:"secretHint"`
-	SecretSetAt       *time.Time   `json:"secretSetAt"`
-	Options           optionsView  `json:"options"`
+	DirectoryTenantID string                `json:"directoryTenantId"`
+	ClientID          string                `json:"clientId"`
+	Cloud             domain.Cloud          `json:"cloud"`
+	SecretHint        string                `json:"secretHint"`
+	SecretSetAt       *time.Time            `json:"secretSetAt"`
+	Options           connectionOptionsView `json:"options"`
 	// ScopeGroups names options.scope.groups, in the same order.
 	ScopeGroups []scopeGroupView `json:"scopeGroups"`
 	UpdatedAt   *time.Time       `json:"updatedAt"`
@@ -133,8 +142,12 @@ func newConnectionView(c *domain.Connection, names map[string]string) connection
 	v := connectionView{
 		DirectoryTenantID: c.DirectoryTenantID, ClientID: c.ClientID, Cloud: c.Cloud,
 		SecretHint: c.SecretHint, SecretSetAt: utc(c.SecretSetAt),
-		Options: newOptionsView(c.Options), UpdatedAt: utc(c.UpdatedAt),
+		Options:     connectionOptionsView{optionsView: newOptionsView(c.Options), IgnoredUsers: c.Options.IgnoredUsers},
+		UpdatedAt:   utc(c.UpdatedAt),
 		ScopeGroups: make([]scopeGroupView, len(c.Options.Scope.Groups)),
+	}
+	if v.Options.IgnoredUsers == nil {
+		v.Options.IgnoredUsers = []string{}
 	}
 	for i, id := range c.Options.Scope.Groups {
 		v.ScopeGroups[i] = scopeGroupView{ID: id}
@@ -201,7 +214,7 @@ type syncView struct {
 	ConfirmedAt *time.Time         `json:"confirmedAt"`
 	ConfirmedBy *string            `json:"confirmedBy"`
 	ExpiresAt   *time.Time         `json:"expiresAt"`
-	Options     optionsView        `json:"options"`
+	Options     syncOptionsView    `json:"options"`
 	Counts      domain.Counts      `json:"counts"`
 	Safeguards  []domain.Safeguard `json:"safeguards"`
 	Warnings    []string           `json:"warnings"`
@@ -220,7 +233,7 @@ func newSyncView(s *domain.Sync, p *domain.Progress) syncView {
 	v := syncView{
 		ID: s.ID, Kind: s.EffectiveKind(), Undoes: orNull(s.Undoes), Status: s.Status, CreatedAt: utc(s.CreatedAt), CreatedBy: s.CreatedBy,
 		ConfirmedAt: utcPtr(s.ConfirmedAt), ConfirmedBy: orNull(s.ConfirmedBy), ExpiresAt: utcPtr(s.ExpiresAt),
-		Options: newOptionsView(s.Options), Counts: s.Counts, Safeguards: s.Safeguards, Warnings: s.Warnings,
+		Options: syncOptionsView{optionsView: newOptionsView(s.Options), IgnoredUserCount: s.IgnoredUserCount}, Counts: s.Counts, Safeguards: s.Safeguards, Warnings: s.Warnings,
 		Error: s.Error, Progress: newProgressView(p), Events: make([]syncEventView, 0, len(s.Events)),
 	}
 	for _, e := range s.Events {

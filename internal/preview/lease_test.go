@@ -364,7 +364,7 @@ func TestRacingPreviewsEndCleanly(t *testing.T) {
 	takeovers := 0
 	for round := range 12 {
 		tenant := fmt.Sprintf("race-%d", round)
-		if err := st.PutConnection(ctx, &domain.Connection{TenantID: tenant, DirectoryTenantID: dirTenant, ClientID: "c", Cloud: domain.CloudGlobal}); err != nil {
+		if err := st.PutConnection(ctx, &domain.Connection{TenantID: tenant, DirectoryTenantID: dirTenant, ClientID: "c", Cloud: domain.CloudGlobal}, false); err != nil {
 			t.Fatal(err)
 		}
 		actor := Actor{TenantID: tenant, Subject: "s", Email: "admin@contoso.com"}

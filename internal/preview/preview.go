@@ -287,6 +287,29 @@ func (s *Service) Run(ctx context.Context, job Job) error {
 	return err
 }
 
+// pinnedOptions are the options the sync started with, its ignored users
+// read at the version it pinned (a sync carries the version, not the up to
+// 10,000 ids). The list cannot change while the sync holds the tenant's
+// lock; if it did (the lock lapsed), the preview fails rather than plan
+// with a list the admin did not start it with.
+func (s *Service) pinnedOptions(ctx context.Context, sy *domain.Sync) (domain.Options, error) {
+	opts := sy.Options
+	if sy.IgnoreVersion == 0 && (sy.IgnoredUserCount == 0 || len(opts.IgnoredUsers) > 0) {
+		return opts, nil // none, or a sync that carries its list itself
+	}
+	conn, err := s.Store.GetConnection(ctx, sy.TenantID)
+	switch {
+	case domain.ErrorCode(err) == domain.ENotFound:
+		return opts, domain.Errorf(domain.EConflict, "the connection was removed after this preview started; start a new preview")
+	case err != nil:
+		return opts, fmt.Errorf("preview: read ignored users: %w", err)
+	case conn.IgnoreVersion != sy.IgnoreVersion:
+		return opts, domain.Errorf(domain.EConflict, "the ignored users changed after this preview started; start a new preview")
+	}
+	opts.IgnoredUsers = conn.Options.IgnoredUsers
+	return opts, nil
+}
+
 func (s *Service) compute(ctx context.Context, sy *domain.Sync, lease domain.Lease, job Job, log *slog.Logger) error {
 	fail := func(code, msg string) error {
 		log.Warn("preview failed", "code", code, "reason", msg)
@@ -310,8 +333,15 @@ func (s *Service) compute(ctx context.Context, sy *domain.Sync, lease domain.Lea
 		}
 		return fail(domain.SyncErrCredentials, "cannot use the stored connection: "+domain.ErrorMessage(err))
 	}
+	opts, err := s.pinnedOptions(ctx, sy)
+	if err != nil {
+		if domain.ErrorCode(err) == domain.EInternal {
+			return err
+		}
+		return fail(domain.SyncErrOptions, domain.ErrorMessage(err))
+	}
 	started := s.now()
-	snap, err := reader.Read(ctx, sy.Options)
+	snap, err := reader.Read(ctx, opts)
 	if err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("preview: read source: %w", err)
@@ -325,7 +355,7 @@ func (s *Service) compute(ctx context.Context, sy *domain.Sync, lease domain.Lea
 	if err != nil {
 		return fmt.Errorf("preview: load directory: %w", err)
 	}
-	p, err := s.Plan(domain.PlanInput{Snapshot: snap, Directory: dir, Options: sy.Options, ActorEmail: job.ActorEmail})
+	p, err := s.Plan(domain.PlanInput{Snapshot: snap, Directory: dir, Options: opts, ActorEmail: job.ActorEmail})
 	switch {
 	case errors.Is(err, domain.ErrSourceEmpty):
 		return fail(domain.SyncErrSourceEmpty, "Entra ID returned no users while the platform holds users linked to it; refusing to treat that as everyone leaving")

@@ -67,7 +67,7 @@ func newService(t *testing.T, st *store.Store, r Reader) (*Service, *recordingDi
 	t.Helper()
 	ctx := context.Background()
 	if err := st.PutConnection(ctx, &domain.Connection{TenantID: "acme", DirectoryTenantID: dirTenant, ClientID: "c", Cloud: domain.CloudGlobal,
-		Options: domain.Options{DeactivateMissing: true}}); err != nil {
+		Options: domain.Options{DeactivateMissing: true}}, false); err != nil {
 		t.Fatal(err)
 	}
 	d := &recordingDispatcher{}
@@ -182,5 +182,56 @@ func TestDispatchFailureReleasesTheTenant(t *testing.T) {
 	syncs, _, _ := st.ListSyncs(ctx, "acme", domain.Page{Limit: 10})
 	if len(syncs) != 2 || syncs[1].Status != domain.SyncPreviewFailed {
 		t.Fatalf("syncs = %+v", syncs)
+	}
+}
+
+// skewedIgnoreList reads the connection's ignored users one write later
+// than the sync pinned, as if they had been edited after the tenant's lock
+// lapsed.
+type skewedIgnoreList struct{ *store.Store }
+
+func (s skewedIgnoreList) GetConnection(ctx context.Context, tenant string) (*domain.Connection, error) {
+	c, err := s.Store.GetConnection(ctx, tenant)
+	if err == nil {
+		c.IgnoreVersion++
+	}
+	return c, err
+}
+
+// The worker plans with the ignored users the sync pinned (by version, not
+// carried on the sync), and refuses to plan with a list edited since.
+func TestPreviewUsesThePinnedIgnoredUsers(t *testing.T) {
+	ctx := context.Background()
+	snap := snapshot(5)
+	ignored := []string{"0d0d0d0d-0000-4000-8000-000000000001", "0d0d0d0d-0000-4000-8000-000000000002"}
+	snap.Users[1].ID, snap.Users[3].ID = ignored[0], ignored[1]
+	for _, skew := range []bool{false, true} {
+		t.Run(fmt.Sprintf("edited since %v", skew), func(t *testing.T) {
+			st := newStore(t)
+			svc, d := newService(t, st, staticReader{snap: snap})
+			if err := st.WriteIgnoredUsers(ctx, "acme", ignored, 0); err != nil {
+				t.Fatal(err)
+			}
+			sy, err := svc.Start(ctx, admin)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if skew {
+				svc.Store = skewedIgnoreList{st}
+			}
+			if err := svc.Run(ctx, d.jobs[0]); err != nil {
+				t.Fatal(err)
+			}
+			got, err := st.GetSync(ctx, "acme", sy.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch {
+			case skew && (got.Status != domain.SyncPreviewFailed || got.Error == nil || got.Error.Code != domain.SyncErrOptions):
+				t.Fatalf("with the list edited since: %s %+v, want PREVIEW_FAILED %s", got.Status, got.Error, domain.SyncErrOptions)
+			case !skew && (got.Status != domain.SyncPreviewReady || got.Counts.Users.Ignored != 2 || got.Counts.Users.Add != 3 || got.IgnoredUserCount != 2):
+				t.Fatalf("preview = %s %+v (pinned %d ignored), want 2 ignored and 3 adds", got.Status, got.Counts.Users, got.IgnoredUserCount)
+			}
+		})
 	}
 }

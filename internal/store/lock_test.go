@@ -235,13 +235,13 @@ func TestApplyLockDoesNotLapse(t *testing.T) {
 	if err := s.CreateSync(ctx, newSync("acme", now.Add(30*24*time.Hour)), time.Minute); domain.ErrorCode(err) != domain.EConflict {
 		t.Fatalf("a new sync a month into an apply: %v, want conflict", err)
 	}
-	if err := s.PutConnection(ctx, &domain.Connection{TenantID: "acme", DirectoryTenantID: "dir-2"}); domain.ErrorCode(err) != domain.EConflict {
+	if err := s.PutConnection(ctx, &domain.Connection{TenantID: "acme", DirectoryTenantID: "dir-2"}, false); domain.ErrorCode(err) != domain.EConflict {
 		t.Fatalf("PutConnection while applying: %v, want conflict", err)
 	}
 	if err := s.FinishApply(ctx, "acme", sy.ID, domain.SyncCompleted, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.PutConnection(ctx, &domain.Connection{TenantID: "acme", DirectoryTenantID: "dir-2"}); err != nil {
+	if err := s.PutConnection(ctx, &domain.Connection{TenantID: "acme", DirectoryTenantID: "dir-2"}, false); err != nil {
 		t.Fatalf("PutConnection after the apply: %v", err)
 	}
 }
@@ -251,7 +251,7 @@ func TestConnectionIsPinnedAndFrozenWhileSyncing(t *testing.T) {
 	s := newTestStore(t)
 	conn := &domain.Connection{TenantID: "acme", DirectoryTenantID: "dir-1", ClientID: "app-1", Cloud: domain.CloudUSGov,
 		SecretVersion: "v1", Options: domain.Options{DeactivateMissing: true}}
-	if err := s.PutConnection(ctx, conn); err != nil {
+	if err := s.PutConnection(ctx, conn, false); err != nil {
 		t.Fatal(err)
 	}
 	stored, err := s.GetConnection(ctx, "acme")
@@ -266,7 +266,7 @@ func TestConnectionIsPinnedAndFrozenWhileSyncing(t *testing.T) {
 	if err := s.EnsureIdle(ctx, "acme"); domain.ErrorCode(err) != domain.EConflict {
 		t.Fatalf("EnsureIdle while previewing: %v, want conflict", err)
 	}
-	if err := s.PutConnection(ctx, &domain.Connection{TenantID: "acme", DirectoryTenantID: "dir-2"}); domain.ErrorCode(err) != domain.EConflict {
+	if err := s.PutConnection(ctx, &domain.Connection{TenantID: "acme", DirectoryTenantID: "dir-2"}, false); domain.ErrorCode(err) != domain.EConflict {
 		t.Fatalf("PutConnection while previewing: %v, want conflict", err)
 	}
 	got, err := s.GetSync(ctx, "acme", sy.ID)

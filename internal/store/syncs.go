@@ -16,6 +16,7 @@ import (
 // Sync keys (SyncTable):
 //
 //	pk T#<tenant>         sk CONN            the Entra connection
+//	                      sk IGNORED         its ignored users, packed (ignore.go)
 //	                      sk S#<syncId>      a sync (ids sort by creation time)
 //	                      sk LOCK            the one-active-sync lock
 //	pk Y#<tenant>#<sync>  sk P               the progress counter (one GetItem)
@@ -34,38 +35,61 @@ func changeSK(seq int) string             { return fmt.Sprintf("C#%010d", seq) }
 func memberChunkSK(seq, n int) string     { return fmt.Sprintf("CM#%010d#%05d", seq, n) }
 func batchSK(index int) string            { return fmt.Sprintf("B#%06d", index) }
 
-// GetConnection returns the tenant's Entra connection.
+// GetConnection returns the tenant's Entra connection with its ignored
+// users (one query reads both items: no other key sorts between them).
 func (s *Store) GetConnection(ctx context.Context, tenant string) (*domain.Connection, error) {
-	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: aws.String(s.syncTable), Key: key(tenantPK(tenant), connectionSK), ConsistentRead: aws.Bool(true),
+	out, err := s.db.Query(ctx, &dynamodb.QueryInput{
+		TableName:              aws.String(s.syncTable),
+		KeyConditionExpression: aws.String("pk = :pk AND sk BETWEEN :conn AND :ignored"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk": avS(tenantPK(tenant)), ":conn": avS(connectionSK), ":ignored": avS(ignoredSK),
+		},
+		ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: get connection: %w", err)
 	}
-	if out.Item == nil {
+	var connItem, ignoredItem item
+	for _, it := range out.Items {
+		switch getS(it, "sk") {
+		case connectionSK:
+			connItem = it
+		case ignoredSK:
+			ignoredItem = it
+		}
+	}
+	if connItem == nil {
 		return nil, domain.Errorf(domain.ENotFound, "no Entra ID connection is configured")
 	}
 	c := &domain.Connection{
 		TenantID:          tenant,
-		DirectoryTenantID: getS(out.Item, "dtid"),
-		ClientID:          getS(out.Item, "cid"),
-		Cloud:             domain.Cloud(getS(out.Item, "cloud")),
-		SecretHint:        getS(out.Item, "hint"),
-		SecretSetAt:       getTime(out.Item, "sat"),
-		SecretVersion:     getS(out.Item, "sver"),
-		UpdatedAt:         getTime(out.Item, "uat"),
+		DirectoryTenantID: getS(connItem, "dtid"),
+		ClientID:          getS(connItem, "cid"),
+		Cloud:             domain.Cloud(getS(connItem, "cloud")),
+		SecretHint:        getS(connItem, "hint"),
+		SecretSetAt:       getTime(connItem, "sat"),
+		SecretVersion:     getS(connItem, "sver"),
+		UpdatedAt:         getTime(connItem, "uat"),
 	}
-	if err := getJSON(out.Item, "opts", &c.Options); err != nil {
+	if err := getJSON(connItem, "opts", &c.Options); err != nil {
 		return nil, fmt.Errorf("store: get connection: %w", err)
+	}
+	if ignoredItem != nil {
+		// Connections saved before the list had its own item carry it in
+		// their options; once written, the item is the list.
+		if c.Options.IgnoredUsers, c.IgnoreVersion, err = ignoredFromItem(ignoredItem); err != nil {
+			return nil, fmt.Errorf("store: get connection: %w", err)
+		}
 	}
 	return c, nil
 }
 
 // PutConnection creates or replaces the tenant's connection (never the
-// secret itself, which lives in the secret store). It is a conflict while
-// a sync of the tenant is PREVIEWING or APPLYING: the connection changes
-// only between syncs.
-func (s *Store) PutConnection(ctx context.Context, c *domain.Connection) error {
+// secret itself, which lives in the secret store), and with replaceIgnored
+// its ignored users too, in one transaction; without, the stored ignored
+// users stay as they are. It is a conflict while a sync of the tenant is
+// PREVIEWING or APPLYING: the connection changes only between syncs.
+func (s *Store) PutConnection(ctx context.Context, c *domain.Connection, replaceIgnored bool) error {
 	it := key(tenantPK(c.TenantID), connectionSK)
 	it["sver"] = avS(c.SecretVersion)
 	it["dtid"] = avS(c.DirectoryTenantID)
@@ -74,20 +98,25 @@ func (s *Store) PutConnection(ctx context.Context, c *domain.Connection) error {
 	it["hint"] = avS(c.SecretHint)
 	it["sat"] = avTime(c.SecretSetAt)
 	it["uat"] = avTime(c.UpdatedAt)
-	opts, err := avJSON(c.Options)
+	opts := c.Options
+	opts.IgnoredUsers = nil // in their own item
+	av, err := avJSON(opts)
 	if err != nil {
 		return fmt.Errorf("store: put connection: %w", err)
 	}
-	it["opts"] = opts
-	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-		{ConditionCheck: &types.ConditionCheck{
-			TableName: aws.String(s.syncTable), Key: key(tenantPK(c.TenantID), lockSK),
-			ConditionExpression:       aws.String("attribute_not_exists(pk) OR #until < :now"),
-			ExpressionAttributeNames:  map[string]string{"#until": "until"},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":now": avN(s.now().Unix())},
-		}},
+	it["opts"] = av
+	writes := []types.TransactWriteItem{
+		{ConditionCheck: s.idleCheck(c.TenantID)},
 		{Put: &types.Put{TableName: aws.String(s.syncTable), Item: it}},
-	}})
+	}
+	if replaceIgnored {
+		up, err := s.ignoredUpdate(c.TenantID, c.Options.IgnoredUsers)
+		if err != nil {
+			return fmt.Errorf("store: put connection: %w", err)
+		}
+		writes = append(writes, types.TransactWriteItem{Update: up})
+	}
+	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: writes})
 	if conditionFailed(err, 0) {
 		sid, st := s.lockHolder(ctx, c.TenantID)
 		return busyError(sid, st)
@@ -113,6 +142,9 @@ func syncItem(sy *domain.Sync) (item, error) {
 	}
 	if sy.Undoes != "" {
 		it["undoes"] = avS(sy.Undoes)
+	}
+	if sy.IgnoreVersion > 0 || sy.IgnoredUserCount > 0 {
+		it["ignv"], it["ignn"] = avN(sy.IgnoreVersion), avN(int64(sy.IgnoredUserCount))
 	}
 	for name, v := range map[string]any{"opts": sy.Options, "counts": sy.Counts, "sg": sy.Safeguards, "warn": sy.Warnings} {
 		av, err := avJSON(v)
@@ -148,6 +180,8 @@ func syncFromItem(tenant string, it item) (*domain.Sync, error) {
 		Kind:              domain.SyncKind(getS(it, "kind")),
 		Undoes:            getS(it, "undoes"),
 		Events:            eventsFromItem(it),
+		IgnoreVersion:     getN(it, "ignv"),
+		IgnoredUserCount:  int(getN(it, "ignn")),
 	}
 	if rt := getN(it, "rt"); rt > 0 {
 		sy.RetainUntil = time.Unix(rt, 0).UTC()
@@ -156,6 +190,11 @@ func syncFromItem(tenant string, it item) (*domain.Sync, error) {
 		if err := getJSON(it, name, v); err != nil {
 			return nil, err
 		}
+	}
+	if n := len(sy.Options.IgnoredUsers); n > 0 {
+		// A sync started before syncs pinned the list's version carries
+		// the list itself.
+		sy.IgnoredUserCount = n
 	}
 	if sy.Warnings == nil {
 		sy.Warnings = []string{}

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
 import { Api, ApiError, NetworkError, describeError, query } from '../../internal/console/web/api.js';
-import { fieldOfMessage, ignoredSummary, validateConnection, withIgnoredUser } from '../../internal/console/web/connection.js';
+import { fieldOfMessage, ignoredRemovals, ignoredSummary, validateConnection } from '../../internal/console/web/connection.js';
 import { duration, fieldLabel, percent, rate, reason, safeguardSentence } from '../../internal/console/web/format.js';
 import { membersText, moveActive, optionsFor, searchFailure } from '../../internal/console/web/grouppicker.js';
 import { RateMeter, percentOf, secondsRemaining } from '../../internal/console/web/progress.js';
@@ -193,33 +193,26 @@ describe('validateConnection', () => {
       directoryTenantId: dir, clientId: app, cloud: 'global',
       options: {
         scope: { groups: [dir, app] }, includeGuests: false, deactivateMissing: true,
-        deactivationThreshold: { percent: 12.5, count: 40 }, mapping: stored.options.mapping, ignoredUsers: [],
+        deactivationThreshold: { percent: 12.5, count: 40 }, mapping: stored.options.mapping,
       },
     });
   });
 
-  it('sends the ignored users the form lists', () => {
+  it('leaves the ignored users out of the PUT body, so the stored list stays', () => {
     const { input } = validateConnection({ ...base, clientSecret: '', ignoredUsers: [app] }, stored);
-    assert.deepEqual(input.options.ignoredUsers, [app]);
+    assert.equal('ignoredUsers' in input.options, false);
   });
 
-  it('adds an ignored user to the stored connection, keeping its secret and options', () => {
-    const conn = {
-      directoryTenantId: dir, clientId: app, cloud: 'usgov', secretHint: 'WXYZ',
-      options: { scope: { groups: [dir] }, includeGuests: true, deactivateMissing: true, mapping: [], ignoredUsers: [dir] },
-    };
+  it('finds the ignored users the form no longer lists', () => {
+    const conn = { options: { ignoredUsers: [dir, app] } };
     const cases = [
-      { name: 'a new id, lower-cased', id: app.toUpperCase(), want: [dir, app] },
-      { name: 'an id already ignored', id: dir.toUpperCase(), want: [dir] },
+      { name: 'nothing removed', listed: [dir, app], want: [] },
+      { name: 'one removed', listed: [app], want: [dir] },
+      { name: 'all removed', listed: [], want: [dir, app] },
     ];
-    for (const c of cases) {
-      const body = withIgnoredUser(conn, c.id);
-      assert.deepEqual(body.options.ignoredUsers, c.want, c.name);
-      assert.equal('clientSecret' in body, false, `${c.name}: the secret must be left out to keep it`);
-      assert.deepEqual({ ...body.options, ignoredUsers: null }, { ...conn.options, ignoredUsers: null }, c.name);
-      assert.equal(body.cloud, 'usgov');
-    }
-    assert.deepEqual(withIgnoredUser({ directoryTenantId: dir, clientId: app, cloud: 'global', options: {} }, app).options.ignoredUsers, [app]);
+    for (const c of cases) assert.deepEqual(ignoredRemovals(conn, c.listed), c.want, c.name);
+    assert.deepEqual(ignoredRemovals(null, []), [], 'a new connection');
+    assert.deepEqual(ignoredRemovals({ options: {} }, []), [], 'a connection without the list');
   });
 
   it('says how many users are ignored', () => {

@@ -2,7 +2,11 @@ package localstack
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -96,5 +100,123 @@ func TestIgnoredUsersAreLeftAlone(t *testing.T) {
 	}
 	if len(after) <= len(before) {
 		t.Errorf("the other users were not imported: %d keys before, %d after", len(before), len(after))
+	}
+}
+
+// TestTenThousandIgnoredUsers fills the ignore list to its limit through
+// the API (in edits of a thousand: the whole list is 390 KB of JSON, far
+// past the 64 KiB body limit) and checks a preview leaves every one out,
+// while the connection and the syncs stay small enough to read.
+func TestTenThousandIgnoredUsers(t *testing.T) {
+	const tenant, ignoredInScope = "globex-ignores", 9_000
+	c := adminOf(t, tenant)
+	dir := fakeentra.Generate(fakeentra.Spec{TenantID: "1a0ed000-1000-4e17-9a00-0000000010a0", Domain: "globexignores.onmicrosoft.com", Seed: 43, Users: 11_000})
+	mails := map[string]int{}
+	for _, u := range dir.Users {
+		if u.Mail != nil {
+			mails[strings.ToLower(*u.Mail)]++
+		}
+	}
+	// In-scope users with a mail of their own, then ids Entra ID does not
+	// have (users deleted there, say): every kind of entry counts.
+	var ids []string
+	for _, u := range dir.Users {
+		if len(ids) < ignoredInScope && u.Mail != nil && mails[strings.ToLower(*u.Mail)] == 1 && u.AccountEnabled && u.UserType == "Member" {
+			ids = append(ids, u.ID)
+		}
+	}
+	if len(ids) != ignoredInScope {
+		t.Fatalf("the generated tenant has only %d users to ignore", len(ids))
+	}
+	for i := len(ids); i < domain.MaxIgnoredUsers; i++ {
+		ids = append(ids, fmt.Sprintf("0e0e0e0e-%04x-4000-8000-%012x", i%0x10000, i))
+	}
+	connectTenant(t, c, dir, `{}`)
+
+	whole, _ := json.Marshal(map[string]any{"directoryTenantId": dir.ID, "clientId": dir.Apps[0].ClientID, "options": map[string]any{"ignoredUsers": ids}})
+	if code := c.do("PUT", "/v1/connection", whole, nil); code != http.StatusRequestEntityTooLarge {
+		t.Fatalf("PUT with %d ignored users (%d bytes) = %d, want 413", len(ids), len(whole), code)
+	}
+	type edit struct {
+		IDs     []string `json:"ids"`
+		Ignored bool     `json:"ignored"`
+	}
+	var answer struct{ Count, Changed int }
+	for from := 0; from < len(ids); from += domain.MaxIgnoredUsersPerEdit {
+		part := ids[from : from+domain.MaxIgnoredUsersPerEdit]
+		if i := from / domain.MaxIgnoredUsersPerEdit; i%2 == 1 {
+			part[0] = strings.ToUpper(part[0]) // ids are compared without case
+		}
+		if code := c.do("POST", "/v1/connection/ignored-users", edit{part, true}, &answer); code != 200 || answer.Count != from+len(part) || answer.Changed != len(part) {
+			t.Fatalf("edit at %d = %d %+v", from, code, answer)
+		}
+	}
+	for i := range ids {
+		ids[i] = strings.ToLower(ids[i])
+	}
+	if code := c.do("POST", "/v1/connection/ignored-users", edit{ids[:3], true}, &answer); code != 200 || answer.Count != len(ids) || answer.Changed != 0 {
+		t.Fatalf("ignoring users already ignored = %d %+v, want 200 and nothing changed", code, answer)
+	}
+	for name, tc := range map[string]struct {
+		body string
+		want int
+	}{
+		"past the limit":               {`{"ids":["0f0f0f0f-0000-4000-8000-000000000001"],"ignored":true}`, http.StatusUnprocessableEntity},
+		"more than a thousand at once": {fmt.Sprintf(`{"ids":[%s"%s"],"ignored":false}`, strings.Repeat(`"`+ids[0]+`",`, domain.MaxIgnoredUsersPerEdit), ids[0]), http.StatusBadRequest},
+		"no ignored":                   {`{"ids":["` + ids[0] + `"]}`, http.StatusBadRequest},
+		"not a GUID":                   {`{"ids":["bob@globex.example"],"ignored":true}`, http.StatusBadRequest},
+	} {
+		if code := c.do("POST", "/v1/connection/ignored-users", tc.body, nil); code != tc.want {
+			t.Errorf("%s: edit = %d, want %d", name, code, tc.want)
+		}
+	}
+	if code := adminOf(t, "globex-ignores-other").do("POST", "/v1/connection/ignored-users", edit{ids[:1], true}, nil); code != http.StatusNotFound {
+		t.Errorf("another tenant (without a connection) edits = %d, want 404", code)
+	}
+
+	// Replacing the connection without the list keeps it.
+	keep := fmt.Sprintf(`{"directoryTenantId":%q,"clientId":%q,"options":{"includeGuests":false}}`, dir.ID, dir.Apps[0].ClientID)
+	if code := c.do("PUT", "/v1/connection", keep, nil); code != 200 {
+		t.Fatalf("PUT without ignoredUsers = %d", code)
+	}
+	var conn struct {
+		Options struct {
+			IgnoredUsers []string `json:"ignoredUsers"`
+		} `json:"options"`
+	}
+	if code := c.do("GET", "/v1/connection", nil, &conn); code != 200 || !slices.Equal(conn.Options.IgnoredUsers, ids) {
+		t.Fatalf("GET /v1/connection = %d with %d ignored users, want the %d in the order added", code, len(conn.Options.IgnoredUsers), len(ids))
+	}
+
+	sy := c.preview()
+	if sy.Status != string(domain.SyncPreviewReady) || sy.Counts.Users.Ignored != ignoredInScope {
+		t.Fatalf("preview = %s %+v %v, want %d ignored", sy.Status, sy.Counts.Users, sy.Error, ignoredInScope)
+	}
+	ignored := map[string]bool{}
+	for _, id := range ids {
+		ignored[id] = true
+	}
+	adds := c.changes(sy.ID, "&objectType=user&kind=add")
+	if len(adds) != sy.Counts.Users.Add || len(adds) == 0 {
+		t.Fatalf("%d adds listed, the counts say %d", len(adds), sy.Counts.Users.Add)
+	}
+	for _, ch := range adds {
+		if ignored[strings.ToLower(ch.Subject.ExternalID)] {
+			t.Fatalf("change %d adds ignored user %s", ch.Seq, ch.Subject.ExternalID)
+		}
+	}
+	// The sync pins the list by version and shows its size, not its ids.
+	var got map[string]any
+	if code := c.do("GET", "/v1/syncs/"+sy.ID, nil, &got); code != 200 {
+		t.Fatalf("GET sync = %d", code)
+	}
+	opts, _ := got["options"].(map[string]any)
+	if _, listed := opts["ignoredUsers"]; listed || opts["ignoredUserCount"] != float64(len(ids)) {
+		t.Fatalf("sync options = %v, want ignoredUserCount %d and no list", opts, len(ids))
+	}
+
+	// Importing users again frees room.
+	if code := c.do("POST", "/v1/connection/ignored-users", edit{ids[:domain.MaxIgnoredUsersPerEdit], false}, &answer); code != 200 || answer.Count != len(ids)-domain.MaxIgnoredUsersPerEdit || answer.Changed != domain.MaxIgnoredUsersPerEdit {
+		t.Fatalf("stop ignoring a thousand = %d %+v", code, answer)
 	}
 }

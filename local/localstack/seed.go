@@ -37,7 +37,7 @@ func (s *Stack) seedDemo(ctx context.Context, users int) error {
 			TenantID: d.tenant, DirectoryTenantID: d.directory, ClientID: d.client, Cloud: domain.CloudGlobal,
 			SecretHint: DemoSecret[len(DemoSecret)-4:], SecretSetAt: now, SecretVersion: version, Options: d.opts, UpdatedAt: now,
 		}
-		if err := s.Store.PutConnection(ctx, conn); err != nil {
+		if err := s.Store.PutConnection(ctx, conn, true); err != nil {
 			return fmt.Errorf("localstack: demo connection %s: %w", d.tenant, err)
 		}
 	}

@@ -147,7 +147,7 @@ func newFixture(ctx context.Context, db *dynamodb.Client, users int) (_ *fixture
 	if err := f.store.PutConnection(ctx, &domain.Connection{
 		TenantID: tenantID, DirectoryTenantID: benchDirectory, ClientID: benchClientID, Cloud: domain.CloudGlobal,
 		SecretHint: benchSecret[len(benchSecret)-4:], SecretSetAt: now, UpdatedAt: now,
-	}); err != nil {
+	}, false); err != nil {
 		return nil, err
 	}
 	excluded := fakeentra.PopulationCount(fakeentra.Guests, users) + fakeentra.PopulationCount(fakeentra.DisabledAccounts, users)

@@ -138,6 +138,7 @@ export class Api {
   getConnection() { return this.request('GET', '/v1/connection'); }
   putConnection(input) { return this.request('PUT', '/v1/connection', input); }
   testConnection() { return this.request('POST', '/v1/connection/test'); }
+  editIgnoredUsers(ids, ignored) { return this.request('POST', '/v1/connection/ignored-users', { ids, ignored }); }
   searchGroups(q) { return this.request('GET', `/v1/connection/groups${query({ q })}`); }
   startSync() { return this.request('POST', '/v1/syncs'); }
   listSyncs(params) { return this.request('GET', `/v1/syncs${query(params)}`); }

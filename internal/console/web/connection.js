@@ -75,9 +75,9 @@ export function validateConnection(values, existing) {
       // The page does not edit the attribute mapping; send the stored one
       // back so saving keeps it.
       mapping: (existing && existing.options && existing.options.mapping) || [],
-      // The ignored users as the form lists them (entries can only be
-      // removed here), so saving never drops the others.
-      ignoredUsers: values.ignoredUsers || [],
+      // The ignored users are left out: the API keeps the stored list,
+      // which can be far longer than a PUT body holds; removals are sent
+      // after the PUT (ignoredRemovals).
     },
   };
   if (secret !== '') input.clientSecret = secret;
@@ -85,21 +85,17 @@ export function validateConnection(values, existing) {
 }
 
 /**
- * withIgnoredUser is the PUT /v1/connection body that keeps the stored
- * connection (and its secret, by leaving clientSecret out) and adds one
- * Entra user object id to its ignored users.
+ * ignoredRemovals are the ids the connection ignores (as last read) that the
+ * form no longer lists: the admin removed them, and saving imports them again.
  */
-export function withIgnoredUser(conn, externalId) {
-  const o = conn.options || {};
-  const ids = o.ignoredUsers || [];
-  const id = externalId.toLowerCase();
-  return {
-    directoryTenantId: conn.directoryTenantId,
-    clientId: conn.clientId,
-    cloud: conn.cloud,
-    options: { ...o, ignoredUsers: ids.includes(id) ? ids : [...ids, id] },
-  };
+export function ignoredRemovals(existing, listed) {
+  const kept = new Set(listed);
+  const stored = (existing && existing.options && existing.options.ignoredUsers) || [];
+  return stored.filter((id) => !kept.has(id));
 }
+
+/** maxIgnoredPerEdit is how many ids one POST /v1/connection/ignored-users takes. */
+export const maxIgnoredPerEdit = 1000;
 
 /** ignoredSummary says how many users imports leave out. */
 export function ignoredSummary(n) {
@@ -257,13 +253,24 @@ export class ConnectionView {
     }
     setBusy(this.saveButton, true);
     status.textContent = 'Saving…';
+    const removals = ignoredRemovals(this.existing, this.ignored);
+    let saved = false;
     try {
-      const conn = await this.api.putConnection(input);
+      let conn = await this.api.putConnection(input);
+      saved = true;
+      for (let i = 0; i < removals.length; i += maxIgnoredPerEdit) {
+        await this.api.editIgnoredUsers(removals.slice(i, i + maxIgnoredPerEdit), false);
+      }
+      if (removals.length > 0) conn = await this.api.getConnection();
       this.fill(conn);
       status.textContent = 'Connection saved. Test it to check the app registration’s permissions.';
       show($('connection-test'), false);
     } catch (e) {
       if (this.app.handleAuthError(e)) return;
+      if (saved) {
+        status.textContent = `The connection was saved, but the users you stopped ignoring are still ignored. ${describeError(e)}`;
+        return;
+      }
       status.textContent = `The connection was not saved. ${describeError(e)}`;
       const field = e instanceof ApiError ? fieldOfMessage(e.message) : null;
       if (field) this.showErrors({ [field]: e.message });

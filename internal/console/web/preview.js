@@ -4,7 +4,6 @@
 // safeguards the API recomputes are shown at once.
 
 import { describeError } from './api.js';
-import { withIgnoredUser } from './connection.js';
 import { $, h, Pager, replace, setBusy, show } from './dom.js';
 import { count, dateTime, fieldLabel, outcome, plural, range, reason, safeguardSentence, syncStatus } from './format.js';
 
@@ -224,8 +223,7 @@ export class PreviewView {
 
   /**
    * alwaysIgnore adds the change's Entra user to the connection's ignored
-   * users (read, then put back with the id added; the stored secret is
-   * kept by leaving it out) and excludes the change from this preview.
+   * users and excludes the change from this preview.
    */
   async alwaysIgnore(ch, row) {
     const button = row.querySelector('button.ignore');
@@ -233,8 +231,8 @@ export class PreviewView {
     const who = ch.subject.displayName || ch.subject.email || 'This user';
     setBusy(button, true);
     try {
-      const conn = await this.api.putConnection(withIgnoredUser(await this.api.getConnection(), ch.subject.externalId));
-      this.app.connectionView.fill(conn);
+      await this.api.editIgnoredUsers([ch.subject.externalId.toLowerCase()], true);
+      this.app.connectionView.fill(await this.api.getConnection());
       const later = 'You can stop ignoring them in the connection settings.';
       if (ch.excluded) {
         replace(row, ...this.cells(ch));

@@ -19,15 +19,14 @@ import (
 
 // The CSV export of GET /v1/syncs/{id}/changes (Accept: text/csv).
 const (
-	// MaxExportBytes bounds the CSV. API Gateway's Lambda integration
-	// buffers the response, and Lambda returns at most 6 MB: the whole JSON
-	// document, headers included. lambdahttp passes a body as text or in
-	// base64, whichever is shorter, so 4 MiB of CSV is at most 5.6 MB there
-	// whatever its characters.
+	// MaxExportBytes bounds one part of the CSV. API Gateway's Lambda
+	// integration buffers the response, and Lambda returns at most 6 MB:
+	// the whole JSON document, headers included. lambdahttp passes a body
+	// as text or in base64, whichever is shorter, so 4 MiB of CSV is at
+	// most 5.6 MB there whatever its characters.
 	MaxExportBytes = 4 << 20
-	// ExportTimeout bounds reading the changes: the preview function times
-	// out after 20 s (template.yaml), and the answer, even a refusal, must
-	// be written before.
+	// ExportTimeout bounds reading one part: the preview function times
+	// out after 20 s (template.yaml), and the part must be written before.
 	ExportTimeout = 12 * time.Second
 	// exportPageSize is how many changes one store read returns.
 	exportPageSize = 1000
@@ -110,84 +109,79 @@ func specificity(mt, t string) int {
 	return -1
 }
 
-// exportChanges answers every change of a sync matching f as CSV, read
-// page by page. It never answers part of them: an export over maxBytes, or
-// one not read within the timeout, is refused with a message saying how
-// to narrow it.
-func (h *Handler) exportChanges(w http.ResponseWriter, r *http.Request, c auth.Claims, id string, f domain.ChangeFilter) error {
+// exportChanges answers the changes of a sync matching f as CSV, read page
+// by page from cursor on: as many whole pages as fit in maxBytes and are
+// read within the timeout. When more remain, a Link header (rel="next")
+// names the request for the next part, which carries no header row, so
+// the parts concatenated are the whole export. A part is never cut inside
+// a change, and an export of any size arrives in parts a Lambda response
+// can hold.
+func (h *Handler) exportChanges(w http.ResponseWriter, r *http.Request, c auth.Claims, id string, f domain.ChangeFilter, cursor string) error {
 	ctx, cancel := context.WithTimeout(r.Context(), h.exportTimeout)
 	defer cancel()
-	var buf bytes.Buffer
-	cw := newChangeWriter(&buf)
-	if err := cw.header(); err != nil {
-		return err
+	var part, pageCSV bytes.Buffer
+	if cursor == "" {
+		if err := newChangeWriter(&part).header(); err != nil {
+			return err
+		}
 	}
-	matched, tooLarge := 0, false
-	page := domain.Page{Limit: h.exportPageSize}
+	pageWriter := newChangeWriter(&pageCSV)
+	rows := 0
+	page := domain.Page{Limit: h.exportPageSize, Cursor: cursor}
 	for {
 		changes, next, err := h.deps.Syncs.ListChanges(ctx, c.TenantID, id, f, page)
-		if err != nil {
-			if errors.Is(ctx.Err(), context.DeadlineExceeded) && r.Context().Err() == nil {
-				return h.exportTimedOut(matched, tooLarge)
+		switch {
+		case err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) && r.Context().Err() == nil:
+			if rows > 0 {
+				return writeExportPart(w, r, id, part.Bytes(), page.Cursor)
 			}
+			return domain.Errorf(domain.EUnprocessable,
+				"no change of the export was read within %s; try again, or narrow it with filters (objectType, kind, outcome, q, excluded)", h.exportTimeout)
+		case err != nil:
 			return fmt.Errorf("export changes of sync %s: %w", id, err)
 		}
-		matched += len(changes)
-		// Past the limit the export is refused; reading on only counts the
-		// matches, so the message can say how many there are.
-		for i := 0; i < len(changes) && !tooLarge; i++ {
-			if err := cw.change(&changes[i]); err != nil {
+		pageCSV.Reset()
+		for i := range changes {
+			if err := pageWriter.change(&changes[i]); err != nil {
 				return err
 			}
-			tooLarge = buf.Len() > h.exportMaxBytes
 		}
-		if next == "" {
-			break
+		if part.Len()+pageCSV.Len() > h.exportMaxBytes {
+			switch {
+			case rows > 0: // this page begins the next part
+				return writeExportPart(w, r, id, part.Bytes(), page.Cursor)
+			case page.Limit > 1: // a page too large alone: read fewer changes at once
+				page.Limit = max(1, page.Limit/2)
+				continue
+			default: // one change's row cannot be this large (an item is at most 400 KB)
+				return fmt.Errorf("export changes of sync %s: change %d alone is %d bytes of CSV", id, changes[0].Seq, pageCSV.Len())
+			}
 		}
-		if ctx.Err() != nil {
-			return h.exportTimedOut(matched, tooLarge)
+		part.Write(pageCSV.Bytes())
+		rows += len(changes)
+		if next == "" || ctx.Err() != nil {
+			return writeExportPart(w, r, id, part.Bytes(), next)
 		}
 		page.Cursor = next
 	}
-	if tooLarge {
-		return domain.Errorf(domain.EUnprocessable,
-			"the export of %s is over the %s a CSV export may hold; narrow it with filters (objectType, kind, outcome, q, excluded)",
-			matchingChanges(matched), byteSize(h.exportMaxBytes))
-	}
+}
+
+// writeExportPart answers one part of an export; next is the cursor of
+// the part after it ("" for the last).
+func writeExportPart(w http.ResponseWriter, r *http.Request, id string, body []byte, next string) error {
 	hd := w.Header()
 	hd.Set("Content-Type", "text/csv; charset=utf-8")
 	hd.Set("Content-Disposition", `attachment; filename="sync-`+id+`-changes.csv"`) // ids are [A-Za-z0-9_-]
 	hd.Set("Cache-Control", "no-store")
 	hd.Set("X-Content-Type-Options", "nosniff")
+	if next != "" {
+		q := r.URL.Query()
+		q.Set("cursor", next)
+		hd.Set("Link", "<"+r.URL.Path+"?"+q.Encode()+`>; rel="next"`)
+	}
 	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(buf.Bytes()) // a failed write means the client left
+	_, _ = w.Write(body) // a failed write means the client left
 	return nil
-}
-
-func (h *Handler) exportTimedOut(matched int, tooLarge bool) error {
-	if tooLarge {
-		return domain.Errorf(domain.EUnprocessable,
-			"more than %d changes match, over the %s a CSV export may hold; narrow it with filters (objectType, kind, outcome, q, excluded)",
-			matched, byteSize(h.exportMaxBytes))
-	}
-	return domain.Errorf(domain.EUnprocessable,
-		"the export was not read within %s (%s read so far); narrow it with filters (objectType, kind, outcome, q, excluded)",
-		h.exportTimeout, matchingChanges(matched))
-}
-
-func matchingChanges(n int) string {
-	if n == 1 {
-		return "1 matching change"
-	}
-	return fmt.Sprintf("%d matching changes", n)
-}
-
-// byteSize shows a limit in MiB, or in bytes when smaller (tests).
-func byteSize(n int) string {
-	if n >= 1<<20 && n%(1<<20) == 0 {
-		return fmt.Sprintf("%d MiB", n>>20)
-	}
-	return fmt.Sprintf("%d bytes", n)
 }
 
 // changeWriter writes changes as CSV rows (RFC 4180: CRLF line ends, a

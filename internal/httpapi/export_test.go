@@ -248,7 +248,7 @@ func TestExportChanges(t *testing.T) {
 		{"html only", acmeAdmin, path, "text/html", http.StatusNotAcceptable, CodeNotAcceptable, "application/json or text/csv"},
 		{"csv refused", acmeAdmin, path, "text/csv;q=0", http.StatusNotAcceptable, CodeNotAcceptable, ""},
 		{"limit", acmeAdmin, path + "?limit=10", "text/csv", http.StatusBadRequest, domain.EInvalid, "limit: does not apply"},
-		{"cursor", acmeAdmin, path + "?cursor=abc", "text/csv", http.StatusBadRequest, domain.EInvalid, "cursor: does not apply"},
+		{"malformed cursor", acmeAdmin, path + "?cursor=abc", "text/csv", http.StatusBadRequest, domain.EInvalid, "cursor"},
 		{"bad filter", acmeAdmin, path + "?kind=nope", "text/csv", http.StatusBadRequest, domain.EInvalid, "kind"},
 		{"unknown parameter", acmeAdmin, path + "?format=csv", "text/csv", http.StatusBadRequest, domain.EInvalid, "format"},
 		{"other tenant", otherAdmin, path, "text/csv", http.StatusNotFound, domain.ENotFound, ""},
@@ -273,20 +273,18 @@ func TestExportChanges(t *testing.T) {
 	}
 }
 
-// pagedSyncs counts the store reads an export makes, and can make each
-// one slow.
-// pagedSyncs counts the export's reads; every read after the first of a
-// request (a page without a cursor) waits delay, so a timeout falls
-// between the first and second read however loaded the machine is.
+// pagedSyncs counts the export's reads; every read after the first
+// slowFrom of them waits delay, so a timeout falls between two reads
+// however loaded the machine is.
 type pagedSyncs struct {
 	SyncStore
-	reads int
-	delay time.Duration
+	reads, slowFrom int
+	delay           time.Duration
 }
 
 func (p *pagedSyncs) ListChanges(ctx context.Context, tenant, syncID string, f domain.ChangeFilter, pg domain.Page) ([]domain.Change, string, error) {
 	p.reads++
-	if p.delay > 0 && pg.Cursor != "" {
+	if p.delay > 0 && p.reads > p.slowFrom {
 		select {
 		case <-time.After(p.delay):
 		case <-ctx.Done():
@@ -296,7 +294,35 @@ func (p *pagedSyncs) ListChanges(ctx context.Context, tenant, syncID string, f d
 	return p.SyncStore.ListChanges(ctx, tenant, syncID, f, pg)
 }
 
-func TestExportBounds(t *testing.T) {
+// exportParts follows an export's Link headers from path, and returns the
+// parts' bodies.
+func (e *env) exportParts(t *testing.T, path string) []string {
+	t.Helper()
+	var parts []string
+	for path != "" {
+		rec := e.raw(t, acmeAdmin, path, "Accept", "text/csv")
+		if rec.Code != http.StatusOK || !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/csv") {
+			t.Fatalf("GET %s = %d %s\n%s", path, rec.Code, rec.Header().Get("Content-Type"), rec.Body)
+		}
+		parts = append(parts, rec.Body.String())
+		path = ""
+		if link := rec.Header().Get("Link"); link != "" {
+			target, rel, ok := strings.Cut(link, ">; ")
+			if !ok || rel != `rel="next"` || !strings.HasPrefix(target, "</v1/syncs/") {
+				t.Fatalf("Link %q", link)
+			}
+			path = strings.TrimPrefix(target, "<")
+		}
+		if len(parts) > 100 {
+			t.Fatal("the export does not end")
+		}
+	}
+	return parts
+}
+
+// An export larger than one part arrives in parts, each within the limit
+// and cut between changes, which concatenated are the export read whole.
+func TestExportParts(t *testing.T) {
 	e := newEnv(t)
 	e.putConnection(t, acmeAdmin)
 	id := e.startSyncWithPlan(t, acmeAdmin, samplePlan(40)) // 43 changes
@@ -305,52 +331,73 @@ func TestExportBounds(t *testing.T) {
 	e.h.deps.Syncs = syncs
 	e.h.exportPageSize = 10
 
-	full := e.raw(t, acmeAdmin, path, "Accept", "text/csv")
-	if rows := parseCSV(t, full.Body.String()); full.Code != http.StatusOK || len(rows) != 44 || syncs.reads != 5 {
-		t.Fatalf("status %d, %d rows, %d reads; want 44 rows in 5 reads of 10", full.Code, len(rows), syncs.reads)
+	whole := e.exportParts(t, path)
+	if rows := parseCSV(t, whole[0]); len(whole) != 1 || len(rows) != 44 || syncs.reads != 5 {
+		t.Fatalf("%d parts, %d rows, %d reads; want 44 rows in one part, 5 reads of 10", len(whole), len(rows), syncs.reads)
 	}
-	size := full.Body.Len()
+	size := len(whole[0])
+	firstPage := len(strings.Join(strings.SplitAfter(whole[0], "\r\n")[:11], "")) // the header and 10 changes
 
 	cases := []struct {
-		name     string
-		query    string
-		maxBytes int
-		delay    time.Duration
-		timeout  time.Duration
-		status   int
-		message  string
+		name      string
+		query     string
+		maxBytes  int
+		slowFrom  int // reads at once, then each outlasts the timeout
+		wantParts int
 	}{
-		{"exactly at the limit", "", size, 0, time.Minute, http.StatusOK, ""},
-		{"one byte over", "", size - 1, 0, time.Minute, http.StatusUnprocessableEntity,
-			fmt.Sprintf("the export of 43 matching changes is over the %d bytes a CSV export may hold; narrow it with filters", size-1)},
-		{"far over, counted to the end", "", 200, 0, time.Minute, http.StatusUnprocessableEntity, "the export of 43 matching changes"},
-		{"one change over", "?kind=update", 200, 0, time.Minute, http.StatusUnprocessableEntity, "the export of 1 matching change is over"},
-		{"a filter brings it under", "?kind=update", 300, 0, time.Minute, http.StatusOK, ""},
-		// The first read is at once, the second outlasts the timeout.
-		{"too slow", "", size, time.Minute, time.Second, http.StatusUnprocessableEntity,
-			"the export was not read within 1s (10 matching changes read so far); narrow it with filters"},
-		{"too slow and too large", "", 200, time.Minute, time.Second, http.StatusUnprocessableEntity,
-			"more than 10 changes match, over the 200 bytes"},
+		{"exactly at the limit", "", size, 0, 1},
+		{"one byte over: the last page is the next part", "", size - 1, 0, 2},
+		{"a page per part", "", firstPage, 0, 5},
+		{"a page too large alone is read in smaller ones", "", firstPage / 3, 0, 0}, // 0: more parts than pages
+		{"a filter", "?kind=update", size, 0, 1},
+		{"out of time after a page: the rest in the next part", "", size, 1, 5},
 	}
 	for _, tc := range cases {
-		e.h.exportMaxBytes, e.h.exportTimeout, syncs.delay = tc.maxBytes, tc.timeout, tc.delay
-		rec := e.raw(t, acmeAdmin, path+tc.query, "Accept", "text/csv")
-		if rec.Code != tc.status {
-			t.Errorf("%s: status %d, want %d\n%s", tc.name, rec.Code, tc.status, rec.Body)
-			continue
-		}
-		if tc.status == http.StatusOK {
-			parseCSV(t, rec.Body.String())
-			continue
-		}
-		// A refusal is the error document alone: no partial CSV.
-		r := e.do(t, &acmeAdmin, http.MethodGet, path+tc.query, "", "Accept", "text/csv")
-		if r.Status != tc.status || r.errorCode() != domain.EUnprocessable || !strings.Contains(r.errorMessage(), tc.message) {
-			t.Errorf("%s: %d %q %q, want ~%q", tc.name, r.Status, r.errorCode(), r.errorMessage(), tc.message)
-		}
-		if strings.Contains(rec.Body.String(), "seq,objectType") || rec.Header().Get("Content-Disposition") != "" ||
-			rec.Header().Get("Content-Type") != "application/json" {
-			t.Errorf("%s: refusal carries CSV: %v\n%s", tc.name, rec.Header(), rec.Body)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			e.h.exportMaxBytes, e.h.exportTimeout, e.h.exportPageSize = tc.maxBytes, time.Minute, 10
+			syncs.delay, syncs.slowFrom = 0, 0
+			if tc.slowFrom > 0 {
+				e.h.exportTimeout, syncs.delay = time.Second, time.Minute
+			}
+			var parts []string
+			if tc.slowFrom > 0 {
+				// Each request reads one page at once, then runs out of time.
+				for p := path + tc.query; p != ""; {
+					syncs.reads, syncs.slowFrom = 0, tc.slowFrom
+					rec := e.raw(t, acmeAdmin, p, "Accept", "text/csv")
+					if rec.Code != http.StatusOK {
+						t.Fatalf("GET %s = %d\n%s", p, rec.Code, rec.Body)
+					}
+					parts = append(parts, rec.Body.String())
+					target, _, _ := strings.Cut(rec.Header().Get("Link"), ">; ")
+					p = strings.TrimPrefix(target, "<")
+				}
+			} else {
+				parts = e.exportParts(t, path+tc.query)
+			}
+			if len(parts) != tc.wantParts && (tc.wantParts != 0 || len(parts) <= 5) {
+				t.Fatalf("%d parts, want %d", len(parts), tc.wantParts)
+			}
+			for i, p := range parts {
+				if len(p) > tc.maxBytes {
+					t.Errorf("part %d is %d bytes, over %d", i, len(p), tc.maxBytes)
+				}
+				if i > 0 && strings.HasPrefix(p, "seq,objectType") {
+					t.Errorf("part %d repeats the header row", i)
+				}
+			}
+			e.h.exportMaxBytes, e.h.exportTimeout, syncs.delay = MaxExportBytes, time.Minute, 0
+			want := e.exportParts(t, path+tc.query)
+			if got := strings.Join(parts, ""); got != want[0] {
+				t.Fatalf("the parts concatenated differ from the export read whole:\n%s\nwant\n%s", got, want[0])
+			}
+		})
+	}
+
+	// Nothing read within the timeout: refused, no CSV.
+	e.h.exportMaxBytes, e.h.exportTimeout, syncs.delay, syncs.reads, syncs.slowFrom = MaxExportBytes, time.Second, time.Minute, 0, 0
+	r := e.do(t, &acmeAdmin, http.MethodGet, path, "", "Accept", "text/csv")
+	if r.Status != http.StatusUnprocessableEntity || !strings.Contains(r.errorMessage(), "no change of the export was read within 1s") {
+		t.Fatalf("a read outlasting the timeout: %d %q", r.Status, r.errorMessage())
 	}
 }

@@ -205,17 +205,15 @@ func (h *Handler) listChanges(w http.ResponseWriter, r *http.Request, c auth.Cla
 	if err != nil {
 		return err
 	}
-	if rep == asCSV {
-		for _, name := range pagingParams {
-			if _, ok := q[name]; ok {
-				return domain.Errorf(domain.EInvalid, "%s: does not apply to the CSV export, which holds every matching change", name)
-			}
-		}
-		return h.exportChanges(w, r, c, id, f)
-	}
 	page, err := q.page()
 	if err != nil {
 		return err
+	}
+	if rep == asCSV {
+		if _, ok := q["limit"]; ok {
+			return domain.Errorf(domain.EInvalid, "limit: does not apply to the CSV export, which holds every matching change (in parts when large: follow its Link header)")
+		}
+		return h.exportChanges(w, r, c, id, f, page.Cursor)
 	}
 	changes, next, err := h.deps.Syncs.ListChanges(r.Context(), c.TenantID, id, f, page)
 	if err != nil {

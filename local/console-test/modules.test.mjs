@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import { Api, ApiError, NetworkError, describeError, query } from '../../internal/console/web/api.js';
+import { Api, ApiError, NetworkError, describeError, nextLink, query } from '../../internal/console/web/api.js';
 import { fieldOfMessage, ignoredRemovals, ignoredSummary, validateConnection } from '../../internal/console/web/connection.js';
 import { duration, fieldLabel, percent, rate, reason, safeguardSentence } from '../../internal/console/web/format.js';
 import { membersText, moveActive, optionsFor, searchFailure } from '../../internal/console/web/grouppicker.js';
@@ -138,16 +138,45 @@ describe('Api', () => {
       seen = { url, init };
       return new Response(csv, { status: 200, headers: { 'Content-Type': 'text/csv; charset=utf-8' } });
     });
-    assert.equal(await api.exportChanges('s1', { objectType: 'user', kind: 'add', excluded: false, q: '' }), csv);
+    assert.deepEqual(await api.exportChanges('s1', { objectType: 'user', kind: 'add', excluded: false, q: '' }), [csv]);
     assert.equal(seen.url, '/v1/syncs/s1/changes?objectType=user&kind=add&excluded=false');
     assert.equal(seen.init.headers.Accept, 'text/csv');
     assert.equal(seen.init.headers.Authorization, 'Bearer tok');
   });
 
+  it('follows a large export from part to part', async () => {
+    const urls = [];
+    const parts = ['seq,objectType\r\n1,user\r\n', '2,user\r\n', '3,group\r\n'];
+    const api = new Api('https://api.example', () => 'tok', async (url) => {
+      urls.push(url);
+      const n = urls.length;
+      const headers = { 'Content-Type': 'text/csv; charset=utf-8' };
+      if (n < parts.length) headers.Link = `</v1/syncs/s1/changes?kind=add&cursor=c${n}>; rel="next"`;
+      return new Response(parts[n - 1], { status: 200, headers });
+    });
+    const told = [];
+    assert.deepEqual(await api.exportChanges('s1', { kind: 'add' }, (n) => told.push(n)), parts);
+    assert.deepEqual(urls, ['https://api.example/v1/syncs/s1/changes?kind=add',
+      'https://api.example/v1/syncs/s1/changes?kind=add&cursor=c1', 'https://api.example/v1/syncs/s1/changes?kind=add&cursor=c2']);
+    assert.deepEqual(told, [1, 2, 3]);
+  });
+
+  it('reads only a next link to an API path', () => {
+    const cases = [
+      [null, null],
+      ['', null],
+      ['</v1/syncs/a/changes?cursor=x>; rel="next"', '/v1/syncs/a/changes?cursor=x'],
+      ['</v1/a>; rel="prev", </v1/b>; rel="next"', '/v1/b'],
+      ['</v1/a>; rel="prev"', null],
+      ['<https://elsewhere.example/v1/a>; rel="next"', null],
+    ];
+    for (const [header, want] of cases) assert.equal(nextLink(header), want, String(header));
+  });
+
   it('a refused export is an ApiError the admin can read', async () => {
-    const api = new Api('', () => 'tok', respond(422, { error: { code: 'unprocessable', message: 'the export of 50000 matching changes is over the 4 MiB a CSV export may hold' } }));
+    const api = new Api('', () => 'tok', respond(422, { error: { code: 'unprocessable', message: 'no change of the export was read within 12s' } }));
     await assert.rejects(api.exportChanges('s1', {}), (e) => e instanceof ApiError && e.status === 422 &&
-      /too many changes to export/.test(describeError(e, { unprocessable: 'There are too many changes to export at once.' })) && /50000 matching changes/.test(describeError(e)));
+      /not read the changes in time/.test(describeError(e, { unprocessable: 'The service did not read the changes in time.' })) && /within 12s/.test(describeError(e)));
   });
 
   it('a failed fetch is a NetworkError', async () => {

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"dirsync/internal/domain"
+	"dirsync/internal/httpapi"
 	"dirsync/local/fakeentra"
 )
 
@@ -33,6 +34,29 @@ func (c *client) getAccept(path, accept string) (*http.Response, string) {
 		c.t.Fatal(err)
 	}
 	return resp, string(raw)
+}
+
+// exportParts follows a CSV export from path through its Link headers
+// and returns its parts, checking each is CSV of at most one part's size.
+func (c *client) exportParts(path string) []string {
+	c.t.Helper()
+	var parts []string
+	for path != "" {
+		resp, body := c.getAccept(path, "text/csv")
+		if resp.StatusCode != http.StatusOK || len(body) > httpapi.MaxExportBytes {
+			c.t.Fatalf("GET %s as CSV = %d, %d bytes", path, resp.StatusCode, len(body))
+		}
+		parts = append(parts, body)
+		path = ""
+		if link := resp.Header.Get("Link"); link != "" {
+			target, rel, ok := strings.Cut(link, ">; ")
+			if !ok || rel != `rel="next"` {
+				c.t.Fatalf("Link %q", link)
+			}
+			path = strings.TrimPrefix(target, "<")
+		}
+	}
+	return parts
 }
 
 // csvRow is the export's row for a change, by the rules docs/openapi.yaml

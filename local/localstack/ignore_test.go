@@ -2,15 +2,18 @@ package localstack
 
 import (
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
 	"dirsync/internal/domain"
+	"dirsync/internal/httpapi"
 	"dirsync/local/fakeentra"
 )
 
@@ -110,7 +113,7 @@ func TestIgnoredUsersAreLeftAlone(t *testing.T) {
 func TestTenThousandIgnoredUsers(t *testing.T) {
 	const tenant, ignoredInScope = "globex-ignores", 9_000
 	c := adminOf(t, tenant)
-	dir := fakeentra.Generate(fakeentra.Spec{TenantID: "1a0ed000-1000-4e17-9a00-0000000010a0", Domain: "globexignores.onmicrosoft.com", Seed: 43, Users: 11_000})
+	dir := fakeentra.Generate(fakeentra.Spec{TenantID: "1a0ed000-1000-4e17-9a00-0000000010a0", Domain: "globexignores.onmicrosoft.com", Seed: 43, Users: 36_000}) // its CSV (about 130 B a change) is over one part
 	mails := map[string]int{}
 	for _, u := range dir.Users {
 		if u.Mail != nil {
@@ -213,6 +216,25 @@ func TestTenThousandIgnoredUsers(t *testing.T) {
 	opts, _ := got["options"].(map[string]any)
 	if _, listed := opts["ignoredUsers"]; listed || opts["ignoredUserCount"] != float64(len(ids)) {
 		t.Fatalf("sync options = %v, want ignoredUserCount %d and no list", opts, len(ids))
+	}
+
+	// The export of every change arrives in parts no Lambda response
+	// refuses, which together hold each change once, in order.
+	parts := c.exportParts("/v1/syncs/" + sy.ID + "/changes")
+	r := csv.NewReader(strings.NewReader(strings.Join(parts, "")))
+	r.FieldsPerRecord = len(httpapi.ExportColumns)
+	rows, err := r.ReadAll()
+	if err != nil {
+		t.Fatalf("the parts together are not CSV: %v", err)
+	}
+	listed := c.changes(sy.ID, "")
+	if len(rows)-1 != len(listed) || len(parts) < 2 {
+		t.Fatalf("%d parts (%d bytes) with %d changes; the listing has %d, in more than one part", len(parts), len(strings.Join(parts, "")), len(rows)-1, len(listed))
+	}
+	for i, row := range rows[1:] {
+		if row[0] != strconv.Itoa(listed[i].Seq) {
+			t.Fatalf("row %d is change %s, the listing's is %d", i+1, row[0], listed[i].Seq)
+		}
 	}
 
 	// Importing users again frees room.

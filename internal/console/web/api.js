@@ -74,6 +74,18 @@ export function apiBase(doc) {
   return value.replace(/\/+$/, '');
 }
 
+/**
+ * nextLink is the target of a Link header's rel="next" (an API path), or
+ * null when there is none.
+ */
+export function nextLink(header) {
+  for (const link of (header || '').split(',')) {
+    const m = /^\s*<([^>]*)>\s*;\s*rel="?next"?\s*$/.exec(link);
+    if (m && m[1].startsWith('/v1/')) return m[1];
+  }
+  return null;
+}
+
 /** query builds "?a=1&b=2", leaving out empty values. */
 export function query(params) {
   const q = new URLSearchParams();
@@ -144,10 +156,22 @@ export class Api {
   listSyncs(params) { return this.request('GET', `/v1/syncs${query(params)}`); }
   getSync(id) { return this.request('GET', `/v1/syncs/${encodeURIComponent(id)}`); }
   listChanges(id, params) { return this.request('GET', `/v1/syncs/${encodeURIComponent(id)}/changes${query(params)}`); }
-  /** exportChanges is every change matching params as CSV text (no limit or cursor). */
-  async exportChanges(id, params) {
-    const { text } = await this.send('GET', `/v1/syncs/${encodeURIComponent(id)}/changes${query(params)}`, undefined, 'text/csv');
-    return text;
+  /**
+   * exportChanges is every change matching params as CSV: the parts of the
+   * export, in order, following each part's Link to the next (a large
+   * export arrives in parts of at most 4 MiB). onPart(n) is told each part
+   * read.
+   */
+  async exportChanges(id, params, onPart = () => {}) {
+    const parts = [];
+    let path = `/v1/syncs/${encodeURIComponent(id)}/changes${query(params)}`;
+    while (path) {
+      const { text, headers } = await this.send('GET', path, undefined, 'text/csv');
+      parts.push(text);
+      onPart(parts.length);
+      path = nextLink(headers.get('Link'));
+    }
+    return parts;
   }
   setExcluded(id, seq, excluded) {
     return this.request('PATCH', `/v1/syncs/${encodeURIComponent(id)}/changes/${encodeURIComponent(seq)}`, { excluded });

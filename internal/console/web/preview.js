@@ -299,9 +299,11 @@ export class PreviewView {
     setBusy(button, true);
     status.textContent = `Preparing the CSV of ${what}…`;
     try {
-      const csv = await this.api.exportChanges(this.sync.id, { ...tab.filter, q: this.q });
+      const parts = await this.api.exportChanges(this.sync.id, { ...tab.filter, q: this.q }, (n) => {
+        if (n > 1) status.textContent = `Preparing the CSV of ${what}… (${n} parts read)`;
+      });
       const name = `sync-${this.sync.id}-${tab.id}${this.q ? '-search' : ''}.csv`;
-      const url = URL.createObjectURL(new Blob([csv], { type: 'text/csv;charset=utf-8' }));
+      const url = URL.createObjectURL(new Blob(parts, { type: 'text/csv;charset=utf-8' }));
       const link = h('a', { href: url, download: name, hidden: true });
       document.body.append(link);
       link.click();
@@ -312,7 +314,7 @@ export class PreviewView {
     } catch (e) {
       if (this.app.handleAuthError(e)) return;
       status.textContent = `The CSV could not be downloaded. ${describeError(e, {
-        unprocessable: 'There are too many changes to export at once: narrow the export with the search, or download one tab at a time.',
+        unprocessable: 'The service did not read the changes in time: try again, or narrow the export with the search.',
         gone: 'This preview has expired.',
       })}`;
     } finally {

@@ -91,23 +91,7 @@ func newScenario(t *testing.T, addN, batchSize int, opts domain.Options) *scenar
 	for _, u := range seed {
 		ids[u.Email] = u.ID
 	}
-	snap := &domain.Snapshot{DirectoryTenantID: dir, UserProperties: []string{"displayName", "jobTitle"}}
-	user := func(id, mail, name, title string) domain.SourceUser {
-		return domain.SourceUser{ID: id, Mail: mail, UserPrincipalName: mail, AccountEnabled: true, Values: []string{name, title}}
-	}
-	var members []string
-	for i := 0; i < addN; i++ {
-		id := fmt.Sprintf("x-new%03d", i)
-		snap.Users = append(snap.Users, user(id, fmt.Sprintf("new%03d@example.com", i), fmt.Sprintf("New %d", i), "Engineer"))
-		members = append(members, id)
-	}
-	snap.Users = append(snap.Users,
-		user("x-manual", "MANUAL@example.com", "Manual Person", "Analyst"),
-		user("x-linked", "linked@example.com", "Linked", "Engineer"),
-	)
-	members = append(members, "x-manual", "x-linked")
-	sort.Strings(members)
-	snap.Groups = []domain.SourceGroup{{ID: "g-all", DisplayName: "Everyone", Description: "all staff", MemberIDs: members}}
+	snap := scenarioSource(addN)
 	opts.DeactivateMissing = true
 	if opts.DeactivationThreshold.Percent == 0 {
 		opts.DeactivationThreshold.Percent = 100 // 3 of 4 linked users go; not what these tests are about
@@ -120,22 +104,58 @@ func newScenario(t *testing.T, addN, batchSize int, opts domain.Options) *scenar
 	if err != nil {
 		t.Fatal(err)
 	}
-	now := time.Now().UTC()
-	sy := &domain.Sync{ID: domain.NewID(now), TenantID: tenant, DirectoryTenantID: dir, Status: domain.SyncPreviewing,
-		CreatedAt: now, CreatedBy: "admin@example.com", UpdatedAt: now, Options: opts}
-	if err := st.CreateSync(ctx, sy, time.Hour); err != nil {
-		t.Fatal(err)
-	}
-	if err := st.SavePlan(ctx, domain.Lease{Tenant: tenant, SyncID: sy.ID}, p, domain.PlanWrite{Batches: domain.CutBatches(p.Changes, domain.BatchSizes{Users: batchSize}), ExpiresAt: now.Add(time.Hour), RetainUntil: now.Add(48 * time.Hour)}); err != nil {
-		t.Fatal(err)
-	}
 	ex := &fakeExecutions{}
 	svc := &Service{Store: st, Executions: ex, MaxConcurrency: 4, CancelDrain: time.Minute, Concurrency: 4}
-	ready, err := st.GetSync(ctx, tenant, sy.ID)
+	sc := &scenario{st: st, svc: svc, ex: ex, ids: ids}
+	sc.preview(t, p, &domain.Sync{Options: opts}, batchSize)
+	return sc
+}
+
+// preview stores p as the ready preview of a new sync like sy (its
+// options, kind and the sync it undoes), in user batches of batchSize,
+// and makes it the scenario's sync.
+func (sc *scenario) preview(t *testing.T, p *domain.Plan, sy *domain.Sync, batchSize int) {
+	t.Helper()
+	ctx := context.Background()
+	now := time.Now().UTC()
+	sy.ID, sy.TenantID, sy.DirectoryTenantID, sy.Status = domain.NewID(now), tenant, dir, domain.SyncPreviewing
+	sy.CreatedAt, sy.CreatedBy, sy.UpdatedAt = now, "admin@example.com", now
+	if err := sc.st.CreateSync(ctx, sy, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if err := sc.st.SavePlan(ctx, domain.Lease{Tenant: tenant, SyncID: sy.ID}, p, domain.PlanWrite{Batches: domain.CutBatches(p.Changes, domain.BatchSizes{Users: batchSize}), ExpiresAt: now.Add(time.Hour), RetainUntil: now.Add(48 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	ready, err := sc.st.GetSync(ctx, tenant, sy.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &scenario{st: st, svc: svc, ex: ex, sync: ready, plan: p, ids: ids}
+	sc.sync, sc.plan = ready, p
+}
+
+// scenarioSource is the Entra directory a scenario previews: users
+// 0..addN-1 to add, the manual user to link by email and the linked user
+// to update, all of them in the group Everyone.
+func scenarioSource(addN int) *domain.Snapshot {
+	snap := &domain.Snapshot{DirectoryTenantID: dir, UserProperties: []string{"displayName", "jobTitle"}}
+	var members []string
+	for i := 0; i < addN; i++ {
+		id := fmt.Sprintf("x-new%03d", i)
+		snap.Users = append(snap.Users, sourceUser(id, fmt.Sprintf("new%03d@example.com", i), fmt.Sprintf("New %d", i), "Engineer"))
+		members = append(members, id)
+	}
+	snap.Users = append(snap.Users,
+		sourceUser("x-manual", "MANUAL@example.com", "Manual Person", "Analyst"),
+		sourceUser("x-linked", "linked@example.com", "Linked", "Engineer"),
+	)
+	members = append(members, "x-manual", "x-linked")
+	sort.Strings(members)
+	snap.Groups = []domain.SourceGroup{{ID: "g-all", DisplayName: "Everyone", Description: "all staff", MemberIDs: members}}
+	return snap
+}
+
+func sourceUser(id, mail, name, title string) domain.SourceUser {
+	return domain.SourceUser{ID: id, Mail: mail, UserPrincipalName: mail, AccountEnabled: true, Values: []string{name, title}}
 }
 
 // runAll plays the state machine: every batch in order, then finalize.

@@ -103,6 +103,9 @@ func decideUserEdit(c *domain.Change, cur *domain.User, marker string, ac *apply
 			return nil, outcome(c, domain.OutcomeConflict, "the user is protected")
 		}
 		next.Status, next.DeactivatedBySync = domain.StatusInactive, true
+		// A plan's deactivation changes the status alone; an undo's of a
+		// reactivation also restores the fields the reactivation changed.
+		next.Attributes = applyFields(cur.Attributes, c.Fields)
 	case domain.KindReactivate:
 		next.Status, next.DeactivatedBySync = domain.StatusActive, false
 		next.Attributes = applyFields(cur.Attributes, c.Fields)

@@ -136,9 +136,19 @@ func TestDecideUser(t *testing.T) {
 		},
 		{
 			name:      "a deactivation sets the status and marks it the sync's, leaving the attributes",
-			change:    userChange(domain.KindDeactivate, field("status", "active", "inactive"), field("jobTitle", "Captain", "")),
+			change:    userChange(domain.KindDeactivate, field("status", "active", "inactive")),
 			cur:       linkedUser(),
 			wantWrite: edited(func(u *domain.User) { u.Status, u.DeactivatedBySync = domain.StatusInactive, true }, false),
+		},
+		{
+			name: "an undo's deactivation of a reactivation also restores the fields it changed",
+			change: userChange(domain.KindDeactivate, field(domain.EmailAttribute, "grace@example.com", "g.old@example.com"),
+				field("jobTitle", "Captain", "Lieutenant"), field("displayName", "Grace", ""), field("status", "active", "inactive")),
+			cur: linkedUser(),
+			wantWrite: edited(func(u *domain.User) {
+				u.Email, u.Status, u.DeactivatedBySync = "g.old@example.com", domain.StatusInactive, true
+				u.Attributes = domain.Attrs{{Name: "costCenter", Value: "CC-7"}, {Name: "jobTitle", Value: "Lieutenant"}}
+			}, false),
 		},
 		{
 			name:   "the confirming admin is never deactivated, however the email is spelt",

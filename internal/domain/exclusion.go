@@ -50,11 +50,21 @@ type ExclusionWrite struct {
 	ApplyTotalDelta int
 }
 
+// MembershipsFollowUsers reports whether the membership changes of change
+// c go with their users' changes: excluding a user leaves its memberships
+// out of a group add or update. A group removal's memberships do not:
+// they go with the group whatever becomes of their users, so the removal
+// lists and counts all of them.
+func MembershipsFollowUsers(c *Change) bool {
+	return c.ObjectType == ObjectGroup && c.Kind != KindRemove
+}
+
 // DropExcludedMembers leaves out of the group changes the membership
 // changes of users the admin excluded: an excluded user's memberships go
-// with it. The excluded set is frozen once the sync is confirmed, so every
-// attempt of a batch filters the same references (the membership
-// checkpoint counts positions in the filtered lists).
+// with it (MembershipsFollowUsers). The excluded set is frozen once the
+// sync is confirmed, so every attempt of a batch filters the same
+// references (the membership checkpoint counts positions in the filtered
+// lists).
 func DropExcludedMembers(changes []Change, excluded []Exclusion) {
 	users := map[MemberRef]bool{}
 	for _, e := range excluded {
@@ -76,7 +86,7 @@ func DropExcludedMembers(changes []Change, excluded []Exclusion) {
 	}
 	for i := range changes {
 		c := &changes[i]
-		if c.ObjectType == ObjectGroup {
+		if MembershipsFollowUsers(c) {
 			c.MembersAdded, c.MembersRemoved = keep(c.MembersAdded), keep(c.MembersRemoved)
 		}
 	}

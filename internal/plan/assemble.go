@@ -96,7 +96,9 @@ func (c *computation) buildUserChanges(changes []domain.Change) {
 
 // linkMemberships records on each user change the group changes whose
 // membership changes name the user (by platform id, or by Entra id for a
-// user the plan adds), so excluding the user can drop them with it. One
+// user the plan adds), so excluding the user can drop them with it. A
+// group removal's memberships are not linked: they go with the group
+// whatever becomes of their users (domain.MembershipsFollowUsers). One
 // map from the users' ids to their changes, then two passes over the
 // membership references (count, then fill one shared array): a million
 // references cost a few map lookups each and two allocations in all.
@@ -105,7 +107,7 @@ func (c *computation) buildUserChanges(changes []domain.Change) {
 func linkMemberships(changes []domain.Change) {
 	refs := 0
 	for i := range changes {
-		if g := &changes[i]; g.ObjectType == domain.ObjectGroup {
+		if g := &changes[i]; domain.MembershipsFollowUsers(g) {
 			refs += len(g.MembersAdded) + len(g.MembersRemoved)
 		}
 	}
@@ -137,7 +139,7 @@ func linkMemberships(changes []domain.Change) {
 	forRefs := func(fn func(u int32, m domain.MembershipOf)) {
 		for i := range changes {
 			g := &changes[i]
-			if g.ObjectType != domain.ObjectGroup {
+			if !domain.MembershipsFollowUsers(g) {
 				continue
 			}
 			for _, r := range g.MembersAdded {

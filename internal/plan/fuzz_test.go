@@ -98,9 +98,22 @@ func checkInvariants(t testing.TB, in domain.PlanInput, p *domain.Plan) {
 				t.Fatalf("changes %d and %d are out of order:\n%s\n%s", prev.Seq, ch.Seq, summary(prev), summary(ch))
 			}
 		}
+		if ch.ObjectType == domain.ObjectGroup && ch.Kind == domain.KindRemove {
+			// A removal drops every membership the group holds, an ignored
+			// user's too: it lists exactly those.
+			var held []domain.MemberRef
+			for _, g := range in.Directory.Groups { // a removal's group is in the directory
+				if g.ID == ch.TargetID {
+					held = memberRefs(g.MemberIDs)
+				}
+			}
+			if len(ch.MembersAdded) > 0 || !slices.Equal(ch.MembersRemoved, held) {
+				t.Fatalf("removal %d lists %v, the group holds %v: %s", ch.Seq, ch.MembersRemoved, held, summary(ch))
+			}
+		}
 		for _, refs := range [][]domain.MemberRef{ch.MembersAdded, ch.MembersRemoved} {
 			for _, r := range refs {
-				if ignoredPlatform[r.UserID] || ignoredSource[r.ExternalID] {
+				if ch.Kind != domain.KindRemove && (ignoredPlatform[r.UserID] || ignoredSource[r.ExternalID]) {
 					t.Fatalf("change %d changes the membership of an ignored user: %s", ch.Seq, summary(ch))
 				}
 			}

@@ -96,16 +96,42 @@ func (c *computation) planGroups() {
 		removals = append(removals, gi)
 	}
 	for _, gi := range removals {
-		pg := &pgs[gi]
-		c.groupChanges = append(c.groupChanges, domain.Change{
-			ObjectType:   domain.ObjectGroup,
-			Kind:         domain.KindRemove,
-			Subject:      domain.Subject{ExternalID: pg.ExternalID, DisplayName: pg.DisplayName},
-			TargetID:     pg.ID,
-			BaseRevision: pg.Revision,
-		})
+		c.groupChanges = append(c.groupChanges, groupRemoval(&pgs[gi]))
 	}
 	c.sortGroupChanges()
+}
+
+// groupRemoval is the removal of platform group pg. It lists every
+// membership the group holds, whoever the member (a user gone, ignored or
+// skipped alike): they all go with the group, so the preview shows and
+// counts them, and an undo can add the group back with them. The
+// description rides in Attributes for the same undo.
+func groupRemoval(pg *domain.PlatformGroup) domain.Change {
+	var attrs domain.Attrs
+	if pg.Description != "" {
+		attrs = domain.Attrs{{Name: "description", Value: pg.Description}}
+	}
+	return domain.Change{
+		ObjectType:     domain.ObjectGroup,
+		Kind:           domain.KindRemove,
+		Subject:        domain.Subject{ExternalID: pg.ExternalID, DisplayName: pg.DisplayName},
+		TargetID:       pg.ID,
+		BaseRevision:   pg.Revision,
+		Attributes:     attrs,
+		MembersRemoved: memberRefs(pg.MemberIDs),
+	}
+}
+
+// memberRefs references platform users by id, sorted and unique.
+func memberRefs(userIDs []string) []domain.MemberRef {
+	if len(userIDs) == 0 {
+		return nil
+	}
+	refs := make([]domain.MemberRef, len(userIDs))
+	for i, id := range userIDs {
+		refs[i] = domain.MemberRef{UserID: id}
+	}
+	return slices.CompactFunc(sortRefs(refs), sameRef)
 }
 
 // membership computes group membership changes. A group's desired and

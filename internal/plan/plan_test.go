@@ -894,10 +894,10 @@ func TestComputeRemovalSafeguards(t *testing.T) {
 			[]domain.Safeguard{sg(memberPct, false, 100, 20), sg(memberN, false, 2, 2)}},
 		{"membership removals over the count", removals(1, 1, 10, 7, custom),
 			[]domain.Safeguard{sg(memberPct, false, 100, 30), sg(memberN, true, 2, 3)}},
-		{"a removed group's memberships are in the base, its removal is a group removal",
+		{"a removed group's memberships are in the base and removed with it",
 			withGroups(removals(1, 1, 10, 8, domain.Threshold{}), ownedGroup("pg9", "g9", "Gone",
 				"p00", "p01", "p02", "p03", "p04", "p05", "p06", "p07", "p08", "p09")),
-			[]domain.Safeguard{sg(groupPct, true, 20, 50), sg(groupN, false, 500, 1), sg(memberPct, false, 20, 10), sg(memberN, false, 500, 2)}},
+			[]domain.Safeguard{sg(groupPct, true, 20, 50), sg(groupN, false, 500, 1), sg(memberPct, true, 20, 60), sg(memberN, false, 500, 12)}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -1037,14 +1037,14 @@ func TestComputeGroups(t *testing.T) {
 				"group add g6",
 				"group add g1 <eng@example.com> +[u:p1]",
 				"group update g2 @pg2 {displayName:Sales Team>Sales, description:Old>Sells}",
-				"group remove g4 @pg4",
+				"group remove g4 @pg4 -[u:p1]",
 			},
 			counts: &domain.UserCounts{Unchanged: 1},
 			check: func(t *testing.T, p *domain.Plan) {
 				if got := p.Counts.Groups; got != (domain.GroupCounts{Add: 2, Update: 1, Remove: 1}) {
 					t.Errorf("group counts = %+v", got)
 				}
-				if got := p.Counts.Memberships; got != (domain.MembershipCounts{Add: 1}) {
+				if got := p.Counts.Memberships; got != (domain.MembershipCounts{Add: 1, Remove: 1}) {
 					t.Errorf("membership counts = %+v", got)
 				}
 				for _, ch := range p.Changes {
@@ -1084,10 +1084,47 @@ func TestComputeGroups(t *testing.T) {
 			},
 		},
 		{
-			name: "a removed group carries no membership changes",
+			name: "a removed group lists every membership it drops and keeps its description",
+			in: domain.PlanInput{
+				Snapshot: snapshot(users(alice, bob, carol, carolTwin)),
+				Directory: directory(platform(synced("p1", alice), synced("p3", carol), synced("p4", disabled(erin))),
+					// Members the sync would otherwise leave alone go with
+					// the group too: a skipped user, a user gone from the
+					// source, a platform user no longer there.
+					with2(ownedGroup("pg1", "g1", "Old", "p1", "p3", "p4", "p-gone"), func(g *domain.PlatformGroup) { g.Description = "Retired" }),
+				),
+				Options: domain.Options{DeactivateMissing: true},
+			},
+			want: []string{
+				"user add s2 <bob@example.com>",
+				"user deactivate s5 <erin@example.com> @p4 (deleted) {status:active>inactive}",
+				"user skip s3 <carol@example.com> (duplicate_email)",
+				"user skip s4 <CAROL@example.com> (duplicate_email)",
+				"group remove g1 @pg1 -[u:p-gone u:p1 u:p3 u:p4]",
+			},
+			counts: &domain.UserCounts{Add: 1, Deactivate: 1, Skip: 2, Unchanged: 1},
+			check: func(t *testing.T, p *domain.Plan) {
+				if got := p.Counts.Memberships; got != (domain.MembershipCounts{Remove: 4}) {
+					t.Errorf("membership counts = %+v, want the removal's 4", got)
+				}
+				removal := p.Changes[len(p.Changes)-1]
+				if !reflect.DeepEqual(removal.Attributes, domain.Attrs{{Name: "description", Value: "Retired"}}) {
+					t.Errorf("removal attributes = %v, want its description", removal.Attributes)
+				}
+				// The memberships go with the group whatever becomes of
+				// their users: excluding a user leaves them in.
+				for _, ch := range p.Changes {
+					if len(ch.MemberOf) > 0 {
+						t.Errorf("%s is linked to %v: a removal's memberships follow no user", summary(ch), ch.MemberOf)
+					}
+				}
+			},
+		},
+		{
+			name: "a removed group without members lists none",
 			in: domain.PlanInput{
 				Snapshot:  snapshot(users(alice)),
-				Directory: directory(platform(synced("p1", alice)), ownedGroup("pg1", "g1", "Old", "p1")),
+				Directory: directory(platform(synced("p1", alice)), ownedGroup("pg1", "g1", "Old")),
 			},
 			want:   []string{"group remove g1 @pg1"},
 			counts: &domain.UserCounts{Unchanged: 1},

@@ -8,14 +8,16 @@ import (
 )
 
 // Invert returns the undo plan of in.Target: the inverse of what it
-// applied. Whom it added is deactivated (never deleted), whom it deactivated reactivated and the
-// reverse, each updated field restored to its before, a link it made by
-// email undone, a group it added removed, a group it removed added back,
-// a group it updated restored with its memberships reverted. The plan is
-// reviewed, excluded from and confirmed like any preview. An inverse is
-// conditional on its target being as the sync left it: one edited since
-// is marked changed_since_sync and its apply is a conflict, leaving it
-// untouched.
+// applied. Whom it added is deactivated (never deleted), whom it
+// deactivated reactivated and the reverse (each field a reactivation
+// changed restored with it), each updated field restored to its before, a
+// link it made by email undone, a group it added removed, a group it
+// removed added back with its description and the memberships it held, a
+// group it updated restored with its memberships reverted. A membership
+// of a user who is gone is not restored. The plan is reviewed, excluded
+// from and confirmed like any preview. An inverse is conditional on its
+// target being as the sync left it: one edited since is marked
+// changed_since_sync and its apply is a conflict, leaving it untouched.
 func Invert(in domain.UndoInput) *domain.Plan {
 	users := map[string]*domain.PlatformUser{}
 	for i := range in.Directory.Users {
@@ -33,7 +35,7 @@ func Invert(in domain.UndoInput) *domain.Plan {
 		case domain.ObjectUser:
 			inv = invertUser(c, in.Target.ID, users)
 		case domain.ObjectGroup:
-			inv = invertGroup(c, in.Target.ID, groups)
+			inv = invertGroup(c, in.Target.ID, users, groups)
 		}
 		if inv != nil {
 			inv.Seq = c.Seq // the order among equals, renumbered below
@@ -50,6 +52,9 @@ func Invert(in domain.UndoInput) *domain.Plan {
 	}
 	p.Bases = undoBases(in.Directory, in.Target.DirectoryTenantID)
 	p.Safeguards = domain.EvaluateSafeguards(p.Counts, p.Bases, in.Target.Options.DeactivationThreshold)
+	// As in any plan: excluding a user from the undo leaves its membership
+	// changes out with it, and the recount knows which they are.
+	linkMemberships(p.Changes)
 	return p
 }
 
@@ -67,10 +72,16 @@ func invertUser(c *domain.Change, targetSync string, users map[string]*domain.Pl
 	inv := &domain.Change{ObjectType: domain.ObjectUser, TargetID: id, BaseRevision: after, Reason: domain.ReasonUndo,
 		Subject: domain.Subject{ExternalID: c.Subject.ExternalID, Email: cur.Email, DisplayName: undoDisplayName(cur, c)}}
 	switch c.Kind {
-	case domain.KindAdd, domain.KindReactivate:
+	case domain.KindAdd:
 		inv.Kind = domain.KindDeactivate
+	case domain.KindReactivate:
+		// A reactivation also brings the user's fields up to date: the
+		// deactivation undoing it puts their befores back.
+		inv.Kind = domain.KindDeactivate
+		inv.Fields = reversedFields(c.Fields)
 	case domain.KindDeactivate:
 		inv.Kind = domain.KindReactivate
+		inv.Fields = reversedFields(c.Fields)
 	case domain.KindUpdate:
 		inv.Kind = domain.KindUpdate
 		inv.Fields = reversedFields(c.Fields)
@@ -86,7 +97,7 @@ func invertUser(c *domain.Change, targetSync string, users map[string]*domain.Pl
 
 // invertGroup is the inverse of a group change that applied, nil when
 // there is nothing to undo.
-func invertGroup(c *domain.Change, targetSync string, groups map[string]*domain.PlatformGroup) *domain.Change {
+func invertGroup(c *domain.Change, targetSync string, users map[string]*domain.PlatformUser, groups map[string]*domain.PlatformGroup) *domain.Change {
 	inv := &domain.Change{ObjectType: domain.ObjectGroup, Subject: c.Subject, Reason: domain.ReasonUndo}
 	switch c.Kind {
 	case domain.KindAdd:
@@ -96,6 +107,7 @@ func invertGroup(c *domain.Change, targetSync string, groups map[string]*domain.
 			return nil
 		}
 		inv.Kind, inv.TargetID, inv.BaseRevision = domain.KindRemove, id, 1
+		inv.MembersRemoved = memberRefs(cur.MemberIDs) // as any removal lists them
 		if cur.Revision != 1 {
 			inv.Reason = domain.ReasonChangedSinceSync
 		}
@@ -107,21 +119,43 @@ func invertGroup(c *domain.Change, targetSync string, groups map[string]*domain.
 		inv.Kind, inv.TargetID, inv.BaseRevision = domain.KindUpdate, c.TargetID, c.BaseRevision+1
 		inv.Subject.DisplayName = cur.DisplayName
 		inv.Fields = reversedFields(c.Fields)
-		inv.MembersAdded, inv.MembersRemoved = c.MembersRemoved, c.MembersAdded
+		inv.MembersAdded, inv.MembersRemoved = restorable(c.MembersRemoved, users), c.MembersAdded
 		if cur.Revision != inv.BaseRevision {
 			inv.Reason = domain.ReasonChangedSinceSync
 		}
 	case domain.KindRemove:
-		// Added back as the sync found it; the memberships it held went
-		// with it and come back with the next sync.
+		// Added back as the sync found it: its description and the
+		// memberships the removal listed (and dropped). The add creates it
+		// under the id the undo's change derives, and writes its
+		// memberships to that id.
 		inv.Kind = domain.KindAdd
+		inv.Attributes = c.Attributes
+		inv.MembersAdded = restorable(c.MembersRemoved, users)
 	default:
 		return nil
 	}
 	return inv
 }
 
+// restorable are the memberships of removed that an undo can add back:
+// those of platform users that still exist, whatever their status (an
+// inactive member held the membership too, and the undo may be
+// reactivating it). A membership of a user who is gone is dropped; one
+// named by Entra id is resolved, or missed, when applied.
+func restorable(removed []domain.MemberRef, users map[string]*domain.PlatformUser) []domain.MemberRef {
+	var out []domain.MemberRef
+	for _, r := range removed {
+		if r.UserID == "" || users[r.UserID] != nil {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 func reversedFields(fields []domain.FieldChange) []domain.FieldChange {
+	if len(fields) == 0 {
+		return nil
+	}
 	out := make([]domain.FieldChange, len(fields))
 	for i, f := range fields {
 		out[i] = domain.FieldChange{Name: f.Name, Before: f.After, After: f.Before}

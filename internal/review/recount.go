@@ -11,8 +11,10 @@ import "dirsync/internal/domain"
 //
 // The counts stay what a plan of the included changes would count:
 // memberships are those of the included groups whose user is not
-// excluded. A user flip moves its memberships in included groups; a group
-// flip moves its memberships whose user is not excluded.
+// excluded, and every membership of an included group removal. A user
+// flip moves its memberships in included groups (the plan links none to a
+// removal); a group flip moves its memberships whose user is not
+// excluded, a removal all of them.
 func Decide(sy *domain.Sync, targets []domain.Change, current []domain.Exclusion, excluded bool) []domain.ExclusionWrite {
 	isExcluded := map[int]bool{}
 	excludedUser := map[domain.MemberRef]bool{}
@@ -55,13 +57,14 @@ func Decide(sy *domain.Sync, targets []domain.Change, current []domain.Exclusion
 		case domain.ObjectGroup:
 			addKind(&counts, c, sign)
 			counts.Groups.Excluded -= sign
+			follow := domain.MembershipsFollowUsers(c)
 			for _, r := range c.MembersAdded {
-				if !excludedUser[r] {
+				if !follow || !excludedUser[r] {
 					addMembership(&counts, false, sign)
 				}
 			}
 			for _, r := range c.MembersRemoved {
-				if !excludedUser[r] {
+				if !follow || !excludedUser[r] {
 					addMembership(&counts, true, sign)
 				}
 			}

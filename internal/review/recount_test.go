@@ -120,6 +120,63 @@ func TestDecideRecountsOverTheIncludedChanges(t *testing.T) {
 	}
 }
 
+// A group removal lists the memberships it drops; they go with the group
+// whatever becomes of their users, so excluding a user leaves them
+// counted, and excluding or including the removal moves all of them.
+func TestDecideCountsARemovalsMembershipsWithTheGroup(t *testing.T) {
+	deactivation := domain.Change{Seq: 1, ObjectType: domain.ObjectUser, Kind: domain.KindDeactivate, TargetID: "u1"}
+	removal := domain.Change{Seq: 2, ObjectType: domain.ObjectGroup, Kind: domain.KindRemove, TargetID: "g2",
+		MembersRemoved: []domain.MemberRef{{UserID: "u1"}, {UserID: "u2"}, {UserID: "u3"}}}
+	planned := domain.Counts{
+		Users:       domain.UserCounts{Deactivate: 1},
+		Groups:      domain.GroupCounts{Remove: 1},
+		Memberships: domain.MembershipCounts{Remove: 3},
+	}
+	type step struct {
+		targets  []domain.Change
+		excluded bool
+	}
+	tests := []struct {
+		name  string
+		steps []step
+		want  domain.Counts
+	}{
+		{"excluding a member's user leaves the removal's memberships", []step{{[]domain.Change{deactivation}, true}}, domain.Counts{
+			Users:       domain.UserCounts{Excluded: 1},
+			Groups:      domain.GroupCounts{Remove: 1},
+			Memberships: domain.MembershipCounts{Remove: 3},
+		}},
+		{"excluding the removal takes every membership, an excluded user's too", []step{
+			{[]domain.Change{deactivation}, true}, {[]domain.Change{removal}, true},
+		}, domain.Counts{
+			Users:  domain.UserCounts{Excluded: 1},
+			Groups: domain.GroupCounts{Excluded: 1},
+		}},
+		{"including the removal back counts every membership again", []step{
+			{[]domain.Change{removal}, true}, {[]domain.Change{deactivation}, true}, {[]domain.Change{removal}, false},
+		}, domain.Counts{
+			Users:       domain.UserCounts{Excluded: 1},
+			Groups:      domain.GroupCounts{Remove: 1},
+			Memberships: domain.MembershipCounts{Remove: 3},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sy := &domain.Sync{Counts: planned, Bases: domain.SafeguardBases{ActiveLinked: 1, OwnedGroups: 1, HeldMemberships: 3}}
+			var current []domain.Exclusion
+			for _, st := range tt.steps {
+				for _, w := range Decide(sy, st.targets, current, st.excluded) {
+					sy.Counts = w.Counts
+					current = applyWrite(current, w)
+				}
+			}
+			if sy.Counts != tt.want {
+				t.Fatalf("counts = %+v\nwant      %+v", sy.Counts, tt.want)
+			}
+		})
+	}
+}
+
 func TestExcludingDeactivationsClearsTheSafeguard(t *testing.T) {
 	sy, bySeq := samplePlan()
 	sy.Safeguards = domain.EvaluateSafeguards(sy.Counts, sy.Bases, sy.Options.DeactivationThreshold)

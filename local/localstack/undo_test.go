@@ -19,15 +19,18 @@ import (
 type dumpedUser map[string]any
 
 // directoryDump is the tenant's whole directory through the API: users by
-// email and groups by display name with their members' emails.
+// email (their groups by display name), groups by display name with their
+// members' emails, and the groups' descriptions. Ids of groups are left
+// out: a group an undo adds back has a new one.
 type directoryDump struct {
-	users  map[string]dumpedUser
-	groups map[string][]string
+	users        map[string]dumpedUser
+	groups       map[string][]string
+	descriptions map[string]string
 }
 
 func (c *client) dump() directoryDump {
 	c.t.Helper()
-	d := directoryDump{users: map[string]dumpedUser{}, groups: map[string][]string{}}
+	d := directoryDump{users: map[string]dumpedUser{}, groups: map[string][]string{}, descriptions: map[string]string{}}
 	idToEmail := map[string]string{}
 	for cursor := ""; ; {
 		var page struct {
@@ -45,6 +48,13 @@ func (c *client) dump() directoryDump {
 			for _, k := range []string{"revision", "updatedAt", "createdAt"} {
 				delete(u, k)
 			}
+			var groups []string
+			listed, _ := u["groups"].([]any)
+			for _, g := range listed {
+				groups = append(groups, g.(map[string]any)["displayName"].(string))
+			}
+			slices.Sort(groups)
+			u["groups"] = groups
 			d.users[email] = u
 		}
 		if cursor = page.NextCursor; cursor == "" {
@@ -55,6 +65,7 @@ func (c *client) dump() directoryDump {
 		Items []struct {
 			ID          string `json:"id"`
 			DisplayName string `json:"displayName"`
+			Description string `json:"description"`
 		} `json:"items"`
 		NextCursor string `json:"nextCursor"`
 	}
@@ -80,8 +91,23 @@ func (c *client) dump() directoryDump {
 		}
 		slices.Sort(members)
 		d.groups[g.DisplayName] = members
+		d.descriptions[g.DisplayName] = g.Description
 	}
 	return d
+}
+
+// equalUsers fails t, naming the first user that differs, unless got and
+// want hold the same users, attribute for attribute.
+func equalUsers(t *testing.T, got, want directoryDump, what string) {
+	t.Helper()
+	for email, u := range got.users {
+		if asJSON(u) != asJSON(want.users[email]) {
+			t.Fatalf("user %s %s\n%s\nwant\n%s", email, what, asJSON(u), asJSON(want.users[email]))
+		}
+	}
+	if len(got.users) != len(want.users) {
+		t.Fatalf("%d users %s, want %d", len(got.users), what, len(want.users))
+	}
 }
 
 func (c *client) waitPreview(syncID string) syncBody {
@@ -248,6 +274,129 @@ func TestUndoRestoresTheDirectory(t *testing.T) {
 	if code := c.do("POST", "/v1/syncs/"+sy.ID+"/undo", nil, nil); code != http.StatusConflict {
 		t.Fatalf("a second undo of the sync = %d, want 409", code)
 	}
+}
+
+// Undo of a sync that removed a group with members and reactivated a user
+// whose fields it changed: the group comes back with its name,
+// description and every member, the user inactive with its fields as
+// they were; the directory is as it was before the sync.
+func TestUndoRestoresARemovedGroupAndAReactivation(t *testing.T) {
+	c := adminOf(t, "sterling")
+	dir := fakeentra.Generate(fakeentra.Spec{TenantID: "5ca1ab1e-0000-4e17-9a00-0000000da7a5", Domain: "sterling.onmicrosoft.com", Seed: 47, Users: 120})
+	connectTenant(t, c, dir, `{"deactivateMissing":true,"deactivationThreshold":{"percent":100,"count":100000}}`)
+	apply := func(sy syncBody, body string) {
+		t.Helper()
+		if code := c.do("POST", "/v1/syncs/"+sy.ID+"/confirm", body, nil); code != http.StatusAccepted {
+			t.Fatalf("confirm = %d", code)
+		}
+		if p := c.waitApplied(sy.ID); p.Status != string(domain.SyncCompleted) {
+			t.Fatalf("apply %+v", p)
+		}
+	}
+	update := func(fn func(t *fakeentra.Tenant)) {
+		t.Helper()
+		if err := stack.Fake.Update(dir.ID, fn); err != nil {
+			t.Fatal(err)
+		}
+	}
+	apply(c.preview(), `{}`)
+	imported := c.dump()
+
+	// The group to remove: one with members and a description that no
+	// other group nests (so its removal changes no other group).
+	nested := map[string]bool{}
+	for _, g := range dir.Groups {
+		for _, id := range g.MemberGroupIDs {
+			nested[id] = true
+		}
+	}
+	var removed fakeentra.Group // a copy: its name and id stay as they are
+	for _, g := range dir.Groups {
+		if !nested[g.ID] && g.Description != "" && len(imported.groups[g.DisplayName]) >= 3 &&
+			(removed.ID == "" || len(imported.groups[g.DisplayName]) < len(imported.groups[removed.DisplayName])) {
+			removed = g
+		}
+	}
+	if removed.ID == "" {
+		t.Fatal("the generated directory has no group to remove")
+	}
+	// The user to reactivate: an enabled member with a mailbox and a job title.
+	var back *fakeentra.User
+	for i := range dir.Users {
+		if u := &dir.Users[i]; back == nil && u.AccountEnabled && u.UserType == "Member" && u.Mail != nil && u.JobTitle != "" {
+			back = u
+		}
+	}
+	// The fake owns dir now (Update changes it): keep what the test needs.
+	backID, backEmail, backTitle := back.ID, strings.ToLower(*back.Mail), back.JobTitle
+	setUser := func(enabled bool, title string) func(t *fakeentra.Tenant) {
+		return func(t *fakeentra.Tenant) {
+			for i := range t.Users {
+				if t.Users[i].ID == backID {
+					t.Users[i].AccountEnabled, t.Users[i].JobTitle = enabled, title
+				}
+			}
+		}
+	}
+
+	// A sync deactivates the user (disabled in Entra ID) ...
+	update(setUser(false, backTitle))
+	left := c.preview()
+	if left.Counts.Users.Deactivate != 1 {
+		t.Fatalf("the deactivating preview %+v", left.Counts)
+	}
+	apply(left, `{"allowDeactivations":true}`)
+	before := c.dump()
+	if before.users[backEmail]["status"] != "inactive" {
+		t.Fatalf("%s before the sync undone: %v, want inactive", backEmail, before.users[backEmail])
+	}
+
+	// ... and the sync undone reactivates it with a new job title and
+	// removes the group.
+	update(func(t *fakeentra.Tenant) {
+		setUser(true, "Returned from leave")(t)
+		t.Groups = slices.DeleteFunc(t.Groups, func(g fakeentra.Group) bool { return g.ID == removed.ID })
+	})
+	sy := c.preview()
+	members := len(before.groups[removed.DisplayName])
+	if sy.Counts.Users.Reactivate != 1 || sy.Counts.Groups.Remove != 1 || sy.Counts.Memberships.Remove != members {
+		t.Fatalf("preview %+v, want one reactivation and the removal of %q with its %d memberships", sy.Counts, removed.DisplayName, members)
+	}
+	reactivations := c.changes(sy.ID, "&kind=reactivate")
+	if len(reactivations) != 1 || !slices.ContainsFunc(reactivations[0].Fields, func(f domain.FieldChange) bool {
+		return f.Name == "jobTitle" && f.Before == backTitle && f.After == "Returned from leave"
+	}) {
+		t.Fatalf("reactivation %+v, want it to change the job title", reactivations)
+	}
+	apply(sy, `{"allowDeactivations":true}`)
+	after := c.dump()
+	if _, still := after.groups[removed.DisplayName]; still || after.users[backEmail]["jobTitle"] != "Returned from leave" {
+		t.Fatalf("after the sync: group %q %v, %s %v", removed.DisplayName, after.groups[removed.DisplayName], backEmail, after.users[backEmail])
+	}
+
+	var started struct {
+		ID string `json:"id"`
+	}
+	if code := c.do("POST", "/v1/syncs/"+sy.ID+"/undo", nil, &started); code != http.StatusAccepted {
+		t.Fatalf("undo = %d", code)
+	}
+	undo := c.waitPreview(started.ID)
+	if cu := undo.Counts; undo.Status != string(domain.SyncPreviewReady) || cu.Users.Deactivate != 1 || cu.Groups.Add != 1 ||
+		cu.Memberships.Add != members || cu.Memberships.Remove != sy.Counts.Memberships.Add {
+		t.Fatalf("undo preview %+v of sync %+v, want the group back with its %d members", undo.Counts, sy.Counts, members)
+	}
+	for _, ch := range c.changes(undo.ID, "") {
+		if ch.Reason != nil && *ch.Reason == domain.ReasonChangedSinceSync {
+			t.Fatalf("change %+v marked changed since the sync; nothing was", ch)
+		}
+	}
+	apply(undo, `{"allowDeactivations":true}`)
+
+	undone := c.dump()
+	if !maps.EqualFunc(undone.groups, before.groups, slices.Equal) || !maps.Equal(undone.descriptions, before.descriptions) {
+		t.Fatalf("groups after the undo %v (%v), before the sync %v (%v)", undone.groups, undone.descriptions, before.groups, before.descriptions)
+	}
+	equalUsers(t, undone, before, "after the undo")
 }
 
 // Past UNDO_WINDOW a sync can no longer be undone: 410. The stack runs on

@@ -24,21 +24,39 @@ import (
 
 var benchSizes = []int{10_000, 100_000}
 
+// graphBenchSizes are read again under the fake's realistic Graph model
+// (fakeentra.RealisticGraphModel: 150 ms a request plus 1 ms a user, and
+// Graph's throttling), the sub-benchmarks model=graph.
+var graphBenchSizes = []int{10_000, 100_000}
+
+func usersName(n int) string { return fmt.Sprintf("users=%dk", n/1000) }
+
 // The benchmark tenants of BenchmarkRead and BenchmarkRawFloor have no
 // groups, so both fetch exactly the same pages.
 func BenchmarkRead(b *testing.B) {
+	read := func(r *Reader) func(context.Context) (any, int, error) {
+		return func(ctx context.Context) (any, int, error) {
+			snap, err := r.Read(ctx, domain.Options{})
+			if err != nil {
+				return nil, 0, err
+			}
+			return snap, len(snap.Users), nil
+		}
+	}
 	for _, n := range benchSizes {
-		b.Run(fmt.Sprintf("users=%dk", n/1000), func(b *testing.B) {
-			r := startBenchFake(b, n, false).reader(b)
-			measure(b, n, func(ctx context.Context) (any, int, error) {
-				snap, err := r.Read(ctx, domain.Options{})
-				if err != nil {
-					return nil, 0, err
-				}
-				return snap, len(snap.Users), nil
-			})
+		b.Run(usersName(n), func(b *testing.B) {
+			measure(b, n, read(startBenchFake(b, n, false).reader(b)))
 		})
 	}
+	b.Run("model=graph", func(b *testing.B) {
+		for _, n := range graphBenchSizes {
+			b.Run(usersName(n), func(b *testing.B) {
+				f := startBenchFake(b, n, false)
+				f.setGraphModel(b, fakeentra.RealisticGraphModel())
+				measureModeled(b, f, n, read(f.reader(b)))
+			})
+		}
+	})
 }
 
 // BenchmarkRawFloor pages the same users with plain net/http and
@@ -55,18 +73,30 @@ func BenchmarkRawFloor(b *testing.B) {
 		"$top":    {strconv.Itoa(DefaultPageSize)},
 		"$expand": {"manager($select=id,mail,userPrincipalName)"},
 	}.Encode()
+	read := func(b *testing.B, f *benchFake) func(context.Context) (any, int, error) {
+		transport := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: f.pool}}
+		b.Cleanup(transport.CloseIdleConnections)
+		client := &http.Client{Transport: transport}
+		return func(ctx context.Context) (any, int, error) {
+			count, err := rawRead(ctx, client, f.url, query)
+			return nil, count, err
+		}
+	}
 	for _, n := range benchSizes {
-		b.Run(fmt.Sprintf("users=%dk", n/1000), func(b *testing.B) {
+		b.Run(usersName(n), func(b *testing.B) {
 			f := startBenchFake(b, n, false)
-			transport := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: f.pool}}
-			b.Cleanup(transport.CloseIdleConnections)
-			client := &http.Client{Transport: transport}
-			measure(b, n, func(ctx context.Context) (any, int, error) {
-				count, err := rawRead(ctx, client, f.url, query)
-				return nil, count, err
-			})
+			measure(b, n, read(b, f))
 		})
 	}
+	b.Run("model=graph", func(b *testing.B) {
+		for _, n := range graphBenchSizes {
+			b.Run(usersName(n), func(b *testing.B) {
+				f := startBenchFake(b, n, false)
+				f.setGraphModel(b, fakeentra.RealisticGraphModel())
+				measureModeled(b, f, n, read(b, f))
+			})
+		}
+	})
 }
 
 type rawUser struct {
@@ -133,16 +163,31 @@ func rawRead(ctx context.Context, client *http.Client, base, query string) (int,
 	return count, nil
 }
 
+// doJSON decodes the answer to req. A throttled GET waits what Retry-After
+// says and is sent again, as any client must to read a throttled tenant.
 func doJSON(client *http.Client, req *http.Request, v any) error {
-	resp, err := client.Do(req)
-	if err != nil {
-		return err
+	for attempt := 1; ; attempt++ {
+		resp, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		if resp.StatusCode == http.StatusTooManyRequests && req.Method == http.MethodGet && attempt < 10 {
+			wait, ok := retryAfter(resp.Header.Get("Retry-After"), time.Now())
+			resp.Body.Close()
+			if !ok {
+				wait = time.Second
+			}
+			if err := sleep(req.Context(), wait); err != nil {
+				return err
+			}
+			continue
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("HTTP %d", resp.StatusCode)
+		}
+		return json.NewDecoder(resp.Body).Decode(v)
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("HTTP %d", resp.StatusCode)
-	}
-	return json.NewDecoder(resp.Body).Decode(v)
 }
 
 // measure runs read b.N times and reports users/s and memory above the
@@ -154,7 +199,7 @@ func doJSON(client *http.Client, req *http.Request, v any) error {
 //   - retained-B/user: the heap the result keeps, per user;
 //   - transient-MB: live-peak minus retained, what the read needs on top of
 //     its result. It should not grow with the directory.
-func measure(b *testing.B, users int, read func(context.Context) (any, int, error)) {
+func measure(b *testing.B, users int, read func(context.Context) (any, int, error)) (perRun time.Duration) {
 	ctx := context.Background()
 	var peak, livePeak, retained uint64
 	var elapsed time.Duration
@@ -194,13 +239,27 @@ func measure(b *testing.B, users int, read func(context.Context) (any, int, erro
 	b.ReportMetric(float64(livePeak)/mb, "live-peak-MB")
 	b.ReportMetric(retainedPerRun/float64(users), "retained-B/user")
 	b.ReportMetric(max(float64(livePeak)-retainedPerRun, 0)/mb, "transient-MB")
+	return elapsed / time.Duration(b.N)
+}
+
+// measureModeled is measure under the fake's Graph model, also reporting
+// per read: requests (Graph requests the fake answered), 429s (those its
+// budget throttled, which the read rode out) and wall-s.
+func measureModeled(b *testing.B, f *benchFake, users int, read func(context.Context) (any, int, error)) {
+	before := f.graphStats(b)
+	perRun := measure(b, users, read)
+	got := f.graphStats(b).Sub(before)
+	runs := float64(b.N)
+	b.ReportMetric(float64(got.Requests)/runs, "requests")
+	b.ReportMetric(float64(got.Throttled)/runs, "429s")
+	b.ReportMetric(perRun.Seconds(), "wall-s")
 }
 
 // BenchmarkReadWithGroups adds the generator's default groups and their
 // transitive members to the read, which the raw floor does not fetch.
 func BenchmarkReadWithGroups(b *testing.B) {
 	for _, n := range benchSizes {
-		b.Run(fmt.Sprintf("users=%dk", n/1000), func(b *testing.B) {
+		b.Run(usersName(n), func(b *testing.B) {
 			r := startBenchFake(b, n, true).reader(b)
 			measure(b, n, func(ctx context.Context) (any, int, error) {
 				snap, err := r.Read(ctx, domain.Options{})
@@ -262,6 +321,24 @@ func serveBenchFake(spec string) int {
 type benchFake struct {
 	url  string
 	pool *x509.CertPool
+	// control reaches the fake's control paths.
+	control *http.Client
+}
+
+func (f *benchFake) setGraphModel(b *testing.B, m fakeentra.GraphModel) {
+	b.Helper()
+	if err := fakeentra.SetRemoteGraphModel(context.Background(), f.control, f.url, m); err != nil {
+		b.Fatal(err)
+	}
+}
+
+func (f *benchFake) graphStats(b *testing.B) fakeentra.GraphStats {
+	b.Helper()
+	st, err := fakeentra.RemoteGraphStats(context.Background(), f.control, f.url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return st
 }
 
 func startBenchFake(b *testing.B, users int, withGroups bool) *benchFake {
@@ -296,7 +373,9 @@ func startBenchFake(b *testing.B, users int, withGroups bool) *benchFake {
 	if !pool.AppendCertsFromPEM(info.CAPEM) {
 		b.Fatal("fake Entra ID process sent no CA certificate")
 	}
-	return &benchFake{url: info.URL, pool: pool}
+	transport := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
+	b.Cleanup(transport.CloseIdleConnections)
+	return &benchFake{url: info.URL, pool: pool, control: &http.Client{Transport: transport}}
 }
 
 func (f *benchFake) reader(b *testing.B) *Reader {

@@ -79,6 +79,50 @@
 // users), one per office, External Guests, People Managers, and one project
 // group per 500 users (at most 2000), every fifth nesting the previous one.
 //
+// # Graph model
+//
+// Off by default, so tests stay fast. WithGraphModel or SetGraphModel
+// turns on a model of the real service at scale; RealisticGraphModel is
+// the one the benchmarks use:
+//
+//   - Latency: every Graph request waits Fixed + PerItem × items returned
+//     (entries of "value", 1 for a single object, none for an error or a
+//     $count) before its answer leaves, and stops waiting when the client
+//     goes away. Microsoft documents no latency for Graph, so the realistic
+//     figures are an assumption: 150 ms fixed (a round trip to a Graph
+//     region plus the directory's work) and 1 ms per item, so a full page
+//     of 999 users takes about 1.15 s. No public measurement was found to
+//     replace it; a slower real tenant only lengthens a read.
+//   - Throttling, from "Identity and access service limits" of
+//     https://learn.microsoft.com/en-us/graph/throttling-limits (page dated
+//     2025-01-14): a token bucket of resource units per app (client id) and
+//     tenant, holding 3,500 units per 10 s for a tenant of fewer than 50
+//     users, 5,000 for 50 to 500 and 8,000 above (TenantBudget), refilled
+//     continuously. A request costs its base cost from that page's table
+//     (GET users 2, GET groups/{id}/members 3, GET
+//     groups/{id}/transitiveMembers 5, any other GET 1: groups, a single
+//     object, delta, $count), less 1 with $select, plus 1 with $expand,
+//     less 1 with $top under 20, never below 1. A type cast or $count
+//     under a membership listing is charged as the listing (the page does
+//     not say; the dearer reading). The per-app limit across tenants
+//     (150,000 units per 20 s), the write quotas and the global 130,000
+//     requests per 10 s are not modelled: a sync reads one tenant.
+//   - A request the bucket cannot pay for is answered 429 with Retry-After
+//     in whole seconds until the bucket holds its cost again, the body of
+//     the sample in https://learn.microsoft.com/en-us/graph/throttling
+//     (code TooManyRequests, innerError code and status "429") and the
+//     x-ms-throttle-scope and x-ms-throttle-information headers the limits
+//     page describes; a paid request carries x-ms-resource-unit. A
+//     throttled request is not debited, so waiting Retry-After is enough.
+//
+// GraphStats counts the Graph requests answered, the items returned, the
+// 429s the budget answered and the units debited, by endpoint kind; the
+// request log marks throttled requests. A fake in another process (a
+// benchmark's) is steered through its control paths, which are no part of
+// Graph: PUT and GET /_fakeentra/graph-model (a GraphModel as JSON,
+// durations in nanoseconds) and GET /_fakeentra/graph-stats
+// (SetRemoteGraphModel, RemoteGraphStats).
+//
 // # Faults
 //
 // InjectFault makes matching requests fail with a status (and

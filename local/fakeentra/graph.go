@@ -32,6 +32,8 @@ type graphRequest struct {
 	st *tenantState
 	// fault is a page or count fault to apply to the answer, or nil.
 	fault *Fault
+	// ex receives what the answer returned.
+	ex *exchange
 }
 
 // faulty reports whether the request carries a fault of kind k.
@@ -39,7 +41,7 @@ func (gr *graphRequest) faulty(k FaultKind) bool {
 	return gr.fault != nil && gr.fault.Kind == k
 }
 
-func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, q query, rest string, fault *Fault) {
+func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, q query, rest string, fault *Fault, ex *exchange) {
 	if r.Method != http.MethodGet {
 		s.writeODataError(w, r, http.StatusMethodNotAllowed, "Request_BadRequest", "Specified HTTP method is not allowed for the request uri.")
 		return
@@ -54,6 +56,18 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, q query, res
 		s.writeUnauthorized(w, r, "Access token has expired or is not yet valid.")
 		return
 	}
+	if m := s.GraphModel(); m.Throttle {
+		_, base := classify(rest)
+		cost := requestCost(base, q)
+		wait, ok := s.charge(m, g.clientID, st, cost)
+		if !ok {
+			ex.throttled = true
+			s.writeThrottled(w, r, wait, g.clientID, st.id)
+			return
+		}
+		ex.cost = cost
+		w.Header().Set("x-ms-resource-unit", strconv.Itoa(cost))
+	}
 	for _, opt := range unsupportedOptions {
 		// The group listing filters by name prefix or by ids (filter.go).
 		if opt == "filter" && strings.TrimSuffix(rest, "/") == "groups" {
@@ -64,7 +78,7 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, q query, res
 			return
 		}
 	}
-	gr := &graphRequest{s: s, w: w, r: r, q: q, st: st, fault: fault}
+	gr := &graphRequest{s: s, w: w, r: r, q: q, st: st, fault: fault, ex: ex}
 	segs := strings.Split(strings.TrimSuffix(rest, "/"), "/")
 	counting := len(segs) > 1 && segs[len(segs)-1] == "$count"
 	switch segs[0] {
@@ -350,6 +364,7 @@ func writeListing[T any](gr *graphRequest, entitySet, selectCtx, path string, it
 		b = gr.appendLink(b, "@odata.nextLink", base, path, "skiptoken", next)
 	}
 	if !gr.faulty(FaultNoValue) {
+		gr.ex.items = end - start
 		b = append(b, `,"value":[`...)
 		for i, it := range items[start:end] {
 			if i > 0 {
@@ -404,6 +419,7 @@ func (gr *graphRequest) getUser(key string) {
 	b = appendUserMembers(b, u, sel.props, false, sel.expand)
 	b = append(b, '}')
 	*buf = b
+	gr.ex.items = 1
 	gr.writeBody(http.StatusOK, b)
 }
 
@@ -435,6 +451,7 @@ func (gr *graphRequest) getManager(key string) {
 	b = appendUserMembers(b, m, sel.props, true, nil)
 	b = append(b, '}')
 	*buf = b
+	gr.ex.items = 1
 	gr.writeBody(http.StatusOK, b)
 }
 
@@ -539,6 +556,7 @@ func (gr *graphRequest) getGroup(id string) {
 	b = appendGroupMembers(b, g, props, false, nil, false)
 	b = append(b, '}')
 	*buf = b
+	gr.ex.items = 1
 	gr.writeBody(http.StatusOK, b)
 }
 
@@ -829,6 +847,7 @@ func writeDeltaPage[T any](gr *graphRequest, collection, context string, all []*
 	} else {
 		b = gr.appendLink(b, "@odata.deltaLink", gr.s.url, collection+"/delta()", "deltatoken", pageToken{top: tok.top, snap: tok.snap, since: tok.snap})
 	}
+	gr.ex.items = end - start
 	b = append(b, `,"value":[`...)
 	for i := start; i < end; i++ {
 		if i > start {
@@ -869,6 +888,7 @@ func (gr *graphRequest) organization() {
 	}
 	b = append(b, "]}]}"...)
 	*buf = b
+	gr.ex.items = 1
 	gr.writeBody(http.StatusOK, b)
 }
 
@@ -941,6 +961,10 @@ type odataErrorBody struct {
 }
 
 type odataInnerError struct {
+	// Code, Message and Status appear in throttled answers only.
+	Code            string `json:"code,omitempty"`
+	Message         string `json:"message,omitempty"`
+	Status          string `json:"status,omitempty"`
 	Date            string `json:"date"`
 	RequestID       string `json:"request-id"`
 	ClientRequestID string `json:"client-request-id"`
@@ -948,16 +972,20 @@ type odataInnerError struct {
 
 // writeODataError writes an error the way Microsoft Graph does.
 func (s *Server) writeODataError(w http.ResponseWriter, r *http.Request, status int, code, message string) {
+	s.writeODataErrorInner(w, r, status, code, message, odataInnerError{})
+}
+
+// writeODataErrorInner is writeODataError with more in innerError; its
+// date and request ids are filled in.
+func (s *Server) writeODataErrorInner(w http.ResponseWriter, r *http.Request, status int, code, message string, inner odataInnerError) {
 	h := w.Header()
-	clientReqID := setRequestIDs(h, r)
+	inner.ClientRequestID = setRequestIDs(h, r)
+	inner.RequestID = h.Get("request-id")
+	inner.Date = time.Now().UTC().Format("2006-01-02T15:04:05")
 	body, err := json.Marshal(odataError{Error: odataErrorBody{
-		Code:    code,
-		Message: message,
-		InnerError: odataInnerError{
-			Date:            time.Now().UTC().Format("2006-01-02T15:04:05"),
-			RequestID:       h.Get("request-id"),
-			ClientRequestID: clientReqID,
-		},
+		Code:       code,
+		Message:    message,
+		InnerError: inner,
 	}})
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)

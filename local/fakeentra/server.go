@@ -20,6 +20,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // ErrUnknownTenant is returned by Update for a tenant id never added.
@@ -31,6 +33,7 @@ type Option func(*config)
 type config struct {
 	tokenTTL time.Duration
 	logger   *slog.Logger
+	model    GraphModel
 }
 
 // WithTokenTTL sets how long issued access tokens stay valid (default 1h;
@@ -64,6 +67,8 @@ type Request struct {
 	// Page is the 1-based page of a paged listing derived from $skiptoken;
 	// every request without a $skiptoken is page 1.
 	Page int
+	// Throttled is set on a 429 the Graph model's budget answered.
+	Throttled bool
 }
 
 // maxLoggedRequests bounds the request log of a long-running server; the
@@ -98,6 +103,13 @@ type Server struct {
 
 	logMu    sync.Mutex
 	requests []Request
+
+	modelMu sync.Mutex
+	model   GraphModel
+	budgets map[budgetKey]*rate.Limiter
+
+	statsMu sync.Mutex
+	stats   GraphStats
 }
 
 // Start serves on https://127.0.0.1:<free port> with a fresh self-signed CA
@@ -130,6 +142,8 @@ func Start(opts ...Option) (*Server, error) {
 		served:   make(chan struct{}),
 		tenants:  make(map[string]*tenantState),
 		tokens:   make(map[string]grant),
+		model:    cfg.model,
+		budgets:  make(map[budgetKey]*rate.Limiter),
 	}
 	transport := &http.Transport{
 		Proxy:               nil, // loopback only, whatever the environment says
@@ -243,7 +257,7 @@ func (s *Server) ResetRequests() {
 	s.requests = nil
 }
 
-func (s *Server) logRequest(r *http.Request, status, page int) {
+func (s *Server) logRequest(r *http.Request, status, page int, ex *exchange) {
 	s.logMu.Lock()
 	if len(s.requests) >= maxLoggedRequests {
 		n := copy(s.requests, s.requests[len(s.requests)/2:])
@@ -251,6 +265,7 @@ func (s *Server) logRequest(r *http.Request, status, page int) {
 	}
 	s.requests = append(s.requests, Request{
 		Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Status: status, Page: page,
+		Throttled: ex != nil && ex.throttled,
 	})
 	s.logMu.Unlock()
 	s.logger.Debug("fakeentra: request", "method", r.Method, "path", r.URL.Path, "query", r.URL.RawQuery, "status", status, "page", page)
@@ -274,28 +289,52 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case f.Kind == FaultReset:
 			// Logged first: once the connection drops, the client may look
 			// at the log before this goroutine runs again.
-			s.logRequest(r, 0, page)
+			s.logRequest(r, 0, page, nil)
 			s.resetConnection(w)
 			return
 		case f.Kind == FaultSlow:
 			if !s.sleep(r.Context(), f.Delay) {
-				s.logRequest(r, 0, page)
+				s.logRequest(r, 0, page, nil)
 				s.resetConnection(w)
 				return
 			}
 		case f.Kind.answersItself():
-			rec := &statusRecorder{ResponseWriter: w, onStatus: func(st int) { s.logRequest(r, st, page) }}
+			rec := &statusRecorder{ResponseWriter: w, onStatus: func(st int) { s.logRequest(r, st, page, nil) }}
 			s.writeFault(rec, r, f)
 			rec.finish()
+			s.countGraph(r.URL.Path, &exchange{})
 			return
 		default:
 			altering = &f
 		}
 	}
-	rec := &statusRecorder{ResponseWriter: w, onStatus: func(st int) { s.logRequest(r, st, page) }}
-	s.route(rec, r, q, altering)
+	ex := &exchange{}
+	rec := &statusRecorder{ResponseWriter: w, onStatus: func(st int) { s.logRequest(r, st, page, ex) }}
+	model := s.GraphModel()
+	if !model.delays() || !isGraphPath(r.URL.Path) {
+		s.route(rec, r, q, altering, ex)
+		rec.finish()
+		s.countGraph(r.URL.Path, ex)
+		return
+	}
+	// The answer waits its latency once the handler is done with the
+	// tenant, so a slow answer never holds off an Update.
+	held := heldPool.Get().(*heldResponse)
+	defer func() {
+		held.reset()
+		heldPool.Put(held)
+	}()
+	s.route(held, r, q, altering, ex)
+	if !s.sleep(r.Context(), model.latency(ex.items)) {
+		s.logRequest(r, 0, page, ex) // the client left, or the server is closing
+		return
+	}
+	held.sendTo(rec)
 	rec.finish()
+	s.countGraph(r.URL.Path, ex)
 }
+
+func isGraphPath(path string) bool { return strings.HasPrefix(path, "/v1.0/") }
 
 // sleep waits d unless the request or the server ends first.
 func (s *Server) sleep(ctx context.Context, d time.Duration) bool {
@@ -335,10 +374,14 @@ func (s *Server) resetConnection(w http.ResponseWriter) {
 	_ = raw.Close()
 }
 
-func (s *Server) route(w http.ResponseWriter, r *http.Request, q query, fault *Fault) {
+func (s *Server) route(w http.ResponseWriter, r *http.Request, q query, fault *Fault, ex *exchange) {
 	path := r.URL.Path
 	if rest, ok := strings.CutPrefix(path, "/v1.0/"); ok {
-		s.serveGraph(w, r, q, rest, fault)
+		s.serveGraph(w, r, q, rest, fault, ex)
+		return
+	}
+	if rest, ok := strings.CutPrefix(path, controlPrefix); ok {
+		s.serveControl(w, r, rest)
 		return
 	}
 	s.serveAuthority(w, r, strings.TrimPrefix(path, "/"))

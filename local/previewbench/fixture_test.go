@@ -348,6 +348,43 @@ func (f *fixture) check(sy *domain.Sync) error {
 	return nil
 }
 
+// sizeFloor runs a preview, untimed, unless one already told how much the
+// write floor writes.
+func (f *fixture) sizeFloor(ctx context.Context) error {
+	if f.lastWrite.Items != 0 {
+		return nil
+	}
+	if _, err := f.preview(ctx, noTimer{}); err != nil {
+		return fmt.Errorf("preview to size the write floor: %w", err)
+	}
+	return nil
+}
+
+// underGraphModel puts the fixture's fake Entra ID under the realistic
+// Graph model until the benchmark ends (fixtures outlive benchmarks).
+func (f *fixture) underGraphModel(b *testing.B) {
+	b.Helper()
+	ctx := context.Background()
+	if err := fakeentra.SetRemoteGraphModel(ctx, f.floorClient, f.fake.url, fakeentra.RealisticGraphModel()); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		if err := fakeentra.SetRemoteGraphModel(ctx, f.floorClient, f.fake.url, fakeentra.GraphModel{}); err != nil {
+			b.Error(err)
+		}
+	})
+}
+
+// graphStats reads the counts of the fixture's fake Entra ID.
+func (f *fixture) graphStats(b *testing.B) fakeentra.GraphStats {
+	b.Helper()
+	st, err := fakeentra.RemoteGraphStats(context.Background(), f.floorClient, f.fake.url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return st
+}
+
 // floorRun is one measured raw floor.
 type floorRun struct {
 	paging, write time.Duration
@@ -361,10 +398,8 @@ type floorRun struct {
 // fixture with no preview yet runs one, untimed, to know the amount.
 func (f *fixture) floor(ctx context.Context, t timer) (floorRun, error) {
 	var run floorRun
-	if f.lastWrite.Items == 0 {
-		if _, err := f.preview(ctx, noTimer{}); err != nil {
-			return run, fmt.Errorf("preview to size the write floor: %w", err)
-		}
+	if err := f.sizeFloor(ctx); err != nil {
+		return run, err
 	}
 	run.itemBytes = int(f.lastWrite.Bytes / f.lastWrite.Items)
 	write := RawWrite{

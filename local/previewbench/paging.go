@@ -293,8 +293,30 @@ func fetchToken(ctx context.Context, client *http.Client, src GraphSource) (stri
 	return token.AccessToken, nil
 }
 
+// maxThrottledAttempts bounds how often doJSON sends a throttled GET.
+const maxThrottledAttempts = 10
+
+// doJSON decodes the answer to req. A throttled GET waits what Retry-After
+// says (whole seconds, as Graph sends it) and is sent again: riding out
+// throttling is work any complete read of a tenant does.
 func doJSON(client *http.Client, req *http.Request, v any) error {
 	resp, err := client.Do(req)
+	for attempt := 1; err == nil && resp.StatusCode == http.StatusTooManyRequests &&
+		req.Method == http.MethodGet && attempt < maxThrottledAttempts; attempt++ {
+		wait := time.Second
+		if secs, perr := strconv.Atoi(strings.TrimSpace(resp.Header.Get("Retry-After"))); perr == nil && secs >= 0 {
+			wait = time.Duration(secs) * time.Second
+		}
+		_ = resp.Body.Close()
+		timer := time.NewTimer(wait)
+		select {
+		case <-req.Context().Done():
+			timer.Stop()
+			return req.Context().Err()
+		case <-timer.C:
+		}
+		resp, err = client.Do(req)
+	}
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -126,6 +127,34 @@ func TestFloorFetchesTheReadersPages(t *testing.T) {
 	if st.Users != len(snap.Users) || st.Groups != len(snap.Groups) || st.Members != members || st.Pages != len(floorPages) {
 		t.Errorf("floor stats %+v; reader read %d users, %d groups, %d memberships in %d pages",
 			st, len(snap.Users), len(snap.Groups), members, len(readerPages))
+	}
+}
+
+// TestFloorRidesOutThrottling pages a tenant through a throttling budget
+// far smaller than the read: the floor waits out every 429 and still pages
+// everything, as it must to stand beside a reader that does.
+func TestFloorRidesOutThrottling(t *testing.T) {
+	const users = 300
+	// 40 units a second against a read of about 100.
+	fake, err := fakeentra.Start(fakeentra.WithGraphModel(fakeentra.GraphModel{Throttle: true, Budget: 40, Window: time.Second}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fake.Close()
+	fake.AddTenant(benchTenant(users))
+	transport := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: fake.CertPool()}}
+	defer transport.CloseIdleConnections()
+
+	src := GraphSource{BaseURL: fake.URL(), DirectoryTenantID: benchDirectory, ClientID: benchClientID, ClientSecret: benchSecret}
+	st, err := PageDirectory(context.Background(), &http.Client{Transport: transport}, src, domain.DefaultMapping(), entra.DefaultMemberConcurrency)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if throttled := fake.GraphStats().Throttled; throttled == 0 {
+		t.Fatal("the fake throttled nothing: the test proves nothing")
+	}
+	if st.Users != users || st.Groups != fakeentra.DefaultGroupCount(users) {
+		t.Errorf("paged %d users and %d groups, want %d and %d", st.Users, st.Groups, users, fakeentra.DefaultGroupCount(users))
 	}
 }
 

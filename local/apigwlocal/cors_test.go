@@ -95,11 +95,11 @@ func TestCORSOnResponses(t *testing.T) {
 		want               map[string]string
 		vary               []string
 	}{
-		{"allowed origin", "/v1/users", consoleURL, true, 200, map[string]string{"Access-Control-Allow-Origin": consoleURL}, []string{"Accept-Encoding", "Origin"}},
+		{"allowed origin", "/v1/users", consoleURL, true, 200, map[string]string{"Access-Control-Allow-Origin": consoleURL, "Access-Control-Expose-Headers": "link"}, []string{"Accept-Encoding", "Origin"}},
 		{"other origin", "/v1/users", "https://evil.example", true, 200, map[string]string{}, []string{"Accept-Encoding"}},
 		{"no origin", "/v1/users", "", true, 200, map[string]string{}, []string{"Accept-Encoding"}},
-		{"401 to an allowed origin", "/v1/users", consoleURL, false, 401, map[string]string{"Access-Control-Allow-Origin": consoleURL}, []string{"Origin"}},
-		{"404 to an allowed origin", "/v1/nothing", consoleURL, true, 404, map[string]string{"Access-Control-Allow-Origin": consoleURL}, []string{"Origin"}},
+		{"401 to an allowed origin", "/v1/users", consoleURL, false, 401, map[string]string{"Access-Control-Allow-Origin": consoleURL, "Access-Control-Expose-Headers": "link"}, []string{"Origin"}},
+		{"404 to an allowed origin", "/v1/nothing", consoleURL, true, 404, map[string]string{"Access-Control-Allow-Origin": consoleURL, "Access-Control-Expose-Headers": "link"}, []string{"Origin"}},
 		{"401 to another origin", "/v1/users", "https://evil.example", false, 401, map[string]string{}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

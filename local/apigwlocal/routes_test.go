@@ -16,6 +16,7 @@ var templateRoutes = map[string]string{
 	"GET /v1/connection":                 "ConnectionFunction",
 	"PUT /v1/connection":                 "ConnectionFunction",
 	"POST /v1/connection/test":           "ConnectionFunction",
+	"POST /v1/connection/ignored-users":  "ConnectionFunction",
 	"GET /v1/connection/groups":          "ConnectionFunction",
 	"POST /v1/syncs":                     "PreviewFunction",
 	"GET /v1/syncs":                      "PreviewFunction",

@@ -142,11 +142,10 @@ func TestDynamoDBThroughDynamoDBLocal(t *testing.T) {
 		{"TransactWriteItems needs each item's action: denied", "ConnectionFunctionRole", func(c *dynamodb.Client) error {
 			_, err := c.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
 				put("SyncTable", "c2"),
-				{Update: &types.Update{TableName: s("SyncTable"), Key: key("preview"), UpdateExpression: s("SET x = :x"),
-					ExpressionAttributeValues: map[string]types.AttributeValue{":x": &types.AttributeValueMemberS{Value: "1"}}}},
+				{Delete: &types.Delete{TableName: s("SyncTable"), Key: key("preview")}},
 			}})
 			return err
-		}, func(p *Principal) *refusal { return accessDenied(400, p, "dynamodb:UpdateItem", sync) }},
+		}, func(p *Principal) *refusal { return accessDenied(400, p, "dynamodb:DeleteItem", sync) }},
 		{"TransactGetItems needs GetItem", "ApplyFunctionRole", func(c *dynamodb.Client) error {
 			_, err := c.TransactGetItems(ctx, &dynamodb.TransactGetItemsInput{TransactItems: []types.TransactGetItem{
 				{Get: &types.Get{TableName: s("DirectoryTable"), Key: key("x")}}, {Get: &types.Get{TableName: s("Indexed"), Key: map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: "x"}}}}}})

@@ -54,12 +54,9 @@ func ignoredFromItem(it item) ([]string, int64, error) {
 	if it == nil {
 		return nil, 0, nil
 	}
-	var ids []string
-	if v, ok := it["ids"].(*types.AttributeValueMemberB); ok {
-		var err error
-		if ids, err = unpackIDs(v.Value); err != nil {
-			return nil, 0, err
-		}
+	ids, err := unpackIDs(getB(it, "ids"))
+	if err != nil {
+		return nil, 0, err
 	}
 	return ids, getN(it, "ver"), nil
 }
@@ -78,7 +75,7 @@ func (s *Store) ignoredUpdate(tenant string, ids []string) (*types.Update, error
 		expr += " REMOVE ids"
 	} else {
 		expr += ", ids = :ids"
-		values[":ids"] = &types.AttributeValueMemberB{Value: packed}
+		values[":ids"] = avB(packed)
 	}
 	return &types.Update{
 		TableName: aws.String(s.syncTable), Key: key(tenantPK(tenant), ignoredSK),

@@ -63,6 +63,7 @@ func avN(n int64) types.AttributeValue {
 	return &types.AttributeValueMemberN{Value: strconv.FormatInt(n, 10)}
 }
 func avBool(b bool) types.AttributeValue { return &types.AttributeValueMemberBOOL{Value: b} }
+func avB(b []byte) types.AttributeValue  { return &types.AttributeValueMemberB{Value: b} }
 func avTime(t time.Time) types.AttributeValue {
 	return avS(t.UTC().Format(time.RFC3339Nano))
 }
@@ -80,6 +81,14 @@ func getN(it item, k string) int64 {
 		return n
 	}
 	return 0
+}
+
+// getB is a binary attribute, nil when absent.
+func getB(it item, k string) []byte {
+	if v, ok := it[k].(*types.AttributeValueMemberB); ok {
+		return v.Value
+	}
+	return nil
 }
 
 func getBool(it item, k string) bool {

@@ -1,0 +1,104 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"dirsync/internal/domain"
+)
+
+// sampleMirror is a mirror of n users that compresses poorly (distinct
+// values), so a few thousand users take several chunks.
+func sampleMirror(n int, at time.Time) *domain.SourceMirror {
+	m := &domain.SourceMirror{FullReadAt: at.UTC().Truncate(time.Second), Basis: "dir-1|displayName,jobTitle|all",
+		Snapshot: domain.Snapshot{DirectoryTenantID: "dir-1", UserProperties: []string{"displayName", "jobTitle"}}}
+	for i := range n {
+		m.Snapshot.Users = append(m.Snapshot.Users, domain.SourceUser{
+			ID: fmt.Sprintf("%08x-0000-4000-8000-%012x", i*2654435761, i), UserPrincipalName: fmt.Sprintf("u%d@contoso.com", i),
+			Mail: fmt.Sprintf("u%d@contoso.com", i), AccountEnabled: i%25 != 3, Guest: i%50 == 7,
+			Values: []string{fmt.Sprintf("User %x", i*40503), fmt.Sprintf("Title %x", i*7919)},
+		})
+	}
+	m.Snapshot.Groups = []domain.SourceGroup{{ID: "g-1", DisplayName: "All", MemberIDs: []string{m.Snapshot.Users[0].ID}}}
+	return m
+}
+
+func TestMirrorRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	s := newTestStore(t)
+	now := time.Now()
+	s.SetClock(func() time.Time { return now })
+
+	if _, err := s.LoadMirror(ctx, "acme"); !errors.Is(err, domain.ErrNoMirror) {
+		t.Fatalf("LoadMirror before any: %v, want ErrNoMirror", err)
+	}
+	for _, n := range []int{0, 1, 20_000} {
+		want := sampleMirror(max(n, 1), now)
+		want.Snapshot.Users = want.Snapshot.Users[:n]
+		if err := s.SaveMirror(ctx, "acme", want); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.LoadMirror(ctx, "acme")
+		if err != nil {
+			t.Fatalf("%d users: %v", n, err)
+		}
+		if !reflect.DeepEqual(got, want) && !(n == 0 && len(got.Snapshot.Users) == 0) {
+			t.Fatalf("%d users: the mirror read back differs", n)
+		}
+	}
+	ptr, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.syncTable), Key: key(tenantPK("acme"), mirrorSK)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if chunks := getN(ptr.Item, "chunks"); chunks < 2 {
+		t.Fatalf("20,000 users took %d chunk(s): the test does not cross a chunk boundary", chunks)
+	}
+	if _, err := s.LoadMirror(ctx, "other"); !errors.Is(err, domain.ErrNoMirror) {
+		t.Fatalf("another tenant's mirror: %v, want ErrNoMirror", err)
+	}
+
+	t.Run("a chunk missing", func(t *testing.T) {
+		id := getS(ptr.Item, "id")
+		if _, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(s.syncTable), Key: key(mirrorChunkPK("acme", id, 1), mirrorChunkSK)}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.LoadMirror(ctx, "acme"); !errors.Is(err, domain.ErrNoMirror) {
+			t.Fatalf("LoadMirror with a chunk missing: %v, want ErrNoMirror", err)
+		}
+	})
+	t.Run("a chunk altered", func(t *testing.T) {
+		if err := s.SaveMirror(ctx, "acme", sampleMirror(20_000, now)); err != nil {
+			t.Fatal(err)
+		}
+		p, _ := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.syncTable), Key: key(tenantPK("acme"), mirrorSK)})
+		k := key(mirrorChunkPK("acme", getS(p.Item, "id"), 0), mirrorChunkSK)
+		c, _ := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.syncTable), Key: k})
+		b := getB(c.Item, "b")
+		b[len(b)/2] ^= 0xff
+		c.Item["b"] = avB(b)
+		if _, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.syncTable), Item: c.Item}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.LoadMirror(ctx, "acme"); !errors.Is(err, domain.ErrNoMirror) {
+			t.Fatalf("LoadMirror with a chunk altered: %v, want ErrNoMirror", err)
+		}
+	})
+	t.Run("expired", func(t *testing.T) {
+		if err := s.SaveMirror(ctx, "acme", sampleMirror(10, now)); err != nil {
+			t.Fatal(err)
+		}
+		later := now.Add(MirrorRetention + time.Minute)
+		s.SetClock(func() time.Time { return later })
+		defer s.SetClock(func() time.Time { return now })
+		if _, err := s.LoadMirror(ctx, "acme"); !errors.Is(err, domain.ErrNoMirror) {
+			t.Fatalf("LoadMirror past its retention: %v, want ErrNoMirror", err)
+		}
+	})
+}

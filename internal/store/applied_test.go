@@ -51,7 +51,7 @@ func TestAppliedChangesCarryARemovalsMembers(t *testing.T) {
 	}
 
 	var chunks []int
-	if err := s.queryAll(ctx, s.syncTable, syncDataPK("acme", sy.ID), fmt.Sprintf("CM#%010d#", removal.Seq), func(it item) {
+	if err := s.queryAll(ctx, s.syncTable, planLayout{tenant: "acme", syncID: sy.ID, perShard: s.planShardSize()}.pk(removal.Seq), fmt.Sprintf("CM#%010d#", removal.Seq), func(it item) {
 		n := 0
 		for _, k := range []string{"add", "rem"} {
 			var refs []domain.MemberRef

@@ -194,27 +194,35 @@ func (s *Store) GetBatch(ctx context.Context, tenant, syncID string, index int) 
 }
 
 // BatchChanges reads the changes of a batch with their member chunks and
-// any outcome already recorded.
+// any outcome already recorded: one query per shard the batch's seq range
+// lies in.
 func (s *Store) BatchChanges(ctx context.Context, tenant, syncID string, b *domain.Batch) ([]domain.Change, error) {
-	pk := syncDataPK(tenant, syncID)
-	in := &dynamodb.QueryInput{
-		TableName:              aws.String(s.syncTable),
-		KeyConditionExpression: aws.String("pk = :pk AND sk BETWEEN :from AND :to"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": avS(pk), ":from": avS(changeSK(b.From)), ":to": avS(changeSK(b.To)),
-		},
-		ConsistentRead: aws.Bool(true),
-	}
-	out, err := s.queryChanges(ctx, pk, in)
+	layout, _, err := s.planLayout(ctx, tenant, syncID)
 	if err != nil {
-		return nil, fmt.Errorf("store: batch changes: %w", err)
+		return nil, err
+	}
+	var out []domain.Change
+	for _, span := range layout.spans(b.From, b.To) {
+		in := &dynamodb.QueryInput{
+			TableName:              aws.String(s.syncTable),
+			KeyConditionExpression: aws.String("pk = :pk AND sk BETWEEN :from AND :to"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{
+				":pk": avS(span.pk), ":from": avS(changeSK(span.from)), ":to": avS(changeSK(span.to)),
+			},
+			ConsistentRead: aws.Bool(true),
+		}
+		changes, err := s.queryChanges(ctx, layout, in)
+		if err != nil {
+			return nil, fmt.Errorf("store: batch changes %d..%d: %w", span.from, span.to, err)
+		}
+		out = append(out, changes...)
 	}
 	return out, nil
 }
 
 // queryChanges runs a query of change items to its end and returns the
 // changes with the member references of their group changes.
-func (s *Store) queryChanges(ctx context.Context, pk string, in *dynamodb.QueryInput) ([]domain.Change, error) {
+func (s *Store) queryChanges(ctx context.Context, layout planLayout, in *dynamodb.QueryInput) ([]domain.Change, error) {
 	var out []domain.Change
 	withMembers := map[int]int{} // seq -> index in out
 	for {
@@ -237,7 +245,7 @@ func (s *Store) queryChanges(ctx context.Context, pk string, in *dynamodb.QueryI
 		}
 		in.ExclusiveStartKey = qo.LastEvaluatedKey
 	}
-	if err := s.loadMembers(ctx, pk, out, withMembers); err != nil {
+	if err := s.loadMembers(ctx, layout, out, withMembers); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -250,10 +258,13 @@ func (s *Store) RecordOutcomes(ctx context.Context, tenant, syncID string, outco
 	if len(outcomes) == 0 {
 		return nil
 	}
-	pk := syncDataPK(tenant, syncID)
+	layout, _, err := s.planLayout(ctx, tenant, syncID)
+	if err != nil {
+		return err
+	}
 	keys := make([]item, len(outcomes))
 	for i, o := range outcomes {
-		keys[i] = key(pk, changeSK(o.Seq))
+		keys[i] = key(layout.pk(o.Seq), changeSK(o.Seq))
 	}
 	current, err := s.batchGet(ctx, s.syncTable, keys)
 	if err != nil {

@@ -55,44 +55,27 @@ func (s *Store) putAll(ctx context.Context, table string, items []item) error {
 	return ctx.Err()
 }
 
-// putStream writes the items produce emits, 25 per BatchWriteItem and up to
-// s.WriteConcurrency requests at once, building them only as fast as they
-// are written (emit waits for a free writer): a million-change plan never
-// exists as items all at once.
-func (s *Store) putStream(ctx context.Context, table string, produce func(emit func(item) error) error) error {
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(max(1, s.WriteConcurrency))
+// putInOrder writes the items produce emits, 25 per BatchWriteItem, one
+// request after another, building them only as fast as they are written:
+// a shard of a million-change plan never exists as items all at once.
+// Callers run several at a time on different partition keys.
+func (s *Store) putInOrder(ctx context.Context, table string, produce func(emit func(item) error) error) error {
 	chunk := make([]item, 0, batchWriteLimit)
-	flush := func() error {
-		if err := gctx.Err(); err != nil {
-			return err
-		}
-		full := chunk
-		chunk = make([]item, 0, batchWriteLimit)
-		g.Go(s.chunkWriter(gctx, table, full))
-		return nil
-	}
 	err := produce(func(it item) error {
 		if chunk = append(chunk, it); len(chunk) < batchWriteLimit {
 			return nil
 		}
-		return flush()
+		err := s.writeChunk(ctx, table, chunk)
+		chunk = chunk[:0]
+		return err
 	})
 	if err == nil && len(chunk) > 0 {
-		err = flush()
-	}
-	if werr := g.Wait(); werr != nil {
-		return werr // a writer's failure is why emit stopped
+		err = s.writeChunk(ctx, table, chunk)
 	}
 	if err != nil {
 		return err
 	}
 	return ctx.Err()
-}
-
-// chunkWriter is the write of one chunk, for an errgroup.
-func (s *Store) chunkWriter(ctx context.Context, table string, chunk []item) func() error {
-	return func() error { return s.writeChunk(ctx, table, chunk) }
 }
 
 func (s *Store) writeChunk(ctx context.Context, table string, chunk []item) error {

@@ -22,15 +22,20 @@ func exclusionSK(seq int) string { return fmt.Sprintf("X#%010d", seq) }
 // GetChanges reads the changes of a sync with the given seqs, with their
 // membership references; seqs the plan does not have are left out.
 func (s *Store) GetChanges(ctx context.Context, tenant, syncID string, seqs []int) ([]domain.Change, error) {
-	return s.getChanges(ctx, tenant, syncID, seqs, true)
+	layout, _, err := s.planLayout(ctx, tenant, syncID)
+	if err != nil {
+		return nil, err
+	}
+	return s.getChanges(ctx, layout, seqs, true)
 }
 
-func (s *Store) getChanges(ctx context.Context, tenant, syncID string, seqs []int, members bool) ([]domain.Change, error) {
-	pk := syncDataPK(tenant, syncID)
+func (s *Store) getChanges(ctx context.Context, layout planLayout, seqs []int, members bool) ([]domain.Change, error) {
+	syncID := layout.syncID
 	keys := make([]item, len(seqs))
 	for i, seq := range seqs {
-		keys[i] = key(pk, changeSK(seq))
+		keys[i] = key(layout.pk(seq), changeSK(seq))
 	}
+	// Sort keys stay unique across shards: found is keyed by them.
 	found, err := s.batchGet(ctx, s.syncTable, keys)
 	if err != nil {
 		return nil, fmt.Errorf("store: get changes of %s: %w", syncID, err)
@@ -51,7 +56,7 @@ func (s *Store) getChanges(ctx context.Context, tenant, syncID string, seqs []in
 		}
 		out = append(out, c)
 	}
-	if err := s.loadMembers(ctx, pk, out, withMembers); err != nil {
+	if err := s.loadMembers(ctx, layout, out, withMembers); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -95,6 +100,10 @@ func (s *Store) WriteExclusions(ctx context.Context, w domain.ExclusionWrite) er
 	if err != nil {
 		return fmt.Errorf("store: write exclusions: %w", err)
 	}
+	layout, _, err := s.planLayout(ctx, w.Tenant, w.SyncID)
+	if err != nil {
+		return err
+	}
 	pk := syncDataPK(w.Tenant, w.SyncID)
 	now := avTime(s.now().UTC())
 	items := []types.TransactWriteItem{
@@ -123,10 +132,10 @@ func (s *Store) WriteExclusions(ctx context.Context, w domain.ExclusionWrite) er
 		}
 		x := key(pk, exclusionSK(e.Seq))
 		x["ot"], x["refs"], x["ttl"] = avS(string(e.ObjectType)), refs, avN(w.RetainUntil.Unix())
-		items = append(items, markChange(s.syncTable, pk, e.Seq, true), types.TransactWriteItem{Put: &types.Put{TableName: aws.String(s.syncTable), Item: x}})
+		items = append(items, markChange(s.syncTable, layout.pk(e.Seq), e.Seq, true), types.TransactWriteItem{Put: &types.Put{TableName: aws.String(s.syncTable), Item: x}})
 	}
 	for _, seq := range w.Include {
-		items = append(items, markChange(s.syncTable, pk, seq, false),
+		items = append(items, markChange(s.syncTable, layout.pk(seq), seq, false),
 			types.TransactWriteItem{Delete: &types.Delete{TableName: aws.String(s.syncTable), Key: key(pk, exclusionSK(seq))}})
 	}
 	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
@@ -154,10 +163,10 @@ func markChange(table, pk string, seq int, excluded bool) types.TransactWriteIte
 }
 
 // loadMembers reads the membership chunks of the changes at the indexes
-// of withMembers (seq -> index in out).
-func (s *Store) loadMembers(ctx context.Context, pk string, out []domain.Change, withMembers map[int]int) error {
+// of withMembers (seq -> index in out), each in its change's shard.
+func (s *Store) loadMembers(ctx context.Context, layout planLayout, out []domain.Change, withMembers map[int]int) error {
 	for seq, i := range withMembers {
-		err := s.queryAll(ctx, s.syncTable, pk, fmt.Sprintf("CM#%010d#", seq), func(it item) {
+		err := s.queryAll(ctx, s.syncTable, layout.pk(seq), fmt.Sprintf("CM#%010d#", seq), func(it item) {
 			var add, rem []domain.MemberRef
 			_ = json.Unmarshal([]byte(getS(it, "add")), &add)
 			_ = json.Unmarshal([]byte(getS(it, "rem")), &rem)
@@ -172,19 +181,31 @@ func (s *Store) loadMembers(ctx context.Context, pk string, out []domain.Change,
 }
 
 // AppliedChanges reads every change of a sync whose outcome is applied,
-// in seq order, with the membership references of its group changes.
+// in seq order, with the membership references of its group changes: one
+// query per shard, the shards in order.
 func (s *Store) AppliedChanges(ctx context.Context, tenant, syncID string) ([]domain.Change, error) {
-	pk := syncDataPK(tenant, syncID)
-	in := &dynamodb.QueryInput{
-		TableName:                 aws.String(s.syncTable),
-		KeyConditionExpression:    aws.String("pk = :pk AND begins_with(sk, :c)"),
-		FilterExpression:          aws.String("oc = :applied"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": avS(pk), ":c": avS("C#"), ":applied": avS(domain.OutcomeApplied)},
-		ConsistentRead:            aws.Bool(true),
-	}
-	out, err := s.queryChanges(ctx, pk, in)
+	layout, n, err := s.planLayout(ctx, tenant, syncID)
 	if err != nil {
-		return nil, fmt.Errorf("store: applied changes of %s: %w", syncID, err)
+		return nil, err
+	}
+	spans := []seqSpan{{pk: syncDataPK(tenant, syncID)}} // a plan stored before shards: every change on one key
+	if layout.perShard > 0 {
+		spans = layout.spans(1, n)
+	}
+	var out []domain.Change
+	for _, span := range spans {
+		in := &dynamodb.QueryInput{
+			TableName:                 aws.String(s.syncTable),
+			KeyConditionExpression:    aws.String("pk = :pk AND begins_with(sk, :c)"),
+			FilterExpression:          aws.String("oc = :applied"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":pk": avS(span.pk), ":c": avS("C#"), ":applied": avS(domain.OutcomeApplied)},
+			ConsistentRead:            aws.Bool(true),
+		}
+		changes, err := s.queryChanges(ctx, layout, in)
+		if err != nil {
+			return nil, fmt.Errorf("store: applied changes of %s, shard %d: %w", syncID, layout.shard(span.from), err)
+		}
+		out = append(out, changes...)
 	}
 	return out, nil
 }

@@ -111,6 +111,7 @@ func (s *Store) WriteMemberships(ctx context.Context, tenant string, w domain.Me
 	added, removed := w.Added, w.Removed
 	total := len(added) + len(removed)
 	missed = w.Missed
+	var layout *planLayout // read once, before the first checkpoint
 	for start, first := w.Done, true; start < total; first = false {
 		if !first && nearDeadline(ctx, s.ApplyMargin) {
 			return missed, domain.ErrOutOfTime
@@ -137,8 +138,15 @@ func (s *Store) WriteMemberships(ctx context.Context, tenant string, w domain.Me
 			return 0, err
 		}
 		missed += miss
+		if layout == nil {
+			l, _, err := s.planLayout(ctx, tenant, w.SyncID)
+			if err != nil {
+				return 0, err
+			}
+			layout = &l
+		}
 		if _, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-			TableName: aws.String(s.syncTable), Key: key(syncDataPK(tenant, w.SyncID), changeSK(w.Seq)),
+			TableName: aws.String(s.syncTable), Key: key(layout.pk(w.Seq), changeSK(w.Seq)),
 			UpdateExpression:          aws.String("SET mdone = :d, mmiss = :m"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{":d": avN(int64(end)), ":m": avN(int64(missed))},
 		}); err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"golang.org/x/sync/errgroup"
 
 	"dirsync/internal/domain"
 )
@@ -32,7 +33,6 @@ func rangeKey(ot domain.ObjectType, k domain.ChangeKind) string { return string(
 // worker whose lease lapsed never makes its plan confirmable.
 func (s *Store) SavePlan(ctx context.Context, l domain.Lease, plan *domain.Plan, w domain.PlanWrite) error {
 	tenant, syncID := l.Tenant, l.SyncID
-	pk := syncDataPK(tenant, syncID)
 	ttl := avN(w.RetainUntil.Unix())
 	ranges := map[string][2]int{}
 	toApply := 0
@@ -76,31 +76,8 @@ func (s *Store) SavePlan(ctx context.Context, l domain.Lease, plan *domain.Plan,
 		}
 		total += b.Size
 	}
-	err := s.putStream(ctx, s.syncTable, func(emit func(item) error) error {
-		for i := range plan.Changes {
-			its, err := changeItems(pk, &plan.Changes[i], ttl)
-			if err != nil {
-				return err
-			}
-			for _, it := range its {
-				if err := emit(it); err != nil {
-					return err
-				}
-			}
-		}
-		for _, b := range batches {
-			it := key(pk, batchSK(b.Index))
-			it["ot"] = avS(string(b.ObjectType))
-			it["from"] = avN(int64(b.From))
-			it["to"] = avN(int64(b.To))
-			it["n"] = avN(int64(b.Size))
-			it["ttl"] = ttl
-			if err := emit(it); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	layout := planLayout{tenant: tenant, syncID: syncID, perShard: s.planShardSize()}
+	err := s.writePlanItems(ctx, layout, plan.Changes, batches, ttl)
 	if err != nil {
 		return fmt.Errorf("store: save plan %s: %w", syncID, err)
 	}
@@ -109,7 +86,7 @@ func (s *Store) SavePlan(ctx context.Context, l domain.Lease, plan *domain.Plan,
 		":ready": avS(string(domain.SyncPreviewReady)), ":previewing": avS(string(domain.SyncPreviewing)),
 		":exp": avTime(w.ExpiresAt), ":now": avTime(s.now().UTC()),
 		":batches": avN(int64(len(batches))), ":ub": avN(int64(userBatches)), ":total": avN(int64(total)),
-		":n": avN(int64(len(plan.Changes))), ":zero": avN(0), ":rt": ttl,
+		":n": avN(int64(len(plan.Changes))), ":zero": avN(0), ":rt": ttl, ":shs": avN(int64(layout.perShard)),
 	}
 	for name, v := range map[string]any{":counts": plan.Counts, ":sg": plan.Safeguards, ":sgb": plan.Bases, ":warn": nonNil(plan.Warnings), ":ranges": ranges} {
 		av, err := avJSON(v)
@@ -121,7 +98,7 @@ func (s *Store) SavePlan(ctx context.Context, l domain.Lease, plan *domain.Plan,
 	// The counter is written with the fenced status change, so a worker
 	// fenced out leaves nothing readable: its change and batch items are
 	// reachable only through the ranges and counts of a ready sync.
-	progress := key(pk, progressSK)
+	progress := key(syncDataPK(tenant, syncID), progressSK)
 	progress["st"] = avS(string(domain.SyncPreviewReady))
 	progress["total"] = avN(int64(total))
 	for _, f := range []string{"processed", "succeeded", "failed", "conflicts"} {
@@ -133,7 +110,7 @@ func (s *Store) SavePlan(ctx context.Context, l domain.Lease, plan *domain.Plan,
 		{Update: &types.Update{
 			TableName: aws.String(s.syncTable), Key: key(tenantPK(tenant), syncSK(syncID)),
 			UpdateExpression: aws.String("SET st = :ready, counts = :counts, sg = :sg, warn = :warn, #ranges = :ranges, " +
-				"exp = :exp, uat = :now, batches = :batches, ub = :ub, #total = :total, nchanges = :n, sgb = :sgb, ver = :zero, rt = :rt"),
+				"exp = :exp, uat = :now, batches = :batches, ub = :ub, #total = :total, nchanges = :n, sgb = :sgb, ver = :zero, rt = :rt, shs = :shs"),
 			ConditionExpression:       aws.String("st = :previewing"),
 			ExpressionAttributeNames:  map[string]string{"#ranges": "ranges", "#total": "total"},
 			ExpressionAttributeValues: values,
@@ -154,6 +131,64 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
+}
+
+// writePlanItems puts the change items of each shard and the batch items,
+// up to s.WriteConcurrency shards at a time, each shard's items in seq
+// order one BatchWriteItem after another: the writes in flight go to as
+// many partition keys as there are writers, and none holds one key with
+// more than one request. Every item's key follows from its seq or index,
+// so a retried write puts the same items again.
+func (s *Store) writePlanItems(ctx context.Context, layout planLayout, changes []domain.Change, batches []domain.Batch, ttl types.AttributeValue) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(1, s.WriteConcurrency))
+	g.Go(func() error {
+		// The batches share the sync's data key with the progress counter.
+		pk := syncDataPK(layout.tenant, layout.syncID)
+		return s.putInOrder(gctx, s.syncTable, func(emit func(item) error) error {
+			for _, b := range batches {
+				it := key(pk, batchSK(b.Index))
+				it["ot"] = avS(string(b.ObjectType))
+				it["from"] = avN(int64(b.From))
+				it["to"] = avN(int64(b.To))
+				it["n"] = avN(int64(b.Size))
+				it["ttl"] = ttl
+				if err := emit(it); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	})
+	for _, span := range layout.spans(1, len(changes)) {
+		if gctx.Err() != nil {
+			break
+		}
+		g.Go(func() error {
+			err := s.putInOrder(gctx, s.syncTable, func(emit func(item) error) error {
+				for i := span.from - 1; i < span.to; i++ {
+					its, err := changeItems(span.pk, &changes[i], ttl)
+					if err != nil {
+						return err
+					}
+					for _, it := range its {
+						if err := emit(it); err != nil {
+							return err
+						}
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				return fmt.Errorf("changes %d..%d: %w", span.from, span.to, err)
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	return ctx.Err()
 }
 
 // changeItems returns the item of a change and, for group changes with
@@ -203,7 +238,7 @@ func changeItems(pk string, c *domain.Change, ttl types.AttributeValue) ([]item,
 func (s *Store) ListChanges(ctx context.Context, tenant, syncID string, f domain.ChangeFilter, p domain.Page) ([]domain.Change, string, error) {
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName: aws.String(s.syncTable), Key: key(tenantPK(tenant), syncSK(syncID)),
-		ProjectionExpression: aws.String("st, #ranges, nchanges"), ExpressionAttributeNames: map[string]string{"#ranges": "ranges"},
+		ProjectionExpression: aws.String("st, #ranges, nchanges, shs"), ExpressionAttributeNames: map[string]string{"#ranges": "ranges"},
 	})
 	if err != nil {
 		return nil, "", fmt.Errorf("store: list changes: %w", err)
@@ -225,8 +260,9 @@ func (s *Store) ListChanges(ctx context.Context, tenant, syncID string, f domain
 			return nil, "", domain.Errorf(domain.EInvalid, "cursor: malformed")
 		}
 	}
+	layout := layoutFromItem(tenant, syncID, out.Item)
 	if f.Excluded != nil && *f.Excluded {
-		return s.listExcluded(ctx, tenant, syncID, ranges, f, p, afterSeq)
+		return s.listExcluded(ctx, layout, ranges, f, p, afterSeq)
 	}
 	var fe filterExpr
 	if f.Outcome != "" {
@@ -238,18 +274,18 @@ func (s *Store) ListChanges(ctx context.Context, tenant, syncID string, f domain
 	if f.Excluded != nil {
 		fe.and("attribute_not_exists(x)", "", nil)
 	}
-	pk := syncDataPK(tenant, syncID)
-	var changes []domain.Change
+	// A kind's range may span shards: each shard is one query, in seq order.
+	var spans []seqSpan
 	for _, r := range selectRanges(ranges, int(getN(out.Item, "nchanges")), f) {
-		from := max(r[0], afterSeq+1)
-		if from > r[1] {
-			continue
-		}
+		spans = append(spans, layout.spans(max(r[0], afterSeq+1), r[1])...)
+	}
+	var changes []domain.Change
+	for _, span := range spans {
 		in := &dynamodb.QueryInput{
 			TableName:              aws.String(s.syncTable),
 			KeyConditionExpression: aws.String("pk = :pk AND sk BETWEEN :from AND :to"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{
-				":pk": avS(pk), ":from": avS(changeSK(from)), ":to": avS(changeSK(r[1])),
+				":pk": avS(span.pk), ":from": avS(changeSK(span.from)), ":to": avS(changeSK(span.to)),
 			},
 			Limit: aws.Int32(int32(min(p.Limit+1, 1000))),
 		}
@@ -262,7 +298,7 @@ func (s *Store) ListChanges(ctx context.Context, tenant, syncID string, f domain
 		for {
 			qo, err := s.db.Query(ctx, in)
 			if err != nil {
-				return nil, "", fmt.Errorf("store: list changes: %w", err)
+				return nil, "", fmt.Errorf("store: list changes %d..%d: %w", span.from, span.to, err)
 			}
 			for _, it := range qo.Items {
 				c, err := changeFromItem(it)
@@ -285,8 +321,8 @@ func (s *Store) ListChanges(ctx context.Context, tenant, syncID string, f domain
 
 // listExcluded pages through the excluded changes matching f, read
 // through the exclusion items rather than by scanning the plan.
-func (s *Store) listExcluded(ctx context.Context, tenant, syncID string, ranges map[string][2]int, f domain.ChangeFilter, p domain.Page, afterSeq int) ([]domain.Change, string, error) {
-	excluded, err := s.Exclusions(ctx, tenant, syncID)
+func (s *Store) listExcluded(ctx context.Context, layout planLayout, ranges map[string][2]int, f domain.ChangeFilter, p domain.Page, afterSeq int) ([]domain.Change, string, error) {
+	excluded, err := s.Exclusions(ctx, layout.tenant, layout.syncID)
 	if err != nil {
 		return nil, "", err
 	}
@@ -300,7 +336,7 @@ func (s *Store) listExcluded(ctx context.Context, tenant, syncID string, ranges 
 				seqs = append(seqs, seq)
 			}
 		}
-		changes, err := s.getChanges(ctx, tenant, syncID, seqs, false)
+		changes, err := s.getChanges(ctx, layout, seqs, false)
 		if err != nil {
 			return nil, "", err
 		}

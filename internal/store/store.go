@@ -41,6 +41,10 @@ type Store struct {
 	now       func() time.Time
 	// WriteConcurrency bounds parallel BatchWriteItem calls of bulk writes.
 	WriteConcurrency int
+	// PlanShardSize is how many consecutive seqs of a new plan share one
+	// partition key (DefaultPlanShardSize; tests make it small to cross
+	// shard boundaries). A stored plan keeps the size it was written with.
+	PlanShardSize int
 	// ApplyMargin is how much time before its deadline an apply invocation
 	// stops writing memberships and checkpoints (ErrOutOfTime).
 	ApplyMargin time.Duration
@@ -48,7 +52,7 @@ type Store struct {
 
 // New returns a Store over the two tables.
 func New(db DynamoAPI, directoryTable, syncTable string) *Store {
-	return &Store{db: db, dirTable: directoryTable, syncTable: syncTable, now: time.Now, WriteConcurrency: 8, ApplyMargin: 30 * time.Second}
+	return &Store{db: db, dirTable: directoryTable, syncTable: syncTable, now: time.Now, WriteConcurrency: 8, PlanShardSize: DefaultPlanShardSize, ApplyMargin: 30 * time.Second}
 }
 
 // SetClock replaces the store's clock (tests of expiry and timestamps).

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -20,9 +21,16 @@ import (
 //	                      sk S#<syncId>      a sync (ids sort by creation time)
 //	                      sk LOCK            the one-active-sync lock
 //	pk Y#<tenant>#<sync>  sk P               the progress counter (one GetItem)
+//	                      sk B#<index>       an apply batch (seq range, done marker)
+//	                      sk X#<seq>         an excluded change (exclusion.go)
+//	pk Y#<tenant>#<sync>#<shard>
 //	                      sk C#<seq>         a change (seq zero-padded)
 //	                      sk CM#<seq>#<n>    chunk n of a group change's members
-//	                      sk B#<index>       an apply batch (seq range, done marker)
+//
+// A plan's changes are sharded by seq range (shard = (seq-1) / seqs per
+// shard, planlayout.go): one partition key per shard, so the plan write
+// and apply's outcome writes are spread over many keys instead of holding
+// one key at its throughput limit.
 const (
 	connectionSK = "CONN"
 	lockSK       = "LOCK"
@@ -34,6 +42,11 @@ func syncDataPK(tenant, id string) string { return "Y#" + tenant + "#" + id }
 func changeSK(seq int) string             { return fmt.Sprintf("C#%010d", seq) }
 func memberChunkSK(seq, n int) string     { return fmt.Sprintf("CM#%010d#%05d", seq, n) }
 func batchSK(index int) string            { return fmt.Sprintf("B#%06d", index) }
+
+// changeShardPK is the partition key of one shard of a plan's changes.
+func changeShardPK(tenant, id string, shard int) string {
+	return syncDataPK(tenant, id) + "#" + strconv.Itoa(shard)
+}
 
 // GetConnection returns the tenant's Entra connection with its ignored
 // users (one query reads both items: no other key sorts between them).

@@ -390,6 +390,11 @@ func (st *tenantState) membersOf(g *Group, transitive bool, filter memberFilter)
 	if m, ok := st.members[key]; ok {
 		return m
 	}
+	if !transitive {
+		out := st.directMembers(g, filter)
+		st.members[key] = out
+		return out
+	}
 	userSeen := make([]bool, len(st.users.items))
 	groupSeen := make([]bool, len(st.groups.items))
 	start, _ := st.groups.find(g.ID)
@@ -431,6 +436,30 @@ func (st *tenantState) membersOf(g *Group, transitive bool, filter memberFilter)
 	slices.SortFunc(out, func(a, b dirObject) int { return cmp.Compare(a.id(), b.id()) })
 	st.members[key] = out
 	return out
+}
+
+// directMembers lists a group's direct members in id order, restricted by
+// filter, without the transitive walk's per-call marks over the whole
+// directory (a groups delta round asks for every group's). The caller
+// holds st.mu for reading and st.cacheMu.
+func (st *tenantState) directMembers(g *Group, filter memberFilter) []dirObject {
+	var out []dirObject
+	if filter != membersUsers {
+		for _, id := range g.MemberGroupIDs {
+			if i, ok := st.groups.find(id); ok && id != g.ID {
+				out = append(out, dirObject{group: st.groups.items[i]})
+			}
+		}
+	}
+	if filter != membersGroups {
+		for _, id := range g.MemberUserIDs {
+			if i, ok := st.users.find(id); ok {
+				out = append(out, dirObject{user: st.users.items[i]})
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b dirObject) int { return cmp.Compare(a.id(), b.id()) })
+	return slices.CompactFunc(out, func(a, b dirObject) bool { return a.id() == b.id() })
 }
 
 // Content hashes combine a seeded hash of each field, so Update can tell

@@ -34,9 +34,10 @@ const (
 	DefaultPageSize          = 999 // Graph's maximum $top for users and groups
 	DefaultMemberConcurrency = 4
 	// DefaultUserPartitionConcurrency: 16 partitions paged at once read a
-	// million users in about a minute and a half under the realistic Graph
-	// model, spending about 28 of the 800 resource units a second Graph
-	// allows a large tenant (docs/architecture.md).
+	// million users in about 3 minutes under the realistic Graph model (the
+	// largest partition's time), spending at most about 30 of the 800
+	// resource units a second Graph allows a large tenant
+	// (docs/architecture.md).
 	DefaultUserPartitionConcurrency = 16
 )
 

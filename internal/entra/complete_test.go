@@ -67,15 +67,18 @@ func TestReadRefusesMalformedPages(t *testing.T) {
 	type collection struct {
 		name   string
 		prefix string
+		query  string // narrows the fault to one partition
 		what   string
 		opts   domain.Options
+		adjust func(*Config)
 	}
+	// Pages of 10 give the largest partition ('j') five pages.
+	partitioned := func(c *Config) { c.PageSize = 10 }
 	collections := []collection{
-		{"users", "/v1.0/users", "read users page", domain.Options{}},
-		{"groups", "/v1.0/groups", "read groups page", domain.Options{}},
-		{"members", "/v1.0/groups/" + staff + "/transitiveMembers", "read members of group " + staff + " page", domain.Options{}},
-		{"scope members", "/v1.0/groups/" + staff + "/transitiveMembers", "read members of group " + staff + " page",
-			domain.Options{Scope: domain.Scope{Groups: []string{staff}}}},
+		{"users partition", "/v1.0/users", "startswith(userPrincipalName,'j')", "read users starting with 'j' page", domain.Options{}, partitioned},
+		{"users sequentially", "/v1.0/users", "", "read users page", domain.Options{}, func(c *Config) { c.PageSize = pageSize; sequentialUsers(c) }},
+		{"groups delta", "/v1.0/groups/delta", "", "read groups delta page", domain.Options{}, withPageSize(pageSize)},
+		{"groups delta of a scoped read", "/v1.0/groups/delta", "", "read groups delta page", domain.Options{Scope: domain.Scope{Groups: []string{staff}}}, withPageSize(pageSize)},
 	}
 	const shape = `not a JSON object with a "value" array`
 	modes := []struct {
@@ -117,10 +120,10 @@ func TestReadRefusesMalformedPages(t *testing.T) {
 					page = 2
 				}
 				fault := m.fault
-				fault.PathPrefix, fault.Page = c.prefix, page
+				fault.PathPrefix, fault.Page, fault.Query = c.prefix, page, c.query
 				defer f.fake.InjectFault(fault)()
 
-				snap, err := readWithin(t, f.reader(t, withPageSize(pageSize)), c.opts)
+				snap, err := readWithin(t, f.reader(t, c.adjust), c.opts)
 				if snap != nil {
 					t.Fatalf("Read returned a snapshot of %d users and %d groups", len(snap.Users), len(snap.Groups))
 				}
@@ -139,7 +142,6 @@ func TestReadRefusesMalformedPages(t *testing.T) {
 func TestReadRefusesAShortRead(t *testing.T) {
 	f := newFixture(t, pagedUsers, pagedGroups, nil)
 	staff := groupByName(t, f.want, "All Staff")
-	staffSize := len(expectedMembers(f.want, staff))
 	scope := domain.Options{Scope: domain.Scope{Groups: []string{staff}}}
 	const size = 10
 	tests := []struct {
@@ -148,10 +150,11 @@ func TestReadRefusesAShortRead(t *testing.T) {
 		opts   domain.Options
 		want   string
 	}{
+		// Every partition and then the sequential listing are cut short.
 		{"users", "/v1.0/users", domain.Options{}, "read 20 of the 300 users Graph counts"},
-		{"groups", "/v1.0/groups", domain.Options{}, "read 20 of the 60 groups Graph counts"},
-		{"scope group members", "/v1.0/groups/" + staff + "/transitiveMembers", scope,
-			"read 20 of the " + strconv.Itoa(staffSize) + " transitive user members of group " + staff + " Graph counts"},
+		// The delta round ends early, whatever the scope.
+		{"groups", "/v1.0/groups/delta", domain.Options{}, "read 20 of the 60 groups Graph counts"},
+		{"groups of a scoped read", "/v1.0/groups/delta", scope, "read 20 of the 60 groups Graph counts"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -232,7 +235,8 @@ func TestReadCountsOncePerCollection(t *testing.T) {
 	}{
 		{"all groups", domain.Options{}, map[string]int{"/v1.0/users/$count": 1, "/v1.0/groups/$count": 1}},
 		{"scope groups", domain.Options{Scope: domain.Scope{Groups: []string{g[3].ID, g[7].ID, g[3].ID}}}, map[string]int{
-			"/v1.0/users/$count": 1,
+			"/v1.0/users/$count":  1,
+			"/v1.0/groups/$count": 1,
 			"/v1.0/groups/" + g[3].ID + "/transitiveMembers/graph.user/$count": 1,
 			"/v1.0/groups/" + g[7].ID + "/transitiveMembers/graph.user/$count": 1,
 		}},
@@ -355,32 +359,30 @@ func TestReadScopeGroupNotFound(t *testing.T) {
 	}
 }
 
-func TestReadRefusesAMalformedScopeGroup(t *testing.T) {
+// TestReadRefusesAMalformedGroupRound holds the groups delta round to what
+// its pages must carry beyond a page's shape.
+func TestReadRefusesAMalformedGroupRound(t *testing.T) {
 	f := newFixture(t, pagedUsers, pagedGroups, nil)
-	target := f.want.Groups[4].ID
+	graph := f.fake.URL()
 	tests := []struct {
-		name  string
-		fault fakeentra.Fault
-		text  string
+		name string
+		body string
+		text string
 	}{
-		{"empty body", fakeentra.Fault{Kind: fakeentra.FaultEmptyBody}, "no body"},
-		{"204", fakeentra.Fault{Kind: fakeentra.FaultNoContent}, "HTTP 204"},
-		{"null", fakeentra.Fault{Kind: fakeentra.FaultBody, Body: "null"}, "not a JSON object"},
-		{"empty object", fakeentra.Fault{Kind: fakeentra.FaultBody, Body: "{}"}, "without an id"},
-		{"empty id", fakeentra.Fault{Kind: fakeentra.FaultBody, Body: `{"id":"","displayName":"x"}`}, "without an id"},
-		{"an array", fakeentra.Fault{Kind: fakeentra.FaultBody, Body: `[{"id":"x"}]`}, "not a JSON object"},
-		{"not JSON", fakeentra.Fault{Kind: fakeentra.FaultBody, Body: `{"id":`}, "not a JSON object"},
+		{"a group without an id", `{"value":[{"displayName":"x"}],"@odata.deltaLink":"` + graph + `/v1.0/groups/delta()?$deltatoken=x"}`, "group without an id"},
+		{"a member without an id", `{"value":[{"id":"g","members@delta":[{"@odata.type":"#microsoft.graph.user"}]}],"@odata.deltaLink":"` + graph + `/v1.0/groups/delta()?$deltatoken=x"}`, "member of group g without an id"},
+		{"a member without a type", `{"value":[{"id":"g","members@delta":[{"id":"u"}]}],"@odata.deltaLink":"` + graph + `/v1.0/groups/delta()?$deltatoken=x"}`, "without an @odata.type"},
+		{"no deltaLink at the end", `{"value":[]}`, "without an @odata.deltaLink"},
+		{"a deltaLink on another host", `{"value":[],"@odata.deltaLink":"https://graph.evil.example/v1.0/groups/delta()?$deltatoken=x"}`, "@odata.deltaLink outside " + graph},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			fault := tc.fault
-			fault.PathPrefix = "/v1.0/groups/" + target
-			defer f.fake.InjectFault(fault)()
-			snap, err := readWithin(t, f.reader(t), domain.Options{Scope: domain.Scope{Groups: []string{target}}})
+			defer f.fake.InjectFault(fakeentra.Fault{PathPrefix: "/v1.0/groups/delta", Kind: fakeentra.FaultBody, Body: tc.body})()
+			snap, err := readWithin(t, f.reader(t), domain.Options{})
 			if snap != nil || !errors.Is(err, ErrMalformedResponse) {
 				t.Fatalf("Read = %v, %v; want ErrMalformedResponse", snap, err)
 			}
-			wantErrorText(t, err, "read scope group "+target+":", tc.text)
+			wantErrorText(t, err, "groups delta", tc.text)
 		})
 	}
 }

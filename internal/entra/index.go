@@ -43,6 +43,14 @@ func (x *idIndex) find(id string) (slot uint64, found bool) {
 	}
 }
 
+// position returns where id is among the indexed ids.
+func (x *idIndex) position(id string) (int, bool) {
+	if slot, found := x.find(id); found {
+		return int(x.slots[slot] - 1), true
+	}
+	return 0, false
+}
+
 // canonical returns the indexed id equal to id, or id itself.
 func (x *idIndex) canonical(id string) string {
 	if slot, found := x.find(id); found {

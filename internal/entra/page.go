@@ -9,8 +9,6 @@ import (
 
 	abs "github.com/microsoft/kiota-abstractions-go"
 	"github.com/microsoftgraph/msgraph-sdk-go/models/odataerrors"
-
-	"dirsync/internal/domain"
 )
 
 // graphErrors maps every failed response to Graph's OData error, as
@@ -76,20 +74,6 @@ func decodePage[T any](body []byte, status int, page *collectionPage[T]) error {
 	return nil
 }
 
-// decodeGroup decodes a single group, which must be a JSON object with an
-// id. status is its HTTP status, for the message.
-func decodeGroup(body []byte, status int) (domain.SourceGroup, error) {
-	if len(body) == 0 {
-		return domain.SourceGroup{}, malformed("Graph answered the group with no body (HTTP %d)", status)
-	}
-	var g groupJSON
-	err := json.Unmarshal(body, &g)
-	if err != nil || firstByte(body) != '{' {
-		return domain.SourceGroup{}, malformed("Graph answered the group with a body that is not a JSON object: %s", jsonProblem(body, err))
-	}
-	return convertGroup(&g)
-}
-
 // jsonProblem says, in an admin's words, why a body is not a JSON object;
 // err is what decoding it returned.
 func jsonProblem(body []byte, err error) string {
@@ -130,6 +114,8 @@ func excerpt(body []byte) string {
 type collectionPage[T any] struct {
 	Value    []T    `json:"value"`
 	NextLink string `json:"@odata.nextLink"`
+	// DeltaLink ends a delta round.
+	DeltaLink string `json:"@odata.deltaLink"`
 }
 
 // reset empties the page for the next decode, keeping the capacity of its
@@ -139,7 +125,7 @@ func (p *collectionPage[T]) reset() {
 	all := p.Value[:cap(p.Value)]
 	clear(all)
 	p.Value = all[:0]
-	p.NextLink = ""
+	p.NextLink, p.DeltaLink = "", ""
 }
 
 // userJSON is a Graph user with every property a mapping may name. An
@@ -187,9 +173,4 @@ type groupJSON struct {
 	DisplayName string `json:"displayName"`
 	Description string `json:"description"`
 	Mail        string `json:"mail"`
-}
-
-// memberJSON is one transitive member read with $select=id.
-type memberJSON struct {
-	ID string `json:"id"`
 }

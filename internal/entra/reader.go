@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
@@ -59,6 +58,9 @@ func NewReader(c Config) (*Reader, error) {
 	}
 	if c.MemberConcurrency <= 0 {
 		c.MemberConcurrency = DefaultMemberConcurrency
+	}
+	if c.UserPartitionConcurrency <= 0 {
+		c.UserPartitionConcurrency = DefaultUserPartitionConcurrency
 	}
 	c.Retry = c.Retry.withDefaults()
 	base := c.Transport
@@ -169,13 +171,15 @@ func tokenRetryOptions(p RetryPolicy) policy.RetryOptions {
 
 // Read reads the directory's users and groups into a Snapshot: all users,
 // with the properties opts' mapping needs, and the mirrored groups (all, or
-// opts.Scope.Groups) with their transitive user members. The read is
-// complete or it fails: any request that still fails after its retries, a
-// malformed page or paging loop (ErrMalformedResponse), a collection short
-// of Graph's own $count (ErrSourceIncomplete: users, groups when all are
-// mirrored, each scope group's members) and a scope group that does not
+// opts.Scope.Groups) with their transitive user members. Users are read in
+// userPrincipalName partitions, the groups and their direct members in one
+// groups delta round, both at once; memberships are flattened here. The
+// read is complete or it fails: any request that still fails after its
+// retries, a malformed page or paging loop (ErrMalformedResponse), a
+// collection short of Graph's own $count (ErrSourceIncomplete: users,
+// groups, each scope group's members) and a scope group that does not
 // exist (ErrScopeGroupNotFound) fail the whole read, and no snapshot comes
-// back.
+// back. The snapshot carries the deltaLinks a later re-sync continues from.
 func (r *Reader) Read(ctx context.Context, opts domain.Options) (*domain.Snapshot, error) {
 	ctx = withBodyBuffers(ctx)
 	props := domain.UserProperties(opts.EffectiveMapping())
@@ -183,31 +187,44 @@ func (r *Reader) Read(ctx context.Context, opts domain.Options) (*domain.Snapsho
 	if err != nil {
 		return nil, err
 	}
-	sourceUsers, err := r.readUsers(ctx, plan)
+	// Taken before the users are read, so what changes during the read is
+	// in the next round.
+	usersLink, err := r.latestUsersDeltaLink(ctx, plan)
 	if err != nil {
 		return nil, err
 	}
-	var sourceGroups []domain.SourceGroup
-	if len(opts.Scope.Groups) == 0 {
-		sourceGroups, err = r.readAllGroups(ctx)
-	} else {
-		sourceGroups, err = r.readScopeGroups(ctx, opts.Scope.Groups)
+	var sourceUsers []domain.SourceUser
+	var round *groupRound
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() (err error) {
+		sourceUsers, err = r.readUsers(gctx, plan)
+		return err
+	})
+	g.Go(func() (err error) {
+		round, err = r.readGroupRound(gctx)
+		return err
+	})
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
+	sourceGroups, err := round.mirror(sourceUsers, opts.Scope.Groups)
 	if err != nil {
 		return nil, err
 	}
-	// Members are counted per scope group only: in all-groups mode that
-	// would be one more request per group, doubling the cost of a tenant of
-	// many small groups.
-	countMembers := len(opts.Scope.Groups) > 0
-	if err := r.readMembers(ctx, sourceGroups, sourceUsers, countMembers); err != nil {
-		return nil, err
+	if len(opts.Scope.Groups) > 0 {
+		// Scope groups decide who is in scope, so each one's members are
+		// checked against Graph's count; in all-groups mode that would be
+		// a request per group.
+		if err := r.checkScopeMembers(ctx, sourceGroups); err != nil {
+			return nil, err
+		}
 	}
 	return &domain.Snapshot{
 		DirectoryTenantID: r.cfg.DirectoryTenantID,
 		UserProperties:    props,
 		Users:             sourceUsers,
 		Groups:            sourceGroups,
+		DeltaLinks:        domain.DeltaLinks{Users: usersLink, Groups: round.deltaLink},
 	}, nil
 }
 
@@ -216,136 +233,7 @@ func (r *Reader) top() *int32 {
 	return &n
 }
 
-func (r *Reader) readUsers(ctx context.Context, plan *userPlan) ([]domain.SourceUser, error) {
-	query := &users.UsersRequestBuilderGetQueryParameters{Select: plan.selectFields, Top: r.top()}
-	if plan.expandManager {
-		query.Expand = []string{"manager($select=id,mail,userPrincipalName)"}
-	}
-	config := &users.UsersRequestBuilderGetRequestConfiguration{QueryParameters: query}
-	values := newInterner()
-	out := make([]domain.SourceUser, 0, r.cfg.PageSize)
-	err := readPages(ctx, r, "users", permUsers,
-		func(ctx context.Context, link string) (*abs.RequestInformation, error) {
-			if link == "" {
-				return r.users.ToGetRequestInformation(ctx, config)
-			}
-			return r.users.WithUrl(link).ToGetRequestInformation(ctx, nil)
-		},
-		func(u *userJSON) error {
-			su, err := plan.convert(u, values)
-			if err != nil {
-				return err
-			}
-			out = append(out, su)
-			return nil
-		})
-	if err != nil {
-		return nil, err
-	}
-	counted, err := r.count(ctx, "users", permUsers, func(ctx context.Context) (*abs.RequestInformation, error) {
-		return r.users.Count().ToGetRequestInformation(ctx, &users.CountRequestBuilderGetRequestConfiguration{Headers: eventualConsistency()})
-	})
-	if err != nil {
-		return nil, err
-	}
-	if err := checkComplete("users", len(out), counted); err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-var groupFields = []string{"id", "displayName", "description", "mail"}
-
-func (r *Reader) readAllGroups(ctx context.Context) ([]domain.SourceGroup, error) {
-	config := &groups.GroupsRequestBuilderGetRequestConfiguration{
-		QueryParameters: &groups.GroupsRequestBuilderGetQueryParameters{Select: groupFields, Top: r.top()},
-	}
-	var out []domain.SourceGroup
-	err := readPages(ctx, r, "groups", permGroups,
-		func(ctx context.Context, link string) (*abs.RequestInformation, error) {
-			if link == "" {
-				return r.groups.ToGetRequestInformation(ctx, config)
-			}
-			return r.groups.WithUrl(link).ToGetRequestInformation(ctx, nil)
-		},
-		func(g *groupJSON) error {
-			sg, err := convertGroup(g)
-			if err != nil {
-				return err
-			}
-			out = append(out, sg)
-			return nil
-		})
-	if err != nil {
-		return nil, err
-	}
-	counted, err := r.count(ctx, "groups", permGroups, func(ctx context.Context) (*abs.RequestInformation, error) {
-		return r.groups.Count().ToGetRequestInformation(ctx, &groups.CountRequestBuilderGetRequestConfiguration{Headers: eventualConsistency()})
-	})
-	if err != nil {
-		return nil, err
-	}
-	if err := checkComplete("groups", len(out), counted); err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-// readScopeGroups reads the scope groups one by one, in scope order. A scope
-// group that does not exist fails the read (ErrScopeGroupNotFound, naming
-// every missing one): leaving it out would put its members out of scope,
-// and so up for deactivation, because of a stale option.
-func (r *Reader) readScopeGroups(ctx context.Context, ids []string) ([]domain.SourceGroup, error) {
-	unique := make([]string, 0, len(ids))
-	for _, id := range ids {
-		if id != "" && !slices.Contains(unique, id) {
-			unique = append(unique, id)
-		}
-	}
-	found := make([]domain.SourceGroup, len(unique))
-	missing := make([]bool, len(unique))
-	config := &groups.GroupItemRequestBuilderGetRequestConfiguration{
-		QueryParameters: &groups.GroupItemRequestBuilderGetQueryParameters{Select: groupFields},
-	}
-	err := parallel(ctx, r.cfg.MemberConcurrency, len(unique), func(ctx context.Context, i int) error {
-		trace := &requestTrace{}
-		traced := withTrace(ctx, trace)
-		info, err := r.groups.ByGroupId(unique[i]).ToGetRequestInformation(traced, config)
-		if err != nil {
-			return fmt.Errorf("entra: read scope group %s: %w", unique[i], err)
-		}
-		body, err := r.getBody(traced, info)
-		if err != nil {
-			classified := classify(ctx, err, trace, permGroups)
-			if statusOf(classified) == http.StatusNotFound {
-				missing[i] = true // reported with the others once all are read
-				return nil
-			}
-			return fmt.Errorf("entra: read scope group %s: %w", unique[i], classified)
-		}
-		sg, err := decodeGroup(body, trace.status)
-		if err != nil {
-			return fmt.Errorf("entra: read scope group %s: %w", unique[i], err)
-		}
-		found[i] = sg
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	var absent []string
-	for i, m := range missing {
-		if m {
-			absent = append(absent, unique[i])
-		}
-	}
-	if len(absent) > 0 {
-		return nil, scopeGroupsNotFound(absent)
-	}
-	return found, nil
-}
-
-// scopeGroupsNotFound explains scope groups Graph answered 404 for.
+// scopeGroupsNotFound explains scope groups Graph does not list.
 func scopeGroupsNotFound(ids []string) error {
 	msg := fmt.Sprintf("entra: scope group %s does not exist in the directory; remove it from the connection's scope groups", ids[0])
 	if len(ids) > 1 {
@@ -354,86 +242,47 @@ func scopeGroupsNotFound(ids []string) error {
 	return &readError{Kind: ErrScopeGroupNotFound, Status: http.StatusNotFound, Message: msg}
 }
 
-func convertGroup(g *groupJSON) (domain.SourceGroup, error) {
-	if g.ID == "" {
-		return domain.SourceGroup{}, malformed("Graph answered a group without an id")
-	}
-	return domain.SourceGroup{
-		ID:          g.ID,
-		DisplayName: g.DisplayName,
-		Description: g.Description,
-		Mail:        g.Mail,
-	}, nil
-}
-
-// readMembers fills each group's MemberIDs with its transitive user members,
-// reading MemberConcurrency groups at a time, and with count checks each
-// group's read against Graph's $count of them. Member ids share the memory
-// of the matching user ids.
-func (r *Reader) readMembers(ctx context.Context, sourceGroups []domain.SourceGroup, sourceUsers []domain.SourceUser, count bool) error {
-	userIDs := make([]string, len(sourceUsers))
-	for i := range sourceUsers {
-		userIDs[i] = sourceUsers[i].ID
-	}
-	knownUsers := newIDIndex(userIDs)
-
-	config := &groups.ItemTransitiveMembersGraphUserRequestBuilderGetRequestConfiguration{
-		QueryParameters: &groups.ItemTransitiveMembersGraphUserRequestBuilderGetQueryParameters{Select: []string{"id"}, Top: r.top()},
-	}
-	countConfig := &groups.ItemTransitiveMembersGraphUserCountRequestBuilderGetRequestConfiguration{Headers: eventualConsistency()}
-	return parallel(ctx, r.cfg.MemberConcurrency, len(sourceGroups), func(ctx context.Context, i int) error {
-		group := &sourceGroups[i]
-		members := r.groups.ByGroupId(group.ID).TransitiveMembers().GraphUser()
-		var ids []string
-		err := readPages(ctx, r, "members of group "+group.ID, permGroups,
-			func(ctx context.Context, link string) (*abs.RequestInformation, error) {
-				if link == "" {
-					return members.ToGetRequestInformation(ctx, config)
-				}
-				return members.WithUrl(link).ToGetRequestInformation(ctx, nil)
-			},
-			func(m *memberJSON) error {
-				if m.ID == "" {
-					return malformed("Graph answered a member without an id")
-				}
-				ids = append(ids, knownUsers.canonical(m.ID))
-				return nil
-			})
+// checkScopeMembers checks each scope group's transitive user members
+// against Graph's $count of them, MemberConcurrency groups at a time.
+func (r *Reader) checkScopeMembers(ctx context.Context, scopeGroups []domain.SourceGroup) error {
+	config := &groups.ItemTransitiveMembersGraphUserCountRequestBuilderGetRequestConfiguration{Headers: eventualConsistency()}
+	return parallel(ctx, r.cfg.MemberConcurrency, len(scopeGroups), func(ctx context.Context, i int) error {
+		group := &scopeGroups[i]
+		what := "transitive user members of group " + group.ID
+		counted, err := r.count(ctx, what, permGroups, func(ctx context.Context) (*abs.RequestInformation, error) {
+			return r.groups.ByGroupId(group.ID).TransitiveMembers().GraphUser().Count().ToGetRequestInformation(ctx, config)
+		})
 		if err != nil {
 			return err
 		}
-		if count {
-			what := "transitive user members of group " + group.ID
-			counted, err := r.count(ctx, what, permGroups, func(ctx context.Context) (*abs.RequestInformation, error) {
-				return members.Count().ToGetRequestInformation(ctx, countConfig)
-			})
-			if err != nil {
-				return err
-			}
-			if err := checkComplete(what, len(ids), counted); err != nil {
-				return err
-			}
-		}
-		slices.Sort(ids)
-		ids = slices.Compact(ids)
-		// An exact-size copy: the group keeps no spare capacity.
-		group.MemberIDs = append(make([]string, 0, len(ids)), ids...)
-		return nil
+		return checkComplete(what, len(group.MemberIDs), counted)
 	})
 }
 
-// readPages reads a Graph collection page by page. request builds each
-// page's request with a msgraph-sdk-go request builder: the first page
-// (link "") with its query, the next ones through WithUrl(@odata.nextLink).
-// Each page has its own retries, its own error context ("read users page
-// 3") and is handed to each item by item, then let go. Only a page without
-// a nextLink ends the collection; a page that is not one, a nextLink off
-// the Graph endpoint and one already followed fail it.
+// readPages reads a Graph listing with readPagesToEnd.
 func readPages[T any](
 	ctx context.Context, r *Reader, what, permission string,
 	request func(ctx context.Context, link string) (*abs.RequestInformation, error),
 	each func(*T) error,
 ) error {
+	_, err := readPagesToEnd(ctx, r, what, permission, request, each)
+	return err
+}
+
+// readPagesToEnd reads a Graph collection page by page. request builds each
+// page's request with a msgraph-sdk-go request builder: the first page
+// (link "") with its query, the next ones through WithUrl(@odata.nextLink).
+// Each page has its own retries, its own error context ("read users page
+// 3") and is handed to each item by item, then let go. Only a page without
+// a nextLink ends the collection, and its @odata.deltaLink (of a delta
+// round; "" for a listing) is returned; a page that is not one, a nextLink
+// off the Graph endpoint and one already followed fail it, and so does a
+// deltaLink off the Graph endpoint.
+func readPagesToEnd[T any](
+	ctx context.Context, r *Reader, what, permission string,
+	request func(ctx context.Context, link string) (*abs.RequestInformation, error),
+	each func(*T) error,
+) (deltaLink string, err error) {
 	var page collectionPage[T]
 	// Every link this collection followed: a loop through any number of
 	// pages comes back to one of them.
@@ -444,7 +293,7 @@ func readPages[T any](
 		pageCtx := withTrace(ctx, trace)
 		info, err := request(pageCtx, link)
 		if err != nil {
-			return fmt.Errorf("entra: read %s page %d: %w", what, n, err)
+			return "", fmt.Errorf("entra: read %s page %d: %w", what, n, err)
 		}
 		if n == 1 {
 			if u, err := info.GetUri(); err == nil {
@@ -453,22 +302,27 @@ func readPages[T any](
 		}
 		body, err := r.getBody(pageCtx, info)
 		if err != nil {
-			return fmt.Errorf("entra: read %s page %d: %w", what, n, classify(ctx, err, trace, permission))
+			return "", fmt.Errorf("entra: read %s page %d: %w", what, n, classify(ctx, err, trace, permission))
 		}
 		page.reset()
 		if err := decodePage(body, trace.status, &page); err != nil {
-			return fmt.Errorf("entra: read %s page %d: %w", what, n, err)
+			return "", fmt.Errorf("entra: read %s page %d: %w", what, n, err)
 		}
 		for i := range page.Value {
 			if err := each(&page.Value[i]); err != nil {
-				return fmt.Errorf("entra: read %s page %d: %w", what, n, err)
+				return "", fmt.Errorf("entra: read %s page %d: %w", what, n, err)
 			}
 		}
 		if page.NextLink == "" {
-			return nil
+			if page.DeltaLink != "" {
+				if err := r.checkDeltaLink(page.DeltaLink); err != nil {
+					return "", fmt.Errorf("entra: read %s page %d: %w", what, n, err)
+				}
+			}
+			return page.DeltaLink, nil
 		}
 		if err := r.checkNextLink(page.NextLink, followed); err != nil {
-			return fmt.Errorf("entra: read %s page %d: %w", what, n, err)
+			return "", fmt.Errorf("entra: read %s page %d: %w", what, n, err)
 		}
 		link = page.NextLink
 	}

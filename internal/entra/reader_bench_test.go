@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"dirsync/internal/domain"
 	"dirsync/local/fakeentra"
 )
@@ -28,6 +30,14 @@ var benchSizes = []int{10_000, 100_000}
 // (fakeentra.RealisticGraphModel: 150 ms a request plus 1 ms a user, and
 // Graph's throttling), the sub-benchmarks model=graph.
 var graphBenchSizes = []int{10_000, 100_000}
+
+// The enterprise tenant read under the realistic model beside the others:
+// a million users and 20,000 groups, nested as fakeentra.Generate nests
+// them (model=graph/users=1000k+groups=20k).
+const (
+	enterpriseUsers  = 1_000_000
+	enterpriseGroups = 20_000
+)
 
 func usersName(n int) string { return fmt.Sprintf("users=%dk", n/1000) }
 
@@ -45,24 +55,34 @@ func BenchmarkRead(b *testing.B) {
 	}
 	for _, n := range benchSizes {
 		b.Run(usersName(n), func(b *testing.B) {
-			measure(b, n, read(startBenchFake(b, n, false).reader(b)))
+			measure(b, n, read(startBenchFake(b, n, 0).reader(b)))
 		})
 	}
 	b.Run("model=graph", func(b *testing.B) {
 		for _, n := range graphBenchSizes {
 			b.Run(usersName(n), func(b *testing.B) {
-				f := startBenchFake(b, n, false)
+				f := startBenchFake(b, n, 0)
 				f.setGraphModel(b, fakeentra.RealisticGraphModel())
 				measureModeled(b, f, n, read(f.reader(b)))
 			})
 		}
+		b.Run(enterpriseName(), func(b *testing.B) {
+			f := startBenchFake(b, enterpriseUsers, enterpriseGroups)
+			f.setGraphModel(b, fakeentra.RealisticGraphModel())
+			measureModeled(b, f, enterpriseUsers, read(f.reader(b)))
+		})
 	})
 }
 
-// BenchmarkRawFloor pages the same users with plain net/http and
-// encoding/json (same $select, $top and $expand as Read's default mapping),
-// decoding into a minimal struct and keeping nothing: the floor Read is
-// measured against.
+func enterpriseName() string {
+	return fmt.Sprintf("%s+groups=%dk", usersName(enterpriseUsers), enterpriseGroups/1000)
+}
+
+// BenchmarkRawFloor sends the requests Read sends with plain net/http and
+// encoding/json (same $select, $top and $expand as Read's default mapping,
+// the same userPrincipalName partitions as many at a time, the groups
+// delta round beside them, the same counts), decoding into minimal structs
+// and keeping nothing: the floor Read is measured against.
 func BenchmarkRawFloor(b *testing.B) {
 	plan, err := newUserPlan(domain.UserProperties(domain.DefaultMapping()))
 	if err != nil {
@@ -84,18 +104,23 @@ func BenchmarkRawFloor(b *testing.B) {
 	}
 	for _, n := range benchSizes {
 		b.Run(usersName(n), func(b *testing.B) {
-			f := startBenchFake(b, n, false)
+			f := startBenchFake(b, n, 0)
 			measure(b, n, read(b, f))
 		})
 	}
 	b.Run("model=graph", func(b *testing.B) {
 		for _, n := range graphBenchSizes {
 			b.Run(usersName(n), func(b *testing.B) {
-				f := startBenchFake(b, n, false)
+				f := startBenchFake(b, n, 0)
 				f.setGraphModel(b, fakeentra.RealisticGraphModel())
 				measureModeled(b, f, n, read(b, f))
 			})
 		}
+		b.Run(enterpriseName(), func(b *testing.B) {
+			f := startBenchFake(b, enterpriseUsers, enterpriseGroups)
+			f.setGraphModel(b, fakeentra.RealisticGraphModel())
+			measureModeled(b, f, enterpriseUsers, read(b, f))
+		})
 	})
 }
 
@@ -122,7 +147,18 @@ type rawUser struct {
 	} `json:"manager"`
 }
 
-// rawRead gets a token with a plain POST, then follows the user pages.
+type rawGroup struct {
+	ID          string  `json:"id"`
+	DisplayName *string `json:"displayName"`
+	Members     []struct {
+		Type string `json:"@odata.type"`
+		ID   string `json:"id"`
+	} `json:"members@delta"`
+}
+
+// rawRead gets a token with a plain POST, then sends Read's requests: the
+// users deltaLink, the users partitions (DefaultUserPartitionConcurrency at
+// a time) beside the groups delta round, and the two counts.
 func rawRead(ctx context.Context, client *http.Client, base, query string) (int, error) {
 	form := url.Values{
 		"grant_type":    {"client_credentials"},
@@ -141,24 +177,71 @@ func rawRead(ctx context.Context, client *http.Client, base, query string) (int,
 	if err := doJSON(client, req, &token); err != nil {
 		return 0, fmt.Errorf("token: %w", err)
 	}
-
-	count := 0
-	next := base + "/v1.0/users?" + query
-	for page := 1; next != ""; page++ {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, next, nil)
+	get := func(link string, v any, headers ...string) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, link, nil)
 		if err != nil {
-			return 0, err
+			return err
 		}
 		req.Header.Set("Authorization", "Bearer "+token.AccessToken)
-		var body struct {
-			Value    []rawUser `json:"value"`
-			NextLink string    `json:"@odata.nextLink"`
+		for i := 0; i+1 < len(headers); i += 2 {
+			req.Header.Set(headers[i], headers[i+1])
 		}
-		if err := doJSON(client, req, &body); err != nil {
-			return 0, fmt.Errorf("users page %d: %w", page, err)
+		return doJSON(client, req, v)
+	}
+
+	var latest struct {
+		DeltaLink string `json:"@odata.deltaLink"`
+	}
+	if err := get(base+"/v1.0/users/delta()?"+query+"&$deltatoken=latest", &latest); err != nil {
+		return 0, fmt.Errorf("users delta: %w", err)
+	}
+
+	counts := make([]int, len(upnInitials))
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		return parallel(gctx, DefaultUserPartitionConcurrency, len(upnInitials), func(ctx context.Context, i int) error {
+			filter := url.Values{"$filter": {"startswith(userPrincipalName," + odataString(upnInitials[i]) + ")"}}.Encode()
+			next := base + "/v1.0/users?" + query + "&" + filter
+			for page := 1; next != ""; page++ {
+				var body struct {
+					Value    []rawUser `json:"value"`
+					NextLink string    `json:"@odata.nextLink"`
+				}
+				if err := get(next, &body); err != nil {
+					return fmt.Errorf("users %s page %d: %w", upnInitials[i], page, err)
+				}
+				counts[i] += len(body.Value)
+				next = body.NextLink
+			}
+			return nil
+		})
+	})
+	g.Go(func() error {
+		next := base + "/v1.0/groups/delta()?$select=id,displayName,description,mail,members&$top=" + strconv.Itoa(DefaultPageSize)
+		for page := 1; next != ""; page++ {
+			var body struct {
+				Value    []rawGroup `json:"value"`
+				NextLink string     `json:"@odata.nextLink"`
+			}
+			if err := get(next, &body); err != nil {
+				return fmt.Errorf("groups delta page %d: %w", page, err)
+			}
+			next = body.NextLink
 		}
-		count += len(body.Value)
-		next = body.NextLink
+		return nil
+	})
+	if err := g.Wait(); err != nil {
+		return 0, err
+	}
+	for _, collection := range []string{"users", "groups"} {
+		var n int
+		if err := get(base+"/v1.0/"+collection+"/$count", &n, "ConsistencyLevel", "eventual"); err != nil {
+			return 0, fmt.Errorf("count %s: %w", collection, err)
+		}
+	}
+	count := 0
+	for _, n := range counts {
+		count += n
 	}
 	return count, nil
 }
@@ -260,7 +343,7 @@ func measureModeled(b *testing.B, f *benchFake, users int, read func(context.Con
 func BenchmarkReadWithGroups(b *testing.B) {
 	for _, n := range benchSizes {
 		b.Run(usersName(n), func(b *testing.B) {
-			r := startBenchFake(b, n, true).reader(b)
+			r := startBenchFake(b, n, -1).reader(b)
 			measure(b, n, func(ctx context.Context) (any, int, error) {
 				snap, err := r.Read(ctx, domain.Options{})
 				if err != nil {
@@ -290,11 +373,16 @@ type benchFakeInfo struct {
 }
 
 // serveBenchFake is the child process: it serves the tenant the spec
-// ("<users>" or "<users>+groups") describes, prints where on stdout, and
-// stops when stdin closes.
+// ("<users>", "<users>+groups" for the default groups, "<users>+groups=<n>"
+// for n groups) describes, prints where on stdout, and stops when stdin
+// closes.
 func serveBenchFake(spec string) int {
-	usersText, withGroups := strings.CutSuffix(spec, "+groups")
+	usersText, groupsText, withGroups := strings.Cut(spec, "+groups")
 	users, err := strconv.Atoi(usersText)
+	groups := 0
+	if n, ok := strings.CutPrefix(groupsText, "="); ok && err == nil {
+		groups, err = strconv.Atoi(n)
+	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "bad %s=%q\n", benchFakeEnv, spec)
 		return 2
@@ -309,7 +397,7 @@ func serveBenchFake(spec string) int {
 		return 1
 	}
 	defer fake.Close()
-	fake.AddTenant(generateTenant(users, 0, tweak))
+	fake.AddTenant(generateTenant(users, groups, tweak))
 	runtime.GC()
 	if err := json.NewEncoder(os.Stdout).Encode(benchFakeInfo{URL: fake.URL(), CAPEM: fake.CACertPEM()}); err != nil {
 		return 1
@@ -341,11 +429,16 @@ func (f *benchFake) graphStats(b *testing.B) fakeentra.GraphStats {
 	return st
 }
 
-func startBenchFake(b *testing.B, users int, withGroups bool) *benchFake {
+// startBenchFake starts the child serving users users and groups groups
+// (0: none; -1: the generator's default count).
+func startBenchFake(b *testing.B, users, groups int) *benchFake {
 	b.Helper()
 	spec := strconv.Itoa(users)
-	if withGroups {
+	switch {
+	case groups < 0:
 		spec += "+groups"
+	case groups > 0:
+		spec += "+groups=" + strconv.Itoa(groups)
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^$", "-test.bench=^$")
 	cmd.Env = append(os.Environ(), benchFakeEnv+"="+spec)

@@ -99,6 +99,10 @@ func (f *fixture) config(t testing.TB) Config {
 	}
 }
 
+// sequentialUsers reads the users in one listing, for tests about one
+// page of it (the partitioned read's fallback).
+func sequentialUsers(c *Config) { c.SequentialUsers = true }
+
 func (f *fixture) reader(t testing.TB, adjust ...func(*Config)) *Reader {
 	t.Helper()
 	c := f.config(t)
@@ -365,8 +369,8 @@ func TestReadFullTenant(t *testing.T) {
 			}
 
 			pages, _ := f.requests("/v1.0/users", 0)
-			if pages != 3 {
-				t.Errorf("users read in %d requests, want 3 pages of 999", pages)
+			if pages != len(upnInitials) {
+				t.Errorf("users read in %d requests, want one page for each of the %d partitions", pages, len(upnInitials))
 			}
 			first := firstRequest(t, f, "/v1.0/users")
 			if !strings.Contains(first.Query, "top=999") {
@@ -435,7 +439,7 @@ func TestReadRetriesTransientFailures(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t, 2500, 2, nil)
-			r := f.reader(t)
+			r := f.reader(t, sequentialUsers)
 			tc.fault.PathPrefix, tc.fault.Page = "/v1.0/users", 2
 			f.fake.InjectFault(tc.fault)
 
@@ -512,7 +516,7 @@ func TestReadFailsWhenRetriesCannotHelp(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t, 2500, 2, nil)
-			r := f.reader(t, func(c *Config) { c.Retry = tc.retry })
+			r := f.reader(t, sequentialUsers, func(c *Config) { c.Retry = tc.retry })
 			tc.fault.PathPrefix, tc.fault.Page = "/v1.0/users", 2
 			f.fake.InjectFault(tc.fault)
 
@@ -569,13 +573,13 @@ func TestReadAuthenticationAndPermissionErrors(t *testing.T) {
 			name:     "app without Group.Read.All",
 			adjust:   func(c *Config) { c.ClientID, c.ClientSecret = noGroupsClientID, limitedSecret },
 			wantErr:  ErrPermissionDenied,
-			wantText: []string{"read groups page 1", "Group.Read.All", "admin consent"},
+			wantText: []string{"read groups delta page 1", "Group.Read.All", "admin consent"},
 		},
 		{
 			name:     "app without User.Read.All",
 			adjust:   func(c *Config) { c.ClientID, c.ClientSecret = noUsersClientID, limitedSecret },
 			wantErr:  ErrPermissionDenied,
-			wantText: []string{"read users page 1", "User.Read.All"},
+			wantText: []string{"read users delta page 1", "User.Read.All"},
 		},
 	}
 	for _, tc := range tests {
@@ -634,8 +638,9 @@ func TestReadReauthenticatesWhenTokenIsRevoked(t *testing.T) {
 		if len(snap.Users) != 2500 {
 			t.Fatalf("read %d users", len(snap.Users))
 		}
-		if _, byStatus := f.requests("/v1.0/users", 1); byStatus[http.StatusUnauthorized] != 1 {
-			t.Errorf("users page 1 statuses %v, want one 401 before the fresh token", byStatus)
+		// The first request of a read is the users deltaLink's.
+		if _, byStatus := f.requests("/v1.0/users/delta()", 1); byStatus[http.StatusUnauthorized] != 1 {
+			t.Errorf("users delta statuses %v, want one 401 before the fresh token", byStatus)
 		}
 		if n, _ := f.requests("/"+testTenantID+"/oauth2/v2.0/token", 0); n != 1 {
 			t.Errorf("%d token requests after expiry, want 1", n)
@@ -644,7 +649,7 @@ func TestReadReauthenticatesWhenTokenIsRevoked(t *testing.T) {
 
 	t.Run("mid-read", func(t *testing.T) {
 		f.fake.ResetRequests()
-		r := f.reader(t, func(c *Config) {
+		r := f.reader(t, sequentialUsers, func(c *Config) {
 			c.Transport = &expiringTransport{base: c.Transport, fake: f.fake, marker: "skiptoken"}
 		})
 		snap, err := r.Read(context.Background(), domain.Options{})
@@ -667,7 +672,7 @@ func TestReadReauthenticatesWhenTokenIsRevoked(t *testing.T) {
 		if snap != nil || !errors.Is(err, ErrTokenExpired) {
 			t.Fatalf("Read = %v, %v; want ErrTokenExpired", snap, err)
 		}
-		if !strings.Contains(err.Error(), "read groups page 1") {
+		if !strings.Contains(err.Error(), "read groups delta page 1") {
 			t.Errorf("error %q does not name the page", err)
 		}
 	})
@@ -700,17 +705,19 @@ func TestReadScopeGroups(t *testing.T) {
 		t.Errorf("group name %q, want %q", snap.Groups[1].DisplayName, g[0].DisplayName)
 	}
 
-	memberReads := map[string]bool{}
+	// Members come from the groups delta round; only the scope groups'
+	// counts are asked per group.
+	memberCounts := map[string]bool{}
 	for _, req := range f.fake.Requests() {
-		if req.Path == "/v1.0/groups" {
-			t.Errorf("a scoped read listed every group: %s?%s", req.Path, req.Query)
-		}
 		if id, ok := strings.CutPrefix(req.Path, "/v1.0/groups/"); ok && strings.Contains(id, "/transitiveMembers") {
-			memberReads[strings.Split(id, "/")[0]] = true
+			if !strings.HasSuffix(id, "/$count") {
+				t.Errorf("a scoped read listed members: %s", req.Path)
+			}
+			memberCounts[strings.Split(id, "/")[0]] = true
 		}
 	}
-	if len(memberReads) != 2 || !memberReads[g[5].ID] || !memberReads[g[0].ID] {
-		t.Errorf("members read for %v, want only the two scope groups", memberReads)
+	if len(memberCounts) != 2 || !memberCounts[g[5].ID] || !memberCounts[g[0].ID] {
+		t.Errorf("members counted for %v, want only the two scope groups", memberCounts)
 	}
 }
 
@@ -731,7 +738,7 @@ func (s *signallingTransport) RoundTrip(req *http.Request) (*http.Response, erro
 func TestReadStopsPromptlyWhenCancelled(t *testing.T) {
 	f := newFixture(t, 2500, 2, nil)
 	signal := &signallingTransport{sent: make(chan struct{})}
-	r := f.reader(t, func(c *Config) {
+	r := f.reader(t, sequentialUsers, func(c *Config) {
 		signal.base = c.Transport
 		c.Transport = signal
 	})
@@ -754,19 +761,15 @@ func TestReadStopsPromptlyWhenCancelled(t *testing.T) {
 	}
 }
 
-func TestReadMembersFailureFailsTheRead(t *testing.T) {
+func TestReadGroupRoundFailureFailsTheRead(t *testing.T) {
 	f := newFixture(t, 300, 20, nil)
-	target := f.want.Groups[7].ID
-	f.fake.InjectFault(fakeentra.Fault{
-		PathPrefix: "/v1.0/groups/" + target + "/transitiveMembers", Kind: fakeentra.FaultStatus, Status: http.StatusInternalServerError,
-	})
-	r := f.reader(t, func(c *Config) { c.MemberConcurrency = 3 })
-	snap, err := r.Read(context.Background(), domain.Options{})
+	f.fake.InjectFault(fakeentra.Fault{PathPrefix: "/v1.0/groups/delta", Page: 2, Kind: fakeentra.FaultStatus, Status: http.StatusInternalServerError})
+	snap, err := f.reader(t, withPageSize(7)).Read(context.Background(), domain.Options{})
 	if snap != nil || !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("Read = %v, %v; want ErrUnavailable", snap, err)
 	}
-	if !strings.Contains(err.Error(), "members of group "+target+" page 1") {
-		t.Errorf("error %q does not name the group and page", err)
+	if !strings.Contains(err.Error(), "read groups delta page 2") {
+		t.Errorf("error %q does not name the round and page", err)
 	}
 }
 

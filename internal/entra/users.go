@@ -54,6 +54,13 @@ type userPlan struct {
 	scratch       []string // reused by convert; a plan converts on one goroutine
 }
 
+// clone is a plan converting on another goroutine.
+func (p *userPlan) clone() *userPlan {
+	c := *p
+	c.scratch = nil
+	return &c
+}
+
 func newUserPlan(props []string) (*userPlan, error) {
 	p := &userPlan{props: props, readers: make([]userProperty, len(props))}
 	p.selectFields = append(p.selectFields, identityFields...)

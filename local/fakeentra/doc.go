@@ -15,7 +15,9 @@
 // Graph (URL()+"/v1.0" is the Graph base URL; a bearer token is required
 // and decides the tenant):
 //
-//	GET /v1.0/users                       $select $top $expand=manager($select=...) $count $skiptoken
+//	GET /v1.0/users                       $select $top $expand=manager($select=...) $count $skiptoken,
+//	                                      and $filter as startswith(userPrincipalName,'...')
+//	                                      (case-insensitive)
 //	GET /v1.0/users/$count                text/plain; needs ConsistencyLevel: eventual
 //	GET /v1.0/users/{id or UPN}           $select $expand
 //	GET /v1.0/users/{id}/manager
@@ -39,7 +41,8 @@
 // Query options are accepted with or without "$" and URL-encoded. $search,
 // $orderby and $skip are refused with 400 rather than ignored, and so is
 // $filter except in the two forms /groups takes (in an OData string
-// literal a quote is written as two quotes); another filter is 400
+// literal a quote is written as two quotes), and the one /users takes;
+// another filter is 400
 // Request_UnsupportedQuery, as Graph answers one it cannot serve. Pages
 // carry absolute @odata.nextLink values (a filter's included); listings,
 // filtered ones too, are in object-id order, not by name, and an unfiltered
@@ -55,7 +58,13 @@
 // @odata.deltaLink; following it lists what changed after the round
 // started (changed objects in full selected form, removed ones as
 // {"id":...,"@removed":{"reason":"deleted"}}). $deltatoken=latest starts
-// from now. A group's members@delta is its full list of direct members.
+// from now. A group's members@delta lists its direct members (users and
+// groups, each with its @odata.type); a page carries at most
+// DeltaMembersPerPage of them (WithDeltaMembersPerPage, default
+// DefaultDeltaMembersPerPage), so a larger group comes back on several
+// pages of the round, the same group id each time with the next part of
+// its members, as Graph splits large groups. Graph documents no figure for
+// that split; the default is an assumption.
 //
 // # Generated tenants
 //
@@ -132,9 +141,12 @@
 // Faults also make Graph answer successfully but wrongly, as a client
 // must refuse to read as complete: a 200 with no body, a 204, any body
 // (FaultBody: "null", "{}", `{"value":null}`, text that is not JSON...),
-// and on one page of a listing (users, groups, a group's members): no
+// and on one page of a listing (users, groups, a group's members, a delta
+// round, whose dropped nextLink ends the round with its deltaLink): no
 // "value", truncated JSON, the nextLink dropped although more pages follow
 // (a silently short read), a nextLink pointing back at the page before (a
 // loop), or a nextLink on another host. FaultCountSkew makes $count
-// disagree with the listing by a set amount.
+// disagree with the listing by a set amount. Fault.Query narrows a fault
+// to requests whose decoded query contains it, e.g. one partition of a
+// partitioned users read (nextLinks keep the filter).
 package fakeentra

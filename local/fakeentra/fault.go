@@ -37,7 +37,9 @@ const (
 
 	// The page kinds below alter one page of a paged listing (users,
 	// groups, a group's members or transitive members, with or without a
-	// type cast) and match only such requests.
+	// type cast, and a users or groups delta round) and match only such
+	// requests. On a delta page a dropped nextLink ends the round with its
+	// deltaLink.
 
 	// FaultNoValue serves the page without its "value" member.
 	FaultNoValue
@@ -95,7 +97,11 @@ type Fault struct {
 	PathPrefix string
 	// Page is the 1-based page of a paged listing (page 1 = no $skiptoken);
 	// 0 matches any page.
-	Page       int
+	Page int
+	// Query, when set, matches only requests whose decoded query string
+	// contains it, e.g. "startswith(userPrincipalName,'j')" for one
+	// partition of a partitioned read (its nextLinks carry the filter).
+	Query      string
 	Kind       FaultKind
 	Status     int           // for FaultStatus: 429, 500, 503, 504, ...; 0 means 503
 	RetryAfter time.Duration // for FaultStatus: Retry-After in whole seconds, rounded up
@@ -134,6 +140,8 @@ func requestTarget(path string) target {
 	case segs[len(segs)-1] == "$count":
 		return targetCount
 	case len(segs) == 1 && (segs[0] == "users" || segs[0] == "groups"):
+		return targetListing
+	case len(segs) == 2 && (segs[0] == "users" || segs[0] == "groups") && isDeltaSegment(segs[1]):
 		return targetListing
 	case segs[0] == "groups" && (len(segs) == 3 || len(segs) == 4) &&
 		(segs[2] == "members" || segs[2] == "transitiveMembers"):
@@ -191,13 +199,14 @@ func (s *Server) InjectFault(f Fault) (remove func()) {
 }
 
 // matchFault returns the fault that applies to a request, counting it down.
-func (s *Server) matchFault(path string, page int) (Fault, bool) {
+func (s *Server) matchFault(path, query string, page int) (Fault, bool) {
 	t := requestTarget(path)
 	s.faultMu.Lock()
 	defer s.faultMu.Unlock()
 	for i, af := range s.faults {
 		f := af.fault
-		if !strings.HasPrefix(path, f.PathPrefix) || (f.Page != 0 && f.Page != page) || !f.Kind.appliesTo(t) {
+		if !strings.HasPrefix(path, f.PathPrefix) || (f.Page != 0 && f.Page != page) || !f.Kind.appliesTo(t) ||
+			!strings.Contains(query, f.Query) {
 			continue
 		}
 		if f.Times > 0 {

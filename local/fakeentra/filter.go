@@ -30,6 +30,33 @@ func (f groupFilter) matches(g *Group) bool {
 	return f.ids[strings.ToLower(g.ID)]
 }
 
+// userFilter is a parsed $filter on /users: startswith(userPrincipalName,'x'),
+// case-insensitive as Graph compares, the form a partitioned read sends.
+type userFilter struct {
+	prefix string
+}
+
+func (f userFilter) matches(u *User) bool { return hasPrefixFold(u.UserPrincipalName, f.prefix) }
+
+// parseUserFilter parses raw; errMsg is Graph's message for a filter it
+// would refuse.
+func parseUserFilter(raw string) (f userFilter, errMsg string) {
+	p := &filterParser{s: raw}
+	p.space()
+	if !p.keyword("startswith") {
+		return f, "Unsupported Query."
+	}
+	p.space()
+	if !p.char('(') || !p.property("userPrincipalName") || !p.char(',') {
+		return f, invalidFilter(raw)
+	}
+	lit, ok := p.literal()
+	if !ok || !p.char(')') || !p.done() {
+		return f, invalidFilter(raw)
+	}
+	return userFilter{prefix: lit}, ""
+}
+
 // parseGroupFilter parses raw; errMsg is Graph's message for a filter it
 // would refuse.
 func parseGroupFilter(raw string) (f groupFilter, errMsg string) {

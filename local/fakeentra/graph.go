@@ -69,8 +69,8 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, q query, res
 		w.Header().Set("x-ms-resource-unit", strconv.Itoa(cost))
 	}
 	for _, opt := range unsupportedOptions {
-		// The group listing filters by name prefix or by ids (filter.go).
-		if opt == "filter" && strings.TrimSuffix(rest, "/") == "groups" {
+		// The user and group listings filter (filter.go).
+		if listing := strings.TrimSuffix(rest, "/"); opt == "filter" && (listing == "groups" || listing == "users") {
 			continue
 		}
 		if _, present := q.get(opt); present {
@@ -327,6 +327,15 @@ func (gr *graphRequest) listUsers() {
 	if !ok {
 		return
 	}
+	var filter *userFilter
+	if raw, present := gr.q.get("filter"); present {
+		f, errMsg := parseUserFilter(raw)
+		if errMsg != "" {
+			gr.unsupported(errMsg)
+			return
+		}
+		filter = &f
+	}
 	offset, top, ok := gr.pageBounds()
 	if !ok {
 		return
@@ -334,7 +343,11 @@ func (gr *graphRequest) listUsers() {
 	st := gr.st
 	st.mu.RLock()
 	defer st.mu.RUnlock()
-	writeListing(gr, "users", sel.context, "users", st.users.items, offset, top, func(b []byte, u *User) []byte {
+	items := st.users.items
+	if filter != nil {
+		items = st.usersMatching(*filter)
+	}
+	writeListing(gr, "users", sel.context, "users", items, offset, top, func(b []byte, u *User) []byte {
 		return appendUser(b, u, sel.props, false, sel.expand)
 	})
 }
@@ -797,8 +810,21 @@ func (gr *graphRequest) userDelta() {
 	st := gr.st
 	st.mu.RLock()
 	defer st.mu.RUnlock()
-	writeDeltaPage(gr, "users", sel.context, st.users.items, st.userDelta, func(b []byte, u *User) []byte {
-		return appendUser(b, u, sel.props, false, sel.expand)
+	writeDeltaPage(gr, "users", sel.context, func(since uint64) deltaListing {
+		entries := st.users.items
+		var changed []deltaEntry[User]
+		if since > 0 {
+			changed = st.userDelta(since)
+		}
+		return fixedDeltaListing(len(entries), changed, since > 0, func(b []byte, i int) []byte {
+			if since > 0 {
+				if changed[i].obj == nil {
+					return appendRemoved(b, changed[i].removedID)
+				}
+				return appendUser(b, changed[i].obj, sel.props, false, sel.expand)
+			}
+			return appendUser(b, entries[i], sel.props, false, sel.expand)
+		})
 	})
 }
 
@@ -810,60 +836,139 @@ func (gr *graphRequest) groupDelta() {
 	st := gr.st
 	st.mu.RLock()
 	defer st.mu.RUnlock()
-	writeDeltaPage(gr, "groups", ctx, st.groups.items, st.groupDelta, func(b []byte, g *Group) []byte {
-		var members []dirObject
-		if withMembers {
-			members = st.membersOf(g, false, membersAll)
+	if !withMembers {
+		writeDeltaPage(gr, "groups", ctx, func(since uint64) deltaListing {
+			entries := st.groups.items
+			var changed []deltaEntry[Group]
+			if since > 0 {
+				changed = st.groupDelta(since)
+			}
+			return fixedDeltaListing(len(entries), changed, since > 0, func(b []byte, i int) []byte {
+				if since > 0 {
+					if changed[i].obj == nil {
+						return appendRemoved(b, changed[i].removedID)
+					}
+					return appendGroup(b, changed[i].obj, props, false, nil, false)
+				}
+				return appendGroup(b, entries[i], props, false, nil, false)
+			})
+		})
+		return
+	}
+	perPage := gr.s.DeltaMembersPerPage()
+	writeDeltaPage(gr, "groups", ctx, func(since uint64) deltaListing {
+		rows := st.groupDeltaRows(since, perPage)
+		return deltaListing{
+			count: len(rows),
+			// A page holds at most top rows and perPage member references,
+			// and always at least one row.
+			end: func(start, top int) int {
+				end, refs := start, 0
+				for end < len(rows) && end-start < top {
+					n := rows[end].to - rows[end].from
+					if end > start && refs+n > perPage {
+						break
+					}
+					refs += n
+					end++
+				}
+				return end
+			},
+			appendEntry: func(b []byte, i int) []byte {
+				row := rows[i]
+				if row.group == nil {
+					return appendRemoved(b, row.removedID)
+				}
+				return appendGroup(b, row.group, props, false, row.members[row.from:row.to], true)
+			},
 		}
-		return appendGroup(b, g, props, false, members, withMembers)
 	})
+}
+
+// deltaListing is what the pages of one delta round are cut from: count
+// entries, end giving where the page starting at start ends for a page
+// size of top, appendEntry writing entry i.
+type deltaListing struct {
+	count       int
+	end         func(start, top int) int
+	appendEntry func(b []byte, i int) []byte
+}
+
+// fixedDeltaListing lists n objects in an initial round, or the changed
+// entries of a later one, in pages of top.
+func fixedDeltaListing[T any](n int, changed []deltaEntry[T], later bool, appendEntry func([]byte, int) []byte) deltaListing {
+	if later {
+		n = len(changed)
+	}
+	return deltaListing{
+		count:       n,
+		end:         func(start, top int) int { return min(start+top, n) },
+		appendEntry: appendEntry,
+	}
 }
 
 // writeDeltaPage writes one page of a users or groups delta round: every
 // object in a first round, then only what changed since the round's token
 // (removed objects as @removed), with a nextLink, or a deltaLink on the
-// last page. The caller holds the tenant's read lock.
-func writeDeltaPage[T any](gr *graphRequest, collection, context string, all []*T, since func(uint64) []deltaEntry[T], appendObj func([]byte, *T) []byte) {
+// last page; altered by the request's page fault if it has one. listing
+// gives the round's entries for the version changes are reported since (0
+// = an initial round). The caller holds the tenant's read lock.
+func writeDeltaPage(gr *graphRequest, collection, context string, listing func(since uint64) deltaListing) {
 	tok, latest, ok := gr.deltaRound()
 	if !ok {
 		return
 	}
-	var entries []deltaEntry[T]
-	n := len(all)
-	switch {
-	case latest:
-		n = 0
-	case tok.since > 0:
-		entries = since(tok.since)
-		n = len(entries)
+	var l deltaListing
+	if !latest {
+		l = listing(tok.since)
 	}
-	start, end := min(tok.offset, n), min(tok.offset+tok.top, n)
+	start := min(tok.offset, l.count)
+	end := start
+	if l.count > 0 {
+		end = l.end(start, tok.top)
+	}
+	page := 1
+	if _, present := gr.q.get("skiptoken"); present {
+		page = tok.pageNumber()
+	}
 
 	buf := getBuf()
 	defer putBuf(buf)
 	b := gr.appendContext(*buf, collection, context, false)
-	if end < n {
-		b = gr.appendLink(b, "@odata.nextLink", gr.s.url, collection+"/delta()", "skiptoken", pageToken{offset: end, top: tok.top, snap: tok.snap, since: tok.since})
-	} else {
-		b = gr.appendLink(b, "@odata.deltaLink", gr.s.url, collection+"/delta()", "deltatoken", pageToken{top: tok.top, snap: tok.snap, since: tok.snap})
+	path := collection + "/delta()"
+	next := pageToken{offset: end, top: tok.top, snap: tok.snap, since: tok.since, page: page + 1}
+	base := gr.s.url
+	switch {
+	case gr.faulty(FaultRepeatNextLink):
+		// The link this very page was served from: a loop.
+		next.offset, next.page = start, page
+	case gr.faulty(FaultForeignNextLink):
+		base = cmp.Or(gr.fault.NextLinkBase, DefaultForeignNextLinkBase)
 	}
-	gr.ex.items = end - start
-	b = append(b, `,"value":[`...)
-	for i := start; i < end; i++ {
-		if i > start {
-			b = append(b, ',')
-		}
-		switch {
-		case entries == nil:
-			b = appendObj(b, all[i])
-		case entries[i].obj != nil:
-			b = appendObj(b, entries[i].obj)
-		default:
-			b = appendRemoved(b, entries[i].removedID)
-		}
+	switch {
+	case (end < l.count && !gr.faulty(FaultDropNextLink)) || gr.faulty(FaultRepeatNextLink):
+		b = gr.appendLink(b, "@odata.nextLink", base, path, "skiptoken", next)
+	default:
+		// A dropped nextLink ends the round early: well formed, silently
+		// short.
+		b = gr.appendLink(b, "@odata.deltaLink", gr.s.url, path, "deltatoken", pageToken{top: tok.top, snap: tok.snap, since: tok.snap})
 	}
-	b = append(b, "]}"...)
+	if !gr.faulty(FaultNoValue) {
+		gr.ex.items = end - start
+		b = append(b, `,"value":[`...)
+		for i := start; i < end; i++ {
+			if i > start {
+				b = append(b, ',')
+			}
+			b = l.appendEntry(b, i)
+		}
+		b = append(b, ']')
+	}
+	b = append(b, '}')
 	*buf = b
+	if gr.faulty(FaultTruncated) {
+		b = b[:len(b)/2]
+	}
 	gr.writeBody(http.StatusOK, b)
 }
 

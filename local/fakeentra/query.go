@@ -50,6 +50,9 @@ type pageToken struct {
 	top    int
 	snap   uint64
 	since  uint64
+	// page is the 1-based page the token leads to when pages are not all
+	// top long (a groups delta round splitting members); 0 = offset/top+1.
+	page int
 }
 
 const pageTokenMagic = 0x9e
@@ -63,6 +66,7 @@ func (t pageToken) encode() string {
 	b = binary.AppendUvarint(b, uint64(t.top))
 	b = binary.AppendUvarint(b, t.snap)
 	b = binary.AppendUvarint(b, t.since)
+	b = binary.AppendUvarint(b, uint64(t.page))
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
@@ -72,7 +76,7 @@ func decodePageToken(s string) (pageToken, error) {
 		return pageToken{}, errBadPageToken
 	}
 	b = b[1:]
-	var fields [4]uint64
+	var fields [5]uint64
 	for i := range fields {
 		v, n := binary.Uvarint(b)
 		if n <= 0 {
@@ -80,10 +84,10 @@ func decodePageToken(s string) (pageToken, error) {
 		}
 		fields[i], b = v, b[n:]
 	}
-	if len(b) != 0 || fields[0] > 1<<40 || fields[1] < 1 || fields[1] > maxPageSize {
+	if len(b) != 0 || fields[0] > 1<<40 || fields[1] < 1 || fields[1] > maxPageSize || fields[4] > 1<<40 {
 		return pageToken{}, errBadPageToken
 	}
-	return pageToken{offset: int(fields[0]), top: int(fields[1]), snap: fields[2], since: fields[3]}, nil
+	return pageToken{offset: int(fields[0]), top: int(fields[1]), snap: fields[2], since: fields[3], page: int(fields[4])}, nil
 }
 
 // requestedPageSize is $top, else the odata.maxpagesize preference, else
@@ -121,7 +125,15 @@ func requestPage(q query) int {
 	if err != nil {
 		return 1
 	}
-	return tok.offset/tok.top + 1
+	return tok.pageNumber()
+}
+
+// pageNumber is the 1-based page the token leads to.
+func (t pageToken) pageNumber() int {
+	if t.page > 0 {
+		return t.page
+	}
+	return t.offset/t.top + 1
 }
 
 // appendQueryValue appends v percent-encoding only what would break a

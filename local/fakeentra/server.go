@@ -17,8 +17,10 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -31,9 +33,27 @@ var ErrUnknownTenant = errors.New("fakeentra: unknown tenant")
 type Option func(*config)
 
 type config struct {
-	tokenTTL time.Duration
-	logger   *slog.Logger
-	model    GraphModel
+	tokenTTL            time.Duration
+	logger              *slog.Logger
+	model               GraphModel
+	deltaMembersPerPage int
+}
+
+// DefaultDeltaMembersPerPage is how many member references a page of a
+// groups delta round carries at most, unless WithDeltaMembersPerPage says
+// otherwise. Graph documents no figure; it does split a large group's
+// members@delta over several pages of the round, repeating the group.
+const DefaultDeltaMembersPerPage = 5000
+
+// WithDeltaMembersPerPage sets how many member references a page of a
+// groups delta round that selects members carries at most (non-positive
+// values keep DefaultDeltaMembersPerPage).
+func WithDeltaMembersPerPage(n int) Option {
+	return func(c *config) {
+		if n > 0 {
+			c.deltaMembersPerPage = n
+		}
+	}
 }
 
 // WithTokenTTL sets how long issued access tokens stay valid (default 1h;
@@ -110,13 +130,19 @@ type Server struct {
 
 	statsMu sync.Mutex
 	stats   GraphStats
+
+	deltaMembersPerPage atomic.Int64
 }
+
+// DeltaMembersPerPage is how many member references a page of a groups
+// delta round carries at most.
+func (s *Server) DeltaMembersPerPage() int { return int(s.deltaMembersPerPage.Load()) }
 
 // Start serves on https://127.0.0.1:<free port> with a fresh self-signed CA
 // (ECDSA, generated in memory) and a leaf certificate for 127.0.0.1, ::1 and
 // localhost.
 func Start(opts ...Option) (*Server, error) {
-	cfg := config{tokenTTL: time.Hour, logger: slog.New(slog.DiscardHandler)}
+	cfg := config{tokenTTL: time.Hour, logger: slog.New(slog.DiscardHandler), deltaMembersPerPage: DefaultDeltaMembersPerPage}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -145,6 +171,7 @@ func Start(opts ...Option) (*Server, error) {
 		model:    cfg.model,
 		budgets:  make(map[budgetKey]*rate.Limiter),
 	}
+	s.deltaMembersPerPage.Store(int64(cfg.deltaMembersPerPage))
 	transport := &http.Transport{
 		Proxy:               nil, // loopback only, whatever the environment says
 		TLSClientConfig:     &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
@@ -284,7 +311,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	page := requestPage(q)
 	// altering is a fault the directory handlers apply to what they write.
 	var altering *Fault
-	if f, ok := s.matchFault(r.URL.Path, page); ok {
+	if f, ok := s.matchFault(r.URL.Path, decodedQuery(r.URL.RawQuery), page); ok {
 		switch {
 		case f.Kind == FaultReset:
 			// Logged first: once the connection drops, the client may look
@@ -332,6 +359,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	held.sendTo(rec)
 	rec.finish()
 	s.countGraph(r.URL.Path, ex)
+}
+
+// decodedQuery is the query string percent-decoded, for matching faults;
+// one that does not decode is matched as sent.
+func decodedQuery(raw string) string {
+	if q, err := url.QueryUnescape(raw); err == nil {
+		return q
+	}
+	return raw
 }
 
 func isGraphPath(path string) bool { return strings.HasPrefix(path, "/v1.0/") }

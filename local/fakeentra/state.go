@@ -210,6 +210,8 @@ type tenantState struct {
 	// only and are filled by readers.
 	cacheMu     sync.Mutex
 	members     map[memberKey][]dirObject
+	usersByUPN  map[string][]*User // filtered user listings, by lower-case prefix
+	groupRows   map[rowKey][]deltaRow
 	userDeltas  map[uint64][]deltaEntry[User]
 	groupDeltas map[uint64][]deltaEntry[Group]
 }
@@ -237,6 +239,8 @@ func (st *tenantState) resetCaches() {
 	st.cacheMu.Lock()
 	defer st.cacheMu.Unlock()
 	st.members = make(map[memberKey][]dirObject)
+	st.usersByUPN = make(map[string][]*User)
+	st.groupRows = make(map[rowKey][]deltaRow)
 	st.userDeltas = make(map[uint64][]deltaEntry[User])
 	st.groupDeltas = make(map[uint64][]deltaEntry[Group])
 }
@@ -271,6 +275,26 @@ func (st *tenantState) update(fn func(t *Tenant)) {
 	st.resetCaches()
 }
 
+// usersMatching lists, in id order, the users a filter passes; the listing
+// is kept for the directory version, so paging it costs O(page). The
+// caller holds st.mu for reading.
+func (st *tenantState) usersMatching(f userFilter) []*User {
+	key := strings.ToLower(f.prefix)
+	st.cacheMu.Lock()
+	defer st.cacheMu.Unlock()
+	if m, ok := st.usersByUPN[key]; ok {
+		return m
+	}
+	out := make([]*User, 0, 64)
+	for _, u := range st.users.items {
+		if f.matches(u) {
+			out = append(out, u)
+		}
+	}
+	st.usersByUPN[key] = out
+	return out
+}
+
 // userDelta returns the entries of a user delta round reporting changes
 // after since; since 0 is an initial round listing every user. The caller
 // holds st.mu for reading.
@@ -283,6 +307,64 @@ func (st *tenantState) userDelta(since uint64) []deltaEntry[User] {
 	d := st.users.changedSince(since)
 	st.userDeltas[since] = d
 	return d
+}
+
+// deltaRow is one entry of a groups delta round that selects members: a
+// group with members[from:to] of its direct members, or a removed group
+// (group nil). A group with more direct members than a page holds is
+// several rows, each with the next part of them, as Graph repeats a large
+// group over several pages of a round.
+type deltaRow struct {
+	group     *Group
+	removedID string
+	members   []dirObject
+	from, to  int
+}
+
+type rowKey struct {
+	since   uint64
+	perPage int
+}
+
+// groupDeltaRows returns the rows of a groups delta round with members
+// reporting changes after since (0: every group), at most perPage members
+// a row. The caller holds st.mu for reading.
+func (st *tenantState) groupDeltaRows(since uint64, perPage int) []deltaRow {
+	key := rowKey{since: since, perPage: perPage}
+	st.cacheMu.Lock()
+	rows, ok := st.groupRows[key]
+	st.cacheMu.Unlock()
+	if ok {
+		return rows
+	}
+	var entries []deltaEntry[Group]
+	if since > 0 {
+		entries = st.groupDelta(since)
+	} else {
+		entries = make([]deltaEntry[Group], len(st.groups.items))
+		for i, g := range st.groups.items {
+			entries[i].obj = g
+		}
+	}
+	rows = make([]deltaRow, 0, len(entries))
+	for _, e := range entries {
+		if e.obj == nil {
+			rows = append(rows, deltaRow{removedID: e.removedID})
+			continue
+		}
+		members := st.membersOf(e.obj, false, membersAll)
+		for from := 0; ; from += perPage {
+			to := min(from+perPage, len(members))
+			rows = append(rows, deltaRow{group: e.obj, members: members, from: from, to: to})
+			if to == len(members) {
+				break
+			}
+		}
+	}
+	st.cacheMu.Lock()
+	st.groupRows[key] = rows
+	st.cacheMu.Unlock()
+	return rows
 }
 
 // groupDelta is userDelta for groups.
@@ -307,6 +389,11 @@ func (st *tenantState) membersOf(g *Group, transitive bool, filter memberFilter)
 	defer st.cacheMu.Unlock()
 	if m, ok := st.members[key]; ok {
 		return m
+	}
+	if !transitive {
+		out := st.directMembers(g, filter)
+		st.members[key] = out
+		return out
 	}
 	userSeen := make([]bool, len(st.users.items))
 	groupSeen := make([]bool, len(st.groups.items))
@@ -349,6 +436,30 @@ func (st *tenantState) membersOf(g *Group, transitive bool, filter memberFilter)
 	slices.SortFunc(out, func(a, b dirObject) int { return cmp.Compare(a.id(), b.id()) })
 	st.members[key] = out
 	return out
+}
+
+// directMembers lists a group's direct members in id order, restricted by
+// filter, without the transitive walk's per-call marks over the whole
+// directory (a groups delta round asks for every group's). The caller
+// holds st.mu for reading and st.cacheMu.
+func (st *tenantState) directMembers(g *Group, filter memberFilter) []dirObject {
+	var out []dirObject
+	if filter != membersUsers {
+		for _, id := range g.MemberGroupIDs {
+			if i, ok := st.groups.find(id); ok && id != g.ID {
+				out = append(out, dirObject{group: st.groups.items[i]})
+			}
+		}
+	}
+	if filter != membersGroups {
+		for _, id := range g.MemberUserIDs {
+			if i, ok := st.users.find(id); ok {
+				out = append(out, dirObject{user: st.users.items[i]})
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b dirObject) int { return cmp.Compare(a.id(), b.id()) })
+	return slices.CompactFunc(out, func(a, b dirObject) bool { return a.id() == b.id() })
 }
 
 // Content hashes combine a seeded hash of each field, so Update can tell

@@ -12,6 +12,7 @@ import (
 
 	"dirsync/internal/domain"
 	"dirsync/local/fakeentra"
+	"dirsync/local/graphfloor"
 )
 
 // handmadeTenant is a tenant of the given users (UPN local parts) and
@@ -282,7 +283,7 @@ func bearer(t *testing.T, f *fixture) string {
 	var tok struct {
 		AccessToken string `json:"access_token"`
 	}
-	if err := doJSON(f.fake.HTTPClient(), req, &tok); err != nil {
+	if err := graphfloor.DoJSON(f.fake.HTTPClient(), req, &tok); err != nil {
 		t.Fatalf("token: %v", err)
 	}
 	return tok.AccessToken
@@ -295,7 +296,17 @@ func getJSON(t *testing.T, f *fixture, token, link string, v any) {
 		t.Fatal(err)
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
-	if err := doJSON(f.fake.HTTPClient(), req, v); err != nil {
+	if err := graphfloor.DoJSON(f.fake.HTTPClient(), req, v); err != nil {
 		t.Fatalf("GET %s: %v", link, err)
+	}
+}
+
+// The floor the benchmarks measure the reader against sends the reader's
+// partitions: the two lists must stay the same.
+func TestFloorPartitionsAreTheReaders(t *testing.T) {
+	if !slices.Equal(graphfloor.UPNInitials, upnInitials) || graphfloor.PartitionConcurrency != DefaultUserPartitionConcurrency ||
+		graphfloor.PageSize != DefaultPageSize {
+		t.Fatalf("local/graphfloor partitions %v (%d at a time, pages of %d); the reader's %v (%d, %d)",
+			graphfloor.UPNInitials, graphfloor.PartitionConcurrency, graphfloor.PageSize, upnInitials, DefaultUserPartitionConcurrency, DefaultPageSize)
 	}
 }

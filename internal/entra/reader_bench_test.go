@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"dirsync/local/benchheap"
+	"dirsync/local/graphfloor"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -17,8 +18,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"golang.org/x/sync/errgroup"
 
 	"dirsync/internal/domain"
 	"dirsync/local/fakeentra"
@@ -79,10 +78,11 @@ func enterpriseName() string {
 }
 
 // BenchmarkRawFloor sends the requests Read sends with plain net/http and
-// encoding/json (same $select, $top and $expand as Read's default mapping,
-// the same userPrincipalName partitions as many at a time, the groups
-// delta round beside them, the same counts), decoding into minimal structs
-// and keeping nothing: the floor Read is measured against.
+// encoding/json (local/graphfloor: same $select, $top and $expand as Read's
+// default mapping, the same userPrincipalName partitions as many at a
+// time, the groups delta round beside them, the same counts), decoding
+// into minimal structs and keeping nothing: the floor Read is measured
+// against.
 func BenchmarkRawFloor(b *testing.B) {
 	plan, err := newUserPlan(domain.UserProperties(domain.DefaultMapping()))
 	if err != nil {
@@ -92,14 +92,15 @@ func BenchmarkRawFloor(b *testing.B) {
 		"$select": {strings.Join(plan.selectFields, ",")},
 		"$top":    {strconv.Itoa(DefaultPageSize)},
 		"$expand": {"manager($select=id,mail,userPrincipalName)"},
-	}.Encode()
+	}
 	read := func(b *testing.B, f *benchFake) func(context.Context) (any, int, error) {
 		transport := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: f.pool}}
 		b.Cleanup(transport.CloseIdleConnections)
 		client := &http.Client{Transport: transport}
 		return func(ctx context.Context) (any, int, error) {
-			count, err := rawRead(ctx, client, f.url, query)
-			return nil, count, err
+			src := graphfloor.Source{BaseURL: f.url, DirectoryTenantID: testTenantID, ClientID: testClientID, ClientSecret: testSecret}
+			st, err := graphfloor.Read(ctx, client, src, query)
+			return nil, st.Users, err
 		}
 	}
 	for _, n := range benchSizes {
@@ -122,155 +123,6 @@ func BenchmarkRawFloor(b *testing.B) {
 			measureModeled(b, f, enterpriseUsers, read(b, f))
 		})
 	})
-}
-
-type rawUser struct {
-	ID                string   `json:"id"`
-	UserPrincipalName string   `json:"userPrincipalName"`
-	Mail              *string  `json:"mail"`
-	AccountEnabled    *bool    `json:"accountEnabled"`
-	UserType          *string  `json:"userType"`
-	DisplayName       *string  `json:"displayName"`
-	GivenName         *string  `json:"givenName"`
-	Surname           *string  `json:"surname"`
-	JobTitle          *string  `json:"jobTitle"`
-	Department        *string  `json:"department"`
-	OfficeLocation    *string  `json:"officeLocation"`
-	MobilePhone       *string  `json:"mobilePhone"`
-	BusinessPhones    []string `json:"businessPhones"`
-	EmployeeID        *string  `json:"employeeId"`
-	CompanyName       *string  `json:"companyName"`
-	Country           *string  `json:"country"`
-	Manager           *struct {
-		Mail              *string `json:"mail"`
-		UserPrincipalName *string `json:"userPrincipalName"`
-	} `json:"manager"`
-}
-
-type rawGroup struct {
-	ID          string  `json:"id"`
-	DisplayName *string `json:"displayName"`
-	Members     []struct {
-		Type string `json:"@odata.type"`
-		ID   string `json:"id"`
-	} `json:"members@delta"`
-}
-
-// rawRead gets a token with a plain POST, then sends Read's requests: the
-// users deltaLink, the users partitions (DefaultUserPartitionConcurrency at
-// a time) beside the groups delta round, and the two counts.
-func rawRead(ctx context.Context, client *http.Client, base, query string) (int, error) {
-	form := url.Values{
-		"grant_type":    {"client_credentials"},
-		"client_id":     {testClientID},
-		"client_secret": {testSecret},
-		"scope":         {base + "/.default"},
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/"+testTenantID+"/oauth2/v2.0/token", strings.NewReader(form.Encode()))
-	if err != nil {
-		return 0, err
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	var token struct {
-		AccessToken string `json:"access_token"`
-	}
-	if err := doJSON(client, req, &token); err != nil {
-		return 0, fmt.Errorf("token: %w", err)
-	}
-	get := func(link string, v any, headers ...string) error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, link, nil)
-		if err != nil {
-			return err
-		}
-		req.Header.Set("Authorization", "Bearer "+token.AccessToken)
-		for i := 0; i+1 < len(headers); i += 2 {
-			req.Header.Set(headers[i], headers[i+1])
-		}
-		return doJSON(client, req, v)
-	}
-
-	var latest struct {
-		DeltaLink string `json:"@odata.deltaLink"`
-	}
-	if err := get(base+"/v1.0/users/delta()?"+query+"&$deltatoken=latest", &latest); err != nil {
-		return 0, fmt.Errorf("users delta: %w", err)
-	}
-
-	counts := make([]int, len(upnInitials))
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		return parallel(gctx, DefaultUserPartitionConcurrency, len(upnInitials), func(ctx context.Context, i int) error {
-			filter := url.Values{"$filter": {"startswith(userPrincipalName," + odataString(upnInitials[i]) + ")"}}.Encode()
-			next := base + "/v1.0/users?" + query + "&" + filter
-			for page := 1; next != ""; page++ {
-				var body struct {
-					Value    []rawUser `json:"value"`
-					NextLink string    `json:"@odata.nextLink"`
-				}
-				if err := get(next, &body); err != nil {
-					return fmt.Errorf("users %s page %d: %w", upnInitials[i], page, err)
-				}
-				counts[i] += len(body.Value)
-				next = body.NextLink
-			}
-			return nil
-		})
-	})
-	g.Go(func() error {
-		next := base + "/v1.0/groups/delta()?$select=id,displayName,description,mail,members&$top=" + strconv.Itoa(DefaultPageSize)
-		for page := 1; next != ""; page++ {
-			var body struct {
-				Value    []rawGroup `json:"value"`
-				NextLink string     `json:"@odata.nextLink"`
-			}
-			if err := get(next, &body); err != nil {
-				return fmt.Errorf("groups delta page %d: %w", page, err)
-			}
-			next = body.NextLink
-		}
-		return nil
-	})
-	if err := g.Wait(); err != nil {
-		return 0, err
-	}
-	for _, collection := range []string{"users", "groups"} {
-		var n int
-		if err := get(base+"/v1.0/"+collection+"/$count", &n, "ConsistencyLevel", "eventual"); err != nil {
-			return 0, fmt.Errorf("count %s: %w", collection, err)
-		}
-	}
-	count := 0
-	for _, n := range counts {
-		count += n
-	}
-	return count, nil
-}
-
-// doJSON decodes the answer to req. A throttled GET waits what Retry-After
-// says and is sent again, as any client must to read a throttled tenant.
-func doJSON(client *http.Client, req *http.Request, v any) error {
-	for attempt := 1; ; attempt++ {
-		resp, err := client.Do(req)
-		if err != nil {
-			return err
-		}
-		if resp.StatusCode == http.StatusTooManyRequests && req.Method == http.MethodGet && attempt < 10 {
-			wait, ok := retryAfter(resp.Header.Get("Retry-After"), time.Now())
-			resp.Body.Close()
-			if !ok {
-				wait = time.Second
-			}
-			if err := sleep(req.Context(), wait); err != nil {
-				return err
-			}
-			continue
-		}
-		defer resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("HTTP %d", resp.StatusCode)
-		}
-		return json.NewDecoder(resp.Body).Decode(v)
-	}
 }
 
 // measure runs read b.N times and reports users/s and memory above the

@@ -2,9 +2,7 @@ package entra
 
 import (
 	"context"
-	"crypto/tls"
 	"net/http"
-	"net/url"
 	"slices"
 	"testing"
 	"time"
@@ -68,27 +66,5 @@ func TestReadRidesOutThrottling(t *testing.T) {
 				t.Errorf("the request log holds %d throttled requests, the stats %d", throttled, stats.Throttled)
 			}
 		})
-	}
-}
-
-// TestRawFloorRidesOutThrottling: the benchmarks' raw floor waits out 429s
-// too, so under the Graph model it pages all the users the reader does.
-func TestRawFloorRidesOutThrottling(t *testing.T) {
-	const users = 300
-	f := newFixture(t, users, 0, func(tn *fakeentra.Tenant) { tn.Groups = nil },
-		fakeentra.WithGraphModel(fakeentra.GraphModel{Throttle: true, Budget: 6, Window: time.Second}))
-	transport := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: f.fake.CertPool()}}
-	defer transport.CloseIdleConnections()
-
-	query := url.Values{"$select": {"id,mail"}, "$top": {"25"}}.Encode() // 12 pages of 1 unit
-	got, err := rawRead(context.Background(), &http.Client{Transport: transport}, f.fake.URL(), query)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if throttled := f.fake.GraphStats().Throttled; throttled == 0 {
-		t.Fatal("the fake throttled nothing: the test proves nothing")
-	}
-	if got != users {
-		t.Errorf("paged %d users, want %d", got, users)
 	}
 }

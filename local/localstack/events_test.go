@@ -190,7 +190,7 @@ func TestLifecycleEventsOfAPreviewAndItsApply(t *testing.T) {
 // not its message (which names the page that failed).
 func TestFailedPreviewAnnouncesItsCode(t *testing.T) {
 	c := adminOf(t, "oscorp")
-	dir := fakeentra.Generate(fakeentra.Spec{TenantID: "7b8c9d0e-1f2a-4b3c-9d4e-5f6a7b8c9d0e", Domain: "oscorp.onmicrosoft.com", Seed: 41, Users: 1500})
+	dir := onePartition(fakeentra.Generate(fakeentra.Spec{TenantID: "7b8c9d0e-1f2a-4b3c-9d4e-5f6a7b8c9d0e", Domain: "oscorp.onmicrosoft.com", Seed: 41, Users: 1500}))
 	connectTenant(t, c, dir, `{}`)
 	remove := stack.Fake.InjectFault(fakeentra.Fault{PathPrefix: "/v1.0/users", Page: 2, Kind: fakeentra.FaultStatus, Status: 500})
 	defer remove()

@@ -466,6 +466,19 @@ func TestConcurrentStartsGiveOnePreview(t *testing.T) {
 
 // connectTenant points a platform tenant at a new directory on the fake,
 // through the API as an admin would.
+// onePartition gives every user of dir a userPrincipalName starting with
+// "u", so that the reader's partition of them is several pages long, as
+// a large tenant's partitions are: faults on a listing's second page, or a
+// first page's nextLink, then hit the read as they would there.
+func onePartition(dir *fakeentra.Tenant) *fakeentra.Tenant {
+	for i := range dir.Users {
+		u := &dir.Users[i]
+		_, domainPart, _ := strings.Cut(u.UserPrincipalName, "@")
+		u.UserPrincipalName = fmt.Sprintf("u%05d@%s", i, domainPart)
+	}
+	return dir
+}
+
 func connectTenant(t *testing.T, c *client, dir *fakeentra.Tenant, opts string) {
 	t.Helper()
 	c.stack.Fake.AddTenant(dir)
@@ -484,7 +497,7 @@ func connectTenant(t *testing.T, c *client, dir *fakeentra.Tenant, opts string) 
 
 func TestGraphFailureMidReadStoresNoPlan(t *testing.T) {
 	c := adminOf(t, "initech")
-	dir := fakeentra.Generate(fakeentra.Spec{TenantID: "3c4d5e6f-7a8b-4c9d-8e0f-1a2b3c4d5e6f", Domain: "initech.onmicrosoft.com", Seed: 9, Users: 2500})
+	dir := onePartition(fakeentra.Generate(fakeentra.Spec{TenantID: "3c4d5e6f-7a8b-4c9d-8e0f-1a2b3c4d5e6f", Domain: "initech.onmicrosoft.com", Seed: 9, Users: 2500}))
 	connectTenant(t, c, dir, `{}`)
 	remove := stack.Fake.InjectFault(fakeentra.Fault{PathPrefix: "/v1.0/users", Page: 2, Kind: fakeentra.FaultStatus, Status: 500})
 	defer remove()

@@ -169,7 +169,7 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 // and stores nothing to confirm.
 func TestMalformedGraphReadsNeverDeactivate(t *testing.T) {
 	c := adminOf(t, "hooli")
-	dir := fakeentra.Generate(fakeentra.Spec{TenantID: "8b9c0d1e-2f3a-4b4c-9d5e-6f7a8b9c0d1e", Domain: "hooli.onmicrosoft.com", Seed: 17, Users: 1300})
+	dir := onePartition(fakeentra.Generate(fakeentra.Spec{TenantID: "8b9c0d1e-2f3a-4b4c-9d5e-6f7a8b9c0d1e", Domain: "hooli.onmicrosoft.com", Seed: 17, Users: 1300}))
 	connectTenant(t, c, dir, `{"deactivateMissing":true,"deactivationThreshold":{"percent":100,"count":100000}}`)
 	first := c.preview()
 	if first.Status != string(domain.SyncPreviewReady) || first.Counts.Users.Add < 999 || first.Counts.Groups.Add == 0 {
@@ -181,7 +181,6 @@ func TestMalformedGraphReadsNeverDeactivate(t *testing.T) {
 	if p := c.waitApplied(first.ID); p.Status != string(domain.SyncCompleted) {
 		t.Fatalf("first apply %+v", p)
 	}
-	group := dir.Groups[0].ID
 
 	tests := []struct {
 		name  string
@@ -198,7 +197,8 @@ func TestMalformedGraphReadsNeverDeactivate(t *testing.T) {
 		{"users page 1: nextLink to another host", fakeentra.Fault{PathPrefix: "/v1.0/users", Page: 1, Kind: fakeentra.FaultForeignNextLink}, domain.SyncErrSourceRead},
 		{"users page 1: nextLink dropped", fakeentra.Fault{PathPrefix: "/v1.0/users", Page: 1, Kind: fakeentra.FaultDropNextLink}, domain.SyncErrSourceIncomplete},
 		{"groups page 1: {}", fakeentra.Fault{PathPrefix: "/v1.0/groups", Page: 1, Kind: fakeentra.FaultBody, Body: "{}"}, domain.SyncErrSourceRead},
-		{"a group's members: no value", fakeentra.Fault{PathPrefix: "/v1.0/groups/" + group + "/transitiveMembers", Page: 1, Kind: fakeentra.FaultNoValue}, domain.SyncErrSourceRead},
+		{"groups delta page 1: truncated", fakeentra.Fault{PathPrefix: "/v1.0/groups/delta", Page: 1, Kind: fakeentra.FaultTruncated}, domain.SyncErrSourceRead},
+		{"groups delta page 1: no value", fakeentra.Fault{PathPrefix: "/v1.0/groups/delta", Page: 1, Kind: fakeentra.FaultNoValue}, domain.SyncErrSourceRead},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

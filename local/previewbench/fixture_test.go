@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"dirsync/local/benchheap"
+	"dirsync/local/graphfloor"
 	"errors"
 	"fmt"
 	"io"
@@ -48,7 +49,7 @@ type fixture struct {
 	store     *store.Store
 	syncTable string
 	fake      *fakeProcess
-	source    GraphSource
+	source    graphfloor.Source
 	svc       *preview.Service
 	jobs      *jobQueue
 	clock     *phaseClock
@@ -126,7 +127,7 @@ func newFixture(ctx context.Context, db *dynamodb.Client, users int) (_ *fixture
 	if f.fake, err = startFakeProcess(users); err != nil {
 		return nil, err
 	}
-	f.source = GraphSource{BaseURL: f.fake.url, DirectoryTenantID: benchDirectory, ClientID: benchClientID, ClientSecret: benchSecret}
+	f.source = graphfloor.Source{BaseURL: f.fake.url, DirectoryTenantID: benchDirectory, ClientID: benchClientID, ClientSecret: benchSecret}
 	// Idle connections for every parallel member read, as the local stack
 	// configures its transport to the fake.
 	f.readerTransport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: f.fake.pool}, MaxIdleConnsPerHost: 8}
@@ -388,7 +389,7 @@ func (f *fixture) graphStats(b *testing.B) fakeentra.GraphStats {
 // floorRun is one measured raw floor.
 type floorRun struct {
 	paging, write time.Duration
-	pages         PageStats
+	pages         graphfloor.Stats
 	itemBytes     int
 }
 
@@ -410,7 +411,7 @@ func (f *fixture) floor(ctx context.Context, t timer) (floorRun, error) {
 
 	t.StartTimer()
 	start := time.Now()
-	pages, err := PageDirectory(ctx, f.floorClient, f.source, domain.DefaultMapping(), entra.DefaultMemberConcurrency)
+	pages, err := graphfloor.Read(ctx, f.floorClient, f.source, graphfloor.UserQuery(domain.DefaultMapping()))
 	run.paging = time.Since(start)
 	if err == nil {
 		start = time.Now()

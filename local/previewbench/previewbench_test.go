@@ -15,6 +15,7 @@ import (
 	"dirsync/internal/domain"
 	"dirsync/internal/entra"
 	"dirsync/local/fakeentra"
+	"dirsync/local/graphfloor"
 )
 
 // TestBenchmarkSetup runs the benchmarks' setup, one preview and one floor
@@ -57,9 +58,9 @@ func TestBenchmarkSetup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if fl.pages.Groups != fakeentra.DefaultGroupCount(users) || fl.pages.Members == 0 {
+	if fl.pages.Groups != fakeentra.DefaultGroupCount(users) || fl.pages.DirectMembers == 0 {
 		t.Errorf("floor paged %d groups and %d memberships, want %d groups with members",
-			fl.pages.Groups, fl.pages.Members, fakeentra.DefaultGroupCount(users))
+			fl.pages.Groups, fl.pages.DirectMembers, fakeentra.DefaultGroupCount(users))
 	}
 	wrote := f.db.Written().Sub(before)
 	if wrote.Items != run.written.Items || abs(wrote.Bytes-run.written.Bytes) >= run.written.Items {
@@ -109,8 +110,8 @@ func TestFloorFetchesTheReadersPages(t *testing.T) {
 	readerPages := graphGets(fake.Requests())
 	fake.ResetRequests()
 
-	src := GraphSource{BaseURL: fake.URL(), DirectoryTenantID: benchDirectory, ClientID: benchClientID, ClientSecret: benchSecret}
-	st, err := PageDirectory(ctx, &http.Client{Transport: transport}, src, domain.DefaultMapping(), entra.DefaultMemberConcurrency)
+	src := graphfloor.Source{BaseURL: fake.URL(), DirectoryTenantID: benchDirectory, ClientID: benchClientID, ClientSecret: benchSecret}
+	st, err := graphfloor.Read(ctx, &http.Client{Transport: transport}, src, graphfloor.UserQuery(domain.DefaultMapping()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,13 +121,9 @@ func TestFloorFetchesTheReadersPages(t *testing.T) {
 		t.Fatalf("the floor fetched other pages than the reader (%d and %d pages):\nonly the reader: %v\nonly the floor: %v",
 			len(readerPages), len(floorPages), onlyReader, onlyFloor)
 	}
-	members := 0
-	for _, g := range snap.Groups {
-		members += len(g.MemberIDs)
-	}
-	if st.Users != len(snap.Users) || st.Groups != len(snap.Groups) || st.Members != members || st.Pages != len(floorPages) {
-		t.Errorf("floor stats %+v; reader read %d users, %d groups, %d memberships in %d pages",
-			st, len(snap.Users), len(snap.Groups), members, len(readerPages))
+	if st.Users != len(snap.Users) || st.Groups != len(snap.Groups) || st.Requests != len(floorPages) {
+		t.Errorf("floor stats %+v; reader read %d users, %d groups in %d requests",
+			st, len(snap.Users), len(snap.Groups), len(readerPages))
 	}
 }
 
@@ -145,8 +142,8 @@ func TestFloorRidesOutThrottling(t *testing.T) {
 	transport := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: fake.CertPool()}}
 	defer transport.CloseIdleConnections()
 
-	src := GraphSource{BaseURL: fake.URL(), DirectoryTenantID: benchDirectory, ClientID: benchClientID, ClientSecret: benchSecret}
-	st, err := PageDirectory(context.Background(), &http.Client{Transport: transport}, src, domain.DefaultMapping(), entra.DefaultMemberConcurrency)
+	src := graphfloor.Source{BaseURL: fake.URL(), DirectoryTenantID: benchDirectory, ClientID: benchClientID, ClientSecret: benchSecret}
+	st, err := graphfloor.Read(context.Background(), &http.Client{Transport: transport}, src, graphfloor.UserQuery(domain.DefaultMapping()))
 	if err != nil {
 		t.Fatal(err)
 	}

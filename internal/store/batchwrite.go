@@ -79,10 +79,12 @@ func (s *Store) putInOrder(ctx context.Context, table string, produce func(emit 
 }
 
 func (s *Store) writeChunk(ctx context.Context, table string, chunk []item) error {
-	reqs := make([]types.WriteRequest, len(chunk))
-	for i, it := range chunk {
-		reqs[i] = types.WriteRequest{PutRequest: &types.PutRequest{Item: it}}
-	}
+	return s.writeRequests(ctx, table, putRequests(chunk))
+}
+
+// writeRequests makes one BatchWriteItem of up to 25 requests, retrying
+// the unprocessed ones with backoff, bounded.
+func (s *Store) writeRequests(ctx context.Context, table string, reqs []types.WriteRequest) error {
 	pending := map[string][]types.WriteRequest{table: reqs}
 	for attempt := 0; ; attempt++ {
 		out, err := s.db.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: pending})

@@ -128,31 +128,3 @@ func (s *Store) batchGet(ctx context.Context, table string, keys []item) (map[st
 	}
 	return found, nil
 }
-
-// deleteAll deletes pk/sk(id) for each id with BatchWriteItem.
-func (s *Store) deleteAll(ctx context.Context, table, pk string, ids []string, sk func(string) string) error {
-	for start := 0; start < len(ids); start += batchWriteLimit {
-		chunk := ids[start:min(start+batchWriteLimit, len(ids))]
-		reqs := make([]types.WriteRequest, len(chunk))
-		for i, id := range chunk {
-			reqs[i] = types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: key(pk, sk(id))}}
-		}
-		pending := map[string][]types.WriteRequest{table: reqs}
-		for attempt := 0; len(pending[table]) > 0; attempt++ {
-			out, err := s.db.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: pending})
-			if err != nil {
-				return err
-			}
-			pending = out.UnprocessedItems
-			if len(pending[table]) > 0 {
-				if attempt+1 >= maxUnprocessedAttempts {
-					return fmt.Errorf("%d deletes still unprocessed", len(pending[table]))
-				}
-				if err := backoff(ctx, attempt); err != nil {
-					return err
-				}
-			}
-		}
-	}
-	return nil
-}

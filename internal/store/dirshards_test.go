@@ -8,7 +8,9 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -534,6 +536,87 @@ func TestShardedClaimsAndConditions(t *testing.T) {
 					t.Fatalf("holders after the move: %+v, %v", holders, err)
 				}
 			})
+		})
+	}
+}
+
+// keyedWrites records, of every BatchWriteItem, whether it held more than
+// one partition key and whether a key had two requests in flight.
+type keyedWrites struct {
+	DynamoAPI
+	mu                sync.Mutex
+	inFlight          map[string]int
+	mixed, overlapped int
+	requests          int
+}
+
+func (k *keyedWrites) BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error) {
+	pks := map[string]bool{}
+	for _, reqs := range in.RequestItems {
+		for _, r := range reqs {
+			if r.PutRequest != nil {
+				pks[getS(r.PutRequest.Item, "pk")] = true
+			} else {
+				pks[getS(r.DeleteRequest.Key, "pk")] = true
+			}
+		}
+	}
+	k.mu.Lock()
+	k.requests++
+	if len(pks) > 1 {
+		k.mixed++
+	}
+	for pk := range pks {
+		if k.inFlight[pk]++; k.inFlight[pk] > 1 {
+			k.overlapped++
+		}
+	}
+	k.mu.Unlock()
+	defer func() {
+		k.mu.Lock()
+		for pk := range pks {
+			k.inFlight[pk]--
+		}
+		k.mu.Unlock()
+	}()
+	time.Sleep(time.Millisecond) // widens the window two requests to a key would overlap in
+	return k.DynamoAPI.BatchWriteItem(ctx, in, opts...)
+}
+
+// Membership writes go one request at a time to each key, each request to
+// one key, as the plan's shards are written.
+func TestMembershipWritesKeepOneRequestPerKey(t *testing.T) {
+	ctx := context.Background()
+	for _, shards := range []int{3, DefaultDirectoryShards} {
+		t.Run(fmt.Sprintf("D=%d", shards), func(t *testing.T) {
+			names := dynamotest.Tables(t)
+			db := &keyedWrites{DynamoAPI: dynamotest.Client, inFlight: map[string]int{}}
+			s := New(db, names["DirectoryTable"], names["SyncTable"])
+			s.DirectoryShards = shards
+			var refs []domain.MemberRef
+			for i := range 600 {
+				refs = append(refs, domain.MemberRef{UserID: fmt.Sprintf("u%04d", i)})
+			}
+			if err := s.WriteGroup(ctx, "acme", domain.GroupWrite{Group: domain.Group{ID: "g", ExternalID: "xg", ExternalTenantID: "dir-1"}, Marker: "sync#1", Create: true}); err != nil {
+				t.Fatal(err)
+			}
+			w := domain.MembershipWrite{SyncID: "sync", Seq: 1, GroupID: "g", GroupName: "G", Directory: "dir-1", Added: refs}
+			if _, err := s.WriteMemberships(ctx, "acme", w); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.RenameMemberships(ctx, "acme", "g", "H"); err != nil {
+				t.Fatal(err)
+			}
+			g, _, err := s.ReadGroup(ctx, "acme", "g")
+			if err != nil || g.MemberCount != 600 {
+				t.Fatalf("group: %+v, %v", g, err)
+			}
+			if err := s.DeleteGroup(ctx, "acme", g); err != nil {
+				t.Fatal(err)
+			}
+			if db.requests < 3*shards || db.mixed != 0 || db.overlapped != 0 {
+				t.Fatalf("%d requests: %d to more than one key, %d to a key already written", db.requests, db.mixed, db.overlapped)
+			}
 		})
 	}
 }

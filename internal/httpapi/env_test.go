@@ -18,9 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"dirsync/internal/auth"
 	"dirsync/internal/domain"
@@ -74,7 +72,6 @@ var (
 // env is one handler over fresh tables of the real store.
 type env struct {
 	store      *store.Store
-	dirTable   string
 	syncs      *syncOverlay
 	secrets    *fakeSecrets
 	dispatcher *fakeDispatcher
@@ -94,7 +91,7 @@ func newEnv(t *testing.T) *env {
 	}
 	st := store.New(testDB, names["DirectoryTable"], names["SyncTable"])
 	e := &env{
-		store: st, dirTable: names["DirectoryTable"],
+		store:      st,
 		syncs:      &syncOverlay{Store: st, status: map[string]domain.SyncStatus{}},
 		secrets:    &fakeSecrets{stored: map[string]string{}},
 		dispatcher: &fakeDispatcher{},
@@ -289,26 +286,13 @@ func samplePlan(adds int) *domain.Plan {
 	return p
 }
 
-// putGroup writes a group and its memberships as docs/data-model.md lays
-// them out: the store has no group writer of its own yet (apply writes
-// groups), and the routes under test only read them.
+// putGroup writes a group and its memberships with the store's seed
+// writer: the routes under test only read them.
 func (e *env) putGroup(t testing.TB, tenant, id, name string, memberIDs ...string) {
 	t.Helper()
-	ctx := context.Background()
-	pk := &types.AttributeValueMemberS{Value: "T#" + tenant}
-	s := func(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
-	n := func(v int) types.AttributeValue { return &types.AttributeValueMemberN{Value: fmt.Sprint(v)} }
-	items := []map[string]types.AttributeValue{{
-		"pk": pk, "sk": s("G#" + id), "dn": s(name), "src": s("entra"), "rev": n(1), "mc": n(len(memberIDs)),
-		"uat": s(time.Now().UTC().Format(time.RFC3339Nano)), "xid": s("ext-" + id), "xtid": s(dirTenantGUID),
-	}}
-	for _, uid := range memberIDs {
-		items = append(items, map[string]types.AttributeValue{"pk": pk, "sk": s("M#" + id + "#" + uid)})
-	}
-	for _, it := range items {
-		if _, err := testDB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(e.dirTable), Item: it}); err != nil {
-			t.Fatal(err)
-		}
+	g := domain.Group{ID: id, DisplayName: name, Source: domain.SourceEntra, ExternalID: "ext-" + id, ExternalTenantID: dirTenantGUID}
+	if err := e.store.SeedGroup(context.Background(), tenant, g, memberIDs); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -79,10 +79,12 @@ func (s *Store) putInOrder(ctx context.Context, table string, produce func(emit 
 }
 
 func (s *Store) writeChunk(ctx context.Context, table string, chunk []item) error {
-	reqs := make([]types.WriteRequest, len(chunk))
-	for i, it := range chunk {
-		reqs[i] = types.WriteRequest{PutRequest: &types.PutRequest{Item: it}}
-	}
+	return s.writeRequests(ctx, table, putRequests(chunk))
+}
+
+// writeRequests makes one BatchWriteItem of up to 25 requests, retrying
+// the unprocessed ones with backoff, bounded.
+func (s *Store) writeRequests(ctx context.Context, table string, reqs []types.WriteRequest) error {
 	pending := map[string][]types.WriteRequest{table: reqs}
 	for attempt := 0; ; attempt++ {
 		out, err := s.db.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: pending})
@@ -125,32 +127,4 @@ func (s *Store) batchGet(ctx context.Context, table string, keys []item) (map[st
 		}
 	}
 	return found, nil
-}
-
-// deleteAll deletes pk/sk(id) for each id with BatchWriteItem.
-func (s *Store) deleteAll(ctx context.Context, table, pk string, ids []string, sk func(string) string) error {
-	for start := 0; start < len(ids); start += batchWriteLimit {
-		chunk := ids[start:min(start+batchWriteLimit, len(ids))]
-		reqs := make([]types.WriteRequest, len(chunk))
-		for i, id := range chunk {
-			reqs[i] = types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: key(pk, sk(id))}}
-		}
-		pending := map[string][]types.WriteRequest{table: reqs}
-		for attempt := 0; len(pending[table]) > 0; attempt++ {
-			out, err := s.db.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: pending})
-			if err != nil {
-				return err
-			}
-			pending = out.UnprocessedItems
-			if len(pending[table]) > 0 {
-				if attempt+1 >= maxUnprocessedAttempts {
-					return fmt.Errorf("%d deletes still unprocessed", len(pending[table]))
-				}
-				if err := backoff(ctx, attempt); err != nil {
-					return err
-				}
-			}
-		}
-	}
-	return nil
 }

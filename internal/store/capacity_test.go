@@ -42,6 +42,7 @@ func TestCapacityModelItemSizes(t *testing.T) {
 	marker := avS(syncID + "#0000012345")
 	ttl := avN(now.Add(30 * 24 * time.Hour).Unix())
 	layout := planLayout{tenant: tenant, syncID: syncID, perShard: DefaultPlanShardSize}
+	s := &Store{DirectoryShards: DefaultDirectoryShards}
 	type tally struct{ n, bytes, wcu int }
 	tallies := map[string]*tally{}
 	add := func(kind string, it item) {
@@ -52,6 +53,17 @@ func TestCapacityModelItemSizes(t *testing.T) {
 		}
 		b := itemSize(it)
 		tl.n, tl.bytes, tl.wcu = tl.n+1, tl.bytes+b, tl.wcu+(b+1023)/1024
+	}
+	// Apply's write units per directory key: transactional writes (users,
+	// groups and their claims) cost twice.
+	dirKeyWCU := map[string]int{}
+	addDir := func(kind string, it item, transactional bool) {
+		add(kind, it)
+		wcu := (itemSize(it) + 1023) / 1024
+		if transactional {
+			wcu *= 2
+		}
+		dirKeyWCU[getS(it, "pk")] += wcu
 	}
 	var userAdds []int
 	for i := range p.Changes {
@@ -72,26 +84,26 @@ func TestCapacityModelItemSizes(t *testing.T) {
 			u := domain.User{PlatformUser: domain.PlatformUser{ID: domain.NewID(now), Email: c.Subject.Email, Status: domain.StatusActive,
 				Source: domain.SourceEntra, ExternalID: c.Subject.ExternalID, ExternalTenantID: ten.ID, Attributes: c.Attributes, Revision: 1},
 				CreatedAt: now, UpdatedAt: now}
-			ui := userItem(tenant, &u)
+			ui := s.userItem(tenant, &u)
 			ui["ls"] = marker
-			add("U#", ui)
-			add("E#", claimItem(tenant, emailSK(u.Email), u.ID))
-			add("X#", claimItem(tenant, linkSK(ten.ID, u.ExternalID), u.ID))
+			addDir("U#", ui, true)
+			addDir("E#", s.claimItem(tenant, emailSK(u.Email), u.ID), true)
+			addDir("X#", s.claimItem(tenant, linkSK(ten.ID, u.ExternalID), u.ID), true)
 		case c.ObjectType == domain.ObjectGroup && c.Kind == domain.KindAdd:
 			g := domain.Group{ID: domain.NewID(now), DisplayName: c.Subject.DisplayName, Description: c.Subject.DisplayName,
 				Source: domain.SourceEntra, ExternalID: c.Subject.ExternalID, ExternalTenantID: ten.ID, Revision: 1, MemberCount: len(c.MembersAdded)}
-			gi := groupItem(tenant, &g)
+			gi := s.groupItem(tenant, &g)
 			gi["ls"] = marker
-			add("G#", gi)
-			gx := key(tenantPK(tenant), groupLinkSK(ten.ID, c.Subject.ExternalID))
+			addDir("G#", gi, true)
+			gx := s.dirKey(tenant, groupLinkSK(ten.ID, c.Subject.ExternalID))
 			gx["gid"] = avS(g.ID)
-			add("GX#", gx)
+			addDir("GX#", gx, true)
 			for range c.MembersAdded {
 				uid := domain.NewID(now)
-				add("M#", key(tenantPK(tenant), memberSK(g.ID, uid)))
-				ug := key(tenantPK(tenant), userGroupSK(uid, g.ID))
+				addDir("M#", s.dirKey(tenant, memberSK(g.ID, uid)), false)
+				ug := s.dirKey(tenant, userGroupSK(uid, g.ID))
 				ug["dn"] = avS(c.Subject.DisplayName)
-				add("UG#", ug)
+				addDir("UG#", ug, false)
 			}
 		}
 	}
@@ -124,6 +136,16 @@ func TestCapacityModelItemSizes(t *testing.T) {
 		t.Logf("%-30s %9d items, %6d B average, %9d WCU written once", k, tl.n, tl.bytes/tl.n, tl.wcu)
 	}
 	t.Logf("%d batches, %d shards of changes", len(batches), layout.shard(len(p.Changes))+1)
+	total, hottest, coolest := 0, 0, -1
+	for _, w := range dirKeyWCU {
+		total += w
+		hottest = max(hottest, w)
+		if coolest < 0 || w < coolest {
+			coolest = w
+		}
+	}
+	t.Logf("directory writes of apply: %d WCU over %d keys, %d to %d a key: %.0f s at 1,000 WCU/s per key",
+		total, len(dirKeyWCU), coolest, hottest, float64(hottest)/1000)
 }
 
 // snapshotOf is what the Entra reader makes of a generated tenant with the

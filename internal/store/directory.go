@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -14,7 +15,8 @@ import (
 	"dirsync/internal/domain"
 )
 
-// Directory keys (DirectoryTable), all under pk "T#<tenant>":
+// Directory keys (DirectoryTable), each under pk "T#<tenant>#<shard>"
+// (dirPK: the shard follows from the sort key):
 //
 //	U#<userId>                      a user
 //	E#<normalized email>            claim keeping emails unique per tenant
@@ -22,8 +24,10 @@ import (
 //	X#<entraTenant>#<entraObjectId> claim keeping Entra links unique
 //	G#<groupId>                     a group
 //	GX#<entraTenant>#<entraGroupId> claim keeping group links unique
-//	M#<groupId>#<userId>            a membership (a user's groups are also
-//	                                kept on the user item, attribute g)
+//	M#<groupId>#<userId>            a membership, by group
+//	UG#<userId>#<groupId>           a membership, by user (dn: group name)
+//
+// tenantPK is the tenant's key in the SyncTable (connection, syncs, lock).
 func tenantPK(tenant string) string { return "T#" + tenant }
 func userSK(id string) string       { return "U#" + id }
 func emailSK(email string) string   { return "E#" + domain.NormalizeEmail(email) }
@@ -45,7 +49,7 @@ func (s *Store) withGroups(ctx context.Context, tenant string, users []domain.Us
 		g.Go(func() error {
 			prefix := "UG#" + users[i].ID + "#"
 			var groups []domain.GroupRef
-			err := s.queryAll(gctx, s.dirTable, tenantPK(tenant), prefix, func(it item) {
+			err := s.queryAll(gctx, s.dirTable, s.dirPK(tenant, prefix), prefix, func(it item) {
 				groups = append(groups, domain.GroupRef{ID: strings.TrimPrefix(getS(it, "sk"), prefix), DisplayName: getS(it, "dn")})
 			})
 			if err != nil {
@@ -58,8 +62,8 @@ func (s *Store) withGroups(ctx context.Context, tenant string, users []domain.Us
 	return g.Wait()
 }
 
-func userItem(tenant string, u *domain.User) item {
-	it := key(tenantPK(tenant), userSK(u.ID))
+func (s *Store) userItem(tenant string, u *domain.User) item {
+	it := s.dirKey(tenant, userSK(u.ID))
 	it["email"] = avS(u.Email)
 	it["st"] = avS(string(u.Status))
 	it["src"] = avS(string(u.Source))
@@ -143,36 +147,70 @@ func searchText(email, displayName string) string {
 }
 
 // LoadDirectory reads the tenant's whole directory (users, groups and
-// memberships) for the plan engine.
+// memberships) for the plan engine: every shard's users, groups and
+// memberships queried in parallel, then put in id order, as one key's
+// queries returned them.
 func (s *Store) LoadDirectory(ctx context.Context, tenant string) (*domain.Directory, error) {
-	d := &domain.Directory{}
-	err := s.queryAll(ctx, s.dirTable, tenantPK(tenant), "U#", func(it item) {
-		d.Users = append(d.Users, userFromItem(it).PlatformUser)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("store: load users: %w", err)
-	}
-	groupIndex := map[string]int{}
-	err = s.queryAll(ctx, s.dirTable, tenantPK(tenant), "G#", func(it item) {
-		g := groupFromItem(it)
-		groupIndex[g.ID] = len(d.Groups)
-		d.Groups = append(d.Groups, domain.PlatformGroup{
-			ID: g.ID, DisplayName: g.DisplayName, Description: g.Description, Source: g.Source,
-			ExternalID: g.ExternalID, ExternalTenantID: g.ExternalTenantID, Revision: g.Revision,
+	n := s.directoryShards()
+	users := make([][]domain.PlatformUser, n)
+	groups := make([][]domain.PlatformGroup, n)
+	type membership struct{ sk, groupID, userID string }
+	members := make([][]membership, n)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		err := s.queryEveryShard(gctx, tenant, "U#", func(d int, it item) {
+			users[d] = append(users[d], userFromItem(it).PlatformUser)
 		})
-	})
-	if err != nil {
-		return nil, fmt.Errorf("store: load groups: %w", err)
-	}
-	err = s.queryAll(ctx, s.dirTable, tenantPK(tenant), "M#", func(it item) {
-		rest := strings.TrimPrefix(getS(it, "sk"), "M#")
-		gid, uid, ok := strings.Cut(rest, "#")
-		if i, found := groupIndex[gid]; ok && found {
-			d.Groups[i].MemberIDs = append(d.Groups[i].MemberIDs, uid)
+		if err != nil {
+			return fmt.Errorf("store: load users: %w", err)
 		}
+		return nil
 	})
-	if err != nil {
-		return nil, fmt.Errorf("store: load memberships: %w", err)
+	g.Go(func() error {
+		err := s.queryEveryShard(gctx, tenant, "G#", func(d int, it item) {
+			gr := groupFromItem(it)
+			groups[d] = append(groups[d], domain.PlatformGroup{
+				ID: gr.ID, DisplayName: gr.DisplayName, Description: gr.Description, Source: gr.Source,
+				ExternalID: gr.ExternalID, ExternalTenantID: gr.ExternalTenantID, Revision: gr.Revision,
+			})
+		})
+		if err != nil {
+			return fmt.Errorf("store: load groups: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		err := s.queryEveryShard(gctx, tenant, "M#", func(d int, it item) {
+			sk := getS(it, "sk")
+			if gid, uid, ok := strings.Cut(strings.TrimPrefix(sk, "M#"), "#"); ok {
+				members[d] = append(members[d], membership{sk: sk, groupID: gid, userID: uid})
+			}
+		})
+		if err != nil {
+			return fmt.Errorf("store: load memberships: %w", err)
+		}
+		return nil
+	})
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	// Sort keys share their prefix, so sort key order is id order.
+	d := &domain.Directory{
+		Users:  slices.Concat(users...),
+		Groups: slices.Concat(groups...),
+	}
+	slices.SortFunc(d.Users, func(a, b domain.PlatformUser) int { return strings.Compare(a.ID, b.ID) })
+	slices.SortFunc(d.Groups, func(a, b domain.PlatformGroup) int { return strings.Compare(a.ID, b.ID) })
+	groupIndex := make(map[string]int, len(d.Groups))
+	for i, gr := range d.Groups {
+		groupIndex[gr.ID] = i
+	}
+	all := slices.Concat(members...)
+	slices.SortFunc(all, func(a, b membership) int { return strings.Compare(a.sk, b.sk) })
+	for _, m := range all {
+		if i, found := groupIndex[m.groupID]; found {
+			d.Groups[i].MemberIDs = append(d.Groups[i].MemberIDs, m.userID)
+		}
 	}
 	return d, nil
 }
@@ -208,20 +246,47 @@ func (s *Store) queryAll(ctx context.Context, table, pk, prefix string, fn func(
 	}
 }
 
-// queryPage returns up to limit items of pk whose sk starts with prefix,
-// after the cursor, keeping only those accepted by keep (nil keeps all). The
-// next cursor is set only when more matching items exist.
-func (s *Store) queryPage(ctx context.Context, table, pk, prefix string, p domain.Page, forward bool, filter *filterExpr, keep func(item) bool) ([]item, string, error) {
+// queryPage returns up to limit items whose sk starts with prefix, after
+// the cursor, from the partition keys pks merged in sort key order
+// (descending unless forward), keeping only those accepted by keep (nil
+// keeps all). Each key is queried in parallel for at most limit+1 matching
+// items: whatever the page holds is among them. The next cursor is set
+// only when more matching items exist.
+func (s *Store) queryPage(ctx context.Context, table string, pks []string, prefix string, p domain.Page, forward bool, filter *filterExpr, keep func(item) bool) ([]item, string, error) {
 	after, err := decodeCursor(p.Cursor, prefix)
 	if err != nil {
 		return nil, "", err
 	}
+	found := make([][]item, len(pks))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(s.readConcurrency())
+	for i, pk := range pks {
+		g.Go(func() error {
+			items, err := s.queryFirst(gctx, table, pk, prefix, after, p.Limit+1, forward, filter, keep)
+			found[i] = items
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, "", err
+	}
+	items := mergeBySortKey(found, forward)
+	if len(items) > p.Limit {
+		return items[:p.Limit], encodeCursor(getS(items[p.Limit-1], "sk")), nil
+	}
+	return items, "", nil
+}
+
+// queryFirst returns the first n items of pk whose sk starts with prefix,
+// after the sort key after ("": from the start), that pass the filter and
+// keep.
+func (s *Store) queryFirst(ctx context.Context, table, pk, prefix, after string, n int, forward bool, filter *filterExpr, keep func(item) bool) ([]item, error) {
 	values := map[string]types.AttributeValue{":pk": avS(pk), ":p": avS(prefix)}
 	in := &dynamodb.QueryInput{
 		TableName:              aws.String(table),
 		KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :p)"),
 		ScanIndexForward:       aws.Bool(forward),
-		Limit:                  aws.Int32(int32(min(p.Limit+1, 1000))),
+		Limit:                  aws.Int32(int32(min(n, 1000))),
 	}
 	if filter != nil && filter.expr != "" {
 		in.FilterExpression = aws.String(filter.expr)
@@ -240,20 +305,18 @@ func (s *Store) queryPage(ctx context.Context, table, pk, prefix string, p domai
 	for {
 		out, err := s.db.Query(ctx, in)
 		if err != nil {
-			return nil, "", err
+			return nil, err
 		}
 		for _, it := range out.Items {
 			if keep != nil && !keep(it) {
 				continue
 			}
-			items = append(items, it)
-			if len(items) > p.Limit {
-				last := items[p.Limit-1]
-				return items[:p.Limit], encodeCursor(getS(last, "sk")), nil
+			if items = append(items, it); len(items) == n {
+				return items, nil
 			}
 		}
 		if len(out.LastEvaluatedKey) == 0 {
-			return items, "", nil
+			return items, nil
 		}
 		in.ExclusiveStartKey = out.LastEvaluatedKey
 	}
@@ -288,7 +351,7 @@ func (s *Store) ListUsers(ctx context.Context, tenant string, f domain.UserFilte
 	if q := strings.ToLower(strings.TrimSpace(f.Q)); q != "" {
 		fe.and("contains(q, :q)", ":q", avS(q))
 	}
-	items, next, err := s.queryPage(ctx, s.dirTable, tenantPK(tenant), "U#", p, true, &fe, nil)
+	items, next, err := s.queryPage(ctx, s.dirTable, s.dirShardPKs(tenant), "U#", p, true, &fe, nil)
 	if err != nil {
 		return nil, "", fmt.Errorf("store: list users: %w", err)
 	}
@@ -341,11 +404,11 @@ func (s *Store) CreateUser(ctx context.Context, tenant string, nu domain.NewUser
 	}
 	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
 		{Put: &types.Put{
-			TableName: aws.String(s.dirTable), Item: userItem(tenant, u),
+			TableName: aws.String(s.dirTable), Item: s.userItem(tenant, u),
 			ConditionExpression: aws.String("attribute_not_exists(pk)"),
 		}},
 		{Put: &types.Put{
-			TableName: aws.String(s.dirTable), Item: claimItem(tenant, emailSK(u.Email), u.ID),
+			TableName: aws.String(s.dirTable), Item: s.claimItem(tenant, emailSK(u.Email), u.ID),
 			ConditionExpression: aws.String("attribute_not_exists(pk)"),
 		}},
 	}})
@@ -358,8 +421,8 @@ func (s *Store) CreateUser(ctx context.Context, tenant string, nu domain.NewUser
 	return u, nil
 }
 
-func claimItem(tenant, sk, userID string) item {
-	it := key(tenantPK(tenant), sk)
+func (s *Store) claimItem(tenant, sk, userID string) item {
+	it := s.dirKey(tenant, sk)
 	it["uid"] = avS(userID)
 	return it
 }
@@ -380,7 +443,7 @@ func (s *Store) UpdateUser(ctx context.Context, tenant, id string, p domain.User
 	next.Revision = cur.Revision + 1
 	next.UpdatedAt = s.now().UTC()
 
-	put := userItem(tenant, &next)
+	put := s.userItem(tenant, &next)
 	// The apply marker says which sync change last wrote the user; it
 	// survives an edit, so a retried batch still knows its change applied.
 	if marker, ok := stored["ls"]; ok {
@@ -397,11 +460,11 @@ func (s *Store) UpdateUser(ctx context.Context, tenant, id string, p domain.User
 	if emailMoved {
 		txn = append(txn,
 			types.TransactWriteItem{Put: &types.Put{
-				TableName: aws.String(s.dirTable), Item: claimItem(tenant, emailSK(next.Email), id),
+				TableName: aws.String(s.dirTable), Item: s.claimItem(tenant, emailSK(next.Email), id),
 				ConditionExpression: aws.String("attribute_not_exists(pk)"),
 			}},
 			types.TransactWriteItem{Delete: &types.Delete{
-				TableName: aws.String(s.dirTable), Key: key(tenantPK(tenant), emailSK(cur.Email)),
+				TableName: aws.String(s.dirTable), Key: s.dirKey(tenant, emailSK(cur.Email)),
 			}})
 	}
 	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: txn})
@@ -416,8 +479,8 @@ func (s *Store) UpdateUser(ctx context.Context, tenant, id string, p domain.User
 	return &next, nil
 }
 
-func groupItem(tenant string, g *domain.Group) item {
-	it := key(tenantPK(tenant), groupSK(g.ID))
+func (s *Store) groupItem(tenant string, g *domain.Group) item {
+	it := s.dirKey(tenant, groupSK(g.ID))
 	it["dn"] = avS(g.DisplayName)
 	it["src"] = avS(string(g.Source))
 	it["rev"] = avN(g.Revision)
@@ -449,7 +512,7 @@ func groupFromItem(it item) domain.Group {
 
 // ListGroups pages through the tenant's groups.
 func (s *Store) ListGroups(ctx context.Context, tenant string, p domain.Page) ([]domain.Group, string, error) {
-	items, next, err := s.queryPage(ctx, s.dirTable, tenantPK(tenant), "G#", p, true, nil, nil)
+	items, next, err := s.queryPage(ctx, s.dirTable, s.dirShardPKs(tenant), "G#", p, true, nil, nil)
 	if err != nil {
 		return nil, "", fmt.Errorf("store: list groups: %w", err)
 	}
@@ -463,7 +526,7 @@ func (s *Store) ListGroups(ctx context.Context, tenant string, p domain.Page) ([
 // GetGroup returns one group.
 func (s *Store) GetGroup(ctx context.Context, tenant, id string) (*domain.Group, error) {
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: aws.String(s.dirTable), Key: key(tenantPK(tenant), groupSK(id)),
+		TableName: aws.String(s.dirTable), Key: s.dirKey(tenant, groupSK(id)),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: get group: %w", err)
@@ -481,7 +544,7 @@ func (s *Store) ListGroupMembers(ctx context.Context, tenant, groupID string, p 
 	if _, err := s.GetGroup(ctx, tenant, groupID); err != nil {
 		return nil, "", err
 	}
-	items, next, err := s.queryPage(ctx, s.dirTable, tenantPK(tenant), "M#"+groupID+"#", p, true, nil, nil)
+	items, next, err := s.queryPage(ctx, s.dirTable, s.dirShardPKs(tenant), "M#"+groupID+"#", p, true, nil, nil)
 	if err != nil {
 		return nil, "", fmt.Errorf("store: list members: %w", err)
 	}
@@ -501,7 +564,7 @@ func (s *Store) ListGroupMembers(ctx context.Context, tenant, groupID string, p 
 func (s *Store) getUsers(ctx context.Context, tenant string, ids []string) ([]domain.User, error) {
 	keys := make([]item, len(ids))
 	for i, id := range ids {
-		keys[i] = key(tenantPK(tenant), userSK(id))
+		keys[i] = s.dirKey(tenant, userSK(id))
 	}
 	found, err := s.batchGet(ctx, s.dirTable, keys)
 	if err != nil {
@@ -543,13 +606,45 @@ func (s *Store) SeedUsers(ctx context.Context, tenant string, users []domain.Use
 		if u.Source == "" {
 			u.Source = domain.SourceManual
 		}
-		items = append(items, userItem(tenant, u), claimItem(tenant, emailSK(u.Email), u.ID))
+		items = append(items, s.userItem(tenant, u), s.claimItem(tenant, emailSK(u.Email), u.ID))
 		if u.ExternalID != "" {
-			items = append(items, claimItem(tenant, linkSK(u.ExternalTenantID, u.ExternalID), u.ID))
+			items = append(items, s.claimItem(tenant, linkSK(u.ExternalTenantID, u.ExternalID), u.ID))
 		}
 	}
 	if err := s.putAll(ctx, s.dirTable, items); err != nil {
 		return fmt.Errorf("store: seed users: %w", err)
+	}
+	return nil
+}
+
+// SeedGroup writes a group with its memberships (both items of each)
+// without conditions, as SeedUsers does users: for a directory the caller
+// knows to be consistent (tests and the local demo). Revision, source and
+// time are filled in when empty; the member count is that of memberIDs.
+func (s *Store) SeedGroup(ctx context.Context, tenant string, g domain.Group, memberIDs []string) error {
+	if g.Revision == 0 {
+		g.Revision = 1
+	}
+	if g.Source == "" {
+		g.Source = domain.SourceManual
+	}
+	if g.UpdatedAt.IsZero() {
+		g.UpdatedAt = s.now().UTC()
+	}
+	g.MemberCount = len(memberIDs)
+	items := []item{s.groupItem(tenant, &g)}
+	if g.ExternalID != "" {
+		claim := s.dirKey(tenant, groupLinkSK(g.ExternalTenantID, g.ExternalID))
+		claim["gid"] = avS(g.ID)
+		items = append(items, claim)
+	}
+	for _, uid := range memberIDs {
+		ug := s.dirKey(tenant, userGroupSK(uid, g.ID))
+		ug["dn"] = avS(g.DisplayName)
+		items = append(items, s.dirKey(tenant, memberSK(g.ID, uid)), ug)
+	}
+	if err := s.writeByKey(ctx, s.dirTable, putRequests(items)); err != nil {
+		return fmt.Errorf("store: seed group %s: %w", g.ID, err)
 	}
 	return nil
 }

@@ -3,12 +3,16 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"golang.org/x/sync/errgroup"
 
 	"dirsync/internal/domain"
 )
@@ -18,7 +22,7 @@ import (
 // An absent group is nil, without an error.
 func (s *Store) ReadGroup(ctx context.Context, tenant, id string) (g *domain.Group, marker string, err error) {
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: aws.String(s.dirTable), Key: key(tenantPK(tenant), groupSK(id)), ConsistentRead: aws.Bool(true),
+		TableName: aws.String(s.dirTable), Key: s.dirKey(tenant, groupSK(id)), ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
 		return nil, "", fmt.Errorf("store: read group %s: %w", id, err)
@@ -41,9 +45,9 @@ func (s *Store) WriteGroup(ctx context.Context, tenant string, w domain.GroupWri
 	var conds []error
 	if w.Create {
 		g.Revision = 1
-		it := groupItem(tenant, &g)
+		it := s.groupItem(tenant, &g)
 		it["ls"] = avS(w.Marker)
-		claim := key(tenantPK(tenant), groupLinkSK(g.ExternalTenantID, g.ExternalID))
+		claim := s.dirKey(tenant, groupLinkSK(g.ExternalTenantID, g.ExternalID))
 		claim["gid"] = avS(g.ID)
 		// Its own earlier write is no obstacle: a retried create rewrites it.
 		_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
@@ -55,7 +59,7 @@ func (s *Store) WriteGroup(ctx context.Context, tenant string, w domain.GroupWri
 		conds = []error{domain.ErrExists, domain.ErrLinkClaimed}
 	} else {
 		g.Revision = w.ExpectedRevision + 1
-		it := groupItem(tenant, &g)
+		it := s.groupItem(tenant, &g)
 		it["ls"] = avS(w.Marker)
 		_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
 			TableName: aws.String(s.dirTable), Item: it, ConditionExpression: aws.String("rev = :rev"),
@@ -81,8 +85,8 @@ func (s *Store) DeleteGroup(ctx context.Context, tenant string, g *domain.Group)
 		return err
 	}
 	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-		{Delete: &types.Delete{TableName: aws.String(s.dirTable), Key: key(tenantPK(tenant), groupSK(g.ID))}},
-		{Delete: &types.Delete{TableName: aws.String(s.dirTable), Key: key(tenantPK(tenant), groupLinkSK(g.ExternalTenantID, g.ExternalID))}},
+		{Delete: &types.Delete{TableName: aws.String(s.dirTable), Key: s.dirKey(tenant, groupSK(g.ID))}},
+		{Delete: &types.Delete{TableName: aws.String(s.dirTable), Key: s.dirKey(tenant, groupLinkSK(g.ExternalTenantID, g.ExternalID))}},
 	}})
 	if err != nil {
 		return fmt.Errorf("store: remove group %s: %w", g.ID, err)
@@ -127,11 +131,11 @@ func (s *Store) WriteMemberships(ctx context.Context, tenant string, w domain.Me
 		}
 		puts := make([]item, 0, 2*len(addIDs))
 		for _, uid := range addIDs {
-			ug := key(tenantPK(tenant), userGroupSK(uid, w.GroupID))
+			ug := s.dirKey(tenant, userGroupSK(uid, w.GroupID))
 			ug["dn"] = avS(w.GroupName)
-			puts = append(puts, key(tenantPK(tenant), memberSK(w.GroupID, uid)), ug)
+			puts = append(puts, s.dirKey(tenant, memberSK(w.GroupID, uid)), ug)
 		}
-		if err := s.putAll(ctx, s.dirTable, puts); err != nil {
+		if err := s.writeByKey(ctx, s.dirTable, putRequests(puts)); err != nil {
 			return 0, fmt.Errorf("store: add members of %s: %w", w.GroupID, err)
 		}
 		if err := s.deleteMemberships(ctx, tenant, w.GroupID, remIDs); err != nil {
@@ -171,7 +175,7 @@ func (s *Store) resolveMembers(ctx context.Context, tenant, directory string, re
 	}
 	keys := make([]item, len(lookups))
 	for i, x := range lookups {
-		keys[i] = key(tenantPK(tenant), linkSK(directory, x))
+		keys[i] = s.dirKey(tenant, linkSK(directory, x))
 	}
 	claims, err := s.batchGet(ctx, s.dirTable, keys)
 	if err != nil {
@@ -186,10 +190,11 @@ func (s *Store) resolveMembers(ctx context.Context, tenant, directory string, re
 
 // deleteMemberships deletes both items of each membership of gid.
 func (s *Store) deleteMemberships(ctx context.Context, tenant, gid string, uids []string) error {
-	if err := s.deleteAll(ctx, s.dirTable, tenantPK(tenant), uids, func(uid string) string { return memberSK(gid, uid) }); err != nil {
-		return fmt.Errorf("store: remove members of %s: %w", gid, err)
+	keys := make([]item, 0, 2*len(uids))
+	for _, uid := range uids {
+		keys = append(keys, s.dirKey(tenant, memberSK(gid, uid)), s.dirKey(tenant, userGroupSK(uid, gid)))
 	}
-	if err := s.deleteAll(ctx, s.dirTable, tenantPK(tenant), uids, func(uid string) string { return userGroupSK(uid, gid) }); err != nil {
+	if err := s.writeByKey(ctx, s.dirTable, deleteRequests(keys)); err != nil {
 		return fmt.Errorf("store: remove members of %s: %w", gid, err)
 	}
 	return nil
@@ -197,46 +202,65 @@ func (s *Store) deleteMemberships(ctx context.Context, tenant, gid string, uids 
 
 // RenameMemberships puts a group's new name on each member's UG# item.
 func (s *Store) RenameMemberships(ctx context.Context, tenant, gid, name string) error {
-	var puts []item
 	prefix := "M#" + gid + "#"
-	err := s.queryAll(ctx, s.dirTable, tenantPK(tenant), prefix, func(it item) {
-		ug := key(tenantPK(tenant), userGroupSK(strings.TrimPrefix(getS(it, "sk"), prefix), gid))
+	var mu sync.Mutex
+	var puts []item
+	err := s.queryEveryShard(ctx, tenant, prefix, func(_ int, it item) {
+		ug := s.dirKey(tenant, userGroupSK(strings.TrimPrefix(getS(it, "sk"), prefix), gid))
 		ug["dn"] = avS(name)
+		mu.Lock()
 		puts = append(puts, ug)
+		mu.Unlock()
 	})
 	if err != nil {
 		return fmt.Errorf("store: members of %s: %w", gid, err)
 	}
-	return s.putAll(ctx, s.dirTable, puts)
+	if err := s.writeByKey(ctx, s.dirTable, putRequests(puts)); err != nil {
+		return fmt.Errorf("store: rename memberships of %s: %w", gid, err)
+	}
+	return nil
 }
 
-// removeAllMembers deletes every membership of gid, a page at a time; when
-// the deadline nears it stops with ErrOutOfTime and the retry finds only
-// the members that are left.
+// removeAllMembers deletes every membership of gid, a slice at a time
+// (its share of a slice from each shard); when the deadline nears it stops
+// with ErrOutOfTime and the retry finds only the members that are left.
 func (s *Store) removeAllMembers(ctx context.Context, tenant, gid string) error {
 	prefix := "M#" + gid + "#"
+	pks := s.dirShardPKs(tenant)
+	perShard := max(1, (membershipSlice+len(pks)-1)/len(pks))
 	for first := true; ; first = false {
 		if !first && nearDeadline(ctx, s.ApplyMargin) {
 			return domain.ErrOutOfTime
 		}
-		out, err := s.db.Query(ctx, &dynamodb.QueryInput{
-			TableName:              aws.String(s.dirTable),
-			KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :p)"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{
-				":pk": avS(tenantPK(tenant)), ":p": avS(prefix),
-			},
-			Limit:          aws.Int32(membershipSlice),
-			ConsistentRead: aws.Bool(true),
-		})
-		if err != nil {
+		found := make([][]string, len(pks))
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(s.readConcurrency())
+		for d, pk := range pks {
+			g.Go(func() error {
+				out, err := s.db.Query(gctx, &dynamodb.QueryInput{
+					TableName:              aws.String(s.dirTable),
+					KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :p)"),
+					ExpressionAttributeValues: map[string]types.AttributeValue{
+						":pk": avS(pk), ":p": avS(prefix),
+					},
+					Limit:          aws.Int32(int32(perShard)),
+					ConsistentRead: aws.Bool(true),
+				})
+				if err != nil {
+					return err
+				}
+				for _, it := range out.Items {
+					found[d] = append(found[d], strings.TrimPrefix(getS(it, "sk"), prefix))
+				}
+				return nil
+			})
+		}
+		if err := g.Wait(); err != nil {
 			return fmt.Errorf("store: members of %s: %w", gid, err)
 		}
-		if len(out.Items) == 0 {
+		uids := slices.Concat(found...)
+		if len(uids) == 0 {
 			return nil
-		}
-		uids := make([]string, len(out.Items))
-		for i, it := range out.Items {
-			uids[i] = strings.TrimPrefix(getS(it, "sk"), prefix)
 		}
 		if err := s.deleteMemberships(ctx, tenant, gid, uids); err != nil {
 			return err
@@ -244,32 +268,43 @@ func (s *Store) removeAllMembers(ctx context.Context, tenant, gid string) error 
 	}
 }
 
+// refreshMemberCount sets the group's mc to its memberships, counted in
+// every shard.
 func (s *Store) refreshMemberCount(ctx context.Context, tenant, gid string) error {
-	in := &dynamodb.QueryInput{
-		TableName:              aws.String(s.dirTable),
-		KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :p)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": avS(tenantPK(tenant)), ":p": avS("M#" + gid + "#"),
-		},
-		Select:         types.SelectCount,
-		ConsistentRead: aws.Bool(true),
+	var n atomic.Int64
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(s.readConcurrency())
+	for _, pk := range s.dirShardPKs(tenant) {
+		g.Go(func() error {
+			in := &dynamodb.QueryInput{
+				TableName:              aws.String(s.dirTable),
+				KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :p)"),
+				ExpressionAttributeValues: map[string]types.AttributeValue{
+					":pk": avS(pk), ":p": avS("M#" + gid + "#"),
+				},
+				Select:         types.SelectCount,
+				ConsistentRead: aws.Bool(true),
+			}
+			for {
+				out, err := s.db.Query(gctx, in)
+				if err != nil {
+					return err
+				}
+				n.Add(int64(out.Count))
+				if len(out.LastEvaluatedKey) == 0 {
+					return nil
+				}
+				in.ExclusiveStartKey = out.LastEvaluatedKey
+			}
+		})
 	}
-	n := int64(0)
-	for {
-		out, err := s.db.Query(ctx, in)
-		if err != nil {
-			return fmt.Errorf("store: count members of %s: %w", gid, err)
-		}
-		n += int64(out.Count)
-		if len(out.LastEvaluatedKey) == 0 {
-			break
-		}
-		in.ExclusiveStartKey = out.LastEvaluatedKey
+	if err := g.Wait(); err != nil {
+		return fmt.Errorf("store: count members of %s: %w", gid, err)
 	}
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: aws.String(s.dirTable), Key: key(tenantPK(tenant), groupSK(gid)),
+		TableName: aws.String(s.dirTable), Key: s.dirKey(tenant, groupSK(gid)),
 		UpdateExpression: aws.String("SET mc = :n"), ConditionExpression: aws.String("attribute_exists(pk)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":n": avN(n)},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":n": avN(n.Load())},
 	})
 	if conditionFailed(err, 0) {
 		return nil

@@ -498,15 +498,15 @@ func TestPlanStoredBeforeShards(t *testing.T) {
 	base := syncDataPK("acme", sy.ID)
 	for shard := 0; shard*testShardSize < len(plan.Changes); shard++ {
 		items := itemsOf(t, s, changeShardPK("acme", sy.ID, shard))
-		var sks []string
+		var keys []item
 		for _, it := range items {
-			sks = append(sks, getS(it, "sk"))
+			keys = append(keys, key(getS(it, "pk"), getS(it, "sk")))
 			it["pk"] = avS(base)
 		}
 		if err := s.putAll(ctx, s.syncTable, items); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.deleteAll(ctx, s.syncTable, changeShardPK("acme", sy.ID, shard), sks, func(sk string) string { return sk }); err != nil {
+		if err := s.writeByKey(ctx, s.syncTable, deleteRequests(keys)); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -45,6 +45,10 @@ type Store struct {
 	// partition key (DefaultPlanShardSize; tests make it small to cross
 	// shard boundaries). A stored plan keeps the size it was written with.
 	PlanShardSize int
+	// DirectoryShards is how many partition keys each tenant's directory
+	// is spread over (DefaultDirectoryShards; tests vary it). Items are
+	// found by it, so it must not change once a directory holds data.
+	DirectoryShards int
 	// ApplyMargin is how much time before its deadline an apply invocation
 	// stops writing memberships and checkpoints (ErrOutOfTime).
 	ApplyMargin time.Duration
@@ -52,7 +56,7 @@ type Store struct {
 
 // New returns a Store over the two tables.
 func New(db DynamoAPI, directoryTable, syncTable string) *Store {
-	return &Store{db: db, dirTable: directoryTable, syncTable: syncTable, now: time.Now, WriteConcurrency: 8, PlanShardSize: DefaultPlanShardSize, ApplyMargin: 30 * time.Second}
+	return &Store{db: db, dirTable: directoryTable, syncTable: syncTable, now: time.Now, WriteConcurrency: 8, PlanShardSize: DefaultPlanShardSize, DirectoryShards: DefaultDirectoryShards, ApplyMargin: 30 * time.Second}
 }
 
 // SetClock replaces the store's clock (tests of expiry and timestamps).

@@ -401,7 +401,7 @@ func TestLoadDirectory(t *testing.T) {
 		ids = append(ids, u.ID)
 	}
 	g := &domain.Group{ID: "g1", DisplayName: "Eng", Source: domain.SourceEntra, ExternalID: "eg1", ExternalTenantID: "dir", Revision: 1, MemberCount: 2}
-	items := []item{groupItem("acme", g), key(tenantPK("acme"), memberSK("g1", ids[0])), key(tenantPK("acme"), memberSK("g1", ids[2]))}
+	items := []item{s.groupItem("acme", g), s.dirKey("acme", memberSK("g1", ids[0])), s.dirKey("acme", memberSK("g1", ids[2]))}
 	if err := s.putAll(ctx, s.dirTable, items); err != nil {
 		t.Fatal(err)
 	}

@@ -338,7 +338,7 @@ func (s *Store) SetExecution(ctx context.Context, tenant, id, executionID string
 
 // ListSyncs pages through the tenant's syncs, newest first.
 func (s *Store) ListSyncs(ctx context.Context, tenant string, p domain.Page) ([]*domain.Sync, string, error) {
-	items, next, err := s.queryPage(ctx, s.syncTable, tenantPK(tenant), "S#", p, false, nil, nil)
+	items, next, err := s.queryPage(ctx, s.syncTable, []string{tenantPK(tenant)}, "S#", p, false, nil, nil)
 	if err != nil {
 		return nil, "", fmt.Errorf("store: list syncs: %w", err)
 	}

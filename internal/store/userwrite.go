@@ -32,7 +32,7 @@ func (s *Store) ReadUser(ctx context.Context, tenant, id string) (u *domain.User
 
 func (s *Store) rawUser(ctx context.Context, tenant, id string) (item, error) {
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: aws.String(s.dirTable), Key: key(tenantPK(tenant), userSK(id)), ConsistentRead: aws.Bool(true),
+		TableName: aws.String(s.dirTable), Key: s.dirKey(tenant, userSK(id)), ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: read user %s: %w", id, err)
@@ -47,9 +47,9 @@ func (s *Store) ReadUserKeyHolders(ctx context.Context, tenant string, users []d
 	keys := make([]item, 0, 3*len(users))
 	for _, u := range users {
 		keys = append(keys,
-			key(tenantPK(tenant), userSK(u.ID)),
-			key(tenantPK(tenant), emailSK(u.Email)),
-			key(tenantPK(tenant), linkSK(u.ExternalTenantID, u.ExternalID)))
+			s.dirKey(tenant, userSK(u.ID)),
+			s.dirKey(tenant, emailSK(u.Email)),
+			s.dirKey(tenant, linkSK(u.ExternalTenantID, u.ExternalID)))
 	}
 	found, err := s.batchGet(ctx, s.dirTable, keys)
 	if err != nil {
@@ -137,7 +137,7 @@ func (s *Store) userWriteItems(tenant string, w *domain.UserWrite, now time.Time
 	} else {
 		u.Revision = w.ExpectedRevision + 1
 	}
-	put := userItem(tenant, &u)
+	put := s.userItem(tenant, &u)
 	put["ls"] = avS(w.Marker)
 	txn := []types.TransactWriteItem{{Put: &types.Put{
 		TableName: aws.String(s.dirTable), Item: put,
@@ -148,7 +148,7 @@ func (s *Store) userWriteItems(tenant string, w *domain.UserWrite, now time.Time
 	// same write finds its own claims.
 	claim := func(sk string, err error) {
 		txn = append(txn, types.TransactWriteItem{Put: &types.Put{
-			TableName: aws.String(s.dirTable), Item: claimItem(tenant, sk, u.ID),
+			TableName: aws.String(s.dirTable), Item: s.claimItem(tenant, sk, u.ID),
 			ConditionExpression:       aws.String("attribute_not_exists(pk) OR uid = :id"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{":id": avS(u.ID)},
 		}})
@@ -161,7 +161,7 @@ func (s *Store) userWriteItems(tenant string, w *domain.UserWrite, now time.Time
 	case emailSK(w.PreviousEmail) != emailSK(u.Email):
 		claim(emailSK(u.Email), domain.ErrEmailClaimed)
 		txn = append(txn, types.TransactWriteItem{Delete: &types.Delete{
-			TableName: aws.String(s.dirTable), Key: key(tenantPK(tenant), emailSK(w.PreviousEmail)),
+			TableName: aws.String(s.dirTable), Key: s.dirKey(tenant, emailSK(w.PreviousEmail)),
 		}})
 		conds = append(conds, nil)
 	}
@@ -171,7 +171,7 @@ func (s *Store) userWriteItems(tenant string, w *domain.UserWrite, now time.Time
 	if l := w.ReleaseLink; l != nil {
 		// Only the user's own claim goes; a retry finds it gone already.
 		txn = append(txn, types.TransactWriteItem{Delete: &types.Delete{
-			TableName: aws.String(s.dirTable), Key: key(tenantPK(tenant), linkSK(l.Directory, l.ObjectID)),
+			TableName: aws.String(s.dirTable), Key: s.dirKey(tenant, linkSK(l.Directory, l.ObjectID)),
 			ConditionExpression:       aws.String("attribute_not_exists(pk) OR uid = :id"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{":id": avS(u.ID)},
 		}})

@@ -18,7 +18,7 @@ func (s *Store) ReadMarkers(ctx context.Context, tenant string, objects []domain
 		if o.Type == domain.ObjectGroup {
 			sks[i] = groupSK(o.ID)
 		}
-		keys[i] = key(tenantPK(tenant), sks[i])
+		keys[i] = s.dirKey(tenant, sks[i])
 	}
 	found, err := s.batchGet(ctx, s.dirTable, keys)
 	if err != nil {

@@ -104,9 +104,10 @@ func (s *Store) writeRequests(ctx context.Context, table string, reqs []types.Wr
 	}
 }
 
-// batchGet reads keys (any number; 100 per request, unprocessed keys
-// retried) and returns the items found by sort key.
+// batchGet reads keys (any number, repeats read once; 100 per request,
+// unprocessed keys retried) and returns the items found by sort key.
 func (s *Store) batchGet(ctx context.Context, table string, keys []item) (map[string]item, error) {
+	keys = uniqueKeys(keys) // BatchGetItem refuses a request naming a key twice
 	found := make(map[string]item, len(keys))
 	for start := 0; start < len(keys); start += 100 {
 		req := map[string]types.KeysAndAttributes{table: {Keys: keys[start:min(start+100, len(keys))], ConsistentRead: aws.Bool(true)}}
@@ -127,4 +128,18 @@ func (s *Store) batchGet(ctx context.Context, table string, keys []item) (map[st
 		}
 	}
 	return found, nil
+}
+
+// uniqueKeys is keys without repeats, in their first order.
+func uniqueKeys(keys []item) []item {
+	seen := make(map[[2]string]bool, len(keys))
+	out := keys[:0:0]
+	for _, k := range keys {
+		id := [2]string{getS(k, "pk"), getS(k, "sk")}
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, k)
+		}
+	}
+	return out
 }

@@ -147,6 +147,10 @@ func TestReadUserKeyHolders(t *testing.T) {
 		{ID: "u-free", Email: "free@example.com", ExternalID: "x-free", ExternalTenantID: "dir-1"},
 		{ID: "u-new", Email: "new@example.com", ExternalID: "x-new", ExternalTenantID: "dir-1"},
 		{ID: "u-other", Email: "Bob@example.com", ExternalID: "x-ada", ExternalTenantID: "dir-1"},
+		// Two users naming one claim key (the same email in another case,
+		// the same link) are one key to read: BatchGetItem refuses a
+		// request that names a key twice.
+		{ID: "u-twin", Email: "BOB@example.com", ExternalID: "x-ada", ExternalTenantID: "dir-1"},
 	}
 	got, err := s.ReadUserKeyHolders(ctx, "acme", users)
 	if err != nil {
@@ -155,6 +159,7 @@ func TestReadUserKeyHolders(t *testing.T) {
 	want := []domain.UserKeyHolders{
 		{},
 		{UserExists: true, Marker: "sync#1", EmailHolder: "u-new", LinkHolder: "u-new"},
+		{EmailHolder: bob.ID, LinkHolder: ada.ID},
 		{EmailHolder: bob.ID, LinkHolder: ada.ID},
 	}
 	for i := range want {

@@ -13,6 +13,7 @@ import (
 
 	"dirsync/internal/domain"
 	"dirsync/internal/plan"
+	"dirsync/local/dynamolocal"
 	"dirsync/local/fakeentra"
 )
 
@@ -51,7 +52,7 @@ func TestCapacityModelItemSizes(t *testing.T) {
 			tl = &tally{}
 			tallies[kind] = tl
 		}
-		b := itemSize(it)
+		b := dynamolocal.ItemSize(it)
 		tl.n, tl.bytes, tl.wcu = tl.n+1, tl.bytes+b, tl.wcu+(b+1023)/1024
 	}
 	// Apply's write units per directory key: transactional writes (users,
@@ -59,7 +60,7 @@ func TestCapacityModelItemSizes(t *testing.T) {
 	dirKeyWCU := map[string]int{}
 	addDir := func(kind string, it item, transactional bool) {
 		add(kind, it)
-		wcu := (itemSize(it) + 1023) / 1024
+		wcu := (dynamolocal.ItemSize(it) + 1023) / 1024
 		if transactional {
 			wcu *= 2
 		}
@@ -78,7 +79,7 @@ func TestCapacityModelItemSizes(t *testing.T) {
 		}
 		switch {
 		case c.ObjectType == domain.ObjectUser && c.Kind == domain.KindAdd:
-			userAdds = append(userAdds, itemSize(its[0]))
+			userAdds = append(userAdds, dynamolocal.ItemSize(its[0]))
 			its[0]["oc"] = avS(domain.OutcomeApplied)
 			add("C# user/add, with its outcome", its[0])
 			u := domain.User{PlatformUser: domain.PlatformUser{ID: domain.NewID(now), Email: c.Subject.Email, Status: domain.StatusActive,
@@ -120,7 +121,7 @@ func TestCapacityModelItemSizes(t *testing.T) {
 		progress[f] = avS("2025-01-01T00:00:00.000000000Z")
 	}
 	progress["doneBatches"] = done
-	t.Logf("P with every batch counted: %d B", itemSize(progress))
+	t.Logf("P with every batch counted: %d B", dynamolocal.ItemSize(progress))
 
 	if len(userAdds) > 0 {
 		slices.Sort(userAdds)
@@ -215,41 +216,4 @@ func snapshotOf(ten *fakeentra.Tenant) *domain.Snapshot {
 		snap.Groups = append(snap.Groups, sg)
 	}
 	return snap
-}
-
-// itemSize is an item's size as DynamoDB's documentation counts it:
-// attribute names plus values; a string its UTF-8 bytes, a number about
-// one byte per two significant digits plus one, a map or set its
-// elements plus 3 bytes (and one per map element).
-func itemSize(it map[string]types.AttributeValue) int {
-	n := 0
-	for name, v := range it {
-		n += len(name) + valueSize(v)
-	}
-	return n
-}
-
-func valueSize(v types.AttributeValue) int {
-	number := func(s string) int { return (len(strings.Trim(strings.TrimLeft(s, "-"), "0"))+1)/2 + 1 }
-	switch v := v.(type) {
-	case *types.AttributeValueMemberS:
-		return len(v.Value)
-	case *types.AttributeValueMemberN:
-		return number(v.Value)
-	case *types.AttributeValueMemberBOOL, *types.AttributeValueMemberNULL:
-		return 1
-	case *types.AttributeValueMemberNS:
-		n := 3
-		for _, s := range v.Value {
-			n += number(s)
-		}
-		return n
-	case *types.AttributeValueMemberM:
-		n := 3
-		for name, e := range v.Value {
-			n += len(name) + 1 + valueSize(e)
-		}
-		return n
-	}
-	return 0
 }

@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
 	"dirsync/internal/domain"
 	"dirsync/internal/entra"
 	"dirsync/local/fakeentra"
@@ -252,31 +250,6 @@ func TestExistingDirectory(t *testing.T) {
 			}
 			if linked != tt.linked || manual != tt.manual {
 				t.Fatalf("got %d linked and %d manual, want %d and %d", linked, manual, tt.linked, tt.manual)
-			}
-		})
-	}
-}
-
-func TestItemSize(t *testing.T) {
-	tests := []struct {
-		name string
-		item map[string]types.AttributeValue
-		want int
-	}{
-		{"empty", nil, 0},
-		{"string and number", map[string]types.AttributeValue{
-			"pk": &types.AttributeValueMemberS{Value: "T#acme"}, "n": &types.AttributeValueMemberN{Value: "123"},
-		}, 2 + 6 + 1 + 3},
-		{"bool, null, list and map", map[string]types.AttributeValue{
-			"b": &types.AttributeValueMemberBOOL{Value: true}, "z": &types.AttributeValueMemberNULL{Value: true},
-			"l": &types.AttributeValueMemberL{Value: []types.AttributeValue{&types.AttributeValueMemberS{Value: "ab"}}},
-			"m": &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{"k": &types.AttributeValueMemberS{Value: "v"}}},
-		}, (1 + 1) + (1 + 1) + (1 + 3 + 1 + 2) + (1 + 3 + 1 + 1)},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := ItemSize(tt.item); got != tt.want {
-				t.Fatalf("ItemSize = %d, want %d", got, tt.want)
 			}
 		})
 	}

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"dirsync/internal/store"
+	"dirsync/local/dynamolocal"
 )
 
 // batchWriteLimit is DynamoDB's maximum number of requests per BatchWriteItem.
@@ -20,51 +21,6 @@ const batchWriteLimit = 25
 
 // maxWriteAttempts bounds the tries of one raw chunk with unprocessed items.
 const maxWriteAttempts = 12
-
-// ItemSize is an item's size as DynamoDB counts it, near enough to compare
-// writes: attribute names plus values (strings and numbers by their length,
-// booleans and nulls one byte, lists and maps their elements plus 3 bytes).
-func ItemSize(it map[string]types.AttributeValue) int {
-	n := 0
-	for name, v := range it {
-		n += len(name) + valueSize(v)
-	}
-	return n
-}
-
-func valueSize(v types.AttributeValue) int {
-	switch v := v.(type) {
-	case *types.AttributeValueMemberS:
-		return len(v.Value)
-	case *types.AttributeValueMemberN:
-		return len(v.Value)
-	case *types.AttributeValueMemberB:
-		return len(v.Value)
-	case *types.AttributeValueMemberBOOL, *types.AttributeValueMemberNULL:
-		return 1
-	case *types.AttributeValueMemberSS:
-		n := 0
-		for _, s := range v.Value {
-			n += len(s)
-		}
-		return n
-	case *types.AttributeValueMemberNS:
-		n := 0
-		for _, s := range v.Value {
-			n += len(s)
-		}
-		return n
-	case *types.AttributeValueMemberL:
-		n := 3
-		for _, e := range v.Value {
-			n += 1 + valueSize(e)
-		}
-		return n
-	case *types.AttributeValueMemberM:
-		return 3 + ItemSize(v.Value)
-	}
-	return 0
-}
 
 // BatchWriter is the DynamoDB call WriteItems makes.
 type BatchWriter interface {
@@ -204,7 +160,7 @@ func putsOf(reqs map[string][]types.WriteRequest) (items, bytes int64) {
 		for _, r := range rs {
 			if r.PutRequest != nil {
 				items++
-				bytes += int64(ItemSize(r.PutRequest.Item))
+				bytes += int64(dynamolocal.ItemSize(r.PutRequest.Item))
 			}
 		}
 	}

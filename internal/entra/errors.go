@@ -83,15 +83,6 @@ func malformed(format string, args ...any) error {
 	return &readError{Kind: ErrMalformedResponse, Message: fmt.Sprintf(format, args...)}
 }
 
-// statusOf returns the HTTP status of a classified error, or 0.
-func statusOf(err error) int {
-	var re *readError
-	if errors.As(err, &re) {
-		return re.Status
-	}
-	return 0
-}
-
 // classify turns the error of one Graph request into a readError. ctx is the
 // request's context, t what the transport saw, permission the Graph
 // permission the request needs.

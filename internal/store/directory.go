@@ -643,7 +643,7 @@ func (s *Store) SeedGroup(ctx context.Context, tenant string, g domain.Group, me
 		ug["dn"] = avS(g.DisplayName)
 		items = append(items, s.dirKey(tenant, memberSK(g.ID, uid)), ug)
 	}
-	if err := s.writeByKey(ctx, s.dirTable, putRequests(items)); err != nil {
+	if err := s.writeDirectoryByKey(ctx, putRequests(items)); err != nil {
 		return fmt.Errorf("store: seed group %s: %w", g.ID, err)
 	}
 	return nil

@@ -112,13 +112,23 @@ func mergeBySortKey(lists [][]item, forward bool) []item {
 	return out
 }
 
-// writeByKey writes requests with BatchWriteItem, grouped by partition
-// key: each key's requests go 25 at a time, one after another, and up to
-// WriteConcurrency keys are written at once, so no key has two requests in
-// flight (as a plan's shards are written).
-func (s *Store) writeByKey(ctx context.Context, table string, reqs []types.WriteRequest) error {
-	var order []string
-	byKey := map[string][]types.WriteRequest{}
+// keyRequests are the write requests of one partition key.
+type keyRequests struct {
+	pk   string
+	reqs []types.WriteRequest
+}
+
+// writeDirectoryByKey writes requests to the directory table with
+// BatchWriteItem, grouped by partition key: each key's requests go 25 at a
+// time, one after another, and up to WriteConcurrency keys are written at
+// once, so no key has two requests in flight (as a plan's shards are
+// written).
+func (s *Store) writeDirectoryByKey(ctx context.Context, reqs []types.WriteRequest) error {
+	// A slice per key, not a map of []WriteRequest keyed by partition key:
+	// a map of that type is what BatchWriteItem takes keyed by table, and
+	// reads so to anyone (and to the IAM analysis) looking for its tables.
+	var byKey []keyRequests
+	index := map[string]int{}
 	for _, r := range reqs {
 		var k item
 		if r.PutRequest != nil {
@@ -127,19 +137,21 @@ func (s *Store) writeByKey(ctx context.Context, table string, reqs []types.Write
 			k = r.DeleteRequest.Key
 		}
 		pk := getS(k, "pk")
-		if _, ok := byKey[pk]; !ok {
-			order = append(order, pk)
+		i, ok := index[pk]
+		if !ok {
+			i = len(byKey)
+			index[pk] = i
+			byKey = append(byKey, keyRequests{pk: pk})
 		}
-		byKey[pk] = append(byKey[pk], r)
+		byKey[i].reqs = append(byKey[i].reqs, r)
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(max(1, s.WriteConcurrency))
-	for _, pk := range order {
+	for _, kr := range byKey {
 		g.Go(func() error {
-			rs := byKey[pk]
-			for start := 0; start < len(rs) && gctx.Err() == nil; start += batchWriteLimit {
-				if err := s.writeRequests(gctx, table, rs[start:min(start+batchWriteLimit, len(rs))]); err != nil {
-					return fmt.Errorf("write %s: %w", pk, err)
+			for start := 0; start < len(kr.reqs) && gctx.Err() == nil; start += batchWriteLimit {
+				if err := s.writeRequests(gctx, s.dirTable, kr.reqs[start:min(start+batchWriteLimit, len(kr.reqs))]); err != nil {
+					return fmt.Errorf("write %s: %w", kr.pk, err)
 				}
 			}
 			return nil

@@ -135,7 +135,7 @@ func (s *Store) WriteMemberships(ctx context.Context, tenant string, w domain.Me
 			ug["dn"] = avS(w.GroupName)
 			puts = append(puts, s.dirKey(tenant, memberSK(w.GroupID, uid)), ug)
 		}
-		if err := s.writeByKey(ctx, s.dirTable, putRequests(puts)); err != nil {
+		if err := s.writeDirectoryByKey(ctx, putRequests(puts)); err != nil {
 			return 0, fmt.Errorf("store: add members of %s: %w", w.GroupID, err)
 		}
 		if err := s.deleteMemberships(ctx, tenant, w.GroupID, remIDs); err != nil {
@@ -194,7 +194,7 @@ func (s *Store) deleteMemberships(ctx context.Context, tenant, gid string, uids 
 	for _, uid := range uids {
 		keys = append(keys, s.dirKey(tenant, memberSK(gid, uid)), s.dirKey(tenant, userGroupSK(uid, gid)))
 	}
-	if err := s.writeByKey(ctx, s.dirTable, deleteRequests(keys)); err != nil {
+	if err := s.writeDirectoryByKey(ctx, deleteRequests(keys)); err != nil {
 		return fmt.Errorf("store: remove members of %s: %w", gid, err)
 	}
 	return nil
@@ -215,7 +215,7 @@ func (s *Store) RenameMemberships(ctx context.Context, tenant, gid, name string)
 	if err != nil {
 		return fmt.Errorf("store: members of %s: %w", gid, err)
 	}
-	if err := s.writeByKey(ctx, s.dirTable, putRequests(puts)); err != nil {
+	if err := s.writeDirectoryByKey(ctx, putRequests(puts)); err != nil {
 		return fmt.Errorf("store: rename memberships of %s: %w", gid, err)
 	}
 	return nil

@@ -506,8 +506,10 @@ func TestPlanStoredBeforeShards(t *testing.T) {
 		if err := s.putAll(ctx, s.syncTable, items); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.writeByKey(ctx, s.syncTable, deleteRequests(keys)); err != nil {
-			t.Fatal(err)
+		for reqs := range slices.Chunk(deleteRequests(keys), batchWriteLimit) {
+			if err := s.writeRequests(ctx, s.syncTable, reqs); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	if _, err := dynamotest.Client.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(s.syncTable),

@@ -270,6 +270,23 @@ func (s *Server) ExpireTokens() {
 	clear(s.tokens)
 }
 
+// ExpireDeltaTokens makes every delta token issued so far (deltaLinks and
+// the nextLinks of rounds under way) answer 410 Gone syncStateNotFound, as
+// Graph answers a token past its lifetime; tokens issued afterwards work
+// normally. The fake also expires them by itself when its delta history
+// outgrows its bound.
+func (s *Server) ExpireDeltaTokens() {
+	s.mu.RLock()
+	tenants := make(map[*tenantState]bool, len(s.tenants))
+	for _, st := range s.tenants {
+		tenants[st] = true
+	}
+	s.mu.RUnlock()
+	for st := range tenants {
+		st.expireDeltaTokens()
+	}
+}
+
 // Requests returns a copy of the log of requests served, oldest first.
 func (s *Server) Requests() []Request {
 	s.logMu.Lock()

@@ -494,3 +494,29 @@ func TestSoftDeletedUserNotServed(t *testing.T) {
 		t.Errorf("restored user: status %d", status)
 	}
 }
+
+// TestGroupDeltaWithoutMembers holds a round that does not select members
+// to Graph's rule: only selected properties are tracked, so a membership
+// change alone lists nothing, and a rename lists the group without
+// members@delta.
+func TestGroupDeltaWithoutMembers(t *testing.T) {
+	s := startServer(t)
+	s.AddTenant(nestedTenant())
+	tok := mustToken(t, s, testTenantID, testClientID, testSecret)
+	_, link := deltaRound(t, s, tok, "/v1.0/groups/delta()?$select=displayName")
+	mustUpdate(t, s, func(t *Tenant) {
+		setMembers(t, "g-top", func(g *Group) { g.MemberUserIDs = append(g.MemberUserIDs, "u6") })
+	})
+	entries, link := deltaRound(t, s, tok, link)
+	if len(entries) != 0 {
+		t.Errorf("membership change listed without members selected: %v", entries)
+	}
+	mustUpdate(t, s, func(t *Tenant) { setMembers(t, "g-middle", func(g *Group) { g.DisplayName = "Centre" }) })
+	entries, _ = deltaRound(t, s, tok, link)
+	if len(entries) != 1 || entries[0]["id"] != "g-middle" || entries[0]["displayName"] != "Centre" {
+		t.Fatalf("rename round %v, want g-middle renamed", entries)
+	}
+	if _, ok := entries[0]["members@delta"]; ok {
+		t.Errorf("members@delta without members selected: %v", entries[0])
+	}
+}

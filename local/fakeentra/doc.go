@@ -56,15 +56,47 @@
 // Delta: each Update bumps the tenant's version and stamps changed, added
 // and removed objects with it. A delta round ends with an
 // @odata.deltaLink; following it lists what changed after the round
-// started (changed objects in full selected form, removed ones as
-// {"id":...,"@removed":{"reason":"deleted"}}). $deltatoken=latest starts
-// from now. A group's members@delta lists its direct members (users and
-// groups, each with its @odata.type); a page carries at most
-// DeltaMembersPerPage of them (WithDeltaMembersPerPage, default
-// DefaultDeltaMembersPerPage), so a larger group comes back on several
-// pages of the round, the same group id each time with the next part of
-// its members, as Graph splits large groups. Graph documents no figure for
-// that split; the default is an assumption.
+// started, as Graph's incremental rounds do
+// (https://learn.microsoft.com/en-us/graph/delta-query-overview,
+// .../delta-query-users, .../delta-query-groups):
+//
+//   - a new, changed or restored user or group in full selected form;
+//   - a soft-deleted one (moved to Tenant.DeletedUsers or DeletedGroups,
+//     e.g. by SoftDeleteUser; no longer served, restorable) as
+//     {"id":...,"@removed":{"reason":"changed"}}, a permanently deleted
+//     one (DeleteUserPermanently, or gone from the tenant) as "deleted";
+//   - with members selected, a group whose properties or direct members
+//     changed, with its selected properties and members@delta holding only
+//     the net change since the token: members added as in an initial
+//     round, members removed as {"@odata.type":...,"id":...,
+//     "@removed":{"reason":"deleted"}}. A member added and removed again
+//     in between is not listed, nor a group whose only change nets out. A
+//     deleted (or soft-deleted) user or group leaves every group it was
+//     in; a restored one rejoins them, as Entra restores memberships.
+//
+// Entra soft-deletes only Microsoft 365 groups (a security group is
+// deleted for good); the fake lets a test soft-delete any group.
+//
+// Without members selected a membership change lists nothing. A change to
+// a property the round does not select still lists the object (Graph
+// would not). $deltatoken=latest starts from now.
+//
+// A groups round's members@delta, initial or later, carries at most
+// DeltaMembersPerPage references a page (WithDeltaMembersPerPage, default
+// DefaultDeltaMembersPerPage), so a larger group or membership change
+// comes back on several pages of the round, the same group id each time
+// with the next part, as Graph splits large groups. Graph documents no
+// figure for that split; the default is an assumption.
+//
+// Tokens: ExpireDeltaTokens makes every delta and skip token of a delta
+// round issued so far answer 410 Gone, code syncStateNotFound, with a
+// Location header holding the initial query (same options, empty
+// $deltatoken), as Graph answers a token past its lifetime or after a
+// synchronization reset. The fake keeps per-member history for the net
+// changes and tombstones for removals; when they outgrow their bound
+// (about a million entries) it expires older tokens the same way. A token
+// it never issued is 400 Directory_ExpiredPageToken (Graph documents no
+// answer for a malformed token).
 //
 // # Generated tenants
 //

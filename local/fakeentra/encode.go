@@ -287,10 +287,44 @@ func appendGroupMembers(b []byte, g *Group, props []groupProp, typed bool, membe
 	return b
 }
 
-// appendRemoved appends a delta entry for a deleted object.
-func appendRemoved(b []byte, id string) []byte {
+// appendGroupDelta appends g with the given properties and members@delta
+// listing membership changes: members added as in an initial round,
+// members removed with @removed reason "deleted", as Graph reports a
+// removed membership whatever became of the member.
+func appendGroupDelta(b []byte, g *Group, props []groupProp, diff []memberDelta) []byte {
+	b = append(b, '{')
+	b = appendGroupMembers(b, g, props, false, nil, false)
+	if len(props) > 0 {
+		b = append(b, ',')
+	}
+	b = append(b, `"members@delta":[`...)
+	for i, m := range diff {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		if m.isGroup {
+			b = append(b, `{"@odata.type":"#microsoft.graph.group","id":`...)
+		} else {
+			b = append(b, `{"@odata.type":"#microsoft.graph.user","id":`...)
+		}
+		b = appendString(b, m.id)
+		if m.removed {
+			b = append(b, `,"@removed":{"reason":"deleted"}`...)
+		}
+		b = append(b, '}')
+	}
+	return append(b, "]}"...)
+}
+
+// appendRemoved appends a delta entry for a removed object: reason
+// "changed" when soft-deleted (restorable from the deleted items),
+// "deleted" when gone for good.
+func appendRemoved(b []byte, id string, soft bool) []byte {
 	b = append(b, `{"id":`...)
 	b = appendString(b, id)
+	if soft {
+		return append(b, `,"@removed":{"reason":"changed"}}`...)
+	}
 	return append(b, `,"@removed":{"reason":"deleted"}}`...)
 }
 

@@ -776,22 +776,32 @@ func (gr *graphRequest) deltaRound() (tok pageToken, latest, ok bool) {
 		gr.invalidTop()
 		return pageToken{}, false, false
 	}
+	current := gr.st.version
 	if raw, present := gr.q.get("skiptoken"); present {
 		tok, err := decodePageToken(raw)
-		if err != nil {
+		if err != nil || tok.snap > current {
 			gr.expiredToken()
+			return pageToken{}, false, false
+		}
+		if tok.snap < gr.st.deltaFloor {
+			gr.syncStateNotFound(top)
 			return pageToken{}, false, false
 		}
 		return tok, false, true
 	}
-	current := gr.st.version
-	if raw, present := gr.q.get("deltatoken"); present {
+	// An empty $deltatoken is the initial query, as the Location of a
+	// 410 names it.
+	if raw, present := gr.q.get("deltatoken"); present && raw != "" {
 		if strings.EqualFold(raw, "latest") {
 			return pageToken{top: top, snap: current, since: current}, true, true
 		}
 		prev, err := decodePageToken(raw)
-		if err != nil {
+		if err != nil || prev.snap > current {
 			gr.expiredToken()
+			return pageToken{}, false, false
+		}
+		if prev.snap < gr.st.deltaFloor {
+			gr.syncStateNotFound(top)
 			return pageToken{}, false, false
 		}
 		if !explicit {
@@ -819,7 +829,7 @@ func (gr *graphRequest) userDelta() {
 		return fixedDeltaListing(len(entries), changed, since > 0, func(b []byte, i int) []byte {
 			if since > 0 {
 				if changed[i].obj == nil {
-					return appendRemoved(b, changed[i].removedID)
+					return appendRemoved(b, changed[i].removedID, changed[i].soft)
 				}
 				return appendUser(b, changed[i].obj, sel.props, false, sel.expand)
 			}
@@ -846,7 +856,7 @@ func (gr *graphRequest) groupDelta() {
 			return fixedDeltaListing(len(entries), changed, since > 0, func(b []byte, i int) []byte {
 				if since > 0 {
 					if changed[i].obj == nil {
-						return appendRemoved(b, changed[i].removedID)
+						return appendRemoved(b, changed[i].removedID, changed[i].soft)
 					}
 					return appendGroup(b, changed[i].obj, props, false, nil, false)
 				}
@@ -876,8 +886,11 @@ func (gr *graphRequest) groupDelta() {
 			},
 			appendEntry: func(b []byte, i int) []byte {
 				row := rows[i]
-				if row.group == nil {
-					return appendRemoved(b, row.removedID)
+				switch {
+				case row.group == nil:
+					return appendRemoved(b, row.removedID, row.removedSoft)
+				case row.incremental:
+					return appendGroupDelta(b, row.group, props, row.diff[row.from:row.to])
 				}
 				return appendGroup(b, row.group, props, false, row.members[row.from:row.to], true)
 			},
@@ -1044,6 +1057,29 @@ func (gr *graphRequest) invalidTop() {
 func (gr *graphRequest) expiredToken() {
 	gr.s.writeODataError(gr.w, gr.r, http.StatusBadRequest, "Directory_ExpiredPageToken",
 		"The specified page token value has expired and can no longer be included in your request.")
+}
+
+// syncStateNotFound answers a delta token the fake no longer honours as
+// Graph answers an expired one: 410 Gone, code syncStateNotFound, and a
+// Location header with the initial query (the same options, an empty
+// $deltatoken) to restart with a full synchronization.
+func (gr *graphRequest) syncStateNotFound(top int) {
+	collection := "users"
+	if strings.Contains(gr.r.URL.Path, "/groups/") {
+		collection = "groups"
+	}
+	loc := gr.s.url + "/v1.0/" + collection + "/delta()?"
+	for _, opt := range [...]string{"select", "expand"} {
+		if v, ok := gr.q.get(opt); ok {
+			loc += "$" + opt + "=" + string(appendQueryValue(nil, v)) + "&"
+		}
+	}
+	if _, ok := gr.q.get("top"); ok {
+		loc += "$top=" + strconv.Itoa(top) + "&"
+	}
+	gr.w.Header().Set("Location", loc+"$deltatoken=")
+	gr.s.writeODataError(gr.w, gr.r, http.StatusGone, "syncStateNotFound",
+		"The sync state generation is not found. The delta token is expired and data must be synchronized again.")
 }
 
 func (gr *graphRequest) unknownSegment(seg string) {

@@ -250,9 +250,12 @@ func (s *Server) HasTenant(idOrDomain string) bool { return s.tenant(idOrDomain)
 
 // Update runs fn on the tenant's directory with every request to it held
 // off, then records what fn changed so delta queries report it: changed and
-// added objects get the new version, removed ones become tombstones. fn may
-// change, add and remove users, groups and apps, but not the tenant's ID or
-// Domain.
+// added objects get the new version, removed ones become tombstones (soft
+// for those moved to the deleted items), and each group's membership
+// changes are logged member by member. fn may change, add and remove
+// users, groups and apps, and move users and groups to and from the
+// deleted items (Tenant.SoftDeleteUser, RestoreUser and the like), but not
+// change the tenant's ID or Domain.
 func (s *Server) Update(tenantID string, fn func(t *Tenant)) error {
 	st := s.tenant(tenantID)
 	if st == nil {
@@ -268,6 +271,23 @@ func (s *Server) ExpireTokens() {
 	s.tokMu.Lock()
 	defer s.tokMu.Unlock()
 	clear(s.tokens)
+}
+
+// ExpireDeltaTokens makes every delta token issued so far (deltaLinks and
+// the nextLinks of rounds under way) answer 410 Gone syncStateNotFound, as
+// Graph answers a token past its lifetime; tokens issued afterwards work
+// normally. The fake also expires them by itself when its delta history
+// outgrows its bound.
+func (s *Server) ExpireDeltaTokens() {
+	s.mu.RLock()
+	tenants := make(map[*tenantState]bool, len(s.tenants))
+	for _, st := range s.tenants {
+		tenants[st] = true
+	}
+	s.mu.RUnlock()
+	for st := range tenants {
+		st.expireDeltaTokens()
+	}
 }
 
 // Requests returns a copy of the log of requests served, oldest first.

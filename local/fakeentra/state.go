@@ -8,10 +8,12 @@ import (
 	"sync"
 )
 
-// tombstone remembers a deleted object for delta queries.
+// tombstone remembers a deleted object for delta queries: soft while it is
+// in the tenant's deleted items, restorable.
 type tombstone struct {
 	id      string
 	version uint64
+	soft    bool
 }
 
 // objIndex keeps a tenant's users or groups sorted by id, with the
@@ -95,25 +97,25 @@ func (ix *objIndex[T]) snapshotIDs(seed maphash.Seed) (ids []string, hashes []ui
 
 // rebuild re-indexes items after a mutation and stamps what changed since
 // the snapshot with version: new and changed objects get it, vanished ones
-// become tombstones.
-func (ix *objIndex[T]) rebuild(items []T, oldIDs []string, oldHashes []uint64, seed maphash.Seed, version uint64) {
+// become tombstones (soft when deleted holds their id), and ids that left
+// the deleted items (wasDeleted) for good turn their tombstones hard. It
+// returns the ids that appeared and vanished, whose memberships changed
+// with them.
+func (ix *objIndex[T]) rebuild(items []T, oldIDs []string, oldHashes []uint64, seed maphash.Seed, version uint64,
+	wasDeleted, deleted map[string]bool) (appeared, vanished []string) {
 	oldVer := ix.ver
 	ix.setItems(sortedPointers(items, ix.idOf))
 	ix.hashes = ix.computeHashes(seed)
 	ix.ver = make([]uint64, len(ix.items))
-	var revived map[string]bool
 	i, j := 0, 0
 	for i < len(oldIDs) || j < len(ix.items) {
 		switch {
 		case j == len(ix.items) || (i < len(oldIDs) && oldIDs[i] < ix.idOf(ix.items[j])):
-			ix.tombs = append(ix.tombs, tombstone{id: oldIDs[i], version: version})
+			vanished = append(vanished, oldIDs[i])
 			i++
 		case i == len(oldIDs) || ix.idOf(ix.items[j]) < oldIDs[i]:
 			ix.ver[j] = version
-			if revived == nil {
-				revived = make(map[string]bool)
-			}
-			revived[ix.idOf(ix.items[j])] = true
+			appeared = append(appeared, ix.idOf(ix.items[j]))
 			j++
 		default:
 			if oldHashes[i] == ix.hashes[j] {
@@ -125,9 +127,40 @@ func (ix *objIndex[T]) rebuild(items []T, oldIDs []string, oldHashes []uint64, s
 			j++
 		}
 	}
-	if len(revived) > 0 {
-		ix.tombs = slices.DeleteFunc(ix.tombs, func(t tombstone) bool { return revived[t.id] })
+	var purged []string
+	for id := range wasDeleted {
+		if _, present := ix.find(id); !present && !deleted[id] {
+			purged = append(purged, id)
+		}
 	}
+	slices.Sort(purged)
+	// One tombstone an id: the latest removal is the one a round reports.
+	gone := make(map[string]bool, len(appeared)+len(vanished)+len(purged))
+	for _, id := range appeared {
+		gone[id] = true
+	}
+	for _, id := range vanished {
+		gone[id] = true
+	}
+	for _, id := range purged {
+		gone[id] = true
+	}
+	if len(gone) > 0 {
+		ix.tombs = slices.DeleteFunc(ix.tombs, func(t tombstone) bool { return gone[t.id] })
+	}
+	for _, id := range vanished {
+		ix.tombs = append(ix.tombs, tombstone{id: id, version: version, soft: deleted[id]})
+	}
+	for _, id := range purged {
+		ix.tombs = append(ix.tombs, tombstone{id: id, version: version})
+	}
+	return appeared, vanished
+}
+
+// forgetBefore drops tombstones no honoured token can ask about: those at
+// or before floor.
+func (ix *objIndex[T]) forgetBefore(floor uint64) {
+	ix.tombs = slices.DeleteFunc(ix.tombs, func(t tombstone) bool { return t.version <= floor })
 }
 
 // find returns the position of the object with the given id.
@@ -154,6 +187,7 @@ func (ix *objIndex[T]) get(id string) *T {
 type deltaEntry[T any] struct {
 	obj       *T
 	removedID string
+	soft      bool // removed to the deleted items: @removed reason "changed"
 }
 
 // changedSince lists, in id order, the objects changed after version since,
@@ -167,7 +201,7 @@ func (ix *objIndex[T]) changedSince(since uint64) []deltaEntry[T] {
 	}
 	for _, t := range ix.tombs {
 		if t.version > since {
-			out = append(out, deltaEntry[T]{removedID: t.id})
+			out = append(out, deltaEntry[T]{removedID: t.id, soft: t.soft})
 		}
 	}
 	return out
@@ -205,6 +239,15 @@ type tenantState struct {
 	version uint64
 	users   objIndex[User]
 	groups  objIndex[Group]
+
+	// memberLog records, per group id and member id, the versions at which
+	// the member joined or left the group's effective direct members, so
+	// a groups delta round can report the net change since its token.
+	memberLog     map[string]map[string]*memberHistory
+	memberChanges int
+	// deltaFloor is the oldest version a delta token may start from; older
+	// tokens answer 410 syncStateNotFound, their history forgotten.
+	deltaFloor uint64
 
 	// cacheMu guards the caches, which hold results for the current version
 	// only and are filled by readers.
@@ -268,11 +311,41 @@ func (st *tenantState) update(fn func(t *Tenant)) {
 	defer st.mu.Unlock()
 	oldUserIDs, oldUserHashes := st.users.snapshotIDs(st.seed)
 	oldGroupIDs, oldGroupHashes := st.groups.snapshotIDs(st.seed)
+	oldMembers := snapshotMemberships(st.t.Groups)
+	wasDeletedUsers, wasDeletedGroups := idSet(st.t.DeletedUsers, userID), idSet(st.t.DeletedGroups, groupID)
 	fn(st.t)
 	st.version++
-	st.users.rebuild(st.t.Users, oldUserIDs, oldUserHashes, st.seed, st.version)
-	st.groups.rebuild(st.t.Groups, oldGroupIDs, oldGroupHashes, st.seed, st.version)
+	appearedUsers, vanishedUsers := st.users.rebuild(st.t.Users, oldUserIDs, oldUserHashes, st.seed, st.version,
+		wasDeletedUsers, idSet(st.t.DeletedUsers, userID))
+	appearedGroups, vanishedGroups := st.groups.rebuild(st.t.Groups, oldGroupIDs, oldGroupHashes, st.seed, st.version,
+		wasDeletedGroups, idSet(st.t.DeletedGroups, groupID))
+	st.recordMembershipChanges(oldMembers, oldUserIDs, oldGroupIDs,
+		setOf(appearedUsers, vanishedUsers), setOf(appearedGroups, vanishedGroups))
+	if st.deltaHistorySize() > maxDeltaHistory {
+		st.forgetDeltaHistory()
+	}
 	st.resetCaches()
+}
+
+func idSet[T any](items []T, idOf func(*T) string) map[string]bool {
+	if len(items) == 0 {
+		return nil
+	}
+	m := make(map[string]bool, len(items))
+	for i := range items {
+		m[idOf(&items[i])] = true
+	}
+	return m
+}
+
+func setOf(lists ...[]string) map[string]bool {
+	m := make(map[string]bool)
+	for _, l := range lists {
+		for _, id := range l {
+			m[id] = true
+		}
+	}
+	return m
 }
 
 // usersMatching lists, in id order, the users a filter passes; the listing
@@ -310,15 +383,19 @@ func (st *tenantState) userDelta(since uint64) []deltaEntry[User] {
 }
 
 // deltaRow is one entry of a groups delta round that selects members: a
-// group with members[from:to] of its direct members, or a removed group
-// (group nil). A group with more direct members than a page holds is
-// several rows, each with the next part of them, as Graph repeats a large
-// group over several pages of a round.
+// group with part of its members@delta, or a removed group (group nil). In
+// an initial round the part is members[from:to] of its direct members; in
+// a later one, diff[from:to] of its membership changes. A group with more
+// of them than a page holds is several rows, each with the next part, as
+// Graph repeats a large group over several pages of a round.
 type deltaRow struct {
-	group     *Group
-	removedID string
-	members   []dirObject
-	from, to  int
+	group       *Group
+	removedID   string
+	removedSoft bool
+	incremental bool // a later round's row: diff, not members
+	members     []dirObject
+	diff        []memberDelta
+	from, to    int
 }
 
 type rowKey struct {
@@ -327,8 +404,11 @@ type rowKey struct {
 }
 
 // groupDeltaRows returns the rows of a groups delta round with members
-// reporting changes after since (0: every group), at most perPage members
-// a row. The caller holds st.mu for reading.
+// reporting changes after since (0: every group with all its members;
+// later: each group whose properties or membership changed, with its
+// selected properties and the net membership changes, then the removed
+// groups), at most perPage members a row. The caller holds st.mu for
+// reading.
 func (st *tenantState) groupDeltaRows(since uint64, perPage int) []deltaRow {
 	key := rowKey{since: since, perPage: perPage}
 	st.cacheMu.Lock()
@@ -337,27 +417,31 @@ func (st *tenantState) groupDeltaRows(since uint64, perPage int) []deltaRow {
 	if ok {
 		return rows
 	}
-	var entries []deltaEntry[Group]
-	if since > 0 {
-		entries = st.groupDelta(since)
-	} else {
-		entries = make([]deltaEntry[Group], len(st.groups.items))
-		for i, g := range st.groups.items {
-			entries[i].obj = g
+	rows = make([]deltaRow, 0, 64)
+	split := func(row deltaRow, n int) {
+		for from := 0; ; from += perPage {
+			row.from, row.to = from, min(from+perPage, n)
+			rows = append(rows, row)
+			if row.to == n {
+				break
+			}
 		}
 	}
-	rows = make([]deltaRow, 0, len(entries))
-	for _, e := range entries {
-		if e.obj == nil {
-			rows = append(rows, deltaRow{removedID: e.removedID})
-			continue
+	if since == 0 {
+		for _, g := range st.groups.items {
+			members := st.membersOf(g, false, membersAll)
+			split(deltaRow{group: g, members: members}, len(members))
 		}
-		members := st.membersOf(e.obj, false, membersAll)
-		for from := 0; ; from += perPage {
-			to := min(from+perPage, len(members))
-			rows = append(rows, deltaRow{group: e.obj, members: members, from: from, to: to})
-			if to == len(members) {
-				break
+	} else {
+		for i, g := range st.groups.items {
+			diff := st.memberDiff(g.ID, since)
+			if st.groups.ver[i] > since || len(diff) > 0 {
+				split(deltaRow{group: g, incremental: true, diff: diff}, len(diff))
+			}
+		}
+		for _, e := range st.groupDelta(since) {
+			if e.obj == nil {
+				rows = append(rows, deltaRow{removedID: e.removedID, removedSoft: e.soft})
 			}
 		}
 	}
@@ -485,19 +569,15 @@ func hashUser(seed maphash.Seed, u *User) uint64 {
 	return h
 }
 
+// hashGroup covers a group's properties only: its memberships are tracked
+// member by member (deltahistory.go), so a membership change alone does
+// not make the group's properties count as changed.
 func hashGroup(seed maphash.Seed, g *Group) uint64 {
-	h := mixHash(uint64(len(g.MemberUserIDs)), uint64(len(g.MemberGroupIDs)))
+	var h uint64
 	for _, s := range [...]string{g.ID, g.DisplayName, g.Description} {
 		h = mixHash(h, maphash.String(seed, s))
 	}
-	h = mixHash(h, hashOptional(seed, g.Mail))
-	for _, id := range g.MemberUserIDs {
-		h = mixHash(h, maphash.String(seed, id))
-	}
-	for _, id := range g.MemberGroupIDs {
-		h = mixHash(h, maphash.String(seed, id))
-	}
-	return h
+	return mixHash(h, hashOptional(seed, g.Mail))
 }
 
 func hashOptional(seed maphash.Seed, s *string) uint64 {

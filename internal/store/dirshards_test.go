@@ -14,7 +14,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"dirsync/internal/domain"
 	"dirsync/local/dynamolocal/dynamotest"
@@ -32,23 +31,7 @@ func newDirStore(t *testing.T, shards int) *Store {
 }
 
 // dirItemsOf reads every item of a partition key of the directory table.
-func dirItemsOf(t *testing.T, s *Store, pk string) []item {
-	t.Helper()
-	in := &dynamodb.QueryInput{TableName: aws.String(s.dirTable), KeyConditionExpression: aws.String("pk = :pk"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": avS(pk)}}
-	var out []item
-	for {
-		qo, err := dynamotest.Client.Query(context.Background(), in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, qo.Items...)
-		if len(qo.LastEvaluatedKey) == 0 {
-			return out
-		}
-		in.ExclusiveStartKey = qo.LastEvaluatedKey
-	}
-}
+func dirItemsOf(t *testing.T, s *Store, pk string) []item { return tableItemsOf(t, s.dirTable, pk) }
 
 // shardOfSK is the shard every item must be on, computed here from the
 // documented rule rather than by the store: FNV-1a of the shard key mod D.

@@ -538,9 +538,12 @@ func TestPlanStoredBeforeShards(t *testing.T) {
 }
 
 // itemsOf reads every item of a partition key of the sync table.
-func itemsOf(t *testing.T, s *Store, pk string) []item {
+func itemsOf(t *testing.T, s *Store, pk string) []item { return tableItemsOf(t, s.syncTable, pk) }
+
+// tableItemsOf reads every item of a partition key of table.
+func tableItemsOf(t *testing.T, table, pk string) []item {
 	t.Helper()
-	in := &dynamodb.QueryInput{TableName: aws.String(s.syncTable), KeyConditionExpression: aws.String("pk = :pk"),
+	in := &dynamodb.QueryInput{TableName: aws.String(table), KeyConditionExpression: aws.String("pk = :pk"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": avS(pk)}}
 	var out []item
 	for {

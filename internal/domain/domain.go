@@ -42,20 +42,6 @@ type Snapshot struct {
 	UserProperties []string
 	Users          []SourceUser
 	Groups         []SourceGroup
-	// DeltaLinks continue Graph's change tracking from this read, for a
-	// later incremental re-sync; empty when the reader took none.
-	DeltaLinks DeltaLinks
-}
-
-// DeltaLinks are Graph @odata.deltaLink URLs: following one lists what
-// changed in its collection since it was issued.
-type DeltaLinks struct {
-	// Users was taken before the users were read, so a change made during
-	// the read shows up in the next round rather than being lost.
-	Users string
-	// Groups ends the groups delta round the groups and memberships were
-	// read from.
-	Groups string
 }
 
 // Value returns the value of a Graph user property for u, or "" when the

@@ -29,4 +29,8 @@ type PlanWrite struct {
 	Batches     []Batch
 	ExpiresAt   time.Time // the preview can be confirmed until then
 	RetainUntil time.Time // TTL of the per-sync items (changes, batches, progress)
+	// ReadKind and ReadReason record how the preview read the tenant
+	// (empty for an undo, which reads nothing).
+	ReadKind   ReadKind
+	ReadReason string
 }

@@ -122,6 +122,12 @@ type Sync struct {
 	// every sync (Options.IgnoredUsers is empty), the worker reads it.
 	IgnoreVersion    int64 `json:"-"`
 	IgnoredUserCount int   `json:"-"`
+	// FullRead: the admin asked this preview to read the tenant in full.
+	FullRead bool `json:"-"`
+	// ReadKind is how the preview read the tenant (once it has), and
+	// ReadReason why in full (a ReadReason... constant).
+	ReadKind   ReadKind `json:"readKind,omitempty"`
+	ReadReason string   `json:"readReason,omitempty"`
 }
 
 // PinnedConnection is the connection the sync was started with.

@@ -119,6 +119,9 @@ func classify(ctx context.Context, err error, t *requestTrace, permission string
 		return &readError{ErrPermissionDenied, status, fmt.Sprintf(
 			"the application lacks the Microsoft Graph application permission %s, or an administrator has not granted admin consent for it (HTTP 403 %s)",
 			permission, server), err}
+	case status == http.StatusGone, code == "Directory_ExpiredPageToken" || code == "syncStateNotFound":
+		return &readError{ErrDeltaExpired, status, fmt.Sprintf(
+			"Microsoft Graph no longer knows the delta token of the last read (HTTP %d %s)", status, server), err}
 	case status == http.StatusTooManyRequests:
 		return &readError{ErrThrottled, status, fmt.Sprintf(
 			"Microsoft Graph kept throttling the requests%s (HTTP 429 %s)", attempts, server), err}
@@ -193,6 +196,9 @@ func classifyAuth(err error, authErr *azidentity.AuthenticationFailedError) erro
 	case oauthErr == "invalid_client" || oauthErr == "unauthorized_client":
 		return &readError{ErrBadCredentials, status, fmt.Sprintf(
 			"the application's credentials were refused; check the application (client) ID and client secret (%s)", server), err}
+	case status == http.StatusGone, code == "Directory_ExpiredPageToken" || code == "syncStateNotFound":
+		return &readError{ErrDeltaExpired, status, fmt.Sprintf(
+			"Microsoft Graph no longer knows the delta token of the last read (HTTP %d %s)", status, server), err}
 	case status == http.StatusTooManyRequests:
 		return &readError{ErrThrottled, status, fmt.Sprintf("the sign-in endpoint kept throttling token requests (HTTP 429 %s)", server), err}
 	case status >= 500:

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"dirsync/internal/domain"
 	"dirsync/local/fakeentra"
@@ -242,11 +243,13 @@ func TestReadReturnsDeltaLinks(t *testing.T) {
 			})
 		}}
 	})
-	snap, err := readWithin(t, r, domain.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	m, err := r.ReadMirror(ctx, domain.Options{})
 	if err != nil {
-		t.Fatalf("Read: %v", err)
+		t.Fatalf("ReadMirror: %v", err)
 	}
-	links := snap.DeltaLinks
+	links := m.DeltaLinks
 	for name, link := range map[string]string{"users": links.Users, "groups": links.Groups} {
 		if !strings.HasPrefix(link, f.fake.URL()+"/v1.0/"+name+"/delta()?") || !strings.Contains(link, "$deltatoken=") {
 			t.Errorf("%s deltaLink %q", name, link)

@@ -169,19 +169,29 @@ func tokenRetryOptions(p RetryPolicy) policy.RetryOptions {
 	}
 }
 
-// Read reads the directory's users and groups into a Snapshot: all users,
-// with the properties opts' mapping needs, and the mirrored groups (all, or
-// opts.Scope.Groups) with their transitive user members. Users are read in
-// userPrincipalName partitions, the groups and their direct members in one
-// groups delta round, both at once; memberships are flattened here. The
-// read is complete or it fails: any request that still fails after its
-// retries, a malformed page or paging loop (ErrMalformedResponse), a
-// collection short of Graph's own $count (ErrSourceIncomplete: users,
-// groups, each scope group's members) and a scope group that does not
-// exist (ErrScopeGroupNotFound) fail the whole read, and no snapshot comes
-// back. The snapshot carries the deltaLinks a later re-sync continues from.
+// Read reads the directory's users and groups into a Snapshot: a full read
+// (ReadMirror) taken as a snapshot of opts' scope.
 func (r *Reader) Read(ctx context.Context, opts domain.Options) (*domain.Snapshot, error) {
+	m, err := r.ReadMirror(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	return m.Snapshot(opts.Scope.Groups), nil
+}
+
+// ReadMirror reads the whole directory into a mirror: all users, with the
+// properties opts' mapping needs, and every group with its direct members.
+// Users are read in userPrincipalName partitions, the groups and their
+// direct members in one groups delta round, both at once. The read is
+// complete or it fails: any request that still fails after its retries, a
+// malformed page or paging loop (ErrMalformedResponse), a collection short
+// of Graph's own $count (ErrSourceIncomplete: users, groups, each of opts'
+// scope groups' members) and a scope group that does not exist
+// (ErrScopeGroupNotFound) fail the whole read, and no mirror comes back.
+// The mirror carries the deltaLinks ReadChanges continues from.
+func (r *Reader) ReadMirror(ctx context.Context, opts domain.Options) (*domain.SourceMirror, error) {
 	ctx = withBodyBuffers(ctx)
+	started := time.Now().UTC()
 	props := domain.UserProperties(opts.EffectiveMapping())
 	plan, err := newUserPlan(props)
 	if err != nil {
@@ -193,39 +203,43 @@ func (r *Reader) Read(ctx context.Context, opts domain.Options) (*domain.Snapsho
 	if err != nil {
 		return nil, err
 	}
-	var sourceUsers []domain.SourceUser
-	var round *groupRound
+	m := &domain.SourceMirror{
+		DirectoryTenantID: r.cfg.DirectoryTenantID,
+		UserProperties:    props,
+		FullReadAt:        started,
+		Basis:             domain.MirrorBasis(r.cfg.DirectoryTenantID, props),
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() (err error) {
-		sourceUsers, err = r.readUsers(gctx, plan)
+		m.Users, err = r.readUsers(gctx, plan)
 		return err
 	})
 	g.Go(func() (err error) {
-		round, err = r.readGroupRound(gctx)
+		m.Groups, m.DeltaLinks.Groups, err = r.readGroupRound(gctx)
 		return err
 	})
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	sourceGroups, err := round.mirror(sourceUsers, opts.Scope.Groups)
-	if err != nil {
+	m.DeltaLinks.Users = usersLink
+	if err := r.checkScope(ctx, m, opts.Scope.Groups); err != nil {
 		return nil, err
 	}
-	if len(opts.Scope.Groups) > 0 {
-		// Scope groups decide who is in scope, so each one's members are
-		// checked against Graph's count; in all-groups mode that would be
-		// a request per group.
-		if err := r.checkScopeMembers(ctx, sourceGroups); err != nil {
-			return nil, err
-		}
+	return m, nil
+}
+
+// checkScope refuses a mirror that lacks one of the scope groups, and
+// checks each scope group's transitive members against Graph's count:
+// scope groups decide who is in scope. (In all-groups mode that would be a
+// request per group.)
+func (r *Reader) checkScope(ctx context.Context, m *domain.SourceMirror, scope []string) error {
+	if len(scope) == 0 {
+		return nil
 	}
-	return &domain.Snapshot{
-		DirectoryTenantID: r.cfg.DirectoryTenantID,
-		UserProperties:    props,
-		Users:             sourceUsers,
-		Groups:            sourceGroups,
-		DeltaLinks:        domain.DeltaLinks{Users: usersLink, Groups: round.deltaLink},
-	}, nil
+	if absent := m.AbsentGroups(scope); len(absent) > 0 {
+		return scopeGroupsNotFound(absent)
+	}
+	return r.checkScopeMembers(ctx, m.Snapshot(scope).Groups)
 }
 
 func (r *Reader) top() *int32 {

@@ -61,10 +61,11 @@ type SecretStore interface {
 	PutSecret(ctx context.Context, tenant, secret string) (version string, err error)
 }
 
-// PreviewStarter starts a preview for the calling admin, or the undo of
-// an applied sync (a preview of its inverse).
+// PreviewStarter starts a preview for the calling admin (fullRead: read
+// the tenant in full, not only what changed), or the undo of an applied
+// sync (a preview of its inverse).
 type PreviewStarter interface {
-	Start(ctx context.Context, actor domain.Actor) (*domain.Sync, error)
+	Start(ctx context.Context, actor domain.Actor, fullRead bool) (*domain.Sync, error)
 	StartUndo(ctx context.Context, actor domain.Actor, syncID string) (*domain.Sync, error)
 }
 

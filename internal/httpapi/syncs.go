@@ -18,14 +18,22 @@ var (
 	outcomes = []string{domain.OutcomeApplied, domain.OutcomeConflict, domain.OutcomeFailed}
 )
 
+// startSyncRequest is the optional body of POST /v1/syncs.
+type startSyncRequest struct {
+	// FullRead asks for a full read of the tenant even where a re-sync
+	// could read only what changed.
+	FullRead bool `json:"fullRead"`
+}
+
 func (h *Handler) startSync(w http.ResponseWriter, r *http.Request, c auth.Claims) error {
 	if err := noQuery(r); err != nil {
 		return err
 	}
-	if err := decodeOptionalBody(w, r, nil); err != nil {
+	var body startSyncRequest
+	if err := decodeOptionalBody(w, r, &body); err != nil {
 		return err
 	}
-	sy, err := h.deps.Previews.Start(r.Context(), domain.Actor{TenantID: c.TenantID, Subject: c.Subject, Email: c.Email})
+	sy, err := h.deps.Previews.Start(r.Context(), domain.Actor{TenantID: c.TenantID, Subject: c.Subject, Email: c.Email}, body.FullRead)
 	if err != nil {
 		return err
 	}

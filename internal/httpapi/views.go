@@ -219,8 +219,12 @@ type syncView struct {
 	Safeguards  []domain.Safeguard `json:"safeguards"`
 	Warnings    []string           `json:"warnings"`
 	Error       *domain.SyncError  `json:"error"`
-	Progress    *progressView      `json:"progress"`
-	Events      []syncEventView    `json:"events"`
+	// ReadKind is how the preview read Entra ID ("full" or "delta"), and
+	// ReadReason why in full; null before the read and for an undo.
+	ReadKind   *domain.ReadKind `json:"readKind"`
+	ReadReason *string          `json:"readReason"`
+	Progress   *progressView    `json:"progress"`
+	Events     []syncEventView  `json:"events"`
 }
 
 // syncEventView is a lifecycle event published for the sync.
@@ -234,7 +238,11 @@ func newSyncView(s *domain.Sync, p *domain.Progress) syncView {
 		ID: s.ID, Kind: s.EffectiveKind(), Undoes: orNull(s.Undoes), Status: s.Status, CreatedAt: utc(s.CreatedAt), CreatedBy: s.CreatedBy,
 		ConfirmedAt: utcPtr(s.ConfirmedAt), ConfirmedBy: orNull(s.ConfirmedBy), ExpiresAt: utcPtr(s.ExpiresAt),
 		Options: syncOptionsView{optionsView: newOptionsView(s.Options), IgnoredUserCount: s.IgnoredUserCount}, Counts: s.Counts, Safeguards: s.Safeguards, Warnings: s.Warnings,
-		Error: s.Error, Progress: newProgressView(p), Events: make([]syncEventView, 0, len(s.Events)),
+		Error: s.Error, ReadReason: orNull(s.ReadReason), Progress: newProgressView(p), Events: make([]syncEventView, 0, len(s.Events)),
+	}
+	if s.ReadKind != "" {
+		kind := s.ReadKind
+		v.ReadKind = &kind
 	}
 	for _, e := range s.Events {
 		v.Events = append(v.Events, syncEventView{Type: e.Type, Time: e.Time.UTC()})

@@ -24,17 +24,18 @@ import (
 // gatedReader blocks in Read until released (or its context ends), so a
 // test decides what happens while a worker is mid-read.
 type gatedReader struct {
-	snap    *domain.Snapshot
+	fullReadsOnly
+	snap    *domain.SourceMirror
 	entered chan struct{}
 	release chan struct{}
 	once    sync.Once
 }
 
-func newGatedReader(snap *domain.Snapshot) *gatedReader {
+func newGatedReader(snap *domain.SourceMirror) *gatedReader {
 	return &gatedReader{snap: snap, entered: make(chan struct{}), release: make(chan struct{})}
 }
 
-func (r *gatedReader) Read(ctx context.Context, _ domain.Options) (*domain.Snapshot, error) {
+func (r *gatedReader) ReadMirror(ctx context.Context, _ domain.Options) (*domain.SourceMirror, error) {
 	r.once.Do(func() { close(r.entered) })
 	select {
 	case <-r.release:
@@ -65,7 +66,7 @@ func skewClock(st *store.Store) *atomic.Int64 {
 // background until the worker is inside slow's Read; done gets Run's result.
 func startReading(t *testing.T, ctx context.Context, svc *Service, d *recordingDispatcher, slow *gatedReader) (sy *domain.Sync, done <-chan error) {
 	t.Helper()
-	sy, err := svc.Start(context.Background(), admin)
+	sy, err := svc.Start(context.Background(), admin, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +103,7 @@ func TestLapsedWorkerCannotMakeItsPreviewReady(t *testing.T) {
 	skew.Store(int64(10 * time.Minute))
 	svcB, _ := newService(t, st, staticReader{snap: snapshot(7)})
 	svcB.Dispatcher = d
-	b, err := svcB.Start(ctx, admin)
+	b, err := svcB.Start(ctx, admin, false)
 	if err != nil {
 		t.Fatalf("B could not start after A's lease lapsed: %v", err)
 	}
@@ -159,7 +160,7 @@ func TestWorkerStopsWhenItsLeaseIsTakenOver(t *testing.T) {
 	// The lease lapses and another preview takes the tenant over.
 	skew.Store(int64(10 * time.Minute))
 	svcB, _ := newService(t, st, staticReader{snap: snapshot(2)})
-	if _, err := svcB.Start(ctx, admin); err != nil {
+	if _, err := svcB.Start(ctx, admin, false); err != nil {
 		t.Fatalf("the takeover: %v", err)
 	}
 	close(stalled.release)
@@ -197,7 +198,7 @@ func TestCancelStopsThePreviewWorker(t *testing.T) {
 	if got := syncStatus(t, st, sy.ID); got.Status != domain.SyncCancelled {
 		t.Fatalf("after cancel: %s", got.Status)
 	}
-	if _, err := svc.Start(ctx, admin); err != nil {
+	if _, err := svc.Start(ctx, admin, false); err != nil {
 		t.Fatalf("a new preview after the cancel: %v", err)
 	}
 }
@@ -234,7 +235,7 @@ func TestDuplicateDeliveryStoresOnePlan(t *testing.T) {
 	svc, d := newService(t, st, slow)
 	svc.LockFor, svc.RenewEvery = time.Minute, 50*time.Millisecond
 	svc.NewReader = func(context.Context, *domain.Connection) (Reader, error) { reads.Add(1); return slow, nil }
-	sy, err := svc.Start(ctx, admin)
+	sy, err := svc.Start(ctx, admin, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,7 +274,7 @@ func TestWorkerUsesThePinnedConnection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.Start(ctx, admin); err != nil {
+	if _, err := svc.Start(ctx, admin, false); err != nil {
 		t.Fatal(err)
 	}
 	// Replace the connection item behind the lock's back, as a PUT that
@@ -311,7 +312,7 @@ func TestSecretStoreFailures(t *testing.T) {
 			st := newStore(t)
 			svc, d := newService(t, st, nil)
 			svc.NewReader = func(context.Context, *domain.Connection) (Reader, error) { return nil, tt.err }
-			sy, err := svc.Start(ctx, admin)
+			sy, err := svc.Start(ctx, admin, false)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -334,7 +335,7 @@ func TestPreviewWithoutEmailClaimWarns(t *testing.T) {
 	ctx := context.Background()
 	st := newStore(t)
 	svc, d := newService(t, st, staticReader{snap: snapshot(2)})
-	sy, err := svc.Start(ctx, Actor{TenantID: "acme", Subject: "sub-without-email"})
+	sy, err := svc.Start(ctx, Actor{TenantID: "acme", Subject: "sub-without-email"}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -382,11 +383,11 @@ func TestRacingPreviewsEndCleanly(t *testing.T) {
 						return sleepyReader{snap: snapshot(3), sleep: time.Duration(rand.IntN(300)) * time.Millisecond}, nil
 					}}
 				time.Sleep(time.Duration(rand.IntN(150)) * time.Millisecond)
-				sy, err := svc.Start(ctx, actor)
+				sy, err := svc.Start(ctx, actor, false)
 				if domain.ErrorCode(err) == domain.EConflict {
 					// Lapse the holder's lease (as a stall would), then try again.
 					skew.Add(int64(2 * time.Minute))
-					sy, err = svc.Start(ctx, actor)
+					sy, err = svc.Start(ctx, actor, false)
 					tookOver[w] = err == nil
 				}
 				if err != nil {
@@ -431,11 +432,12 @@ func TestRacingPreviewsEndCleanly(t *testing.T) {
 
 // sleepyReader answers after a delay, or fails when its context ends first.
 type sleepyReader struct {
-	snap  *domain.Snapshot
+	fullReadsOnly
+	snap  *domain.SourceMirror
 	sleep time.Duration
 }
 
-func (r sleepyReader) Read(ctx context.Context, _ domain.Options) (*domain.Snapshot, error) {
+func (r sleepyReader) ReadMirror(ctx context.Context, _ domain.Options) (*domain.SourceMirror, error) {
 	select {
 	case <-time.After(r.sleep):
 		return r.snap, nil
@@ -451,7 +453,7 @@ func TestWorkerFailsItselfBeforeItsDeadline(t *testing.T) {
 	slow := newGatedReader(snapshot(5))
 	svc, d := newService(t, st, slow)
 	svc.DeadlineMargin = time.Second
-	sy, err := svc.Start(context.Background(), admin)
+	sy, err := svc.Start(context.Background(), admin, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -475,7 +477,7 @@ func TestWorkerFailedEndsThePreview(t *testing.T) {
 	ctx := context.Background()
 	st := newStore(t)
 	svc, d := newService(t, st, staticReader{snap: snapshot(1)})
-	sy, err := svc.Start(ctx, admin)
+	sy, err := svc.Start(ctx, admin, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -489,7 +491,7 @@ func TestWorkerFailedEndsThePreview(t *testing.T) {
 	if got.Status != domain.SyncPreviewFailed || got.Error.Code != domain.SyncErrWorkerLost || !strings.Contains(got.Error.Message, "signal: killed") {
 		t.Fatalf("sync = %s %+v", got.Status, got.Error)
 	}
-	if _, err := svc.Start(ctx, admin); err != nil {
+	if _, err := svc.Start(ctx, admin, false); err != nil {
 		t.Fatalf("the tenant is still locked: %v", err)
 	}
 	// Repeated (a redelivered record): nothing changes.
@@ -515,7 +517,7 @@ func TestFailedInvocationHandsTheLeaseToTheRetry(t *testing.T) {
 		}
 		return staticReader{snap: snapshot(3)}, nil
 	}
-	sy, err := svc.Start(ctx, admin)
+	sy, err := svc.Start(ctx, admin, false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -39,6 +39,10 @@ type Store interface {
 	Exclusions(ctx context.Context, tenant, syncID string) ([]domain.Exclusion, error)
 	// RecordEvents appends to the sync the lifecycle events published for it.
 	RecordEvents(ctx context.Context, tenant, syncID string, evs []domain.SyncEvent) error
+	// The tenant's source mirror, which a re-sync brings up to date;
+	// LoadMirror answers domain.ErrNoMirror when none is kept.
+	LoadMirror(ctx context.Context, tenant string) (*domain.SourceMirror, error)
+	SaveMirror(ctx context.Context, tenant string, m *domain.SourceMirror) error
 }
 
 // Publisher publishes lifecycle events (EventBridge in AWS).
@@ -46,9 +50,12 @@ type Publisher interface {
 	Publish(ctx context.Context, evs []domain.Event) error
 }
 
-// Reader reads a complete snapshot of an Entra tenant.
+// Reader reads an Entra tenant completely: in full (ReadMirror), or the
+// changes since an earlier read (ReadChanges), which fails with an error
+// domain.FallbackReason names when only a full read can do.
 type Reader interface {
-	Read(ctx context.Context, opts domain.Options) (*domain.Snapshot, error)
+	ReadMirror(ctx context.Context, opts domain.Options) (*domain.SourceMirror, error)
+	ReadChanges(ctx context.Context, opts domain.Options, prev *domain.SourceMirror) (*domain.SourceMirror, error)
 }
 
 // ReaderFactory builds a Reader for a connection (the one a sync pinned,
@@ -118,6 +125,10 @@ type Service struct {
 	DeadlineMargin time.Duration
 	// UserBatchSize is the number of user changes per apply batch.
 	UserBatchSize int
+	// ReconcileEvery is how long re-syncs read only what changed before a
+	// preview reads the tenant in full again (default
+	// domain.DefaultReconcileEvery).
+	ReconcileEvery time.Duration
 	Now           func() time.Time
 	Logger        *slog.Logger
 }
@@ -126,8 +137,9 @@ type Service struct {
 type Actor = domain.Actor
 
 // Start records a PREVIEWING sync and dispatches the worker: 422 without a
-// connection, 409 while another sync is active.
-func (s *Service) Start(ctx context.Context, actor Actor) (*domain.Sync, error) {
+// connection, 409 while another sync is active. fullRead asks the worker
+// to read the tenant in full even where it could read only the changes.
+func (s *Service) Start(ctx context.Context, actor Actor, fullRead bool) (*domain.Sync, error) {
 	conn, err := s.Store.GetConnection(ctx, actor.TenantID)
 	if domain.ErrorCode(err) == domain.ENotFound {
 		return nil, domain.Errorf(domain.EUnprocessable, "no Entra ID connection is configured: PUT /v1/connection first")
@@ -139,7 +151,7 @@ func (s *Service) Start(ctx context.Context, actor Actor) (*domain.Sync, error) 
 	sy := &domain.Sync{
 		ID: domain.NewID(now), TenantID: actor.TenantID,
 		Status: domain.SyncPreviewing, CreatedAt: now, CreatedBy: actor.Name(), UpdatedAt: now,
-		Safeguards: []domain.Safeguard{}, Warnings: []string{},
+		Safeguards: []domain.Safeguard{}, Warnings: []string{}, FullRead: fullRead,
 	}
 	sy.PinConnection(conn)
 	if err := s.Store.CreateSync(ctx, sy, s.LockFor); err != nil {
@@ -340,16 +352,19 @@ func (s *Service) compute(ctx context.Context, sy *domain.Sync, lease domain.Lea
 		}
 		return fail(domain.SyncErrOptions, domain.ErrorMessage(err))
 	}
-	started := s.now()
-	snap, err := reader.Read(ctx, opts)
+	src, err := s.read(ctx, sy, reader, opts, log)
 	if err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("preview: read source: %w", err)
 		}
+		if !src.sourceFailed {
+			return err // the store: retried
+		}
 		reason := s.classify(err)
 		return fail(reason.Code, reason.Message)
 	}
-	log.Info("source read", "users", len(snap.Users), "groups", len(snap.Groups), "seconds", s.now().Sub(started).Seconds())
+	defer src.mirrorSaved()
+	snap := src.mirror.Snapshot(opts.Scope.Groups)
 
 	dir, err := s.Store.LoadDirectory(ctx, job.TenantID)
 	if err != nil {
@@ -367,20 +382,82 @@ func (s *Service) compute(ctx context.Context, sy *domain.Sync, lease domain.Lea
 	if job.ActorEmail == "" {
 		p.Warnings = append(p.Warnings, NoEmailWarning)
 	}
-	return s.savePlan(ctx, sy, lease, p, log)
+	return s.savePlan(ctx, sy, lease, p, domain.PlanWrite{ReadKind: src.kind, ReadReason: src.reason}, log)
+}
+
+// sourceRead is the outcome of a preview's read of the tenant.
+type sourceRead struct {
+	mirror *domain.SourceMirror
+	kind   domain.ReadKind
+	reason string
+	// sourceFailed: the error came from reading Entra ID, not from the
+	// store.
+	sourceFailed bool
+	// mirrorSaved waits for the mirror's save, which runs while the plan
+	// is computed and stored.
+	mirrorSaved func()
+}
+
+// read reads the tenant: only what changed since its mirror when
+// domain.ChooseRead allows, else, or when the delta cannot be used (its
+// token expired, the changes do not add up), in full. The mirror brought
+// up to date is saved for the next re-sync, meanwhile; failing to save it
+// costs that re-sync a full read (or a delta from the older mirror), not
+// this preview.
+func (s *Service) read(ctx context.Context, sy *domain.Sync, reader Reader, opts domain.Options, log *slog.Logger) (sourceRead, error) {
+	prev, err := s.Store.LoadMirror(ctx, sy.TenantID)
+	if errors.Is(err, domain.ErrNoMirror) {
+		prev, err = nil, nil
+	}
+	if err != nil {
+		return sourceRead{}, fmt.Errorf("preview: load the source mirror: %w", err)
+	}
+	kind, reason := domain.ChooseRead(domain.ReadRequest{
+		Mirror: prev, DirectoryTenantID: sy.DirectoryTenantID, Options: opts,
+		FullRead: sy.FullRead, Now: s.now(), ReconcileEvery: s.ReconcileEvery,
+	})
+	started := s.now()
+	var m *domain.SourceMirror
+	if kind == domain.ReadDelta {
+		m, err = reader.ReadChanges(ctx, opts, prev)
+		if fallback := domain.FallbackReason(err); fallback != "" && ctx.Err() == nil {
+			log.Info("the changes could not be read from the mirror; reading in full", "reason", fallback, "error", firstLine(err.Error()))
+			kind, reason = domain.ReadFull, fallback
+		} else if err != nil {
+			return sourceRead{sourceFailed: true}, err
+		}
+	}
+	if kind == domain.ReadFull {
+		if m, err = reader.ReadMirror(ctx, opts); err != nil {
+			return sourceRead{sourceFailed: true}, err
+		}
+	}
+	log.Info("source read", "read_kind", kind, "reason", reason, "users", len(m.Users), "groups", len(m.Groups),
+		"seconds", s.now().Sub(started).Seconds())
+	saved := make(chan struct{})
+	go func() {
+		defer close(saved)
+		if err := s.Store.SaveMirror(ctx, sy.TenantID, m); err != nil {
+			log.Warn("the source mirror could not be saved; the next preview reads from the one kept before, or in full", "error", err.Error())
+		}
+	}()
+	return sourceRead{mirror: m, kind: kind, reason: reason, mirrorSaved: func() { <-saved }}, nil
 }
 
 // savePlan stores a computed plan with its batches: the preview is ready,
 // and announced.
-func (s *Service) savePlan(ctx context.Context, sy *domain.Sync, lease domain.Lease, p *domain.Plan, log *slog.Logger) error {
+// w gives how the tenant was read; savePlan fills in the rest.
+func (s *Service) savePlan(ctx context.Context, sy *domain.Sync, lease domain.Lease, p *domain.Plan, w domain.PlanWrite, log *slog.Logger) error {
 	now := s.now()
-	w := domain.PlanWrite{Batches: domain.CutBatches(p.Changes, domain.BatchSizes{Users: s.UserBatchSize}), ExpiresAt: now.Add(s.TTL), RetainUntil: now.Add(s.TTL + s.Retention)}
+	w.Batches = domain.CutBatches(p.Changes, domain.BatchSizes{Users: s.UserBatchSize})
+	w.ExpiresAt, w.RetainUntil = now.Add(s.TTL), now.Add(s.TTL+s.Retention)
 	if err := s.Store.SavePlan(ctx, lease, p, w); err != nil {
 		return fmt.Errorf("preview: save plan: %w", err)
 	}
 	log.Info("preview ready", "changes", len(p.Changes), "tripped", p.Tripped())
 	ready := *sy
 	ready.Status, ready.Counts, ready.Safeguards = domain.SyncPreviewReady, p.Counts, p.Safeguards
+	ready.ReadKind, ready.ReadReason = w.ReadKind, w.ReadReason
 	s.announce(ctx, domain.PreviewEvents(ready, now), log)
 	return nil
 }
@@ -408,7 +485,7 @@ func (s *Service) computeUndo(ctx context.Context, sy *domain.Sync, lease domain
 	}
 	p := s.Invert(domain.UndoInput{Target: target, Applied: applied, Directory: dir})
 	log.Info("undo planned", "undoes", target.ID, "applied", len(applied))
-	return s.savePlan(ctx, sy, lease, p, log)
+	return s.savePlan(ctx, sy, lease, p, domain.PlanWrite{}, log)
 }
 
 // failPreview ends the preview as PREVIEW_FAILED with reason, fenced by

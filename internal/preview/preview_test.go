@@ -42,18 +42,28 @@ func (d *recordingDispatcher) Dispatch(_ context.Context, j Job) error {
 }
 
 type staticReader struct {
-	snap *domain.Snapshot
+	fullReadsOnly
+	snap *domain.SourceMirror
 	err  error
 }
 
-func (r staticReader) Read(context.Context, domain.Options) (*domain.Snapshot, error) {
+// fullReadsOnly is a Reader's ReadChanges that refuses every mirror, so
+// each preview reads in full.
+type fullReadsOnly struct{}
+
+func (fullReadsOnly) ReadChanges(context.Context, domain.Options, *domain.SourceMirror) (*domain.SourceMirror, error) {
+	return nil, fmt.Errorf("test reader: %w: it reads in full only", domain.ErrNoMirror)
+}
+
+func (r staticReader) ReadMirror(context.Context, domain.Options) (*domain.SourceMirror, error) {
 	return r.snap, r.err
 }
 
 const dirTenant = "11111111-2222-3333-4444-555555555555"
 
-func snapshot(n int) *domain.Snapshot {
-	s := &domain.Snapshot{DirectoryTenantID: dirTenant, UserProperties: []string{"displayName"}}
+// snapshot is a full read of n users, without deltaLinks.
+func snapshot(n int) *domain.SourceMirror {
+	s := &domain.SourceMirror{DirectoryTenantID: dirTenant, UserProperties: []string{"displayName"}}
 	for i := 0; i < n; i++ {
 		s.Users = append(s.Users, domain.SourceUser{
 			ID: fmt.Sprintf("e%03d", i), UserPrincipalName: fmt.Sprintf("user%03d@contoso.com", i),
@@ -83,7 +93,7 @@ var admin = Actor{TenantID: "acme", Subject: "sub-1", Email: "admin@contoso.com"
 func TestStartNeedsConnection(t *testing.T) {
 	st := newStore(t)
 	svc := &Service{Store: st, Dispatcher: &recordingDispatcher{}, LockFor: time.Minute}
-	_, err := svc.Start(context.Background(), admin)
+	_, err := svc.Start(context.Background(), admin, false)
 	if domain.ErrorCode(err) != domain.EUnprocessable {
 		t.Fatalf("Start without connection: %v, want unprocessable", err)
 	}
@@ -93,14 +103,14 @@ func TestPreviewReady(t *testing.T) {
 	ctx := context.Background()
 	st := newStore(t)
 	svc, d := newService(t, st, staticReader{snap: snapshot(25)})
-	sy, err := svc.Start(ctx, admin)
+	sy, err := svc.Start(ctx, admin, false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if sy.Status != domain.SyncPreviewing || len(d.jobs) != 1 || d.jobs[0].SyncID != sy.ID || d.jobs[0].ActorEmail != admin.Email {
 		t.Fatalf("sync %+v, jobs %+v", sy, d.jobs)
 	}
-	if _, err := svc.Start(ctx, admin); domain.ErrorCode(err) != domain.EConflict {
+	if _, err := svc.Start(ctx, admin, false); domain.ErrorCode(err) != domain.EConflict {
 		t.Fatalf("second Start while previewing: %v, want conflict", err)
 	}
 	if err := svc.Run(ctx, d.jobs[0]); err != nil {
@@ -117,7 +127,7 @@ func TestPreviewReady(t *testing.T) {
 	if err := svc.Run(ctx, d.jobs[0]); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.Start(ctx, admin); err != nil {
+	if _, err := svc.Start(ctx, admin, false); err != nil {
 		t.Fatalf("Start after the preview is ready: %v", err)
 	}
 }
@@ -142,7 +152,7 @@ func TestPreviewFailures(t *testing.T) {
 				t.Fatal(err)
 			}
 			svc, d := newService(t, st, tt.reader)
-			sy, err := svc.Start(ctx, admin)
+			sy, err := svc.Start(ctx, admin, false)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -160,7 +170,7 @@ func TestPreviewFailures(t *testing.T) {
 			if _, err := st.GetProgress(ctx, "acme", sy.ID); domain.ErrorCode(err) != domain.ENotFound {
 				t.Fatalf("a failed preview stored progress: %v", err)
 			}
-			if _, err := svc.Start(ctx, admin); err != nil {
+			if _, err := svc.Start(ctx, admin, false); err != nil {
 				t.Fatalf("lock not released after failure: %v", err)
 			}
 		})
@@ -172,11 +182,11 @@ func TestDispatchFailureReleasesTheTenant(t *testing.T) {
 	st := newStore(t)
 	svc, d := newService(t, st, staticReader{snap: snapshot(1)})
 	d.err = errors.New("lambda throttled")
-	if _, err := svc.Start(ctx, admin); err == nil {
+	if _, err := svc.Start(ctx, admin, false); err == nil {
 		t.Fatal("Start succeeded though the worker could not be dispatched")
 	}
 	d.err = nil
-	if _, err := svc.Start(ctx, admin); err != nil {
+	if _, err := svc.Start(ctx, admin, false); err != nil {
 		t.Fatalf("tenant still locked after a failed dispatch: %v", err)
 	}
 	syncs, _, _ := st.ListSyncs(ctx, "acme", domain.Page{Limit: 10})
@@ -212,7 +222,7 @@ func TestPreviewUsesThePinnedIgnoredUsers(t *testing.T) {
 			if err := st.WriteIgnoredUsers(ctx, "acme", ignored, 0); err != nil {
 				t.Fatal(err)
 			}
-			sy, err := svc.Start(ctx, admin)
+			sy, err := svc.Start(ctx, admin, false)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -17,16 +17,20 @@ import (
 // sampleMirror is a mirror of n users that compresses poorly (distinct
 // values), so a few thousand users take several chunks.
 func sampleMirror(n int, at time.Time) *domain.SourceMirror {
-	m := &domain.SourceMirror{FullReadAt: at.UTC().Truncate(time.Second), Basis: "dir-1|displayName,jobTitle|all",
-		Snapshot: domain.Snapshot{DirectoryTenantID: "dir-1", UserProperties: []string{"displayName", "jobTitle"}}}
+	m := &domain.SourceMirror{FullReadAt: at.UTC().Truncate(time.Second), Basis: domain.MirrorBasis("dir-1", []string{"displayName", "jobTitle"}),
+		DirectoryTenantID: "dir-1", UserProperties: []string{"displayName", "jobTitle"},
+		DeltaLinks: domain.DeltaLinks{Users: "https://graph.example/v1.0/users/delta()?$deltatoken=u", Groups: "https://graph.example/v1.0/groups/delta()?$deltatoken=g"}}
 	for i := range n {
-		m.Snapshot.Users = append(m.Snapshot.Users, domain.SourceUser{
+		m.Users = append(m.Users, domain.SourceUser{
 			ID: fmt.Sprintf("%08x-0000-4000-8000-%012x", i*2654435761, i), UserPrincipalName: fmt.Sprintf("u%d@contoso.com", i),
 			Mail: fmt.Sprintf("u%d@contoso.com", i), AccountEnabled: i%25 != 3, Guest: i%50 == 7,
 			Values: []string{fmt.Sprintf("User %x", i*40503), fmt.Sprintf("Title %x", i*7919)},
 		})
 	}
-	m.Snapshot.Groups = []domain.SourceGroup{{ID: "g-1", DisplayName: "All", MemberIDs: []string{m.Snapshot.Users[0].ID}}}
+	m.Groups = []domain.DirectGroup{
+		{ID: "g-1", DisplayName: "All", UserIDs: []string{m.Users[0].ID}, GroupIDs: []string{"g-2"}},
+		{ID: "g-2", DisplayName: "Nested", Description: "inside All", UserIDs: []string{m.Users[len(m.Users)-1].ID}},
+	}
 	return m
 }
 
@@ -41,7 +45,7 @@ func TestMirrorRoundTrip(t *testing.T) {
 	}
 	for _, n := range []int{0, 1, 20_000} {
 		want := sampleMirror(max(n, 1), now)
-		want.Snapshot.Users = want.Snapshot.Users[:n]
+		want.Users = want.Users[:n]
 		if err := s.SaveMirror(ctx, "acme", want); err != nil {
 			t.Fatal(err)
 		}
@@ -49,7 +53,7 @@ func TestMirrorRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%d users: %v", n, err)
 		}
-		if !reflect.DeepEqual(got, want) && !(n == 0 && len(got.Snapshot.Users) == 0) {
+		if !reflect.DeepEqual(got, want) && !(n == 0 && len(got.Users) == 0) {
 			t.Fatalf("%d users: the mirror read back differs", n)
 		}
 	}

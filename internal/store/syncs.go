@@ -159,6 +159,9 @@ func syncItem(sy *domain.Sync) (item, error) {
 	if sy.IgnoreVersion > 0 || sy.IgnoredUserCount > 0 {
 		it["ignv"], it["ignn"] = avN(sy.IgnoreVersion), avN(int64(sy.IgnoredUserCount))
 	}
+	if sy.FullRead {
+		it["frd"] = &types.AttributeValueMemberBOOL{Value: true}
+	}
 	for name, v := range map[string]any{"opts": sy.Options, "counts": sy.Counts, "sg": sy.Safeguards, "warn": sy.Warnings} {
 		av, err := avJSON(v)
 		if err != nil {
@@ -195,6 +198,9 @@ func syncFromItem(tenant string, it item) (*domain.Sync, error) {
 		Events:            eventsFromItem(it),
 		IgnoreVersion:     getN(it, "ignv"),
 		IgnoredUserCount:  int(getN(it, "ignn")),
+		FullRead:          getBool(it, "frd"),
+		ReadKind:          domain.ReadKind(getS(it, "rk")),
+		ReadReason:        getS(it, "rr"),
 	}
 	if rt := getN(it, "rt"); rt > 0 {
 		sy.RetainUntil = time.Unix(rt, 0).UTC()

@@ -242,11 +242,18 @@ type timedReader struct {
 	clock  *phaseClock
 }
 
-func (r *timedReader) Read(ctx context.Context, opts domain.Options) (*domain.Snapshot, error) {
+func (r *timedReader) ReadMirror(ctx context.Context, opts domain.Options) (*domain.SourceMirror, error) {
 	start := time.Now()
-	snap, err := r.reader.Read(ctx, opts)
+	m, err := r.reader.ReadMirror(ctx, opts)
 	r.clock.read = time.Since(start)
-	return snap, err
+	return m, err
+}
+
+func (r *timedReader) ReadChanges(ctx context.Context, opts domain.Options, prev *domain.SourceMirror) (*domain.SourceMirror, error) {
+	start := time.Now()
+	m, err := r.reader.ReadChanges(ctx, opts, prev)
+	r.clock.read = time.Since(start)
+	return m, err
 }
 
 type timedStore struct {
@@ -305,7 +312,7 @@ func (f *fixture) preview(ctx context.Context, t timer) (previewRun, error) {
 
 	t.StartTimer()
 	start := time.Now()
-	sy, err := f.svc.Start(ctx, f.actor)
+	sy, err := f.svc.Start(ctx, f.actor, false)
 	if err == nil {
 		job, ok := f.jobs.take()
 		if !ok {

@@ -279,7 +279,7 @@ type starter struct {
 	actors []domain.Actor
 }
 
-func (s *starter) Start(_ context.Context, a domain.Actor) (*domain.Sync, error) {
+func (s *starter) Start(_ context.Context, a domain.Actor, _ bool) (*domain.Sync, error) {
 	s.actors = append(s.actors, a)
 	return &domain.Sync{ID: "sync1", TenantID: a.TenantID, Status: domain.SyncPreviewing}, nil
 }

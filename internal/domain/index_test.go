@@ -1,4 +1,4 @@
-package entra
+package domain
 
 import (
 	"fmt"

@@ -129,8 +129,8 @@ type Service struct {
 	// preview reads the tenant in full again (default
 	// domain.DefaultReconcileEvery).
 	ReconcileEvery time.Duration
-	Now           func() time.Time
-	Logger        *slog.Logger
+	Now            func() time.Time
+	Logger         *slog.Logger
 }
 
 // Actor is the admin calling the API, from the token.

@@ -15,8 +15,9 @@ import (
 // authority path starts with it.
 const controlPrefix = "/_fakeentra/"
 
-// serveControl answers GET and PUT graph-model (the GraphModel as JSON)
-// and GET graph-stats (GraphStats as JSON).
+// serveControl answers GET and PUT graph-model (the GraphModel as JSON),
+// GET graph-stats (GraphStats as JSON) and POST churn (a ChurnRequest:
+// Churn on a tenant, answering the ChurnResult).
 func (s *Server) serveControl(w http.ResponseWriter, r *http.Request, rest string) {
 	switch {
 	case rest == "graph-model" && r.Method == http.MethodGet:
@@ -33,6 +34,20 @@ func (s *Server) serveControl(w http.ResponseWriter, r *http.Request, rest strin
 		writeJSON(w, http.StatusOK, m)
 	case rest == "graph-stats" && r.Method == http.MethodGet:
 		writeJSON(w, http.StatusOK, s.GraphStats())
+	case rest == "churn" && r.Method == http.MethodPost:
+		var c ChurnRequest
+		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&c); err != nil {
+			http.Error(w, "bad churn request: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		var res ChurnResult
+		if err := s.Update(c.TenantID, func(t *Tenant) { res = Churn(t, c.Fraction, c.Seed) }); err != nil {
+			http.Error(w, err.Error(), http.StatusNotFound)
+			return
+		}
+		writeJSON(w, http.StatusOK, res)
 	default:
 		http.NotFound(w, r)
 	}
@@ -53,6 +68,24 @@ func RemoteGraphStats(ctx context.Context, client *http.Client, baseURL string) 
 	var st GraphStats
 	err := control(ctx, client, http.MethodGet, baseURL+controlPrefix+"graph-stats", nil, &st)
 	return st, err
+}
+
+// ChurnRequest asks a fake in another process to Churn one of its tenants.
+type ChurnRequest struct {
+	TenantID string  `json:"tenantId"`
+	Fraction float64 `json:"fraction"`
+	Seed     uint64  `json:"seed"`
+}
+
+// RemoteChurn runs Churn on a tenant of the fake at baseURL.
+func RemoteChurn(ctx context.Context, client *http.Client, baseURL string, c ChurnRequest) (ChurnResult, error) {
+	body, err := json.Marshal(c)
+	if err != nil {
+		return ChurnResult{}, err
+	}
+	var res ChurnResult
+	err = control(ctx, client, http.MethodPost, baseURL+controlPrefix+"churn", body, &res)
+	return res, err
 }
 
 func control(ctx context.Context, client *http.Client, method, url string, body []byte, out any) error {

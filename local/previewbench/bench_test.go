@@ -50,7 +50,7 @@ func BenchmarkPreview(b *testing.B) {
 
 func benchPreview(b *testing.B, n int, modeled bool) {
 	b.StopTimer()
-	f := fixtureFor(b, n)
+	f := fixtureFor(b, n, firstImport)
 	ctx := context.Background()
 	var before fakeentra.GraphStats
 	if modeled {
@@ -117,7 +117,7 @@ func BenchmarkPreviewFloor(b *testing.B) {
 
 func benchFloor(b *testing.B, n int, modeled bool) {
 	b.StopTimer()
-	f := fixtureFor(b, n)
+	f := fixtureFor(b, n, firstImport)
 	ctx := context.Background()
 	var before fakeentra.GraphStats
 	if modeled {

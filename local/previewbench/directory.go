@@ -23,22 +23,18 @@ func ExistingDirectory(t *fakeentra.Tenant, linked, manual int) ([]domain.User, 
 	if linked < 0 || manual < 0 {
 		return nil, fmt.Errorf("previewbench: existing directory: negative count (linked %d, manual %d)", linked, manual)
 	}
-	mailCount := make(map[string]int, len(t.Users))
 	byID := make(map[string]*fakeentra.User, len(t.Users))
 	for i := range t.Users {
-		u := &t.Users[i]
-		byID[u.ID] = u
-		if u.Mail != nil {
-			mailCount[domain.NormalizeEmail(*u.Mail)]++
-		}
+		byID[t.Users[i].ID] = &t.Users[i]
 	}
+	importable := importableFilter(t)
 	out := make([]domain.User, 0, linked+manual)
 	for i := range t.Users {
 		if len(out) == linked+manual {
 			break
 		}
 		u := &t.Users[i]
-		if u.UserType != "Member" || !u.AccountEnabled || u.Mail == nil || mailCount[domain.NormalizeEmail(*u.Mail)] != 1 {
+		if !importable(u) {
 			continue
 		}
 		if len(out) < linked {
@@ -58,4 +54,31 @@ func ExistingDirectory(t *fakeentra.Tenant, linked, manual int) ([]domain.User, 
 		return nil, fmt.Errorf("previewbench: existing directory: the tenant has %d eligible users, %d asked for", len(out), linked+manual)
 	}
 	return out, nil
+}
+
+// ImportableUsers counts the users ExistingDirectory can take: what a
+// first import with the default options brings in.
+func ImportableUsers(t *fakeentra.Tenant) int {
+	importable := importableFilter(t)
+	n := 0
+	for i := range t.Users {
+		if importable(&t.Users[i]) {
+			n++
+		}
+	}
+	return n
+}
+
+// importableFilter tells the tenant's enabled members with a mailbox of
+// their own (a mail no other user shares).
+func importableFilter(t *fakeentra.Tenant) func(*fakeentra.User) bool {
+	mailCount := make(map[string]int, len(t.Users))
+	for i := range t.Users {
+		if m := t.Users[i].Mail; m != nil {
+			mailCount[domain.NormalizeEmail(*m)]++
+		}
+	}
+	return func(u *fakeentra.User) bool {
+		return u.UserType == "Member" && u.AccountEnabled && u.Mail != nil && mailCount[domain.NormalizeEmail(*u.Mail)] == 1
+	}
 }

@@ -61,6 +61,8 @@ type fixture struct {
 	// the amount the raw write floor writes.
 	lastWrite Written
 	floorRuns atomic.Int64
+	// churns counts the changes made to the fake's tenant (BenchmarkResync).
+	churns int
 }
 
 // wantCounts are the plan counts the seeded directory must give.
@@ -68,27 +70,46 @@ type wantCounts struct {
 	add, update, unchanged, skip, outOfScope, groupAdd int
 }
 
-var (
-	fixturesMu sync.Mutex
-	fixtures   = map[int]*fixture{}
+// fixtureKind says what the platform side of a fixture holds.
+type fixtureKind int
+
+const (
+	// firstImport: linkedPercent of the users linked, a few manual ones,
+	// the rest to add (BenchmarkPreview).
+	firstImport fixtureKind = iota
+	// imported: every user a sync would import is linked and up to date,
+	// as after a first import was applied (BenchmarkResync, which also
+	// changes the fake's tenant).
+	imported
 )
 
-// fixtureFor returns the fixture of a size, setting it up on first use.
-// Fixtures live until the binary ends, so the preview benchmark and its
+type fixtureKey struct {
+	users int
+	kind  fixtureKind
+}
+
+var (
+	fixturesMu sync.Mutex
+	fixtures   = map[fixtureKey]*fixture{}
+)
+
+// fixtureFor returns the fixture of a size and kind, setting it up on
+// first use. Fixtures live until the binary ends, so a benchmark and its
 // floor share the fake process and the tables.
-func fixtureFor(tb testing.TB, users int) *fixture {
+func fixtureFor(tb testing.TB, users int, kind fixtureKind) *fixture {
 	tb.Helper()
 	db := sharedDynamo(tb)
 	fixturesMu.Lock()
 	defer fixturesMu.Unlock()
-	if f := fixtures[users]; f != nil {
+	key := fixtureKey{users, kind}
+	if f := fixtures[key]; f != nil {
 		return f
 	}
-	f, err := newFixture(context.Background(), db, users)
+	f, err := newFixture(context.Background(), db, users, kind)
 	if err != nil {
 		tb.Fatalf("set up %d users: %v", users, err)
 	}
-	fixtures[users] = f
+	fixtures[key] = f
 	return f
 }
 
@@ -101,12 +122,12 @@ func closeFixtures() {
 	}
 }
 
-func newFixture(ctx context.Context, db *dynamodb.Client, users int) (_ *fixture, err error) {
+func newFixture(ctx context.Context, db *dynamodb.Client, users int, kind fixtureKind) (_ *fixture, err error) {
 	root, err := dynamolocal.RepoRoot()
 	if err != nil {
 		return nil, err
 	}
-	tenantID := fmt.Sprintf("bench-%d", users)
+	tenantID := fmt.Sprintf("bench-%d-%d", users, kind)
 	f := &fixture{
 		users: users,
 		actor: domain.Actor{TenantID: tenantID, Subject: "bench-admin", Email: "admin@platform.example"},
@@ -117,7 +138,7 @@ func newFixture(ctx context.Context, db *dynamodb.Client, users int) (_ *fixture
 			f.close()
 		}
 	}()
-	names, err := dynamolocal.CreateTables(ctx, db, filepath.Join(root, "template.yaml"), fmt.Sprintf("bench%d-", users))
+	names, err := dynamolocal.CreateTables(ctx, db, filepath.Join(root, "template.yaml"), fmt.Sprintf("bench%d-%d-", users, kind))
 	if err != nil {
 		return nil, err
 	}
@@ -137,6 +158,9 @@ func newFixture(ctx context.Context, db *dynamodb.Client, users int) (_ *fixture
 	// The platform side is built from the same generated tenant the fake
 	// serves, then let go: only the fake process keeps the directory.
 	linked, manual := users*linkedPercent/100, manualUsers(users)
+	if kind == imported {
+		linked, manual = ImportableUsers(benchTenant(users)), 0
+	}
 	existing, err := ExistingDirectory(benchTenant(users), linked, manual)
 	if err != nil {
 		return nil, err
@@ -303,6 +327,20 @@ type previewRun struct {
 // throughout. It fails unless the sync is PREVIEW_READY with the counts
 // the seeded directory gives.
 func (f *fixture) preview(ctx context.Context, t timer) (previewRun, error) {
+	run, err := f.run(ctx, t, true)
+	if err != nil {
+		return run, err
+	}
+	if err := f.check(run.sync); err != nil {
+		return run, err
+	}
+	f.lastWrite = run.written
+	return run, nil
+}
+
+// run runs one preview end to end, a full read or as the worker chooses
+// (fullRead false), and returns the sync it left.
+func (f *fixture) run(ctx context.Context, t timer, fullRead bool) (previewRun, error) {
 	var run previewRun
 	*f.clock = phaseClock{}
 	runtime.GC()
@@ -312,7 +350,7 @@ func (f *fixture) preview(ctx context.Context, t timer) (previewRun, error) {
 
 	t.StartTimer()
 	start := time.Now()
-	sy, err := f.svc.Start(ctx, f.actor, false)
+	sy, err := f.svc.Start(ctx, f.actor, fullRead)
 	if err == nil {
 		job, ok := f.jobs.take()
 		if !ok {
@@ -333,10 +371,9 @@ func (f *fixture) preview(ctx context.Context, t timer) (previewRun, error) {
 	if run.sync, err = f.store.GetSync(ctx, f.actor.TenantID, sy.ID); err != nil {
 		return run, err
 	}
-	if err := f.check(run.sync); err != nil {
-		return run, err
+	if run.sync.Status != domain.SyncPreviewReady {
+		return run, fmt.Errorf("sync %s is %s (error %+v), want %s", sy.ID, run.sync.Status, run.sync.Error, domain.SyncPreviewReady)
 	}
-	f.lastWrite = run.written
 	return run, nil
 }
 

@@ -23,7 +23,7 @@ import (
 func TestBenchmarkSetup(t *testing.T) {
 	const users = 200
 	ctx := context.Background()
-	f := fixtureFor(t, users)
+	f := fixtureFor(t, users, firstImport)
 
 	run, err := f.preview(ctx, noTimer{})
 	if err != nil {

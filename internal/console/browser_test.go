@@ -126,7 +126,8 @@ func TestConsoleFlowInChromium(t *testing.T) {
 }
 
 // TestConsoleModulesInNode runs the unit tests of the page's pure modules
-// (wording, validation, rate and time remaining) with Node's test runner.
+// (wording, validation, rate and time remaining, how a sync read Entra ID)
+// with Node's test runner.
 func TestConsoleModulesInNode(t *testing.T) {
 	node := requireTool(t, "node", "install Node.js 20 or later")
 	root, err := dynamolocal.RepoRoot()
@@ -135,7 +136,8 @@ func TestConsoleModulesInNode(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, node, "--test", filepath.Join(root, "local", "console-test", "modules.test.mjs"))
+	cmd := exec.CommandContext(ctx, node, "--test", filepath.Join(root, "local", "console-test", "modules.test.mjs"),
+		filepath.Join(root, "internal", "console", "read.test.mjs"))
 	cmd.Dir = root
 	out, err := cmd.CombinedOutput()
 	if err != nil {

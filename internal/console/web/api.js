@@ -152,7 +152,14 @@ export class Api {
   testConnection() { return this.request('POST', '/v1/connection/test'); }
   editIgnoredUsers(ids, ignored) { return this.request('POST', '/v1/connection/ignored-users', { ids, ignored }); }
   searchGroups(q) { return this.request('GET', `/v1/connection/groups${query({ q })}`); }
-  startSync() { return this.request('POST', '/v1/syncs'); }
+  /**
+   * startSync starts a preview. fullRead asks to read every user and group
+   * of Entra ID ({"fullRead":true}); without it no body is sent and the
+   * service reads only what changed, when it can.
+   */
+  startSync(fullRead = false) {
+    return fullRead ? this.request('POST', '/v1/syncs', { fullRead: true }) : this.request('POST', '/v1/syncs');
+  }
   listSyncs(params) { return this.request('GET', `/v1/syncs${query(params)}`); }
   getSync(id) { return this.request('GET', `/v1/syncs/${encodeURIComponent(id)}`); }
   listChanges(id, params) { return this.request('GET', `/v1/syncs/${encodeURIComponent(id)}/changes${query(params)}`); }

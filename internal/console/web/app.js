@@ -146,6 +146,7 @@ class App {
     this.connection = conn;
     $('start-import').disabled = !conn;
     $('start-import').title = conn ? '' : 'Save a connection first';
+    $('full-read').disabled = !conn;
   }
 
   // --- import: preview, confirm, progress ---
@@ -169,10 +170,14 @@ class App {
 
   async startImport() {
     const button = $('start-import');
+    const fullRead = $('full-read');
     setBusy(button, true);
+    fullRead.disabled = true;
     this.notice('');
     try {
-      const started = await this.api.startSync();
+      const started = await this.api.startSync(fullRead.checked);
+      // A full read is asked for once: the next import reads the changes again.
+      fullRead.checked = false;
       this.history.load();
       await this.follow(started.id, true);
     } catch (e) {
@@ -185,6 +190,7 @@ class App {
     } finally {
       setBusy(button, false);
       button.disabled = !this.connection;
+      fullRead.disabled = !this.connection;
     }
   }
 

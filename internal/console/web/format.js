@@ -104,6 +104,36 @@ export function syncError(err) {
   return err.message ? `${sentence} Details: ${err.message}` : sentence;
 }
 
+// Why a preview read all of Entra ID (Sync.readReason), as the end of
+// "Read all of Entra ID: …".
+const readReasonLabels = {
+  no_mirror: 'first sync, or no sync in the last 30 days',
+  requested: 'you asked for a full read',
+  basis_changed: 'the connection’s directory or mapped attributes changed',
+  reconcile: 'the weekly full read that catches anything the change feed missed',
+  delta_expired: 'Microsoft Graph no longer accepted the change token',
+  drift: 'the changes did not add up to Microsoft Graph’s counts, so everything was read again',
+};
+
+/**
+ * readSentence says how a sync's preview read Entra ID (readKind and
+ * readReason), or '' when it read nothing (an undo) or is not ready yet.
+ */
+export function readSentence(sync) {
+  if (!sync) return '';
+  if (sync.readKind === 'delta') return 'Read only what changed in Entra ID since the last sync.';
+  if (sync.readKind !== 'full') return '';
+  if (!sync.readReason) return 'Read all of Entra ID.';
+  return `Read all of Entra ID: ${readReasonLabels[sync.readReason] || sync.readReason.replace(/_/g, ' ')}.`;
+}
+
+const readKindLabels = { full: 'Full read', delta: 'Changes only' };
+
+/** readTag is the history's short tag of a sync's readKind, or ''. */
+export function readTag(kind) {
+  return readKindLabels[kind] || '';
+}
+
 const outcomeLabels = { applied: 'Applied', conflict: 'Conflict', failed: 'Failed' };
 
 export function outcome(o) {

@@ -2,7 +2,7 @@
 
 import { describeError } from './api.js';
 import { $, h, show } from './dom.js';
-import { count, dateTime, syncStatus } from './format.js';
+import { count, dateTime, readSentence, readTag, syncStatus } from './format.js';
 
 const pageSize = 10;
 
@@ -61,7 +61,7 @@ export class HistoryView {
       h('td', { dataset: { label: 'Started' } }, dateTime(s.createdAt)),
       h('td', { dataset: { label: 'Started by' }, class: 'email' }, s.createdBy || '–'),
       h('td', { dataset: { label: 'Status' } }, h('span', { class: `badge status ${failed ? 'bad' : ''}` }, syncStatus(s.status))),
-      h('td', { dataset: { label: 'Changes' } }, s.status === 'PREVIEWING' || s.status === 'PREVIEW_FAILED' ? '–' : changeSummary(s.counts)),
+      h('td', { dataset: { label: 'Changes' } }, this.changes(s)),
       h('td', { dataset: { label: 'Confirmed by' }, class: 'email' }, s.confirmedBy ? `${s.confirmedBy}, ${dateTime(s.confirmedAt)}` : '–'),
       h('td', { dataset: { label: 'Events' }, class: 'events' }, eventList(s.events)),
       h('td', { dataset: { label: 'Actions' } },
@@ -70,6 +70,15 @@ export class HistoryView {
         this.canUndo(s) && ' ',
         this.canUndo(s) && h('button', { type: 'button', class: 'small undo', onclick: () => this.app.undoSync(s.id) },
           'Undo…', h('span', { class: 'visually-hidden' }, ` the import started ${dateTime(s.createdAt)}`))));
+  }
+
+  // changes sums up what a sync changes, tagged with how it read Entra ID
+  // (the tag's title says why), in one element so a card keeps it together.
+  changes(s) {
+    const summary = s.status === 'PREVIEWING' || s.status === 'PREVIEW_FAILED' ? '–' : changeSummary(s.counts);
+    const tag = readTag(s.readKind);
+    if (!tag) return summary;
+    return h('span', {}, summary, ' ', h('span', { class: 'badge read-kind', title: readSentence(s) }, tag));
   }
 
   // canUndo: the most recent applied import, once it completed. The

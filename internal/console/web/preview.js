@@ -5,7 +5,7 @@
 
 import { describeError } from './api.js';
 import { $, h, Pager, replace, setBusy, show } from './dom.js';
-import { count, dateTime, fieldLabel, outcome, plural, range, reason, safeguardSentence, syncStatus } from './format.js';
+import { count, dateTime, fieldLabel, outcome, plural, range, readSentence, reason, safeguardSentence, syncStatus } from './format.js';
 
 const pageSize = 25;
 
@@ -143,6 +143,10 @@ export class PreviewView {
       sync.status === 'EXPIRED' ? 'This preview expired: start a new import to see the current changes.' : '',
       sync.status === 'CANCELLED' && !sync.confirmedAt ? 'This preview was discarded.' : '',
     ].filter(Boolean).join(' ');
+    // How Entra ID was read: only the changes, or all of it and why.
+    const read = readSentence(sync);
+    $('preview-read').textContent = read;
+    show($('preview-read'), !!read);
 
     const tripped = trippedSafeguards(sync);
     const banner = $('safeguard-banner');

@@ -20,6 +20,10 @@ type SourceUser struct {
 	AccountEnabled    bool
 	Guest             bool // userType == "Guest"
 	Values            []string
+	// ManagerID is the Entra object id of the user's manager when the
+	// mapping reads the manager ("" otherwise, or without one): a re-sync
+	// derives the manager's value again when the manager changed.
+	ManagerID string
 }
 
 // SourceGroup is one Entra ID group with its transitive user members.

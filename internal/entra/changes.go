@@ -1,6 +1,7 @@
 package entra
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -77,6 +78,9 @@ func (r *Reader) ReadChanges(ctx context.Context, opts domain.Options, prev *dom
 		return nil, err
 	}
 	next.Users = users.apply(prev.Users)
+	if plan.expandManager {
+		refreshManagers(next.Users, prev.Users, slices.Index(props, domain.ManagerProperty))
+	}
 	next.Groups = groups.apply(prev.Groups, users.removed)
 
 	var usersCounted, groupsCounted int
@@ -115,6 +119,36 @@ func checkMirrorCount(what string, have, counted int) error {
 	return &readError{Kind: ErrMirrorDrift, Message: fmt.Sprintf(
 		"entra: the mirror brought up to date holds %s %s where Graph counts %s, more apart than its eventually consistent count explains",
 		formatCount(have), what, formatCount(counted))}
+}
+
+// refreshManagers derives each user's manager value (property at) again
+// from the users as they are now: a users round lists a user whose manager
+// changed, not the reports of a manager whose mail changed or who left. A
+// manager no longer among the users but among the previous ones left the
+// directory, which takes the reference with it (as a full read shows); one
+// in neither is not a user (an organisational contact) and keeps its
+// value. users was built by this re-sync, so its entries may be replaced;
+// their Values are shared and copied before a change.
+func refreshManagers(users, prevUsers []domain.SourceUser, at int) {
+	find := func(us []domain.SourceUser, id string) (int, bool) {
+		return slices.BinarySearchFunc(us, id, func(u domain.SourceUser, id string) int { return cmp.Compare(u.ID, id) })
+	}
+	for i := range users {
+		u := &users[i]
+		if u.ManagerID == "" || at < 0 || at >= len(u.Values) {
+			continue
+		}
+		value, managerID := "", ""
+		if j, ok := find(users, u.ManagerID); ok {
+			value, managerID = managerValue(users[j].Mail, users[j].UserPrincipalName), u.ManagerID
+		} else if _, wasUser := find(prevUsers, u.ManagerID); !wasUser {
+			continue
+		}
+		if u.Values[at] != value || u.ManagerID != managerID {
+			u.Values = slices.Clone(u.Values)
+			u.Values[at], u.ManagerID = value, managerID
+		}
+	}
 }
 
 // userChanges is what a users delta round listed, by id: the user as it

@@ -28,6 +28,9 @@ func deltaTenant() *fakeentra.Tenant {
 		tn.Users[i].Mail = &mail
 		tn.Users[i].Department = "Dept " + string(rune('A'+i%3))
 	}
+	for i := 1; i < 8; i++ {
+		tn.Users[i].ManagerID = tn.Users[(i-1)/4].ID // ana manages bo..ed, bo manages flo..hal
+	}
 	tn.Groups = nestedGroups(tn.Users)
 	return tn
 }
@@ -52,6 +55,13 @@ const (
 var deltaOptions = domain.Options{
 	DeactivateMissing: true, IncludeGuests: true,
 	Mapping: []domain.Mapping{{Attribute: "department", Source: "department"}},
+}
+
+// managerOptions map the manager, which a users round lists only for the
+// user whose manager changed.
+var managerOptions = domain.Options{
+	DeactivateMissing: true,
+	Mapping:           []domain.Mapping{{Attribute: "manager", Source: domain.ManagerProperty}, {Attribute: "department", Source: "department"}},
 }
 
 // Each kind of change, read as a delta from the mirror of the tenant
@@ -115,6 +125,13 @@ func TestReadChangesEqualsFullRead(t *testing.T) {
 				g := &t.Groups[groupIndex(t, groupBottom)]
 				g.MemberUserIDs = append(g.MemberUserIDs, t.Users[8].ID)
 			}},
+		{"manager assigned", managerOptions, func(t *fakeentra.Tenant) { t.Users[9].ManagerID = t.Users[2].ID }},
+		{"manager's mail changed", managerOptions, func(t *fakeentra.Tenant) {
+			mail := "bo.renamed@" + testDomain
+			t.Users[1].Mail = &mail
+		}},
+		{"manager soft-deleted", managerOptions, func(t *fakeentra.Tenant) { t.SoftDeleteUser(t.Users[0].ID) }},
+		{"manager deleted permanently", managerOptions, func(t *fakeentra.Tenant) { t.DeleteUserPermanently(t.Users[1].ID) }},
 		{"many changes at once", deltaOptions, func(t *fakeentra.Tenant) {
 			t.Users[1].JobTitle = "Lead"
 			t.Users[3].AccountEnabled = false

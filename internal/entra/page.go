@@ -163,6 +163,7 @@ type userJSON struct {
 // managerJSON is the part of an expanded manager the reader uses. A manager
 // may be a user or an organisational contact; both have these properties.
 type managerJSON struct {
+	ID                string `json:"id"`
 	Mail              string `json:"mail"`
 	UserPrincipalName string `json:"userPrincipalName"`
 }

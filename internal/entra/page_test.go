@@ -95,6 +95,9 @@ func sdkDecodeUsers(t *testing.T, body []byte, props []string) (got []domain.Sou
 		}
 		for i, p := range props {
 			su.Values[i] = sdkUserProperties[p](u)
+			if p == domain.ManagerProperty && u.GetManager() != nil {
+				su.ManagerID = deref(u.GetManager().GetId())
+			}
 		}
 		got = append(got, su)
 	}

@@ -95,9 +95,12 @@ func (p *userPlan) convert(u *userJSON, shared *interner) (domain.SourceUser, er
 	if u.AccountEnabled != nil {
 		enabled = *u.AccountEnabled
 	}
-	upn, mail := u.UserPrincipalName, u.Mail
+	upn, mail, manager := u.UserPrincipalName, u.Mail, ""
+	if p.expandManager {
+		manager = u.Manager.ID
+	}
 	values := make([]string, len(p.readers))
-	own := append(p.scratch[:0], id, upn, mail)
+	own := append(p.scratch[:0], id, upn, mail, manager)
 	for i, prop := range p.readers {
 		v := prop.get(u)
 		switch {
@@ -111,8 +114,8 @@ func (p *userPlan) convert(u *userJSON, shared *interner) (domain.SourceUser, er
 		}
 	}
 	packed := pack(own)
-	id, upn, mail = packed[0], packed[1], packed[2]
-	next := 3
+	id, upn, mail, manager = packed[0], packed[1], packed[2], packed[3]
+	next := 4
 	for i, prop := range p.readers {
 		switch {
 		case prop.shared:
@@ -133,6 +136,7 @@ func (p *userPlan) convert(u *userJSON, shared *interner) (domain.SourceUser, er
 		AccountEnabled:    enabled,
 		Guest:             strings.EqualFold(u.UserType, "Guest"),
 		Values:            values,
+		ManagerID:         manager,
 	}, nil
 }
 
@@ -163,10 +167,14 @@ func businessPhones(u *userJSON) string {
 
 // managerEmail is the manager's mail, else its userPrincipalName.
 func managerEmail(u *userJSON) string {
-	if u.Manager.Mail != "" {
-		return u.Manager.Mail
+	return managerValue(u.Manager.Mail, u.Manager.UserPrincipalName)
+}
+
+func managerValue(mail, upn string) string {
+	if mail != "" {
+		return mail
 	}
-	return u.Manager.UserPrincipalName
+	return upn
 }
 
 // interner shares the memory of equal strings. It is bounded, so its own

@@ -155,6 +155,8 @@ type syncBody struct {
 	Safeguards []domain.Safeguard `json:"safeguards"`
 	Warnings   []string           `json:"warnings"`
 	Error      *domain.SyncError  `json:"error"`
+	ReadKind   *string            `json:"readKind"`
+	ReadReason *string            `json:"readReason"`
 }
 
 type changeBody struct {
@@ -173,8 +175,14 @@ type changeBody struct {
 // preview starts a preview and waits until it is no longer PREVIEWING.
 func (c *client) preview() syncBody {
 	c.t.Helper()
+	return c.previewWith(nil)
+}
+
+// previewWith is preview with a request body (POST /v1/syncs).
+func (c *client) previewWith(body any) syncBody {
+	c.t.Helper()
 	var started syncBody
-	if code := c.do("POST", "/v1/syncs", nil, &started); code != http.StatusAccepted {
+	if code := c.do("POST", "/v1/syncs", body, &started); code != http.StatusAccepted {
 		c.t.Fatalf("POST /v1/syncs = %d %+v", code, started)
 	}
 	deadline := time.Now().Add(2 * time.Minute)

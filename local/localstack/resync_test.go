@@ -1,0 +1,92 @@
+package localstack
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"dirsync/internal/domain"
+	"dirsync/local/fakeentra"
+)
+
+// graphRequests counts the Graph requests the fake answered since its log
+// was reset (token requests left out).
+func graphRequests() int {
+	n := 0
+	for _, r := range stack.Fake.Requests() {
+		if strings.HasPrefix(r.Path, "/v1.0/") {
+			n++
+		}
+	}
+	return n
+}
+
+func readOf(sy syncBody) (kind, reason string) {
+	if sy.ReadKind != nil {
+		kind = *sy.ReadKind
+	}
+	if sy.ReadReason != nil {
+		reason = *sy.ReadReason
+	}
+	return kind, reason
+}
+
+// A re-sync through the real worker reads only what changed from Graph
+// delta and plans what a full read plans; an admin's request and an
+// expired token read in full, and the sync says which read it was.
+func TestResyncReadsOnlyTheChanges(t *testing.T) {
+	c := adminOf(t, "stark")
+	dir := fakeentra.Generate(fakeentra.Spec{TenantID: "7a8b9c0d-1e2f-4a3b-8c4d-5e6f7a8b9c0d", Domain: "stark.onmicrosoft.com", Seed: 33, Users: 3000})
+	connectTenant(t, c, dir, `{"deactivateMissing":true}`)
+
+	stack.Fake.ResetRequests()
+	first := c.preview()
+	fullRequests := graphRequests()
+	if kind, reason := readOf(first); first.Status != string(domain.SyncPreviewReady) || kind != "full" || reason != domain.ReadReasonNoMirror {
+		t.Fatalf("first preview %s read %q %q (%+v), want a full read for want of a mirror", first.Status, kind, reason, first.Error)
+	}
+	if code := c.do("POST", "/v1/syncs/"+first.ID+"/confirm", `{}`, nil); code != http.StatusAccepted {
+		t.Fatalf("confirm = %d", code)
+	}
+	if p := c.waitApplied(first.ID); p.Status != string(domain.SyncCompleted) {
+		t.Fatalf("first apply %+v", p)
+	}
+
+	res := fakeentra.ChurnResult{}
+	if err := stack.Fake.Update(dir.ID, func(t *fakeentra.Tenant) { res = fakeentra.Churn(t, 0.01, 5) }); err != nil {
+		t.Fatal(err)
+	}
+	stack.Fake.ResetRequests()
+	delta := c.preview()
+	deltaRequests := graphRequests()
+	if kind, reason := readOf(delta); delta.Status != string(domain.SyncPreviewReady) || kind != "delta" || reason != "" {
+		t.Fatalf("re-sync %s read %q %q (%+v), want a delta", delta.Status, kind, reason, delta.Error)
+	}
+	if u := delta.Counts.Users; u.Update == 0 || u.Deactivate == 0 || u.Add == 0 {
+		t.Fatalf("re-sync after %+v counted %+v: want updates, deactivations and adds", res, u)
+	}
+	if deltaRequests > 8 || fullRequests < 44 {
+		t.Fatalf("the re-sync sent %d Graph requests, the full read %d: want a handful against at least one per partition", deltaRequests, fullRequests)
+	}
+
+	full := c.previewWith(map[string]bool{"fullRead": true})
+	if kind, reason := readOf(full); kind != "full" || reason != domain.ReadReasonRequested {
+		t.Fatalf("asked for a full read, got %q %q", kind, reason)
+	}
+	if full.Counts != delta.Counts {
+		t.Fatalf("a full read counted %+v, the delta %+v", full.Counts, delta.Counts)
+	}
+
+	stack.Fake.ExpireDeltaTokens()
+	expired := c.preview()
+	if kind, reason := readOf(expired); expired.Status != string(domain.SyncPreviewReady) || kind != "full" || reason != domain.ReadReasonDeltaExpired {
+		t.Fatalf("after the tokens expired: %s read %q %q (%+v), want a full read", expired.Status, kind, reason, expired.Error)
+	}
+	if expired.Counts != delta.Counts {
+		t.Fatalf("the fallback full read counted %+v, the delta %+v", expired.Counts, delta.Counts)
+	}
+	again := c.preview()
+	if kind, _ := readOf(again); kind != "delta" || again.Counts != delta.Counts {
+		t.Fatalf("after the fallback: read %q counting %+v, want a delta counting %+v", kind, again.Counts, delta.Counts)
+	}
+}

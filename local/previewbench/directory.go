@@ -2,6 +2,7 @@ package previewbench
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"dirsync/internal/domain"
@@ -56,17 +57,35 @@ func ExistingDirectory(t *fakeentra.Tenant, linked, manual int) ([]domain.User, 
 	return out, nil
 }
 
-// ImportableUsers counts the users ExistingDirectory can take: what a
-// first import with the default options brings in.
-func ImportableUsers(t *fakeentra.Tenant) int {
-	importable := importableFilter(t)
-	n := 0
-	for i := range t.Users {
-		if importable(&t.Users[i]) {
-			n++
+// ImportedDirectory returns the platform users a first import of t with
+// the default options leaves: every enabled member whose email (its mail,
+// else its userPrincipalName) no other user shares, linked and with the
+// attributes the default mapping gives it.
+func ImportedDirectory(t *fakeentra.Tenant) []domain.User {
+	emailOf := func(u *fakeentra.User) string {
+		if u.Mail != nil {
+			return *u.Mail
 		}
+		return u.UserPrincipalName
 	}
-	return n
+	count := make(map[string]int, len(t.Users))
+	byID := make(map[string]*fakeentra.User, len(t.Users))
+	for i := range t.Users {
+		byID[t.Users[i].ID] = &t.Users[i]
+		count[domain.NormalizeEmail(emailOf(&t.Users[i]))]++
+	}
+	var out []domain.User
+	for i := range t.Users {
+		u := &t.Users[i]
+		if u.UserType != "Member" || !u.AccountEnabled || count[domain.NormalizeEmail(emailOf(u))] != 1 {
+			continue
+		}
+		out = append(out, domain.User{PlatformUser: domain.PlatformUser{
+			Email: emailOf(u), Status: domain.StatusActive, Source: domain.SourceEntra,
+			ExternalID: u.ID, ExternalTenantID: t.ID, Attributes: localstack.MappedAttributes(u, byID),
+		}})
+	}
+	return out
 }
 
 // importableFilter tells the tenant's enabled members with a mailbox of
@@ -81,4 +100,48 @@ func importableFilter(t *fakeentra.Tenant) func(*fakeentra.User) bool {
 	return func(u *fakeentra.User) bool {
 		return u.UserType == "Member" && u.AccountEnabled && u.Mail != nil && mailCount[domain.NormalizeEmail(*u.Mail)] == 1
 	}
+}
+
+// ImportedGroup is a platform group as a first import of it leaves it,
+// with its members' platform ids.
+type ImportedGroup struct {
+	Group     domain.Group
+	MemberIDs []string
+}
+
+// ImportedGroups returns every group of t as imported: linked to its Entra
+// group, with its name and description, and as members the platform users
+// (users, as SeedUsers left them, ids filled in) linked to its transitive
+// members.
+func ImportedGroups(t *fakeentra.Tenant, users []domain.User) []ImportedGroup {
+	platformID := make(map[string]string, len(users))
+	for i := range users {
+		if users[i].ExternalID != "" {
+			platformID[users[i].ExternalID] = users[i].ID
+		}
+	}
+	m := &domain.SourceMirror{DirectoryTenantID: t.ID}
+	for i := range t.Users {
+		m.Users = append(m.Users, domain.SourceUser{ID: t.Users[i].ID})
+	}
+	slices.SortFunc(m.Users, func(a, b domain.SourceUser) int { return strings.Compare(a.ID, b.ID) })
+	for _, g := range t.Groups {
+		m.Groups = append(m.Groups, domain.DirectGroup{ID: g.ID, DisplayName: g.DisplayName, Description: g.Description,
+			UserIDs: g.MemberUserIDs, GroupIDs: g.MemberGroupIDs})
+	}
+	out := make([]ImportedGroup, 0, len(t.Groups))
+	for i, g := range m.Snapshot(nil).Groups {
+		ig := ImportedGroup{Group: domain.Group{
+			ID: fmt.Sprintf("imported-group-%06d", i), DisplayName: g.DisplayName, Description: g.Description,
+			Source: domain.SourceEntra, ExternalID: g.ID, ExternalTenantID: t.ID,
+		}}
+		for _, member := range g.MemberIDs {
+			if id, ok := platformID[member]; ok {
+				ig.MemberIDs = append(ig.MemberIDs, id)
+			}
+		}
+		slices.Sort(ig.MemberIDs)
+		out = append(out, ig)
+	}
+	return out
 }

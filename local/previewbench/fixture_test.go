@@ -158,15 +158,21 @@ func newFixture(ctx context.Context, db *dynamodb.Client, users int, kind fixtur
 	// The platform side is built from the same generated tenant the fake
 	// serves, then let go: only the fake process keeps the directory.
 	linked, manual := users*linkedPercent/100, manualUsers(users)
+	var existing []domain.User
 	if kind == imported {
-		linked, manual = ImportableUsers(benchTenant(users)), 0
-	}
-	existing, err := ExistingDirectory(benchTenant(users), linked, manual)
-	if err != nil {
+		existing = ImportedDirectory(benchTenant(users))
+	} else if existing, err = ExistingDirectory(benchTenant(users), linked, manual); err != nil {
 		return nil, err
 	}
 	if err := f.store.SeedUsers(ctx, tenantID, existing); err != nil {
 		return nil, err
+	}
+	if kind == imported {
+		for _, g := range ImportedGroups(benchTenant(users), existing) {
+			if err := f.store.SeedGroup(ctx, tenantID, g.Group, g.MemberIDs); err != nil {
+				return nil, err
+			}
+		}
 	}
 	now := time.Now().UTC()
 	if err := f.store.PutConnection(ctx, &domain.Connection{

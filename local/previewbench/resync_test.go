@@ -272,6 +272,14 @@ func TestResyncSetup(t *testing.T) {
 	if err := f.mirrored(ctx); err != nil {
 		t.Fatal(err)
 	}
+	// The directory is the import applied: nothing to add or change.
+	steady, err := f.run(ctx, noTimer{}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := steady.sync.Counts; planChanges(steady.sync) != 0 || c.Memberships.Add != 0 {
+		t.Fatalf("a preview of the imported directory counted %+v, want no change", c)
+	}
 	for range 2 {
 		res, err := f.churn(ctx)
 		if err != nil {

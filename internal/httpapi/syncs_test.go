@@ -363,3 +363,45 @@ func TestLapsedPreviewOverHTTP(t *testing.T) {
 	// The tenant can start again: the new preview stores the old one's end.
 	e.do(t, &acmeAdmin, http.MethodPost, "/v1/syncs", "").mustStatus(t, http.StatusAccepted)
 }
+
+// POST /v1/syncs takes an optional {"fullRead": bool}; the sync records it
+// for the worker.
+func TestStartSyncFullRead(t *testing.T) {
+	e := newEnv(t)
+	e.putConnection(t, acmeAdmin)
+	tests := []struct {
+		body     string
+		status   int
+		fullRead bool
+	}{
+		{"", http.StatusAccepted, false},
+		{"{}", http.StatusAccepted, false},
+		{`{"fullRead":false}`, http.StatusAccepted, false},
+		{`{"fullRead":true}`, http.StatusAccepted, true},
+		{`{"fullRead":"yes"}`, http.StatusBadRequest, false},
+		{`{"fullRead":null}`, http.StatusBadRequest, false},
+		{`{"fullread":true}`, http.StatusBadRequest, false},
+		{`{"fullRead":true,"other":1}`, http.StatusBadRequest, false},
+	}
+	for _, tt := range tests {
+		r := e.do(t, &acmeAdmin, http.MethodPost, "/v1/syncs", tt.body).mustStatus(t, tt.status)
+		if tt.status != http.StatusAccepted {
+			if r.errorCode() != domain.EInvalid {
+				t.Fatalf("%s: error %q, want invalid", tt.body, r.errorCode())
+			}
+			continue
+		}
+		id, _ := r.Body["id"].(string)
+		sy, err := e.store.GetSync(t.Context(), "acme", id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sy.FullRead != tt.fullRead {
+			t.Fatalf("%q: the sync records fullRead %v, want %v", tt.body, sy.FullRead, tt.fullRead)
+		}
+		// End it, so the next start is not refused as concurrent.
+		if err := e.store.FailPreview(t.Context(), domain.Lease{Tenant: "acme", SyncID: id}, domain.SyncError{Code: domain.SyncErrInternal, Message: "test"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

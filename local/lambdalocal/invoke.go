@@ -109,6 +109,7 @@ func (s *Service) runOn(in *instance, requestID string, payload []byte, h http.H
 	peakMB, outOfMemory := watch()
 	res = &Result{RequestID: requestID, Duration: time.Since(start), ColdStart: cold, InstancePID: in.pid(), InstanceSeq: in.seq,
 		MaxMemoryUsedMB: peakMB}
+	fn.record(res)
 	if outOfMemory {
 		// Lambda ends an invocation whose environment went past its
 		// memory size and resets the environment.

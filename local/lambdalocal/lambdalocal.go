@@ -170,6 +170,26 @@ type function struct {
 	pool    *pool
 	// invocations counts every invocation sent to an instance.
 	invocations atomic.Int64
+	// peakMemoryMB and longest are the highest MaxMemoryUsedMB and
+	// Duration of its invocations so far.
+	peakMemoryMB atomic.Int64
+	longest      atomic.Int64 // nanoseconds
+}
+
+// record keeps an invocation's result in the function's peaks.
+func (fn *function) record(res *Result) {
+	for mb := int64(res.MaxMemoryUsedMB); ; {
+		old := fn.peakMemoryMB.Load()
+		if mb <= old || fn.peakMemoryMB.CompareAndSwap(old, mb) {
+			break
+		}
+	}
+	for d := int64(res.Duration); ; {
+		old := fn.longest.Load()
+		if d <= old || fn.longest.CompareAndSwap(old, d) {
+			break
+		}
+	}
 }
 
 // Service is a running local Lambda service. It is an http.Handler serving
@@ -548,6 +568,18 @@ func (s *Service) Invocations(function string) int {
 		return 0
 	}
 	return int(fn.invocations.Load())
+}
+
+// TakePeaks returns the highest Max Memory Used and the longest duration
+// of a function's invocations since the last TakePeaks, what Lambda's
+// REPORT lines would show at worst, and starts over; zero for a function
+// not invoked meanwhile.
+func (s *Service) TakePeaks(function string) (maxMemoryUsedMB int, longest time.Duration) {
+	fn, ok := s.lookup(function)
+	if !ok {
+		return 0, 0
+	}
+	return int(fn.peakMemoryMB.Swap(0)), time.Duration(fn.longest.Swap(0))
 }
 
 // Started is how many instances of a function have ever started.

@@ -408,6 +408,12 @@ func TestMemoryLimit(t *testing.T) {
 	if within.FunctionError != "" || within.MaxMemoryUsedMB < 40 || within.MaxMemoryUsedMB > 128 {
 		t.Fatalf("40 MB in 128: error %q, peak %d MB (want 40..128): %s", within.FunctionError, within.MaxMemoryUsedMB, within.Payload)
 	}
+	if peak, longest := svc.TakePeaks("Small"); peak != within.MaxMemoryUsedMB || longest != within.Duration {
+		t.Fatalf("TakePeaks = %d MB, %v; want the one invocation's %d MB, %v", peak, longest, within.MaxMemoryUsedMB, within.Duration)
+	}
+	if peak, longest := svc.TakePeaks("Small"); peak != 0 || longest != 0 {
+		t.Fatalf("TakePeaks again = %d MB, %v; want zero: nothing ran since", peak, longest)
+	}
 	oldPIDs := pidsOf(svc)
 	over, err := svc.Invoke(context.Background(), "Small", []byte(`{"allocMB":300,"sleepMs":1000}`))
 	if err != nil {

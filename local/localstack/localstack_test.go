@@ -85,16 +85,16 @@ func reportUnusedGrants(st *Stack) {
 }
 
 type client struct {
-	t     *testing.T
+	t     testing.TB
 	stack *Stack
 	token string
 }
 
 // adminOf is a tenant's admin on the suite's stack.
-func adminOf(t *testing.T, tenant string) *client { return adminOn(t, stack, tenant) }
+func adminOf(t testing.TB, tenant string) *client { return adminOn(t, stack, tenant) }
 
 // adminOn is a tenant's admin on a given stack.
-func adminOn(t *testing.T, st *Stack, tenant string) *client {
+func adminOn(t testing.TB, st *Stack, tenant string) *client {
 	t.Helper()
 	tok, err := st.Token(tenant, "admin@"+tenant+".example", []string{"admin"}, time.Hour)
 	if err != nil {
@@ -181,11 +181,17 @@ func (c *client) preview() syncBody {
 // previewWith is preview with a request body (POST /v1/syncs).
 func (c *client) previewWith(body any) syncBody {
 	c.t.Helper()
+	return c.previewWithin(body, 2*time.Minute)
+}
+
+// previewWithin is previewWith waiting at most wait.
+func (c *client) previewWithin(body any, wait time.Duration) syncBody {
+	c.t.Helper()
 	var started syncBody
 	if code := c.do("POST", "/v1/syncs", body, &started); code != http.StatusAccepted {
 		c.t.Fatalf("POST /v1/syncs = %d %+v", code, started)
 	}
-	deadline := time.Now().Add(2 * time.Minute)
+	deadline := time.Now().Add(wait)
 	for time.Now().Before(deadline) {
 		var sy syncBody
 		if code := c.do("GET", "/v1/syncs/"+started.ID, nil, &sy); code != http.StatusOK {
@@ -196,7 +202,7 @@ func (c *client) previewWith(body any) syncBody {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	c.t.Fatal("preview did not finish within 2 minutes")
+	c.t.Fatalf("preview did not finish within %v", wait)
 	return syncBody{}
 }
 
@@ -487,7 +493,7 @@ func onePartition(dir *fakeentra.Tenant) *fakeentra.Tenant {
 	return dir
 }
 
-func connectTenant(t *testing.T, c *client, dir *fakeentra.Tenant, opts string) {
+func connectTenant(t testing.TB, c *client, dir *fakeentra.Tenant, opts string) {
 	t.Helper()
 	c.stack.Fake.AddTenant(dir)
 	body := fmt.Sprintf(`{"directoryTenantId":%q,"clientId":%q,"clientSecret":%q,"options":%s}`, dir.ID, dir.Apps[0].ClientID, dir.Apps[0].Secret, opts)

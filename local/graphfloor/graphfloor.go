@@ -345,41 +345,21 @@ func ReadChanges(ctx context.Context, client *http.Client, src Source, links dom
 	c := &pager{client: client, token: token}
 	var userPages, groupPages int
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
+	g.Go(func() (err error) {
 		defer func() { st.UsersTime = time.Since(start) }()
-		for next, page := links.Users, 1; next != ""; page++ {
-			var body struct {
-				Value    []rawUser `json:"value"`
-				NextLink string    `json:"@odata.nextLink"`
-			}
-			if err := c.get(gctx, next, &body); err != nil {
-				return fmt.Errorf("graphfloor: users delta page %d: %w", page, err)
-			}
-			st.Users += len(body.Value)
-			userPages++
-			next = body.NextLink
-		}
-		return nil
+		userPages, err = follow(gctx, c, links.Users, "users delta", func(users []rawUser) { st.Users += len(users) })
+		return err
 	})
-	g.Go(func() error {
+	g.Go(func() (err error) {
 		groupsStart := time.Now()
 		defer func() { st.GroupsTime = time.Since(groupsStart) }()
-		for next, page := links.Groups, 1; next != ""; page++ {
-			var body struct {
-				Value    []rawGroup `json:"value"`
-				NextLink string     `json:"@odata.nextLink"`
-			}
-			if err := c.get(gctx, next, &body); err != nil {
-				return fmt.Errorf("graphfloor: groups delta page %d: %w", page, err)
-			}
-			st.Groups += len(body.Value)
-			for _, gr := range body.Value {
+		groupPages, err = follow(gctx, c, links.Groups, "groups delta", func(groups []rawGroup) {
+			st.Groups += len(groups)
+			for _, gr := range groups {
 				st.DirectMembers += len(gr.Members)
 			}
-			groupPages++
-			next = body.NextLink
-		}
-		return nil
+		})
+		return err
 	})
 	if err := g.Wait(); err != nil {
 		return st, err
@@ -392,4 +372,23 @@ func ReadChanges(ctx context.Context, client *http.Client, src Source, links dom
 		st.Requests++
 	}
 	return st, nil
+}
+
+// follow pages link to its end, handing each page's entries to each, and
+// returns how many pages it read.
+func follow[T any](ctx context.Context, c *pager, link, what string, each func([]T)) (int, error) {
+	pages := 0
+	for next := link; next != ""; {
+		var body struct {
+			Value    []T    `json:"value"`
+			NextLink string `json:"@odata.nextLink"`
+		}
+		if err := c.get(ctx, next, &body); err != nil {
+			return pages, fmt.Errorf("graphfloor: %s page %d: %w", what, pages+1, err)
+		}
+		each(body.Value)
+		pages++
+		next = body.NextLink
+	}
+	return pages, nil
 }

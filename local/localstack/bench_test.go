@@ -5,13 +5,11 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net/http"
-	"os"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"dirsync/internal/domain"
+	"dirsync/local/benchsizes"
 	"dirsync/local/fakeentra"
 	"dirsync/local/graphfloor"
 )
@@ -19,19 +17,7 @@ import (
 // localRuntimeSizes are the tenants BenchmarkLocalRuntime previews;
 // LOCAL_RUNTIME_USERS (comma-separated) replaces them, e.g.
 // LOCAL_RUNTIME_USERS=1000000 for the enterprise tenant.
-func localRuntimeSizes() []int {
-	v := os.Getenv("LOCAL_RUNTIME_USERS")
-	if v == "" {
-		return []int{100_000}
-	}
-	var out []int
-	for _, s := range strings.Split(v, ",") {
-		if n, err := strconv.Atoi(strings.TrimSpace(s)); err == nil && n > 0 {
-			out = append(out, n)
-		}
-	}
-	return out
-}
+func localRuntimeSizes() []int { return benchsizes.FromEnv("LOCAL_RUNTIME_USERS", 100_000) }
 
 // BenchmarkLocalRuntime previews a generated tenant (nested groups, the
 // generator's default count) through the whole local stack under the

@@ -4,14 +4,12 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"os"
 	"runtime"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"dirsync/internal/domain"
+	"dirsync/local/benchsizes"
 	"dirsync/local/fakeentra"
 	"dirsync/local/graphfloor"
 )
@@ -20,20 +18,20 @@ import (
 const churnFraction = 0.01
 
 // resyncSizes are re-synced, without and with the Graph model; RESYNC_USERS
-// (a comma-separated list) replaces them, e.g. RESYNC_USERS=1000000.
-func resyncSizes() []int {
-	v := os.Getenv("RESYNC_USERS")
-	if v == "" {
-		return []int{10_000, 100_000}
+// (comma-separated) replaces them, e.g. RESYNC_USERS=1000000.
+func resyncSizes() []int { return benchsizes.FromEnv("RESYNC_USERS", 10_000, 100_000) }
+
+// forResyncSizes runs bench per size, without the Graph model, then under
+// it (model=graph).
+func forResyncSizes(b *testing.B, bench func(b *testing.B, users int, modeled bool)) {
+	for _, n := range resyncSizes() {
+		b.Run(sizeName(n), func(b *testing.B) { bench(b, n, false) })
 	}
-	var out []int
-	for _, s := range strings.Split(v, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(s))
-		if err == nil && n > 0 {
-			out = append(out, n)
+	b.Run("model=graph", func(b *testing.B) {
+		for _, n := range resyncSizes() {
+			b.Run(sizeName(n), func(b *testing.B) { bench(b, n, true) })
 		}
-	}
-	return out
+	})
 }
 
 // BenchmarkResync times a re-sync preview end to end after 1 % of the
@@ -46,16 +44,7 @@ func resyncSizes() []int {
 // full-read preview of the same tenant, run afterwards untimed. Reported
 // as BenchmarkPreview, plus changes (the plan's user and group changes,
 // skips excluded) and, under model=graph, requests, 429s and wall-s.
-func BenchmarkResync(b *testing.B) {
-	for _, n := range resyncSizes() {
-		b.Run(sizeName(n), func(b *testing.B) { benchResync(b, n, false) })
-	}
-	b.Run("model=graph", func(b *testing.B) {
-		for _, n := range resyncSizes() {
-			b.Run(sizeName(n), func(b *testing.B) { benchResync(b, n, true) })
-		}
-	})
-}
+func BenchmarkResync(b *testing.B) { forResyncSizes(b, benchResync) }
 
 func benchResync(b *testing.B, n int, modeled bool) {
 	b.StopTimer()
@@ -125,16 +114,7 @@ func benchResync(b *testing.B, n int, modeled bool) {
 // deltaLinks up to date, so the floor lists one churn, as the re-sync
 // does. Reported: paging-s, write-s, and wall-s of both; under model=graph
 // also requests and 429s.
-func BenchmarkResyncFloor(b *testing.B) {
-	for _, n := range resyncSizes() {
-		b.Run(sizeName(n), func(b *testing.B) { benchResyncFloor(b, n, false) })
-	}
-	b.Run("model=graph", func(b *testing.B) {
-		for _, n := range resyncSizes() {
-			b.Run(sizeName(n), func(b *testing.B) { benchResyncFloor(b, n, true) })
-		}
-	})
-}
+func BenchmarkResyncFloor(b *testing.B) { forResyncSizes(b, benchResyncFloor) }
 
 func benchResyncFloor(b *testing.B, n int, modeled bool) {
 	b.StopTimer()

@@ -66,9 +66,10 @@ func (p UserPartitioning) CountsInitials(total int) bool {
 
 // SplitAbove is how many users a partition may hold before it is split:
 // the pages a worker would page if the tenant's pages were shared out
-// evenly (its pages over Workers, rounded up), as users. A partition above
-// it alone would outlast the evenly shared read, 1,001 pages / 16 ≈ 63
-// pages at a million users; one at or below it ends by then. Splitting
+// evenly (its pages over Workers, rounded up), as users: 1,002 pages / 16,
+// 63 pages or 62,937 users, at a million users. A partition above it
+// alone would outlast the evenly shared read; one at or below it ends by
+// then. Splitting
 // smaller ones would only add requests (45 sub-partitions, most of them
 // one empty page). It is at least one page.
 func (p UserPartitioning) SplitAbove(total int) int {

@@ -28,7 +28,7 @@ func TestUserPartitioning(t *testing.T) {
 		{"as many pages as workers", graph, 16 * 999, false, 999},
 		{"one page more", graph, 16*999 + 1, true, 2 * 999},
 		{"100,000 users: 101 pages, 7 a worker", graph, 100_000, true, 7 * 999},
-		{"1,000,000 users: 1,001 pages, 63 a worker", graph, 1_000_000, true, 63 * 999},
+		{"1,000,000 users: 1,002 pages, 63 a worker", graph, 1_000_000, true, 63 * 999},
 		{"small pages", UserPartitioning{PageSize: 10, Workers: 4}, 100, true, 30},
 		{"no shape given", UserPartitioning{}, 3, true, 3},
 	}

@@ -72,10 +72,14 @@ func TestReadRefusesMalformedPages(t *testing.T) {
 		opts   domain.Options
 		adjust func(*Config)
 	}
-	// Pages of 10 give the largest partition ('j') five pages.
-	partitioned := func(c *Config) { c.PageSize = 10 }
+	// Pages of 10 give the largest partition ('j') several pages, and the
+	// tenant 30: with 32 partitions at once too few to count and split
+	// them, so 'j' is read as it is. Pages of 5 (60, 16 at once) split
+	// 'j', and 'ja' has three pages of its own.
+	partitioned := func(c *Config) { c.PageSize, c.UserPartitionConcurrency = 10, 32 }
 	collections := []collection{
 		{"users partition", "/v1.0/users", "startswith(userPrincipalName,'j')", "read users starting with 'j' page", domain.Options{}, partitioned},
+		{"users sub-partition", "/v1.0/users", "startswith(userPrincipalName,'ja')", "read users starting with 'ja' page", domain.Options{}, withPageSize(5)},
 		{"users sequentially", "/v1.0/users", "", "read users page", domain.Options{}, func(c *Config) { c.PageSize = pageSize; sequentialUsers(c) }},
 		{"groups delta", "/v1.0/groups/delta", "", "read groups delta page", domain.Options{}, withPageSize(pageSize)},
 		{"groups delta of a scoped read", "/v1.0/groups/delta", "", "read groups delta page", domain.Options{Scope: domain.Scope{Groups: []string{staff}}}, withPageSize(pageSize)},

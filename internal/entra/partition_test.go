@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -312,4 +314,244 @@ func TestFloorPartitionsAreTheReaders(t *testing.T) {
 		t.Fatalf("local/graphfloor partitions %v (%d at a time, pages of %d); the reader's %v (%d, %d)",
 			graphfloor.UPNInitials, graphfloor.PartitionConcurrency, graphfloor.PageSize, upnInitials, DefaultUserPartitionConcurrency, DefaultPageSize)
 	}
+}
+
+// largeInitial is a tenant of locals where 'j' holds most users: a 'j'
+// followed by each character a local part may contain, in either case,
+// and "j" alone (j@domain, a one-character local part), beside one user
+// per initial (everyInitial).
+func largeInitial() []string {
+	locals := everyInitial()
+	chars := strings.Split("abcdefghijklmnopqrstuvwxyz0123456789'.-_!#^~", "")
+	for i := range 150 {
+		c := chars[i%len(chars)]
+		if i%3 == 1 {
+			c = strings.ToUpper(c)
+		}
+		locals = append(locals, "j"+c+fmt.Sprint(i))
+	}
+	return append(locals, "j")
+}
+
+// partitionFilters lists the userPrincipalName prefixes of the fake's
+// requests to path filtered by partition (first pages only), sorted.
+func partitionFilters(f *fixture, path string) []string {
+	var out []string
+	for _, r := range f.fake.Requests() {
+		q, _ := url.ParseQuery(r.Query)
+		filter := q.Get("$filter")
+		if r.Path != path || r.Page != 1 || filter == "" {
+			continue
+		}
+		lit := strings.TrimSuffix(strings.TrimPrefix(filter, "startswith(userPrincipalName,'"), "')")
+		out = append(out, strings.ReplaceAll(lit, "''", "'"))
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TestReadSplitPartitions reads a tenant whose 'j' holds most users in
+// pages of 5: 44 pages, more than the 16 partitions read at once, so the
+// reader counts each initial and reads 'j' in sub-partitions by its
+// second character. The users are those of a sequential read, unless the
+// sub-partitions miss some, when the reader falls back to it.
+func TestReadSplitPartitions(t *testing.T) {
+	const pageSize = 5
+	sixOutside := append(largeInitial(), "j$1", "j$2", "j$3", "j$4", "j$5", "j$6")
+	tests := []struct {
+		name  string
+		users []string
+		fault func(tn *fakeentra.Tenant) fakeentra.Fault
+		// wantSplit: 'j' is read in sub-partitions (else as it is).
+		wantSplit, wantFallback bool
+	}{
+		{name: "one initial holding most users", users: largeInitial(), wantSplit: true},
+		{
+			// Six users (one more than the count's tolerance) whose second
+			// character no sub-partition lists, as 'j' as a whole would.
+			name: "second characters outside the sub-partitions", users: sixOutside,
+			wantSplit: true, wantFallback: true,
+		},
+		{
+			name: "a user in two sub-partitions", users: largeInitial(), wantSplit: true, wantFallback: true,
+			fault: func(tn *fakeentra.Tenant) fakeentra.Fault {
+				var value []map[string]any
+				for _, u := range tn.Users {
+					if strings.HasPrefix(strings.ToLower(u.UserPrincipalName), "ja") {
+						value = append(value, map[string]any{"id": u.ID, "userPrincipalName": u.UserPrincipalName, "accountEnabled": true})
+					}
+				}
+				body, _ := json.Marshal(map[string]any{"value": value})
+				return fakeentra.Fault{PathPrefix: "/v1.0/users", Query: "startswith(userPrincipalName,'jb')", Kind: fakeentra.FaultBody, Body: string(body), Times: 1}
+			},
+		},
+		{
+			// The counts only shape the read: a count far below the
+			// partition leaves it whole, and the read is still complete.
+			name: "a partition count that trails its partition", users: largeInitial(),
+			fault: func(*fakeentra.Tenant) fakeentra.Fault {
+				return fakeentra.Fault{PathPrefix: "/v1.0/users/$count", Query: "startswith(userPrincipalName,'j')", Kind: fakeentra.FaultCountSkew, CountSkew: -1000}
+			},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tn := handmadeTenant(tc.users, nil)
+			f := startFake(t, handmadeTenant(tc.users, nil))
+			sequential, err := readWithin(t, f.reader(t, withPageSize(pageSize), sequentialUsers), domain.Options{})
+			if err != nil {
+				t.Fatalf("sequential Read: %v", err)
+			}
+			if len(sequential.Users) != len(tn.Users) {
+				t.Fatalf("the sequential read has %d users, want %d", len(sequential.Users), len(tn.Users))
+			}
+			if tc.fault != nil {
+				defer f.fake.InjectFault(tc.fault(tn))()
+			}
+			f.fake.ResetRequests()
+			snap, err := readWithin(t, f.reader(t, withPageSize(pageSize)), domain.Options{})
+			if err != nil {
+				t.Fatalf("Read: %v", err)
+			}
+			if !reflect.DeepEqual(snap.Users, sequential.Users) {
+				t.Errorf("read %d users, not the %d of the sequential read", len(snap.Users), len(sequential.Users))
+			}
+			if fellBack := unfilteredUserPages(f) > 0; fellBack != tc.wantFallback {
+				t.Errorf("fell back to the sequential read: %v, want %v", fellBack, tc.wantFallback)
+			}
+
+			// One users $count, then one of each initial.
+			counts := partitionFilters(f, "/v1.0/users/$count")
+			if total, _ := f.requests("/v1.0/users/$count", 0); total-len(counts) != 1+btoi(tc.wantFallback) || !slices.Equal(counts, sorted(upnInitials)) {
+				t.Errorf("%d users counts, by initial %q; want one, and one of each initial", total-len(counts), counts)
+			}
+			want := slices.DeleteFunc(slices.Clone(upnInitials), func(c string) bool { return tc.wantSplit && c == "j" })
+			if tc.wantSplit {
+				want = append(want, domain.SubPartitions("j")...)
+			}
+			if got := partitionFilters(f, "/v1.0/users"); !slices.Equal(got, sorted(want)) {
+				t.Errorf("partitions read %q, want %q", got, sorted(want))
+			}
+		})
+	}
+
+	t.Run("a one-character local part", func(t *testing.T) {
+		// "j@" lists j@domain, and only it: not jane@ nor j.doe@.
+		f := startFake(t, handmadeTenant(append(largeInitial(), "jane", "j.doe"), nil))
+		r := f.reader(t, withPageSize(pageSize))
+		got, err := r.readUserList(context.Background(), mustPlan(t), "users starting with 'j@'", userPartitionFilter("j@"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 1 || got[0].UserPrincipalName != "j@"+testDomain {
+			t.Errorf("partition j@ lists %+v, want j@%s alone", got, testDomain)
+		}
+		f.fake.ResetRequests()
+		snap, err := readWithin(t, r, domain.Options{})
+		if err != nil {
+			t.Fatalf("Read: %v", err)
+		}
+		if !slices.ContainsFunc(snap.Users, func(u domain.SourceUser) bool { return u.UserPrincipalName == "j@"+testDomain }) {
+			t.Error("the read lacks j@")
+		}
+		if !slices.Contains(partitionFilters(f, "/v1.0/users"), "j@") || unfilteredUserPages(f) > 0 {
+			t.Errorf("partitions read %q, fell back: %v; want j@ among them and no fallback", partitionFilters(f, "/v1.0/users"), unfilteredUserPages(f) > 0)
+		}
+	})
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func sorted(s []string) []string {
+	out := slices.Clone(s)
+	slices.Sort(out)
+	return out
+}
+
+func mustPlan(t *testing.T) *userPlan {
+	t.Helper()
+	plan, err := newUserPlan(domain.UserProperties(domain.DefaultMapping()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return plan
+}
+
+// TestFloorSendsTheReadersRequests holds local/graphfloor to the reader's
+// requests, the counts and split partitions of a large tenant included.
+func TestFloorSendsTheReadersRequests(t *testing.T) {
+	tests := []struct {
+		name     string
+		users    []string
+		pageSize int
+	}{
+		{name: "initials as they are", users: everyInitial(), pageSize: DefaultPageSize},
+		{name: "counted and split", users: largeInitial(), pageSize: 5},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := startFake(t, handmadeTenant(tc.users, nil))
+			if _, err := readWithin(t, f.reader(t, withPageSize(tc.pageSize)), domain.Options{}); err != nil {
+				t.Fatalf("Read: %v", err)
+			}
+			reader := graphRequests(f.fake.Requests())
+			f.fake.ResetRequests()
+			query := graphfloor.UserQuery(domain.DefaultMapping())
+			query.Set("$top", fmt.Sprint(tc.pageSize))
+			src := graphfloor.Source{BaseURL: f.fake.URL(), DirectoryTenantID: testTenantID, ClientID: testClientID, ClientSecret: testSecret}
+			st, err := graphfloor.Read(context.Background(), f.fake.HTTPClient(), src, query)
+			if err != nil {
+				t.Fatalf("graphfloor.Read: %v", err)
+			}
+			floor := graphRequests(f.fake.Requests())
+			if !slices.Equal(reader, floor) {
+				t.Errorf("the floor sent %d requests, the reader %d:\nonly the reader: %q\nonly the floor: %q",
+					len(floor), len(reader), without(reader, floor), without(floor, reader))
+			}
+			if st.Requests != len(floor) || st.Users != len(tc.users) {
+				t.Errorf("floor stats %+v; it sent %d requests for %d users", st, len(floor), len(tc.users))
+			}
+		})
+	}
+}
+
+// graphRequests lists the Graph requests as path and sorted, decoded
+// query, sorted, so requests made concurrently compare in any order.
+func graphRequests(reqs []fakeentra.Request) []string {
+	var out []string
+	for _, r := range reqs {
+		if !strings.HasPrefix(r.Path, "/v1.0/") {
+			continue
+		}
+		q, _ := url.ParseQuery(r.Query)
+		var params []string
+		for k, vs := range q {
+			for _, v := range vs {
+				params = append(params, k+"="+v)
+			}
+		}
+		slices.Sort(params)
+		out = append(out, r.Method+" "+r.Path+"?"+strings.Join(params, "&"))
+	}
+	slices.Sort(out)
+	return out
+}
+
+// without lists the entries of a (sorted) missing from b (sorted), each
+// entry counted.
+func without(a, b []string) []string {
+	var out []string
+	for _, s := range a {
+		if i, ok := slices.BinarySearch(b, s); ok {
+			b = slices.Delete(slices.Clone(b), i, i+1)
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
 }

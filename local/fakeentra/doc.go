@@ -18,7 +18,8 @@
 //	GET /v1.0/users                       $select $top $expand=manager($select=...) $count $skiptoken,
 //	                                      and $filter as startswith(userPrincipalName,'...')
 //	                                      (case-insensitive)
-//	GET /v1.0/users/$count                text/plain; needs ConsistencyLevel: eventual
+//	GET /v1.0/users/$count                text/plain; needs ConsistencyLevel: eventual; $filter
+//	                                      as on /users (the users that listing would list)
 //	GET /v1.0/users/{id or UPN}           $select $expand
 //	GET /v1.0/users/{id}/manager
 //	GET /v1.0/users/delta()               $select $top $expand $skiptoken $deltatoken (also /users/delta)
@@ -41,8 +42,8 @@
 // Query options are accepted with or without "$" and URL-encoded. $search,
 // $orderby and $skip are refused with 400 rather than ignored, and so is
 // $filter except in the two forms /groups takes (in an OData string
-// literal a quote is written as two quotes), and the one /users takes;
-// another filter is 400
+// literal a quote is written as two quotes), and the one /users and
+// /users/$count take; another filter is 400
 // Request_UnsupportedQuery, as Graph answers one it cannot serve. Pages
 // carry absolute @odata.nextLink values (a filter's included); listings,
 // filtered ones too, are in object-id order, not by name, and an unfiltered
@@ -142,8 +143,8 @@
 //     continuously. A request costs its base cost from that page's table
 //     (GET users 2, GET groups/{id}/members 3, GET
 //     groups/{id}/transitiveMembers 5, any other GET 1: groups, a single
-//     object, delta, $count), less 1 with $select, plus 1 with $expand,
-//     less 1 with $top under 20, never below 1. A type cast or $count
+//     object, delta, $count, a filtered one too), less 1 with $select,
+//     plus 1 with $expand, less 1 with $top under 20, never below 1. A type cast or $count
 //     under a membership listing is charged as the listing (the page does
 //     not say; the dearer reading). The per-app limit across tenants
 //     (150,000 units per 20 s), the write quotas and the global 130,000

@@ -69,8 +69,9 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, q query, res
 		w.Header().Set("x-ms-resource-unit", strconv.Itoa(cost))
 	}
 	for _, opt := range unsupportedOptions {
-		// The user and group listings filter (filter.go).
-		if listing := strings.TrimSuffix(rest, "/"); opt == "filter" && (listing == "groups" || listing == "users") {
+		// The user and group listings filter (filter.go), and so does the
+		// users $count.
+		if listing := strings.TrimSuffix(rest, "/"); opt == "filter" && (listing == "groups" || listing == "users" || listing == "users/$count") {
 			continue
 		}
 		if _, present := q.get(opt); present {
@@ -692,13 +693,28 @@ func (gr *graphRequest) listMembers(groupID string, transitive bool, cast string
 // Request_BadRequest). The number is the listing's length at the moment
 // of the request, so it follows every Update.
 
+// countUsers counts the users, or with $filter the users the listing
+// with that filter lists (startswith(userPrincipalName,'...'), as a
+// partitioned read counts its partitions before reading them).
 func (gr *graphRequest) countUsers() {
 	if !gr.countAllowed() {
 		return
 	}
+	var filter *userFilter
+	if raw, present := gr.q.get("filter"); present {
+		f, errMsg := parseUserFilter(raw)
+		if errMsg != "" {
+			gr.unsupported(errMsg)
+			return
+		}
+		filter = &f
+	}
 	st := gr.st
 	st.mu.RLock()
 	n := len(st.users.items)
+	if filter != nil {
+		n = len(st.usersMatching(*filter))
+	}
 	st.mu.RUnlock()
 	gr.writeCount(n)
 }

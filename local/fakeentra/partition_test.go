@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // upnTenant holds users whose userPrincipalNames start with characters of
@@ -96,6 +97,52 @@ func TestUserFilter(t *testing.T) {
 		after := s.GraphStats()
 		if got := after.ResourceUnits - before.ResourceUnits; got != 1 {
 			t.Errorf("debited %d units, want 1 (users 2, less 1 for $select)", got)
+		}
+	})
+
+	t.Run("a filtered $count counts what the listing lists", func(t *testing.T) {
+		for _, tc := range tests {
+			if got := count(t, s, tok, "/v1.0/users/$count?"+url.Values{"$filter": {tc.filter}}.Encode()); got != len(tc.want) {
+				t.Errorf("%s: $count %d, want %d", tc.filter, got, len(tc.want))
+			}
+		}
+		if got := count(t, s, tok, "/v1.0/users/$count"); got != len(tn.Users) {
+			t.Errorf("unfiltered $count %d, want %d", got, len(tn.Users))
+		}
+		for _, tc := range []struct {
+			filter  string
+			headers map[string]string
+			code    string
+		}{
+			{"startswith(userPrincipalName,'a')", nil, "Request_BadRequest"},
+			{"startswith(displayName,'a')", eventual, "Request_UnsupportedQuery"},
+			{"userPrincipalName eq 'a'", eventual, "Request_UnsupportedQuery"},
+		} {
+			status, _, body := getHeaders(t, s, tok, "/v1.0/users/$count?"+url.Values{"$filter": {tc.filter}}.Encode(), tc.headers)
+			if status != http.StatusBadRequest || odataErrorCode(t, body) != tc.code {
+				t.Errorf("%s (headers %v): status %d %s, want 400 %s", tc.filter, tc.headers, status, body, tc.code)
+			}
+		}
+		status, _, body := getHeaders(t, s, tok, "/v1.0/groups/$count?"+url.Values{"$filter": {"startswith(displayName,'a')"}}.Encode(), eventual)
+		if status != http.StatusBadRequest || odataErrorCode(t, body) != "Request_UnsupportedQuery" {
+			t.Errorf("a filtered groups $count: status %d %s, want 400 (the fake filters only the users count)", status, body)
+		}
+	})
+
+	t.Run("a filtered $count is charged and timed as a $count", func(t *testing.T) {
+		const fixed = 20 * time.Millisecond
+		s.SetGraphModel(GraphModel{Throttle: true, Fixed: fixed, PerItem: 10 * time.Millisecond})
+		defer s.SetGraphModel(GraphModel{})
+		before := s.GraphStats()
+		start := time.Now()
+		count(t, s, tok, "/v1.0/users/$count?"+url.Values{"$filter": {"startswith(userPrincipalName,'a')"}}.Encode())
+		elapsed := time.Since(start)
+		got := s.GraphStats().Sub(before)
+		if got.ResourceUnits != 1 || got.Requests != 1 || got.Items != 0 || got.ByKind[KindCount].Requests != 1 {
+			t.Errorf("stats %+v, want 1 request of kind %s, 1 unit, no items", got, KindCount)
+		}
+		if elapsed < fixed {
+			t.Errorf("answered after %v, want at least the fixed %v", elapsed, fixed)
 		}
 	})
 

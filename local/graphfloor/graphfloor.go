@@ -6,11 +6,13 @@
 // model, so the difference is what the SDK and the reader's work cost.
 //
 // The requests, as the reader sends them: a client-credentials token; the
-// users deltaLink ($deltatoken=latest); the users in userPrincipalName
-// partitions (UPNInitials, PartitionConcurrency at a time) beside one
-// groups delta round with members; then the users and groups $count. A
-// throttled GET waits what Retry-After says and is sent again, as any
-// complete read of a throttled tenant must.
+// users deltaLink ($deltatoken=latest); then, beside one groups delta
+// round with members followed by the groups $count: the users $count, in
+// a tenant of more pages than PartitionConcurrency a filtered $count of
+// each of UPNInitials, and the users in the userPrincipalName partitions
+// the reader's rule (domain.UserPartitioning) chooses from those counts,
+// PartitionConcurrency at a time. A throttled GET waits what Retry-After
+// says and is sent again, as any complete read of a throttled tenant must.
 package graphfloor
 
 import (
@@ -47,8 +49,9 @@ type Stats struct {
 	DirectMembers int
 	// Requests counts the Graph requests sent (the token request excluded).
 	Requests int
-	// UsersTime covers the token, the deltaLink and the user partitions;
-	// GroupsTime the groups delta round, which runs beside them.
+	// UsersTime covers the token, the deltaLink, the users counts and the
+	// user partitions; GroupsTime the groups delta round and its count,
+	// which run beside them.
 	UsersTime, GroupsTime time.Duration
 }
 
@@ -60,14 +63,9 @@ const PageSize = 999
 const PartitionConcurrency = 16
 
 // UPNInitials are the characters a userPrincipalName may start with, one
-// partition each (Graph compares case-insensitively). The reader's list;
-// a test in internal/entra keeps the two equal.
-var UPNInitials = []string{
-	"a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m",
-	"n", "o", "p", "q", "r", "s", "t", "u", "v", "w", "x", "y", "z",
-	"0", "1", "2", "3", "4", "5", "6", "7", "8", "9",
-	"'", ".", "-", "_", "!", "#", "^", "~",
-}
+// partition each (Graph compares case-insensitively): domain.UPNInitials,
+// the reader's list; a test in internal/entra keeps the two equal.
+var UPNInitials = domain.UPNInitials()
 
 // groupDeltaSelect is what the reader selects in the groups delta round.
 const groupDeltaSelect = "id,displayName,description,mail,members"
@@ -169,39 +167,78 @@ func Read(ctx context.Context, client *http.Client, src Source, query url.Values
 	if err := c.get(ctx, base+"users/delta()?"+latestQuery.Encode(), &latest); err != nil {
 		return st, fmt.Errorf("graphfloor: users deltaLink: %w", err)
 	}
-	users := make([]int, len(UPNInitials))
-	pages := make([]int, len(UPNInitials))
-	var groupPages int
+	// The page size is the query's $top (UserQuery's PageSize), as the
+	// reader's page size is every listing's: the groups round's too, and
+	// the partitions are split as the reader splits them at that size.
+	pageSize := PageSize
+	if n, err := strconv.Atoi(query.Get("$top")); err == nil && n > 0 {
+		pageSize = n
+	}
+	shape := domain.UserPartitioning{PageSize: pageSize, Workers: PartitionConcurrency}
+	var users, userRequests, groupPages int
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		defer func() { st.UsersTime = time.Since(start) }()
+		total, err := c.count(gctx, base+"users/$count")
+		if err != nil {
+			return fmt.Errorf("graphfloor: users count: %w", err)
+		}
+		userRequests++
+		var counts []int
+		if shape.CountsInitials(total) {
+			counts = make([]int, len(UPNInitials))
+			parts, pctx := errgroup.WithContext(gctx)
+			parts.SetLimit(PartitionConcurrency)
+			for i, initial := range UPNInitials {
+				parts.Go(func() (err error) {
+					counts[i], err = c.count(pctx, base+"users/$count?"+partitionFilter(initial))
+					if err != nil {
+						return fmt.Errorf("graphfloor: count users starting with %q: %w", initial, err)
+					}
+					return nil
+				})
+			}
+			if err := parts.Wait(); err != nil {
+				return err
+			}
+			userRequests += len(UPNInitials)
+		}
+		prefixes := shape.Partitions(total, counts)
+		partUsers := make([]int, len(prefixes))
+		pages := make([]int, len(prefixes))
 		parts, pctx := errgroup.WithContext(gctx)
 		parts.SetLimit(PartitionConcurrency)
-		for i, initial := range UPNInitials {
+		for i, prefix := range prefixes {
 			parts.Go(func() error {
-				filter := url.Values{"$filter": {"startswith(userPrincipalName,'" + strings.ReplaceAll(initial, "'", "''") + "')"}}.Encode()
-				next := base + "users?" + q + "&" + filter
+				next := base + "users?" + q + "&" + partitionFilter(prefix)
 				for page := 1; next != ""; page++ {
 					var body struct {
 						Value    []rawUser `json:"value"`
 						NextLink string    `json:"@odata.nextLink"`
 					}
 					if err := c.get(pctx, next, &body); err != nil {
-						return fmt.Errorf("graphfloor: users starting with %q page %d: %w", initial, page, err)
+						return fmt.Errorf("graphfloor: users starting with %q page %d: %w", prefix, page, err)
 					}
-					users[i] += len(body.Value)
+					partUsers[i] += len(body.Value)
 					pages[i]++
 					next = body.NextLink
 				}
 				return nil
 			})
 		}
-		return parts.Wait()
+		if err := parts.Wait(); err != nil {
+			return err
+		}
+		for i := range prefixes {
+			users += partUsers[i]
+			userRequests += pages[i]
+		}
+		return nil
 	})
 	g.Go(func() error {
 		groupsStart := time.Now()
 		defer func() { st.GroupsTime = time.Since(groupsStart) }()
-		next := base + "groups/delta()?" + url.Values{"$select": {groupDeltaSelect}, "$top": {strconv.Itoa(PageSize)}}.Encode()
+		next := base + "groups/delta()?" + url.Values{"$select": {groupDeltaSelect}, "$top": {strconv.Itoa(pageSize)}}.Encode()
 		seen := make(map[string]bool)
 		for page := 1; next != ""; page++ {
 			var body struct {
@@ -220,25 +257,27 @@ func Read(ctx context.Context, client *http.Client, src Source, query url.Values
 			next = body.NextLink
 		}
 		st.Groups = len(seen)
+		// The reader cross-checks the groups with Graph's $count after
+		// the round (and the users with the count taken first); so does
+		// the floor, so both send the same requests.
+		if _, err := c.count(gctx, base+"groups/$count"); err != nil {
+			return fmt.Errorf("graphfloor: groups count: %w", err)
+		}
+		groupPages++
 		return nil
 	})
 	if err := g.Wait(); err != nil {
 		return st, err
 	}
-	st.Requests = 1 + groupPages
-	for i := range users {
-		st.Users += users[i]
-		st.Requests += pages[i]
-	}
-	// The reader cross-checks both collections with Graph's $count; so
-	// does the floor, so both send the same requests.
-	for _, collection := range []string{"users", "groups"} {
-		if _, err := c.count(ctx, base+collection+"/$count"); err != nil {
-			return st, fmt.Errorf("graphfloor: %s count: %w", collection, err)
-		}
-		st.Requests++
-	}
+	st.Users = users
+	st.Requests = 1 + userRequests + groupPages
 	return st, nil
+}
+
+// partitionFilter is the $filter, encoded, of the users whose
+// userPrincipalName starts with prefix (a quote doubled in the literal).
+func partitionFilter(prefix string) string {
+	return url.Values{"$filter": {"startswith(userPrincipalName,'" + strings.ReplaceAll(prefix, "'", "''") + "')"}}.Encode()
 }
 
 type pager struct {

@@ -34,6 +34,7 @@ type Env struct {
 func Load(ctx context.Context) (*Env, error) {
 	logger := lambdacontext.NewLogger(lambdacontext.WithFunctionARN())
 	slog.SetDefault(logger)
+	limitMemory(os.Getenv)
 	cfg, err := config.FromEnv(os.Getenv)
 	if err != nil {
 		return nil, err

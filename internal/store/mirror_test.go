@@ -1,7 +1,12 @@
 package store
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
+	"crypto/sha256"
+	"encoding/gob"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"reflect"
@@ -92,6 +97,41 @@ func TestMirrorRoundTrip(t *testing.T) {
 		}
 		if _, err := s.LoadMirror(ctx, "acme"); !errors.Is(err, domain.ErrNoMirror) {
 			t.Fatalf("LoadMirror with a chunk altered: %v, want ErrNoMirror", err)
+		}
+	})
+	t.Run("of another format", func(t *testing.T) {
+		if err := s.SaveMirror(ctx, "acme", sampleMirror(10, now)); err != nil {
+			t.Fatal(err)
+		}
+		p, _ := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.syncTable), Key: key(tenantPK("acme"), mirrorSK)})
+		p.Item["fmt"] = avN(1)
+		if _, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.syncTable), Item: p.Item}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.LoadMirror(ctx, "acme"); !errors.Is(err, domain.ErrNoMirror) {
+			t.Fatalf("LoadMirror of format 1: %v, want ErrNoMirror", err)
+		}
+	})
+	t.Run("whole but not decodable", func(t *testing.T) {
+		// A checksummed gzip stream that is not a mirror's gob stream.
+		var buf bytes.Buffer
+		zw := gzip.NewWriter(&buf)
+		_ = gob.NewEncoder(zw).Encode(sampleMirror(10, now)) // the format before mirrorFormat 2
+		_ = zw.Close()
+		sum := sha256.Sum256(buf.Bytes())
+		id := "undecodable"
+		c := key(mirrorChunkPK("acme", id, 0), mirrorChunkSK)
+		c["b"] = avB(buf.Bytes())
+		ptr := key(tenantPK("acme"), mirrorSK)
+		ptr["id"], ptr["chunks"], ptr["bytes"], ptr["fmt"] = avS(id), avN(1), avN(int64(buf.Len())), avN(mirrorFormat)
+		ptr["sum"], ptr["ttl"] = avS(hex.EncodeToString(sum[:])), avN(now.Add(time.Hour).Unix())
+		for _, it := range []item{c, ptr} {
+			if _, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.syncTable), Item: it}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := s.LoadMirror(ctx, "acme"); !errors.Is(err, domain.ErrNoMirror) {
+			t.Fatalf("LoadMirror of an undecodable stream: %v, want ErrNoMirror", err)
 		}
 	})
 	t.Run("expired", func(t *testing.T) {

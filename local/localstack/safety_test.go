@@ -110,7 +110,8 @@ func crashMidRead(t *testing.T, c *client) syncBody {
 	defer slow()
 	stack.Fake.ResetRequests()
 	var started syncBody
-	if code := c.do("POST", "/v1/syncs", nil, &started); code != http.StatusAccepted {
+	// A full read whatever the tenant's mirror: the crash is mid-partition.
+	if code := c.do("POST", "/v1/syncs", `{"fullRead":true}`, &started); code != http.StatusAccepted {
 		t.Fatalf("POST /v1/syncs = %d", code)
 	}
 	waitUntil(t, "the worker read page 1", func() bool {
@@ -182,29 +183,42 @@ func TestMalformedGraphReadsNeverDeactivate(t *testing.T) {
 		t.Fatalf("first apply %+v", p)
 	}
 
+	// Full reads, then re-syncs reading the changes since the first.
 	tests := []struct {
 		name  string
 		fault fakeentra.Fault
 		code  string
+		delta bool
 	}{
-		{"users page 2: empty 200", fakeentra.Fault{PathPrefix: "/v1.0/users", Page: 2, Kind: fakeentra.FaultEmptyBody}, domain.SyncErrSourceRead},
-		{"users page 2: 204", fakeentra.Fault{PathPrefix: "/v1.0/users", Page: 2, Kind: fakeentra.FaultNoContent}, domain.SyncErrSourceRead},
-		{"users page 2: null", fakeentra.Fault{PathPrefix: "/v1.0/users", Page: 2, Kind: fakeentra.FaultBody, Body: "null"}, domain.SyncErrSourceRead},
-		{"users page 2: {}", fakeentra.Fault{PathPrefix: "/v1.0/users", Page: 2, Kind: fakeentra.FaultBody, Body: "{}"}, domain.SyncErrSourceRead},
-		{"users page 2: no value", fakeentra.Fault{PathPrefix: "/v1.0/users", Page: 2, Kind: fakeentra.FaultNoValue}, domain.SyncErrSourceRead},
-		{"users page 2: truncated", fakeentra.Fault{PathPrefix: "/v1.0/users", Page: 2, Kind: fakeentra.FaultTruncated}, domain.SyncErrSourceRead},
-		{"users page 2: nextLink repeated", fakeentra.Fault{PathPrefix: "/v1.0/users", Page: 2, Kind: fakeentra.FaultRepeatNextLink}, domain.SyncErrSourceRead},
-		{"users page 1: nextLink to another host", fakeentra.Fault{PathPrefix: "/v1.0/users", Page: 1, Kind: fakeentra.FaultForeignNextLink}, domain.SyncErrSourceRead},
-		{"users page 1: nextLink dropped", fakeentra.Fault{PathPrefix: "/v1.0/users", Page: 1, Kind: fakeentra.FaultDropNextLink}, domain.SyncErrSourceIncomplete},
-		{"groups page 1: {}", fakeentra.Fault{PathPrefix: "/v1.0/groups", Page: 1, Kind: fakeentra.FaultBody, Body: "{}"}, domain.SyncErrSourceRead},
-		{"groups delta page 1: truncated", fakeentra.Fault{PathPrefix: "/v1.0/groups/delta", Page: 1, Kind: fakeentra.FaultTruncated}, domain.SyncErrSourceRead},
-		{"groups delta page 1: no value", fakeentra.Fault{PathPrefix: "/v1.0/groups/delta", Page: 1, Kind: fakeentra.FaultNoValue}, domain.SyncErrSourceRead},
+		{"users page 2: empty 200", fakeentra.Fault{PathPrefix: "/v1.0/users", Page: 2, Kind: fakeentra.FaultEmptyBody}, domain.SyncErrSourceRead, false},
+		{"users page 2: 204", fakeentra.Fault{PathPrefix: "/v1.0/users", Page: 2, Kind: fakeentra.FaultNoContent}, domain.SyncErrSourceRead, false},
+		{"users page 2: null", fakeentra.Fault{PathPrefix: "/v1.0/users", Page: 2, Kind: fakeentra.FaultBody, Body: "null"}, domain.SyncErrSourceRead, false},
+		{"users page 2: {}", fakeentra.Fault{PathPrefix: "/v1.0/users", Page: 2, Kind: fakeentra.FaultBody, Body: "{}"}, domain.SyncErrSourceRead, false},
+		{"users page 2: no value", fakeentra.Fault{PathPrefix: "/v1.0/users", Page: 2, Kind: fakeentra.FaultNoValue}, domain.SyncErrSourceRead, false},
+		{"users page 2: truncated", fakeentra.Fault{PathPrefix: "/v1.0/users", Page: 2, Kind: fakeentra.FaultTruncated}, domain.SyncErrSourceRead, false},
+		{"users page 2: nextLink repeated", fakeentra.Fault{PathPrefix: "/v1.0/users", Page: 2, Kind: fakeentra.FaultRepeatNextLink}, domain.SyncErrSourceRead, false},
+		{"users page 1: nextLink to another host", fakeentra.Fault{PathPrefix: "/v1.0/users", Page: 1, Kind: fakeentra.FaultForeignNextLink}, domain.SyncErrSourceRead, false},
+		{"users page 1: nextLink dropped", fakeentra.Fault{PathPrefix: "/v1.0/users", Page: 1, Kind: fakeentra.FaultDropNextLink}, domain.SyncErrSourceIncomplete, false},
+		{"groups page 1: {}", fakeentra.Fault{PathPrefix: "/v1.0/groups", Page: 1, Kind: fakeentra.FaultBody, Body: "{}"}, domain.SyncErrSourceRead, false},
+		{"groups delta page 1: truncated", fakeentra.Fault{PathPrefix: "/v1.0/groups/delta", Page: 1, Kind: fakeentra.FaultTruncated}, domain.SyncErrSourceRead, false},
+		{"groups delta page 1: no value", fakeentra.Fault{PathPrefix: "/v1.0/groups/delta", Page: 1, Kind: fakeentra.FaultNoValue}, domain.SyncErrSourceRead, false},
+		{"re-sync, users delta: empty 200", fakeentra.Fault{PathPrefix: "/v1.0/users/delta", Page: 1, Kind: fakeentra.FaultEmptyBody}, domain.SyncErrSourceRead, true},
+		{"re-sync, users delta: nextLink to another host", fakeentra.Fault{PathPrefix: "/v1.0/users/delta", Page: 1, Kind: fakeentra.FaultForeignNextLink}, domain.SyncErrSourceRead, true},
+		{"re-sync, groups delta: truncated", fakeentra.Fault{PathPrefix: "/v1.0/groups/delta", Page: 1, Kind: fakeentra.FaultTruncated}, domain.SyncErrSourceRead, true},
+		{"re-sync, groups delta: 500", fakeentra.Fault{PathPrefix: "/v1.0/groups/delta", Page: 1, Kind: fakeentra.FaultStatus, Status: 500}, domain.SyncErrSourceRead, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			var body any = map[string]bool{"fullRead": true}
+			if tt.delta {
+				body = nil
+			}
 			remove := stack.Fake.InjectFault(tt.fault)
-			sy := c.preview()
+			sy := c.previewWith(body)
 			remove()
+			if kind, _ := readOf(sy); sy.Status == string(domain.SyncPreviewReady) && kind != map[bool]string{true: "delta", false: "full"}[tt.delta] {
+				t.Fatalf("the preview read %q", kind)
+			}
 			if sy.Status != string(domain.SyncPreviewFailed) || sy.Error == nil || sy.Error.Code != tt.code {
 				t.Fatalf("sync = %s %+v, want PREVIEW_FAILED %s", sy.Status, sy.Error, tt.code)
 			}
@@ -222,10 +236,16 @@ func TestMalformedGraphReadsNeverDeactivate(t *testing.T) {
 			}
 		})
 	}
-	// The same directory read cleanly plans nothing to deactivate.
-	clean := c.preview()
-	if clean.Status != string(domain.SyncPreviewReady) || clean.Counts.Users.Deactivate != 0 || clean.Counts.Groups.Remove != 0 {
-		t.Fatalf("clean preview %+v", clean)
+	// The same directory read cleanly plans nothing to deactivate, read
+	// as the changes since the first preview or in full.
+	for _, body := range []any{nil, map[string]bool{"fullRead": true}} {
+		clean := c.previewWith(body)
+		if clean.Status != string(domain.SyncPreviewReady) || clean.Counts.Users.Deactivate != 0 || clean.Counts.Groups.Remove != 0 {
+			t.Fatalf("clean preview %+v", clean)
+		}
+		if kind, _ := readOf(clean); (body == nil) != (kind == "delta") {
+			t.Fatalf("clean preview read %q", kind)
+		}
 	}
 }
 

@@ -156,6 +156,9 @@ func measureLocalPreview(b *testing.B, c *client, body any, kind domain.ReadKind
 	b.StopTimer()
 	graph := stack.Fake.GraphStats().Sub(before)
 	p.requests, p.throttled = graph.Requests, graph.Throttled
+	// The sync is ready a moment before the worker's invocation returns,
+	// which is when its peak is known.
+	stack.WaitIdle()
 	p.peakMB, p.worker = stack.Lambda.TakePeaks("PreviewWorkerFunction")
 	p.syncID = sy.ID
 	if got, _ := readOf(sy); sy.Status != string(domain.SyncPreviewReady) || got != string(kind) {

@@ -35,8 +35,8 @@ func readOf(sy syncBody) (kind, reason string) {
 // delta and plans what a full read plans; an admin's request and an
 // expired token read in full, and the sync says which read it was.
 func TestResyncReadsOnlyTheChanges(t *testing.T) {
-	c := adminOf(t, "stark")
-	dir := fakeentra.Generate(fakeentra.Spec{TenantID: "7a8b9c0d-1e2f-4a3b-8c4d-5e6f7a8b9c0d", Domain: "stark.onmicrosoft.com", Seed: 33, Users: 3000})
+	c := adminOf(t, "resyncco")
+	dir := fakeentra.Generate(fakeentra.Spec{TenantID: "9e8d7c6b-5a49-4382-9170-a1b2c3d4e5f6", Domain: "resyncco.onmicrosoft.com", Seed: 33, Users: 3000})
 	connectTenant(t, c, dir, `{"deactivateMissing":true}`)
 
 	stack.Fake.ResetRequests()

@@ -203,7 +203,7 @@ func TestMalformedGraphReadsNeverDeactivate(t *testing.T) {
 		{"groups delta page 1: truncated", fakeentra.Fault{PathPrefix: "/v1.0/groups/delta", Page: 1, Kind: fakeentra.FaultTruncated}, domain.SyncErrSourceRead, false},
 		{"groups delta page 1: no value", fakeentra.Fault{PathPrefix: "/v1.0/groups/delta", Page: 1, Kind: fakeentra.FaultNoValue}, domain.SyncErrSourceRead, false},
 		{"re-sync, users delta: empty 200", fakeentra.Fault{PathPrefix: "/v1.0/users/delta", Page: 1, Kind: fakeentra.FaultEmptyBody}, domain.SyncErrSourceRead, true},
-		{"re-sync, users delta: nextLink to another host", fakeentra.Fault{PathPrefix: "/v1.0/users/delta", Page: 1, Kind: fakeentra.FaultForeignNextLink}, domain.SyncErrSourceRead, true},
+		{"re-sync, users delta: 204", fakeentra.Fault{PathPrefix: "/v1.0/users/delta", Page: 1, Kind: fakeentra.FaultNoContent}, domain.SyncErrSourceRead, true},
 		{"re-sync, groups delta: truncated", fakeentra.Fault{PathPrefix: "/v1.0/groups/delta", Page: 1, Kind: fakeentra.FaultTruncated}, domain.SyncErrSourceRead, true},
 		{"re-sync, groups delta: 500", fakeentra.Fault{PathPrefix: "/v1.0/groups/delta", Page: 1, Kind: fakeentra.FaultStatus, Status: 500}, domain.SyncErrSourceRead, true},
 	}

@@ -323,19 +323,29 @@ func (gr *graphRequest) wantCount() bool {
 	return ok && strings.EqualFold(v, "true")
 }
 
+// userFilterParam is the request's $filter on users, nil without one;
+// false when it is one the fake does not serve, which it answered.
+func (gr *graphRequest) userFilterParam() (*userFilter, bool) {
+	raw, present := gr.q.get("filter")
+	if !present {
+		return nil, true
+	}
+	f, errMsg := parseUserFilter(raw)
+	if errMsg != "" {
+		gr.unsupported(errMsg)
+		return nil, false
+	}
+	return &f, true
+}
+
 func (gr *graphRequest) listUsers() {
 	sel, ok := gr.userSelection(true)
 	if !ok {
 		return
 	}
-	var filter *userFilter
-	if raw, present := gr.q.get("filter"); present {
-		f, errMsg := parseUserFilter(raw)
-		if errMsg != "" {
-			gr.unsupported(errMsg)
-			return
-		}
-		filter = &f
+	filter, ok := gr.userFilterParam()
+	if !ok {
+		return
 	}
 	offset, top, ok := gr.pageBounds()
 	if !ok {
@@ -700,14 +710,9 @@ func (gr *graphRequest) countUsers() {
 	if !gr.countAllowed() {
 		return
 	}
-	var filter *userFilter
-	if raw, present := gr.q.get("filter"); present {
-		f, errMsg := parseUserFilter(raw)
-		if errMsg != "" {
-			gr.unsupported(errMsg)
-			return
-		}
-		filter = &f
+	filter, ok := gr.userFilterParam()
+	if !ok {
+		return
 	}
 	st := gr.st
 	st.mu.RLock()

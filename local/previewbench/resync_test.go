@@ -47,16 +47,9 @@ func forResyncSizes(b *testing.B, bench func(b *testing.B, users int, modeled bo
 func BenchmarkResync(b *testing.B) { forResyncSizes(b, benchResync) }
 
 func benchResync(b *testing.B, n int, modeled bool) {
-	b.StopTimer()
-	f := fixtureFor(b, n, imported)
+	f := resyncFixture(b, n, modeled)
 	ctx := context.Background()
-	if err := f.mirrored(ctx); err != nil {
-		b.Fatal(err)
-	}
 	var before fakeentra.GraphStats
-	if modeled {
-		f.underGraphModel(b)
-	}
 	var total, read, load, plan, write time.Duration
 	var requests, throttled int64
 	var changes int
@@ -117,16 +110,9 @@ func benchResync(b *testing.B, n int, modeled bool) {
 func BenchmarkResyncFloor(b *testing.B) { forResyncSizes(b, benchResyncFloor) }
 
 func benchResyncFloor(b *testing.B, n int, modeled bool) {
-	b.StopTimer()
-	f := fixtureFor(b, n, imported)
+	f := resyncFixture(b, n, modeled)
 	ctx := context.Background()
-	if err := f.mirrored(ctx); err != nil {
-		b.Fatal(err)
-	}
 	var before fakeentra.GraphStats
-	if modeled {
-		f.underGraphModel(b)
-	}
 	var paging, write time.Duration
 	var requests, throttled int64
 	for range b.N {
@@ -184,6 +170,20 @@ func benchResyncFloor(b *testing.B, n int, modeled bool) {
 		b.ReportMetric(float64(requests)/runs, "requests")
 		b.ReportMetric(float64(throttled)/runs, "429s")
 	}
+}
+
+// resyncFixture is the imported fixture of n users with its mirror, under
+// the Graph model when modeled; the timer is stopped.
+func resyncFixture(b *testing.B, n int, modeled bool) *fixture {
+	b.StopTimer()
+	f := fixtureFor(b, n, imported)
+	if err := f.mirrored(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	if modeled {
+		f.underGraphModel(b)
+	}
+	return f
 }
 
 // mirrored makes sure the fixture's tenant has a mirror: a full-read

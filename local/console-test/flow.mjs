@@ -248,6 +248,11 @@ async function run(width, index) {
       }
       check(u.add > 0 && u.update > 0 && u.deactivate > 0 && u.skip > 0,
         `the demo preview should add, update, deactivate and skip users: ${JSON.stringify(u)}`);
+      // How Entra ID was read, as the API says.
+      const readLine = await text(page.locator('#preview-read'));
+      check(sync.readKind === 'full' || sync.readKind === 'delta', `the sync's readKind is ${sync.readKind}`);
+      check(readLine.startsWith(sync.readKind === 'delta' ? 'Read only what changed' : 'Read all of Entra ID'),
+        `the preview says "${readLine}" for a ${sync.readKind} read`);
       const tripped = sync.safeguards.some((g) => g.tripped);
       check(tripped === safeguardWidths.has(width), `safeguard tripped=${tripped} at ${width} px`);
       check(await page.locator('#safeguard-banner').isVisible() === tripped, 'the safeguard banner does not match the API');

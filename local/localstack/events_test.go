@@ -181,9 +181,11 @@ func TestLifecycleEventsOfAPreviewAndItsApply(t *testing.T) {
 		t.Errorf("Sync Completed %s, want the counters of %+v", done.raw, p)
 	}
 	assertNoPersonalData(t, evs, personalData(dir, goneData...))
-	if got, want := c.recordedEvents(sy.ID), eventTypes(evs); !reflect.DeepEqual(got, want) {
-		t.Errorf("GET /v1/syncs/{id} lists %v, want %v", got, want)
-	}
+	// The sync records an event once EventBridge accepted it, a moment
+	// after the bus has it.
+	waitUntil(t, "the sync lists the events published", func() bool {
+		return reflect.DeepEqual(c.recordedEvents(sy.ID), eventTypes(evs))
+	})
 }
 
 // A preview that fails announces Preview Failed with the error's code and

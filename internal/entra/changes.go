@@ -226,7 +226,9 @@ type groupChanges struct {
 }
 
 type groupChange struct {
-	group         domain.DirectGroup // properties only
+	// props holds the properties the round gave (its members aside); one
+	// it left out keeps the mirror's value.
+	props         deltaGroupJSON
 	users, groups memberDiff
 }
 
@@ -281,7 +283,14 @@ func (r *Reader) readGroupChanges(ctx context.Context, link string) (*groupChang
 			c.byID[g.ID] = ch
 			c.order = append(c.order, g.ID)
 		}
-		ch.group = domain.DirectGroup{ID: g.ID, DisplayName: g.DisplayName, Description: g.Description, Mail: g.Mail}
+		ch.props.ID = g.ID
+		for _, p := range []struct{ to, from **string }{
+			{&ch.props.DisplayName, &g.DisplayName}, {&ch.props.Description, &g.Description}, {&ch.props.Mail, &g.Mail},
+		} {
+			if *p.from != nil {
+				*p.to = *p.from
+			}
+		}
 		for _, m := range g.Members {
 			present := m.Removed == nil
 			switch m.Type {
@@ -332,7 +341,7 @@ func (c *groupChanges) apply(groups []domain.DirectGroup, removedUsers map[strin
 
 // merge is g as the change leaves it.
 func (ch *groupChange) merge(g domain.DirectGroup) domain.DirectGroup {
-	next := ch.group
+	next := ch.props.properties(g)
 	next.UserIDs = ch.users.apply(g.UserIDs)
 	next.GroupIDs = ch.groups.apply(g.GroupIDs)
 	return next

@@ -407,25 +407,28 @@ func planOutline(p *domain.Plan) []string {
 // group even where the groups round did not say so.
 func TestGroupChangesApply(t *testing.T) {
 	groups := []domain.DirectGroup{
-		{ID: "g1", DisplayName: "One", UserIDs: []string{"u1", "u2", "u3"}, GroupIDs: []string{"g2"}},
+		{ID: "g1", DisplayName: "One", Description: "the first", Mail: "one@contoso.com", UserIDs: []string{"u1", "u2", "u3"}, GroupIDs: []string{"g2"}},
 		{ID: "g2", DisplayName: "Two", UserIDs: []string{"u2"}},
 		{ID: "g3", DisplayName: "Three", UserIDs: []string{"u4"}},
 	}
 	c := &groupChanges{byID: map[string]*groupChange{}, removed: map[string]struct{}{"g3": {}}}
-	g1 := &groupChange{group: domain.DirectGroup{ID: "g1", DisplayName: "One renamed"}}
+	str := func(s string) *string { return &s }
+	// g1's entry renames it, clears its mail (null) and leaves its
+	// description out, which it keeps.
+	g1 := &groupChange{props: deltaGroupJSON{ID: "g1", DisplayName: str("One renamed"), Mail: str("")}}
 	g1.users.set("u1", false)
 	g1.users.set("u5", true)
 	g1.users.set("u6", true)
 	g1.users.set("u6", false) // added and removed again within the round
 	g1.groups.set("g4", true)
-	g4 := &groupChange{group: domain.DirectGroup{ID: "g4", DisplayName: "Four"}}
+	g4 := &groupChange{props: deltaGroupJSON{ID: "g4", DisplayName: str("Four")}}
 	g4.users.set("u3", true)
 	c.byID["g1"], c.byID["g4"] = g1, g4
 	c.order = []string{"g1", "g4"}
 
 	got := c.apply(groups, map[string]struct{}{"u2": {}})
 	want := []domain.DirectGroup{
-		{ID: "g1", DisplayName: "One renamed", UserIDs: []string{"u3", "u5"}, GroupIDs: []string{"g2", "g4"}},
+		{ID: "g1", DisplayName: "One renamed", Description: "the first", UserIDs: []string{"u3", "u5"}, GroupIDs: []string{"g2", "g4"}},
 		{ID: "g2", DisplayName: "Two", UserIDs: []string{}},
 		{ID: "g4", DisplayName: "Four", UserIDs: []string{"u3"}},
 	}

@@ -25,12 +25,28 @@ var groupDeltaFields = []string{"id", "displayName", "description", "mail", "mem
 
 // deltaGroupJSON is one entry of a groups delta round.
 type deltaGroupJSON struct {
-	ID          string            `json:"id"`
-	DisplayName string            `json:"displayName"`
-	Description string            `json:"description"`
-	Mail        string            `json:"mail"`
+	ID string `json:"id"`
+	// The properties are nil when the entry leaves them out (an entry of
+	// an incremental round may list only what changed, members included),
+	// and "" when Graph sends them null.
+	DisplayName *string           `json:"displayName"`
+	Description *string           `json:"description"`
+	Mail        *string           `json:"mail"`
 	Members     []deltaMemberJSON `json:"members@delta"`
 	Removed     *struct{}         `json:"@removed"`
+}
+
+// properties are the group's properties as the entry gives them, those it
+// leaves out taken from was.
+func (g *deltaGroupJSON) properties(was domain.DirectGroup) domain.DirectGroup {
+	or := func(v *string, old string) string {
+		if v == nil {
+			return old
+		}
+		return *v
+	}
+	return domain.DirectGroup{ID: g.ID, DisplayName: or(g.DisplayName, was.DisplayName),
+		Description: or(g.Description, was.Description), Mail: or(g.Mail, was.Mail)}
 }
 
 // deltaMemberJSON is one direct member in members@delta.
@@ -97,7 +113,7 @@ func (r *Reader) readGroupRound(ctx context.Context) ([]domain.DirectGroup, stri
 		if !seen {
 			at = len(out)
 			position[g.ID] = at
-			out = append(out, domain.DirectGroup{ID: g.ID, DisplayName: g.DisplayName, Description: g.Description, Mail: g.Mail})
+			out = append(out, g.properties(domain.DirectGroup{}))
 		}
 		addMembers(&out[at], g.Members)
 		return nil

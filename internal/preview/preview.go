@@ -405,12 +405,16 @@ type sourceRead struct {
 // costs that re-sync a full read (or a delta from the older mirror), not
 // this preview.
 func (s *Service) read(ctx context.Context, sy *domain.Sync, reader Reader, opts domain.Options, log *slog.Logger) (sourceRead, error) {
-	prev, err := s.Store.LoadMirror(ctx, sy.TenantID)
-	if errors.Is(err, domain.ErrNoMirror) {
-		prev, err = nil, nil
-	}
-	if err != nil {
-		return sourceRead{}, fmt.Errorf("preview: load the source mirror: %w", err)
+	var prev *domain.SourceMirror
+	var err error
+	if !sy.FullRead { // a requested full read needs no mirror (tens of MB at a million users)
+		prev, err = s.Store.LoadMirror(ctx, sy.TenantID)
+		if errors.Is(err, domain.ErrNoMirror) {
+			prev, err = nil, nil
+		}
+		if err != nil {
+			return sourceRead{}, fmt.Errorf("preview: load the source mirror: %w", err)
+		}
 	}
 	kind, reason := domain.ChooseRead(domain.ReadRequest{
 		Mirror: prev, DirectoryTenantID: sy.DirectoryTenantID, Options: opts,

@@ -209,7 +209,13 @@ type Plan struct {
 	Counts     Counts         `json:"counts"`
 	Safeguards []Safeguard    `json:"safeguards"`
 	Bases      SafeguardBases `json:"bases"`
-	Warnings   []string       `json:"warnings,omitempty"`
+	// BasesAfter are the bases once every change is applied: what a
+	// re-sync that plans only what changed measures against.
+	BasesAfter SafeguardBases `json:"-"`
+	// LeftActive counts the linked users leaving the scope left active
+	// because deactivateMissing is off (no change lists them).
+	LeftActive int      `json:"-"`
+	Warnings   []string `json:"warnings,omitempty"`
 }
 
 // Tripped reports whether any safeguard tripped.

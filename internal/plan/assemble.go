@@ -47,6 +47,12 @@ func (c *computation) assemble() *domain.Plan {
 		p.Counts.Memberships.Remove += len(ch.MembersRemoved)
 	}
 	p.Bases = domain.SafeguardBases{ActiveLinked: c.activeLinked, OwnedGroups: c.ownedGroups, HeldMemberships: c.heldMemberships}
+	p.BasesAfter = domain.SafeguardBases{
+		ActiveLinked:    c.activeLinked + c.activeLinkedChange(),
+		OwnedGroups:     c.ownedGroups + p.Counts.Groups.Add - p.Counts.Groups.Remove,
+		HeldMemberships: c.heldMemberships + p.Counts.Memberships.Add - p.Counts.Memberships.Remove,
+	}
+	p.LeftActive = c.leftActive
 	p.Safeguards = domain.EvaluateSafeguards(p.Counts, p.Bases, c.opts.DeactivationThreshold)
 	linkMemberships(p.Changes)
 	return p
@@ -164,4 +170,30 @@ func linkMemberships(changes []domain.Change) {
 		}
 	}
 	forRefs(func(u int32, m domain.MembershipOf) { changes[u].MemberOf = append(changes[u].MemberOf, m) })
+}
+
+// activeLinkedChange is how applying every user change of the plan moves
+// the deactivation safeguard's base (the active users the sync owns), as
+// apply writes them: an add creates one; a reactivation or update leaves
+// the user's source as it was unless the update links it by email; a
+// deactivation removes one.
+func (c *computation) activeLinkedChange() int {
+	n := len(c.userKeys[kindAdd]) - len(c.userKeys[kindDeactivate])
+	for si := range c.src {
+		st := &c.src[si]
+		if st.outcome != outReactivate && st.outcome != outUpdate {
+			continue
+		}
+		p := &c.dir.Users[st.platform]
+		before := p.Source == domain.SourceEntra && linkedTo(p, c.tenant) && p.Status == domain.StatusActive
+		after := (st.byEmail || p.Source == domain.SourceEntra) &&
+			(st.outcome == outReactivate || p.Status == domain.StatusActive)
+		switch {
+		case after && !before:
+			n++
+		case before && !after:
+			n--
+		}
+	}
+	return n
 }

@@ -142,8 +142,11 @@ type computation struct {
 	activeLinked    int
 	ownedGroups     int
 	heldMemberships int
-	groupChanges    []domain.Change
-	warnings        []string
+	// leftActive counts the linked users leaving the scope that stay
+	// active because deactivateMissing is off.
+	leftActive   int
+	groupChanges []domain.Change
+	warnings     []string
 }
 
 func newComputation(in domain.PlanInput, dir *domain.Directory) *computation {
@@ -297,23 +300,10 @@ func duplicateUserError(users []domain.SourceUser) error {
 func (c *computation) classifySourceUsers() {
 	users := c.snap.Users
 	workers := workerCount(len(users))
-	includeGuests := c.opts.IncludeGuests
 	forEachRange(len(users), workers, func(_, lo, hi int) {
 		for si := lo; si < hi; si++ {
-			u := &users[si]
 			st := &c.src[si]
-			switch {
-			case c.ignoring && c.ignored.has(u.ID):
-				// First: an ignored user takes no part in the scope, the
-				// email matching or the duplicate detection.
-				st.outcome = outIgnored
-			case !u.AccountEnabled:
-				st.outcome = outDisabled
-			case u.Guest && !includeGuests, c.inScopeGroups != nil && !c.inScopeGroups[si]:
-				st.outcome = outExcluded
-			case !usableEmail(sourceEmail(u)):
-				st.outcome, st.skip = outSkip, skipNoEmail
-			}
+			st.outcome, st.skip = c.sourceOutcome(&users[si], c.inScopeGroups == nil || c.inScopeGroups[si])
 		}
 	})
 
@@ -390,6 +380,26 @@ func (c *computation) classifySourceUsers() {
 			}
 		}
 	})
+}
+
+// sourceOutcome is what the source alone decides of user u: ignored, out
+// of scope (disabled, or a guest or outside the scope groups while
+// inScope is false), skipped for want of an email, or outPending when
+// the platform decides.
+func (c *computation) sourceOutcome(u *domain.SourceUser, inScope bool) (outcome, skipReason) {
+	switch {
+	case c.ignoring && c.ignored.has(u.ID):
+		// First: an ignored user takes no part in the scope, the email
+		// matching or the duplicate detection.
+		return outIgnored, skipNone
+	case !u.AccountEnabled:
+		return outDisabled, skipNone
+	case u.Guest && !c.opts.IncludeGuests, !inScope:
+		return outExcluded, skipNone
+	case !usableEmail(sourceEmail(u)):
+		return outSkip, skipNoEmail
+	}
+	return outPending, skipNone
 }
 
 // match decides the outcome of an in-scope source user with a usable
@@ -476,6 +486,7 @@ func (c *computation) planDeactivations() {
 		}
 		c.userKeys[kindDeactivate] = append(c.userKeys[kindDeactivate], newOrderKey(p.Email, int32(pi)))
 	}
+	c.leftActive = leftActive
 	if leftActive > 0 {
 		c.warnings = append(c.warnings, fmt.Sprintf(
 			"%d linked users are no longer in scope (deleted, disabled or out of scope in Entra ID) and were left active because deactivateMissing is off",

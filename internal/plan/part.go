@@ -1,0 +1,268 @@
+package plan
+
+import (
+	"errors"
+	"slices"
+
+	"dirsync/internal/domain"
+)
+
+// PartInput is the input of a plan of part of a tenant: a re-sync planning
+// from what changed. Snapshot is the whole read; Directory holds only the
+// part's platform users, with every platform group, each listing its
+// members among those users (FullGroups list every member).
+//
+// The part must cover every user a full plan could change: the source
+// users touched since the directory was last settled, and the users and
+// platform users the last plan listed. Everything else is settled: its
+// platform user is what a full plan would leave unchanged. ComputePart
+// grows the part to what it needs for the plan to equal the full plan
+// (source users sharing an email, platform users linked to a source user,
+// members of a group the plan adds, removed groups' members) and reports
+// what the Directory is missing.
+type PartInput struct {
+	domain.PlanInput
+	// Users are the source object ids the part covers; ids gone from the
+	// source are the users whose platform users may be deactivated.
+	Users []string
+	// FullGroups are the platform groups Directory holds with every member.
+	FullGroups []string
+	// Bases are the whole directory's safeguard bases.
+	Bases domain.SafeguardBases
+}
+
+// PartNeeds is what a part's Directory is missing: the platform users
+// linked to (or holding the email of) these source users, and these
+// platform groups with every member.
+type PartNeeds struct {
+	Users  []string
+	Groups []string
+}
+
+// Empty reports whether nothing is missing.
+func (n PartNeeds) Empty() bool { return len(n.Users) == 0 && len(n.Groups) == 0 }
+
+// ErrPartOfEmptySource refuses to plan part of a read without users: only
+// a full plan can tell an emptied tenant from a fault.
+var ErrPartOfEmptySource = errors.New("plan: a read without users is planned in full")
+
+// ComputePart computes the plan of part of a tenant. While the part needs
+// more it returns no plan and the needs; the caller adds them (the source
+// users to Users with their platform users, the groups to FullGroups)
+// and calls again. The plan it returns equals Compute's over the whole
+// directory: the same changes in the same order, counts (settled users
+// counted unchanged or out of scope), safeguards and bases.
+func ComputePart(in PartInput) (*domain.Plan, PartNeeds, error) {
+	if err := validateOptions(in.Options); err != nil {
+		return nil, PartNeeds{}, err
+	}
+	if err := validateSnapshot(in.Snapshot); err != nil {
+		return nil, PartNeeds{}, err
+	}
+	if len(in.Snapshot.Users) == 0 {
+		return nil, PartNeeds{}, ErrPartOfEmptySource
+	}
+	dir := in.Directory
+	if dir == nil {
+		dir = &domain.Directory{}
+	}
+	whole := newComputation(in.PlanInput, dir)
+	if err := whole.findScope(); err != nil {
+		return nil, PartNeeds{}, err
+	}
+	users := in.Snapshot.Users
+	position := make(map[string]int32, len(users))
+	for i := range users {
+		if _, dup := position[users[i].ID]; dup {
+			return nil, PartNeeds{}, duplicateUserError(users)
+		}
+		position[users[i].ID] = int32(i)
+	}
+	covered := make([]bool, len(users))
+	for _, id := range in.Users {
+		if si, ok := position[id]; ok {
+			covered[si] = true
+		}
+	}
+	inScope := whole.scopeMembers(position)
+
+	// The users every plan lists, those sharing an email with a covered
+	// user, and those linked to a platform user of the part.
+	var needs PartNeeds
+	need := func(si int32) {
+		if !covered[si] {
+			covered[si] = true
+			needs.Users = append(needs.Users, users[si].ID)
+		}
+	}
+	emails := newEmailSet()
+	for si := range users {
+		u := &users[si]
+		if o, _ := whole.sourceOutcome(u, inScope == nil || inScope[si]); o == outIgnored || o == outSkip {
+			need(int32(si))
+		}
+		if covered[si] {
+			emails.add(sourceEmail(u))
+		}
+	}
+	for i := range dir.Users {
+		emails.add(dir.Users[i].Email)
+	}
+	for si := range users {
+		if !covered[si] && emails.has(sourceEmail(&users[si])) {
+			need(int32(si))
+		}
+	}
+	for i := range dir.Users {
+		if p := &dir.Users[i]; linkedTo(p, whole.tenant) {
+			if si, ok := position[p.ExternalID]; ok {
+				need(si)
+			}
+		}
+	}
+	if !needs.Empty() {
+		slices.Sort(needs.Users)
+		slices.Sort(needs.Groups)
+		return nil, needs, nil
+	}
+
+	c := newComputation(domain.PlanInput{
+		Snapshot: restrictSnapshot(in.Snapshot, covered, position), Directory: dir,
+		Options: in.Options, ActorEmail: in.ActorEmail,
+	}, dir)
+	if err := c.findScope(); err != nil {
+		return nil, PartNeeds{}, err
+	}
+	if err := c.resolveIDs(); err != nil {
+		return nil, PartNeeds{}, err
+	}
+	c.classifySourceUsers()
+	c.planDeactivations()
+	c.planGroups()
+
+	// A group the plan adds lists every member; one it removes lists every
+	// membership it held.
+	full := make(map[string]bool, len(in.FullGroups))
+	for _, id := range in.FullGroups {
+		full[id] = true
+	}
+	groupAt := make(map[string]int, len(in.Snapshot.Groups))
+	for i := range in.Snapshot.Groups {
+		groupAt[in.Snapshot.Groups[i].ID] = i
+	}
+	for i := range c.groupChanges {
+		ch := &c.groupChanges[i]
+		switch ch.Kind {
+		case domain.KindAdd:
+			for _, id := range in.Snapshot.Groups[groupAt[ch.Subject.ExternalID]].MemberIDs {
+				if si, ok := position[id]; ok {
+					need(si)
+				}
+			}
+		case domain.KindRemove:
+			if !full[ch.TargetID] {
+				full[ch.TargetID] = true
+				needs.Groups = append(needs.Groups, ch.TargetID)
+			}
+		}
+	}
+	if !needs.Empty() {
+		slices.Sort(needs.Users)
+		slices.Sort(needs.Groups)
+		return nil, needs, nil
+	}
+
+	p := c.assemble()
+	settledOutOfScope, settledUnchanged := 0, 0
+	for si := range users {
+		if covered[si] {
+			continue
+		}
+		// Every other outcome is a change, which the part covers.
+		if o, _ := whole.sourceOutcome(&users[si], inScope == nil || inScope[si]); o == outPending {
+			settledUnchanged++
+		} else {
+			settledOutOfScope++
+		}
+	}
+	p.Counts.Users.Unchanged += settledUnchanged
+	p.Counts.Users.OutOfScope += settledOutOfScope
+	p.BasesAfter = domain.SafeguardBases{
+		ActiveLinked:    in.Bases.ActiveLinked + p.BasesAfter.ActiveLinked - p.Bases.ActiveLinked,
+		OwnedGroups:     in.Bases.OwnedGroups + p.BasesAfter.OwnedGroups - p.Bases.OwnedGroups,
+		HeldMemberships: in.Bases.HeldMemberships + p.BasesAfter.HeldMemberships - p.Bases.HeldMemberships,
+	}
+	p.Bases = in.Bases
+	p.Safeguards = domain.EvaluateSafeguards(p.Counts, p.Bases, in.Options.DeactivationThreshold)
+	return p, PartNeeds{}, nil
+}
+
+// scopeMembers marks, when there is a scope, the source users in a scope
+// group present in the snapshot (nil: every user is in scope), as
+// resolveIDs does for the users it plans.
+func (c *computation) scopeMembers(position map[string]int32) []bool {
+	if len(c.opts.Scope.Groups) == 0 {
+		return nil
+	}
+	in := make([]bool, len(c.snap.Users))
+	for _, gi := range c.mirrored {
+		for _, id := range c.snap.Groups[gi].MemberIDs {
+			if si, ok := position[id]; ok {
+				in[si] = true
+			}
+		}
+	}
+	return in
+}
+
+// restrictSnapshot is snap with only the covered users, every group
+// listing its members among them.
+func restrictSnapshot(snap *domain.Snapshot, covered []bool, position map[string]int32) *domain.Snapshot {
+	part := &domain.Snapshot{DirectoryTenantID: snap.DirectoryTenantID, UserProperties: snap.UserProperties}
+	for si := range snap.Users {
+		if covered[si] {
+			part.Users = append(part.Users, snap.Users[si])
+		}
+	}
+	part.Groups = make([]domain.SourceGroup, len(snap.Groups))
+	for i, g := range snap.Groups {
+		g.MemberIDs = slices.DeleteFunc(slices.Clone(g.MemberIDs), func(id string) bool {
+			si, ok := position[id]
+			return ok && !covered[si]
+		})
+		part.Groups[i] = g
+	}
+	return part
+}
+
+// emailSet holds normalised emails (domain.NormalizeEmail) by the keys
+// the plan compares them with.
+type emailSet struct {
+	packed map[textKey]struct{}
+	long   map[string]struct{}
+}
+
+func newEmailSet() emailSet {
+	return emailSet{packed: map[textKey]struct{}{}, long: map[string]struct{}{}}
+}
+
+func (s emailSet) add(email string) {
+	switch k, str, kind := emailText(email); kind {
+	case packedKey:
+		s.packed[k] = struct{}{}
+	case stringKey:
+		s.long[str] = struct{}{}
+	}
+}
+
+func (s emailSet) has(email string) bool {
+	switch k, str, kind := emailText(email); kind {
+	case packedKey:
+		_, ok := s.packed[k]
+		return ok
+	case stringKey:
+		_, ok := s.long[str]
+		return ok
+	}
+	return false
+}

@@ -30,6 +30,13 @@ type SourceMirror struct {
 	// Basis names what shaped the read (MirrorBasis): a mirror read on
 	// another basis cannot be brought up to date by a delta.
 	Basis string
+	// Round is the sync whose preview produced the mirror. Changed lists
+	// the users that may have changed since the mirror of sync
+	// ChangedSince (ChangedUsers, accumulated over the rounds between):
+	// what a re-sync plans from when that sync is the plan basis.
+	Round        string
+	ChangedSince string
+	Changed      []string
 }
 
 // DirectGroup is one Entra ID group with its direct members, as Graph's

@@ -1,50 +1,10 @@
 package plan
 
 import (
-	"errors"
 	"slices"
 
 	"dirsync/internal/domain"
 )
-
-// PartInput is the input of a plan of part of a tenant: a re-sync planning
-// from what changed. Snapshot is the whole read; Directory holds only the
-// part's platform users, with every platform group, each listing its
-// members among those users (FullGroups list every member).
-//
-// The part must cover every user a full plan could change: the source
-// users touched since the directory was last settled, and the users and
-// platform users the last plan listed. Everything else is settled: its
-// platform user is what a full plan would leave unchanged. ComputePart
-// grows the part to what it needs for the plan to equal the full plan
-// (source users sharing an email, platform users linked to a source user,
-// members of a group the plan adds, removed groups' members) and reports
-// what the Directory is missing.
-type PartInput struct {
-	domain.PlanInput
-	// Users are the source object ids the part covers; ids gone from the
-	// source are the users whose platform users may be deactivated.
-	Users []string
-	// FullGroups are the platform groups Directory holds with every member.
-	FullGroups []string
-	// Bases are the whole directory's safeguard bases.
-	Bases domain.SafeguardBases
-}
-
-// PartNeeds is what a part's Directory is missing: the platform users
-// linked to (or holding the email of) these source users, and these
-// platform groups with every member.
-type PartNeeds struct {
-	Users  []string
-	Groups []string
-}
-
-// Empty reports whether nothing is missing.
-func (n PartNeeds) Empty() bool { return len(n.Users) == 0 && len(n.Groups) == 0 }
-
-// ErrPartOfEmptySource refuses to plan part of a read without users: only
-// a full plan can tell an emptied tenant from a fault.
-var ErrPartOfEmptySource = errors.New("plan: a read without users is planned in full")
 
 // ComputePart computes the plan of part of a tenant. While the part needs
 // more it returns no plan and the needs; the caller adds them (the source
@@ -52,15 +12,15 @@ var ErrPartOfEmptySource = errors.New("plan: a read without users is planned in 
 // and calls again. The plan it returns equals Compute's over the whole
 // directory: the same changes in the same order, counts (settled users
 // counted unchanged or out of scope), safeguards and bases.
-func ComputePart(in PartInput) (*domain.Plan, PartNeeds, error) {
+func ComputePart(in domain.PartInput) (*domain.Plan, domain.PartNeeds, error) {
 	if err := validateOptions(in.Options); err != nil {
-		return nil, PartNeeds{}, err
+		return nil, domain.PartNeeds{}, err
 	}
 	if err := validateSnapshot(in.Snapshot); err != nil {
-		return nil, PartNeeds{}, err
+		return nil, domain.PartNeeds{}, err
 	}
 	if len(in.Snapshot.Users) == 0 {
-		return nil, PartNeeds{}, ErrPartOfEmptySource
+		return nil, domain.PartNeeds{}, domain.ErrPartOfEmptySource
 	}
 	dir := in.Directory
 	if dir == nil {
@@ -68,13 +28,13 @@ func ComputePart(in PartInput) (*domain.Plan, PartNeeds, error) {
 	}
 	whole := newComputation(in.PlanInput, dir)
 	if err := whole.findScope(); err != nil {
-		return nil, PartNeeds{}, err
+		return nil, domain.PartNeeds{}, err
 	}
 	users := in.Snapshot.Users
 	position := make(map[string]int32, len(users))
 	for i := range users {
 		if _, dup := position[users[i].ID]; dup {
-			return nil, PartNeeds{}, duplicateUserError(users)
+			return nil, domain.PartNeeds{}, duplicateUserError(users)
 		}
 		position[users[i].ID] = int32(i)
 	}
@@ -88,7 +48,7 @@ func ComputePart(in PartInput) (*domain.Plan, PartNeeds, error) {
 
 	// The users every plan lists, those sharing an email with a covered
 	// user, and those linked to a platform user of the part.
-	var needs PartNeeds
+	var needs domain.PartNeeds
 	need := func(si int32) {
 		if !covered[si] {
 			covered[si] = true
@@ -113,6 +73,17 @@ func ComputePart(in PartInput) (*domain.Plan, PartNeeds, error) {
 			need(int32(si))
 		}
 	}
+	// The holders of every covered user's email.
+	held := newEmailSet()
+	for _, e := range in.Emails {
+		held.add(e)
+	}
+	for si := range users {
+		if e := sourceEmail(&users[si]); covered[si] && e != "" && !held.has(e) {
+			held.add(e)
+			needs.Emails = append(needs.Emails, e)
+		}
+	}
 	for i := range dir.Users {
 		if p := &dir.Users[i]; linkedTo(p, whole.tenant) {
 			if si, ok := position[p.ExternalID]; ok {
@@ -122,6 +93,7 @@ func ComputePart(in PartInput) (*domain.Plan, PartNeeds, error) {
 	}
 	if !needs.Empty() {
 		slices.Sort(needs.Users)
+		slices.Sort(needs.Emails)
 		slices.Sort(needs.Groups)
 		return nil, needs, nil
 	}
@@ -131,10 +103,10 @@ func ComputePart(in PartInput) (*domain.Plan, PartNeeds, error) {
 		Options: in.Options, ActorEmail: in.ActorEmail,
 	}, dir)
 	if err := c.findScope(); err != nil {
-		return nil, PartNeeds{}, err
+		return nil, domain.PartNeeds{}, err
 	}
 	if err := c.resolveIDs(); err != nil {
-		return nil, PartNeeds{}, err
+		return nil, domain.PartNeeds{}, err
 	}
 	c.classifySourceUsers()
 	c.planDeactivations()
@@ -168,6 +140,7 @@ func ComputePart(in PartInput) (*domain.Plan, PartNeeds, error) {
 	}
 	if !needs.Empty() {
 		slices.Sort(needs.Users)
+		slices.Sort(needs.Emails)
 		slices.Sort(needs.Groups)
 		return nil, needs, nil
 	}
@@ -194,7 +167,7 @@ func ComputePart(in PartInput) (*domain.Plan, PartNeeds, error) {
 	}
 	p.Bases = in.Bases
 	p.Safeguards = domain.EvaluateSafeguards(p.Counts, p.Bases, in.Options.DeactivationThreshold)
-	return p, PartNeeds{}, nil
+	return p, domain.PartNeeds{}, nil
 }
 
 // scopeMembers marks, when there is a scope, the source users in a scope

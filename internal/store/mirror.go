@@ -67,6 +67,9 @@ type mirrorHeader struct {
 	DeltaLinks        domain.DeltaLinks
 	FullReadAt        time.Time
 	Basis             string
+	Round             string
+	ChangedSince      string
+	Changed           []string
 	Users, Groups     int
 }
 
@@ -106,7 +109,8 @@ func encodeMirror(w io.Writer, m *domain.SourceMirror) error {
 	enc := gob.NewEncoder(zw)
 	if err := enc.Encode(mirrorHeader{
 		DirectoryTenantID: m.DirectoryTenantID, UserProperties: m.UserProperties, DeltaLinks: m.DeltaLinks,
-		FullReadAt: m.FullReadAt, Basis: m.Basis, Users: len(m.Users), Groups: len(m.Groups),
+		FullReadAt: m.FullReadAt, Basis: m.Basis, Round: m.Round, ChangedSince: m.ChangedSince, Changed: m.Changed,
+		Users: len(m.Users), Groups: len(m.Groups),
 	}); err != nil {
 		return err
 	}
@@ -243,7 +247,7 @@ func decodeMirror(r io.Reader) (*domain.SourceMirror, error) {
 	}
 	m := &domain.SourceMirror{
 		DirectoryTenantID: h.DirectoryTenantID, UserProperties: h.UserProperties, DeltaLinks: h.DeltaLinks,
-		FullReadAt: h.FullReadAt, Basis: h.Basis,
+		FullReadAt: h.FullReadAt, Basis: h.Basis, Round: h.Round, ChangedSince: h.ChangedSince, Changed: h.Changed,
 		Users: make([]domain.SourceUser, 0, h.Users), Groups: make([]domain.DirectGroup, 0, h.Groups),
 	}
 	for len(m.Users) < h.Users {

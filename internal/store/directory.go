@@ -388,7 +388,8 @@ func (s *Store) getUser(ctx context.Context, tenant, id string) (*domain.User, i
 	return &users[0], it, nil
 }
 
-// CreateUser creates a manual user, claiming its email atomically.
+// CreateUser creates a manual user, claiming its email atomically; the
+// write is counted in the directory version.
 func (s *Store) CreateUser(ctx context.Context, tenant string, nu domain.NewUser) (*domain.User, error) {
 	now := s.now().UTC()
 	status := nu.Status
@@ -401,6 +402,9 @@ func (s *Store) CreateUser(ctx context.Context, tenant string, nu domain.NewUser
 			Protected: nu.Protected, Attributes: nu.Attributes, Revision: 1,
 		},
 		CreatedAt: now, UpdatedAt: now,
+	}
+	if err := s.bumpDirectoryVersion(ctx, tenant); err != nil {
+		return nil, err
 	}
 	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
 		{Put: &types.Put{
@@ -430,7 +434,7 @@ func (s *Store) claimItem(tenant, sk, userID string) item {
 // UpdateUser stores the user as p edits it (domain.UserPatch.ApplyTo) with
 // its revision bumped, conditional on the revision it read (and on
 // p.IfRevision); an email change moves the email claim in the same
-// transaction.
+// transaction. The write is counted in the directory version.
 func (s *Store) UpdateUser(ctx context.Context, tenant, id string, p domain.UserPatch) (*domain.User, error) {
 	cur, stored, err := s.getUser(ctx, tenant, id)
 	if err != nil {
@@ -466,6 +470,9 @@ func (s *Store) UpdateUser(ctx context.Context, tenant, id string, p domain.User
 			types.TransactWriteItem{Delete: &types.Delete{
 				TableName: aws.String(s.dirTable), Key: s.dirKey(tenant, emailSK(cur.Email)),
 			}})
+	}
+	if err := s.bumpDirectoryVersion(ctx, tenant); err != nil {
+		return nil, err
 	}
 	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: txn})
 	switch {
@@ -585,7 +592,8 @@ func (s *Store) getUsers(ctx context.Context, tenant string, ids []string) ([]do
 // SeedUsers bulk-writes users with their email and link claims, without the
 // per-user uniqueness transactions: for loading a directory the caller knows
 // to be consistent (the local demo, tests and benchmarks). Ids, revisions
-// and timestamps are filled in when empty.
+// and timestamps are filled in when empty. The write is counted in the
+// directory version.
 func (s *Store) SeedUsers(ctx context.Context, tenant string, users []domain.User) error {
 	now := s.now().UTC()
 	items := make([]item, 0, len(users)*2)
@@ -611,6 +619,9 @@ func (s *Store) SeedUsers(ctx context.Context, tenant string, users []domain.Use
 			items = append(items, s.claimItem(tenant, linkSK(u.ExternalTenantID, u.ExternalID), u.ID))
 		}
 	}
+	if err := s.bumpDirectoryVersion(ctx, tenant); err != nil {
+		return err
+	}
 	if err := s.putAll(ctx, s.dirTable, items); err != nil {
 		return fmt.Errorf("store: seed users: %w", err)
 	}
@@ -621,6 +632,7 @@ func (s *Store) SeedUsers(ctx context.Context, tenant string, users []domain.Use
 // without conditions, as SeedUsers does users: for a directory the caller
 // knows to be consistent (tests and the local demo). Revision, source and
 // time are filled in when empty; the member count is that of memberIDs.
+// The write is counted in the directory version.
 func (s *Store) SeedGroup(ctx context.Context, tenant string, g domain.Group, memberIDs []string) error {
 	if g.Revision == 0 {
 		g.Revision = 1
@@ -642,6 +654,9 @@ func (s *Store) SeedGroup(ctx context.Context, tenant string, g domain.Group, me
 		ug := s.dirKey(tenant, userGroupSK(uid, g.ID))
 		ug["dn"] = avS(g.DisplayName)
 		items = append(items, s.dirKey(tenant, memberSK(g.ID, uid)), ug)
+	}
+	if err := s.bumpDirectoryVersion(ctx, tenant); err != nil {
+		return err
 	}
 	if err := s.writeDirectoryByKey(ctx, putRequests(items)); err != nil {
 		return fmt.Errorf("store: seed group %s: %w", g.ID, err)

@@ -7,16 +7,23 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"dirsync/internal/domain"
 )
 
 // What a re-sync needs to plan from the changes alone (SyncTable):
 //
 //	pk T#<tenant>  sk VERSION  the directory's version: n, bumped by every
 //	                           directory write a sync's apply does not make
+//	               sk BASIS    the plan basis the last cleanly applied sync
+//	                           left (domain.PlanBasis)
 //
-// The sort key sorts outside CONN..IGNORED, which GetConnection reads as
+// Both sort keys sort outside CONN..IGNORED, which GetConnection reads as
 // one range.
-const directoryVersionSK = "VERSION"
+const (
+	directoryVersionSK = "VERSION"
+	planBasisSK        = "BASIS"
+)
 
 // DirectoryVersion is the tenant's directory version: how many directory
 // writes other than a sync's apply were begun (0 before the first). An
@@ -44,6 +51,53 @@ func (s *Store) bumpDirectoryVersion(ctx context.Context, tenant string) error {
 	})
 	if err != nil {
 		return fmt.Errorf("store: bump directory version: %w", err)
+	}
+	return nil
+}
+
+// SavePlanBasis stores b as the tenant's plan basis, replacing the one
+// kept.
+func (s *Store) SavePlanBasis(ctx context.Context, tenant string, b domain.PlanBasis) error {
+	it := key(tenantPK(tenant), planBasisSK)
+	it["sid"], it["dver"], it["oh"], it["at"] = avS(b.SyncID), avN(b.DirectoryVersion), avS(b.OptionsHash), avTime(b.SavedAt)
+	bases, err := avJSON(b.Bases)
+	if err != nil {
+		return fmt.Errorf("store: encode plan basis: %w", err)
+	}
+	it["sgb"] = bases
+	if _, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.syncTable), Item: it}); err != nil {
+		return fmt.Errorf("store: put plan basis: %w", err)
+	}
+	return nil
+}
+
+// LoadPlanBasis returns the tenant's plan basis; none is ENotFound.
+func (s *Store) LoadPlanBasis(ctx context.Context, tenant string) (*domain.PlanBasis, error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(s.syncTable), Key: key(tenantPK(tenant), planBasisSK), ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: get plan basis: %w", err)
+	}
+	if out.Item == nil {
+		return nil, domain.Errorf(domain.ENotFound, "no plan basis for tenant %q", tenant)
+	}
+	b := &domain.PlanBasis{
+		SyncID: getS(out.Item, "sid"), DirectoryVersion: getN(out.Item, "dver"),
+		OptionsHash: getS(out.Item, "oh"), SavedAt: getTime(out.Item, "at"),
+	}
+	if err := getJSON(out.Item, "sgb", &b.Bases); err != nil {
+		return nil, fmt.Errorf("store: plan basis: %w", err)
+	}
+	return b, nil
+}
+
+// DeletePlanBasis removes the tenant's plan basis, if any.
+func (s *Store) DeletePlanBasis(ctx context.Context, tenant string) error {
+	if _, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName: aws.String(s.syncTable), Key: key(tenantPK(tenant), planBasisSK),
+	}); err != nil {
+		return fmt.Errorf("store: delete plan basis: %w", err)
 	}
 	return nil
 }

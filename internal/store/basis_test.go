@@ -3,7 +3,9 @@ package store
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"testing"
+	"time"
 
 	"dirsync/internal/domain"
 )
@@ -106,5 +108,82 @@ func TestDirectoryVersion(t *testing.T) {
 	}
 	if v, err := s.DirectoryVersion(ctx, "acme"); err != nil || v != 0 {
 		t.Fatalf("version of a tenant never written: %d, %v; want 0", v, err)
+	}
+}
+
+func TestPlanBasis(t *testing.T) {
+	ctx := context.Background()
+	s := newTestStore(t)
+	saved := time.Date(2026, 12, 2, 16, 30, 0, 123456789, time.UTC)
+	first := domain.PlanBasis{SyncID: "sync-1", DirectoryVersion: 7, OptionsHash: "h1",
+		Bases: domain.SafeguardBases{ActiveLinked: 1000, OwnedGroups: 12, HeldMemberships: 34567}, SavedAt: saved}
+	second := domain.PlanBasis{SyncID: "sync-2", OptionsHash: "h2", SavedAt: saved.Add(time.Hour)}
+
+	wantNone := func(t *testing.T, tenant string) {
+		t.Helper()
+		b, err := s.LoadPlanBasis(ctx, tenant)
+		if b != nil {
+			t.Fatalf("LoadPlanBasis(%s) = %+v, want none", tenant, b)
+		}
+		wantCode(t, err, domain.ENotFound)
+	}
+	wantBasis := func(t *testing.T, tenant string, want domain.PlanBasis) {
+		t.Helper()
+		got, err := s.LoadPlanBasis(ctx, tenant)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(*got, want) {
+			t.Fatalf("LoadPlanBasis(%s) = %+v, want %+v", tenant, *got, want)
+		}
+	}
+	steps := []struct {
+		name string
+		do   func(t *testing.T)
+	}{
+		{"none before any", func(t *testing.T) { wantNone(t, "acme") }},
+		{"delete when none", func(t *testing.T) {
+			if err := s.DeletePlanBasis(ctx, "acme"); err != nil {
+				t.Fatal(err)
+			}
+			wantNone(t, "acme")
+		}},
+		{"round trip", func(t *testing.T) {
+			if err := s.SavePlanBasis(ctx, "acme", first); err != nil {
+				t.Fatal(err)
+			}
+			wantBasis(t, "acme", first)
+			wantNone(t, "other")
+		}},
+		{"a save replaces the basis", func(t *testing.T) {
+			if err := s.SavePlanBasis(ctx, "acme", second); err != nil {
+				t.Fatal(err)
+			}
+			wantBasis(t, "acme", second)
+		}},
+		{"delete", func(t *testing.T) {
+			if err := s.SavePlanBasis(ctx, "other", first); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.DeletePlanBasis(ctx, "acme"); err != nil {
+				t.Fatal(err)
+			}
+			wantNone(t, "acme")
+			wantBasis(t, "other", first)
+		}},
+		{"outside the connection's range", func(t *testing.T) {
+			// GetConnection reads CONN..IGNORED as one range, which must
+			// hold nothing else.
+			for _, sk := range []string{planBasisSK, directoryVersionSK} {
+				if sk >= connectionSK && sk <= ignoredSK {
+					t.Errorf("%s sorts between %s and %s", sk, connectionSK, ignoredSK)
+				}
+			}
+		}},
+	}
+	for _, st := range steps {
+		if !t.Run(st.name, st.do) {
+			return
+		}
 	}
 }

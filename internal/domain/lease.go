@@ -33,4 +33,8 @@ type PlanWrite struct {
 	// (empty for an undo, which reads nothing).
 	ReadKind   ReadKind
 	ReadReason string
+	// PlannedUsers and NextBasis are the sync's (Sync.PlannedUsers,
+	// Sync.NextBasis).
+	PlannedUsers int
+	NextBasis    *PlanBasis
 }

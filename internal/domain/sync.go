@@ -128,6 +128,13 @@ type Sync struct {
 	// ReadReason why in full (a ReadReason... constant).
 	ReadKind   ReadKind `json:"readKind,omitempty"`
 	ReadReason string   `json:"readReason,omitempty"`
+	// PlannedUsers is how many source users a plan of part of the tenant
+	// covered (0 for a full plan).
+	PlannedUsers int `json:"-"`
+	// NextBasis is the plan basis this sync leaves once applied cleanly
+	// (its SyncID and SavedAt are set then); nil when its apply leaves
+	// none (an undo, or a plan that left linked users active).
+	NextBasis *PlanBasis `json:"-"`
 }
 
 // PinnedConnection is the connection the sync was started with.

@@ -40,8 +40,17 @@ func TestAppliedChangesCarryARemovalsMembers(t *testing.T) {
 		Groups:      domain.GroupCounts{Remove: 2},
 		Memberships: domain.MembershipCounts{Remove: members + 1},
 	}}
-	if err := s.SavePlan(ctx, domain.Lease{Tenant: "acme", SyncID: sy.ID}, plan, withBatches(plan, domain.PlanWrite{ExpiresAt: now.Add(time.Hour), RetainUntil: now.Add(48 * time.Hour)})); err != nil {
+	next := &domain.PlanBasis{DirectoryVersion: 7, OptionsHash: "h", Bases: domain.SafeguardBases{ActiveLinked: 5, OwnedGroups: 2, HeldMemberships: 9}}
+	if err := s.SavePlan(ctx, domain.Lease{Tenant: "acme", SyncID: sy.ID}, plan, withBatches(plan, domain.PlanWrite{
+		ExpiresAt: now.Add(time.Hour), RetainUntil: now.Add(48 * time.Hour), PlannedUsers: 12, NextBasis: next})); err != nil {
 		t.Fatal(err)
+	}
+	ready, err := s.GetSync(ctx, "acme", sy.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ready.PlannedUsers != 12 || ready.NextBasis == nil || *ready.NextBasis != *next {
+		t.Fatalf("the sync keeps planned users %d and next basis %+v, want 12 and %+v", ready.PlannedUsers, ready.NextBasis, next)
 	}
 	if err := s.RecordOutcomes(ctx, "acme", sy.ID, []domain.Outcome{
 		{Seq: 1, Result: domain.OutcomeApplied}, {Seq: 2, Result: domain.OutcomeConflict, Reason: "edited"},
@@ -74,6 +83,13 @@ func TestAppliedChangesCarryARemovalsMembers(t *testing.T) {
 	}
 	if len(applied) != 2 || applied[0].Seq != 1 || applied[1].Seq != 3 {
 		t.Fatalf("applied changes %+v, want seqs 1 and 3", applied)
+	}
+	all, err := s.PlanChanges(ctx, "acme", sy.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 4 || all[0].Seq != 1 || all[3].Seq != 4 || len(all[2].MembersRemoved) != members {
+		t.Fatalf("plan changes %d (want the 4, in order, the removal with its %d members)", len(all), members)
 	}
 	if got := applied[0].Fields; !slices.Equal(got, plan.Changes[0].Fields) {
 		t.Fatalf("the reactivation's fields %+v, want %+v", got, plan.Changes[0].Fields)

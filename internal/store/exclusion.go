@@ -184,6 +184,16 @@ func (s *Store) loadMembers(ctx context.Context, layout planLayout, out []domain
 // in seq order, with the membership references of its group changes: one
 // query per shard, the shards in order.
 func (s *Store) AppliedChanges(ctx context.Context, tenant, syncID string) ([]domain.Change, error) {
+	return s.syncChanges(ctx, tenant, syncID, true)
+}
+
+// PlanChanges reads every change of a sync's plan (skipped, excluded and
+// not applied ones too) as AppliedChanges does.
+func (s *Store) PlanChanges(ctx context.Context, tenant, syncID string) ([]domain.Change, error) {
+	return s.syncChanges(ctx, tenant, syncID, false)
+}
+
+func (s *Store) syncChanges(ctx context.Context, tenant, syncID string, onlyApplied bool) ([]domain.Change, error) {
 	layout, n, err := s.planLayout(ctx, tenant, syncID)
 	if err != nil {
 		return nil, err
@@ -197,13 +207,16 @@ func (s *Store) AppliedChanges(ctx context.Context, tenant, syncID string) ([]do
 		in := &dynamodb.QueryInput{
 			TableName:                 aws.String(s.syncTable),
 			KeyConditionExpression:    aws.String("pk = :pk AND begins_with(sk, :c)"),
-			FilterExpression:          aws.String("oc = :applied"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":pk": avS(span.pk), ":c": avS("C#"), ":applied": avS(domain.OutcomeApplied)},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":pk": avS(span.pk), ":c": avS("C#")},
 			ConsistentRead:            aws.Bool(true),
+		}
+		if onlyApplied {
+			in.FilterExpression = aws.String("oc = :applied")
+			in.ExpressionAttributeValues[":applied"] = avS(domain.OutcomeApplied)
 		}
 		changes, err := s.queryChanges(ctx, layout, in)
 		if err != nil {
-			return nil, fmt.Errorf("store: applied changes of %s, shard %d: %w", syncID, layout.shard(span.from), err)
+			return nil, fmt.Errorf("store: changes of %s, shard %d: %w", syncID, layout.shard(span.from), err)
 		}
 		out = append(out, changes...)
 	}

@@ -25,7 +25,7 @@ func sampleMirror(n int, at time.Time) *domain.SourceMirror {
 	m := &domain.SourceMirror{FullReadAt: at.UTC().Truncate(time.Second), Basis: domain.MirrorBasis("dir-1", []string{"displayName", "jobTitle"}),
 		DirectoryTenantID: "dir-1", UserProperties: []string{"displayName", "jobTitle"},
 		DeltaLinks: domain.DeltaLinks{Users: "https://graph.example/v1.0/users/delta()?$deltatoken=u", Groups: "https://graph.example/v1.0/groups/delta()?$deltatoken=g"},
-		Round: "sync-2", ChangedSince: "sync-1", Changed: []string{"u-1", "u-2"}}
+		Round:      "sync-2", ChangedSince: "sync-1", Changed: []string{"u-1", "u-2"}}
 	for i := range n {
 		m.Users = append(m.Users, domain.SourceUser{
 			ID: fmt.Sprintf("%08x-0000-4000-8000-%012x", i*2654435761, i), UserPrincipalName: fmt.Sprintf("u%d@contoso.com", i),

@@ -87,7 +87,15 @@ func (s *Store) SavePlan(ctx context.Context, l domain.Lease, plan *domain.Plan,
 		":exp": avTime(w.ExpiresAt), ":now": avTime(s.now().UTC()),
 		":batches": avN(int64(len(batches))), ":ub": avN(int64(userBatches)), ":total": avN(int64(total)),
 		":n": avN(int64(len(plan.Changes))), ":zero": avN(0), ":rt": ttl, ":shs": avN(int64(layout.perShard)),
-		":rk": avS(string(w.ReadKind)), ":rr": avS(w.ReadReason),
+		":rk": avS(string(w.ReadKind)), ":rr": avS(w.ReadReason), ":ppu": avN(int64(w.PlannedUsers)),
+	}
+	set := ""
+	if w.NextBasis != nil {
+		av, err := avJSON(w.NextBasis)
+		if err != nil {
+			return fmt.Errorf("store: save plan: %w", err)
+		}
+		values[":nb"], set = av, ", nb = :nb"
 	}
 	for name, v := range map[string]any{":counts": plan.Counts, ":sg": plan.Safeguards, ":sgb": plan.Bases, ":warn": nonNil(plan.Warnings), ":ranges": ranges} {
 		av, err := avJSON(v)
@@ -111,7 +119,7 @@ func (s *Store) SavePlan(ctx context.Context, l domain.Lease, plan *domain.Plan,
 		{Update: &types.Update{
 			TableName: aws.String(s.syncTable), Key: key(tenantPK(tenant), syncSK(syncID)),
 			UpdateExpression: aws.String("SET st = :ready, counts = :counts, sg = :sg, warn = :warn, #ranges = :ranges, " +
-				"exp = :exp, uat = :now, batches = :batches, ub = :ub, #total = :total, nchanges = :n, sgb = :sgb, ver = :zero, rt = :rt, shs = :shs, rk = :rk, rr = :rr"),
+				"exp = :exp, uat = :now, batches = :batches, ub = :ub, #total = :total, nchanges = :n, sgb = :sgb, ver = :zero, rt = :rt, shs = :shs, rk = :rk, rr = :rr, ppu = :ppu" + set),
 			ConditionExpression:       aws.String("st = :previewing"),
 			ExpressionAttributeNames:  map[string]string{"#ranges": "ranges", "#total": "total"},
 			ExpressionAttributeValues: values,

@@ -201,6 +201,13 @@ func syncFromItem(tenant string, it item) (*domain.Sync, error) {
 		FullRead:          getBool(it, "frd"),
 		ReadKind:          domain.ReadKind(getS(it, "rk")),
 		ReadReason:        getS(it, "rr"),
+		PlannedUsers:      int(getN(it, "ppu")),
+	}
+	if _, ok := it["nb"]; ok {
+		sy.NextBasis = &domain.PlanBasis{}
+		if err := getJSON(it, "nb", sy.NextBasis); err != nil {
+			return nil, err
+		}
 	}
 	if rt := getN(it, "rt"); rt > 0 {
 		sy.RetainUntil = time.Unix(rt, 0).UTC()

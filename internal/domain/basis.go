@@ -11,3 +11,12 @@ type PlanBasis struct {
 	Bases            SafeguardBases // the safeguards' bases after that sync applied
 	SavedAt          time.Time
 }
+
+// DirectoryPart names the part of a tenant's platform directory a plan from the changes needs.
+type DirectoryPart struct {
+	DirectoryTenantID string   // the Entra tenant the ExternalIDs belong to
+	ExternalIDs       []string // platform users linked to these Entra object ids (their link claims)
+	Emails            []string // platform users holding these emails (their email claims; normalize with domain.NormalizeEmail)
+	UserIDs           []string // platform users by id
+	FullGroups        []string // platform group ids whose every member is wanted
+}

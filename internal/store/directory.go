@@ -44,7 +44,7 @@ func userGroupSK(userID, groupID string) string { return "UG#" + userID + "#" + 
 // withGroups fills in the groups of each user from its UG# items.
 func (s *Store) withGroups(ctx context.Context, tenant string, users []domain.User) error {
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(8)
+	g.SetLimit(keyReadConcurrency) // one query a user: latency adds up
 	for i := range users {
 		g.Go(func() error {
 			prefix := "UG#" + users[i].ID + "#"
@@ -153,7 +153,7 @@ func searchText(email, displayName string) string {
 func (s *Store) LoadDirectory(ctx context.Context, tenant string) (*domain.Directory, error) {
 	n := s.directoryShards()
 	users := make([][]domain.PlatformUser, n)
-	groups := make([][]domain.PlatformGroup, n)
+	var groups []domain.PlatformGroup
 	type membership struct{ sk, groupID, userID string }
 	members := make([][]membership, n)
 	g, gctx := errgroup.WithContext(ctx)
@@ -167,17 +167,11 @@ func (s *Store) LoadDirectory(ctx context.Context, tenant string) (*domain.Direc
 		return nil
 	})
 	g.Go(func() error {
-		err := s.queryEveryShard(gctx, tenant, "G#", func(d int, it item) {
-			gr := groupFromItem(it)
-			groups[d] = append(groups[d], domain.PlatformGroup{
-				ID: gr.ID, DisplayName: gr.DisplayName, Description: gr.Description, Source: gr.Source,
-				ExternalID: gr.ExternalID, ExternalTenantID: gr.ExternalTenantID, Revision: gr.Revision,
-			})
-		})
-		if err != nil {
-			return fmt.Errorf("store: load groups: %w", err)
+		all, err := s.loadGroups(gctx, tenant)
+		for _, gr := range all {
+			groups = append(groups, platformGroup(gr))
 		}
-		return nil
+		return err
 	})
 	g.Go(func() error {
 		err := s.queryEveryShard(gctx, tenant, "M#", func(d int, it item) {
@@ -195,12 +189,8 @@ func (s *Store) LoadDirectory(ctx context.Context, tenant string) (*domain.Direc
 		return nil, err
 	}
 	// Sort keys share their prefix, so sort key order is id order.
-	d := &domain.Directory{
-		Users:  slices.Concat(users...),
-		Groups: slices.Concat(groups...),
-	}
+	d := &domain.Directory{Users: slices.Concat(users...), Groups: groups}
 	slices.SortFunc(d.Users, func(a, b domain.PlatformUser) int { return strings.Compare(a.ID, b.ID) })
-	slices.SortFunc(d.Groups, func(a, b domain.PlatformGroup) int { return strings.Compare(a.ID, b.ID) })
 	groupIndex := make(map[string]int, len(d.Groups))
 	for i, gr := range d.Groups {
 		groupIndex[gr.ID] = i
@@ -213,6 +203,28 @@ func (s *Store) LoadDirectory(ctx context.Context, tenant string) (*domain.Direc
 		}
 	}
 	return d, nil
+}
+
+// loadGroups reads every group of the tenant, in id order.
+func (s *Store) loadGroups(ctx context.Context, tenant string) ([]domain.Group, error) {
+	groups := make([][]domain.Group, s.directoryShards())
+	err := s.queryEveryShard(ctx, tenant, "G#", func(d int, it item) {
+		groups[d] = append(groups[d], groupFromItem(it))
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: load groups: %w", err)
+	}
+	all := slices.Concat(groups...)
+	slices.SortFunc(all, func(a, b domain.Group) int { return strings.Compare(a.ID, b.ID) })
+	return all, nil
+}
+
+// platformGroup is a group as the plan engine takes it, without members.
+func platformGroup(g domain.Group) domain.PlatformGroup {
+	return domain.PlatformGroup{
+		ID: g.ID, DisplayName: g.DisplayName, Description: g.Description, Source: g.Source,
+		ExternalID: g.ExternalID, ExternalTenantID: g.ExternalTenantID, Revision: g.Revision,
+	}
 }
 
 // queryPageLimit bounds each Query page of a full read. Real DynamoDB pages

@@ -52,6 +52,9 @@ type Store struct {
 	// ApplyMargin is how much time before its deadline an apply invocation
 	// stops writing memberships and checkpoints (ErrOutOfTime).
 	ApplyMargin time.Duration
+	// partMembers is how LoadDirectoryPart reads memberships: by cost,
+	// unless a test makes it one way.
+	partMembers int
 }
 
 // New returns a Store over the two tables.

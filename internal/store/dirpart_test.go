@@ -264,6 +264,13 @@ func TestLoadDirectoryPartIsTheDirectoryFiltered(t *testing.T) {
 					}
 				})
 			}
+			t.Run("a tenant without a directory", func(t *testing.T) {
+				got, err := s.LoadDirectoryPart(ctx, "nobody", domain.DirectoryPart{DirectoryTenantID: "dir-1",
+					ExternalIDs: []string{"x-0000"}, Emails: []string{"user0001@acme.test"}, UserIDs: []string{"u0002"}, FullGroups: []string{"g-all"}})
+				if err != nil || !reflect.DeepEqual(got, &domain.Directory{}) {
+					t.Fatalf("LoadDirectoryPart = %+v, %v; want an empty directory", got, err)
+				}
+			})
 			if reads.unprocessed.Load() == 0 {
 				t.Error("no read was left unprocessed")
 			}

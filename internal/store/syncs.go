@@ -20,6 +20,8 @@ import (
 //	                      sk IGNORED         its ignored users, packed (ignore.go)
 //	                      sk S#<syncId>      a sync (ids sort by creation time)
 //	                      sk LOCK            the one-active-sync lock
+//	                      sk VERSION         the directory's version (basis.go)
+//	                      sk BASIS           the plan basis for re-syncs (basis.go)
 //	pk Y#<tenant>#<sync>  sk P               the progress counter (one GetItem)
 //	                      sk B#<index>       an apply batch (seq range, done marker)
 //	                      sk X#<seq>         an excluded change (exclusion.go)

@@ -13,8 +13,8 @@ import (
 
 func main() {
 	env := app.MustLoad("previewworker")
-	svc, err := preview.NewWorker(env.Store, graphapp.Readers(env), graphapp.ReadError, plan.Compute, plan.Invert, events.NewFromConfig(env.AWS, env.Config.EventBus),
-		preview.WorkerConfig{TTL: env.Config.PreviewTTL, Retention: env.Config.PreviewRetention, LockFor: env.Config.PreviewLock, UserBatchSize: env.Config.UserBatchSize}, env.Logger)
+	svc, err := preview.NewWorker(env.Store, graphapp.Readers(env), graphapp.ReadError, preview.Engine{Plan: plan.Compute, PlanPart: plan.ComputePart, Invert: plan.Invert},
+		events.NewFromConfig(env.AWS, env.Config.EventBus), preview.WorkerConfig{TTL: env.Config.PreviewTTL, Retention: env.Config.PreviewRetention, LockFor: env.Config.PreviewLock, UserBatchSize: env.Config.UserBatchSize}, env.Logger)
 	app.Check("previewworker", err)
 	lambda.Start(svc.Run)
 }

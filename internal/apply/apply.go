@@ -43,6 +43,11 @@ type Store interface {
 	CompleteBatch(ctx context.Context, tenant, syncID string, index int, t domain.Tally) (bool, error)
 	// RecordEvents appends to the sync the lifecycle events published for it.
 	RecordEvents(ctx context.Context, tenant, syncID string, evs []domain.SyncEvent) error
+	// The plan basis a clean apply leaves for re-syncs (deleted before any
+	// apply writes), and the directory version it is valid at.
+	SavePlanBasis(ctx context.Context, tenant string, b domain.PlanBasis) error
+	DeletePlanBasis(ctx context.Context, tenant string) error
+	DirectoryVersion(ctx context.Context, tenant string) (int64, error)
 	Directory
 }
 
@@ -186,6 +191,11 @@ func (s *Service) Confirm(ctx context.Context, actor domain.Actor, syncID string
 func (s *Service) begin(ctx context.Context, sy *domain.Sync, confirmedBy string) (*domain.Sync, error) {
 	c, refusal := sy.ConfirmableAt(s.now())
 	if c == domain.ConfirmBegin {
+		// The directory is about to change in ways no plan basis accounts
+		// for until this apply ends cleanly.
+		if err := s.Store.DeletePlanBasis(ctx, sy.TenantID); err != nil {
+			return nil, err
+		}
 		err := s.Store.BeginApply(ctx, sy.TenantID, sy.ID, confirmedBy, sy.Version)
 		switch {
 		case err == nil:
@@ -514,12 +524,24 @@ func (s *Service) finish(ctx context.Context, tenant, syncID string, failure *do
 		return "", err
 	}
 	status := p.FinalStatus(failure != nil)
+	// Saved before the end releases the tenant's lock, so the next preview
+	// finds it.
+	basisSaved, err := s.leaveBasis(ctx, tenant, syncID, status, p)
+	if err != nil {
+		return "", err
+	}
 	err = s.Store.FinishApply(ctx, tenant, syncID, status, failure)
 	if err != nil && !errors.Is(err, domain.ErrConditionFailed) {
 		return "", err
 	}
 	ended := err == nil
 	sy, err := s.Store.GetSync(ctx, tenant, syncID)
+	if basisSaved && !ended && (err != nil || sy.Status != domain.SyncCompleted) {
+		// Cancelled meanwhile: what it left is not what the plan says.
+		if derr := s.Store.DeletePlanBasis(ctx, tenant); derr != nil {
+			return "", derr
+		}
+	}
 	switch {
 	case err != nil && ended:
 		// The transition is made; only its announcement is lost.
@@ -539,6 +561,38 @@ func (s *Service) finish(ctx context.Context, tenant, syncID string, failure *do
 	// transition loses no event, and one that published sends nothing twice.
 	s.announce(ctx, domain.Unsent(domain.ApplyEvents(*sy, *p, s.now()), sy.Events))
 	return sy.Status, nil
+}
+
+// leaveBasis saves the plan basis a sync ending with status leaves: one
+// that applied every change of its plan (none excluded, none in conflict
+// or failed) to a directory nothing else wrote since it was planned. It
+// reports whether it saved one.
+func (s *Service) leaveBasis(ctx context.Context, tenant, syncID string, status domain.SyncStatus, p *domain.Progress) (bool, error) {
+	if status != domain.SyncCompleted || p.Failed > 0 || p.Conflicts > 0 {
+		return false, nil
+	}
+	sy, err := s.Store.GetSync(ctx, tenant, syncID)
+	if err != nil {
+		return false, err
+	}
+	next := sy.NextBasis
+	if next == nil || sy.EffectiveKind() == domain.SyncKindUndo || sy.Counts.Users.Excluded > 0 || sy.Counts.Groups.Excluded > 0 {
+		return false, nil
+	}
+	version, err := s.Store.DirectoryVersion(ctx, tenant)
+	if err != nil {
+		return false, err
+	}
+	if version != next.DirectoryVersion {
+		s.logger().Info("no plan basis: the directory was written outside the sync since it was planned", "tenant_id", tenant, "sync_id", syncID)
+		return false, nil
+	}
+	b := *next
+	b.SyncID, b.SavedAt = syncID, s.now().UTC()
+	if err := s.Store.SavePlanBasis(ctx, tenant, b); err != nil {
+		return false, err
+	}
+	return true, nil
 }
 
 // announce publishes and records the events of a transition already made.

@@ -1,6 +1,11 @@
 package domain
 
-import "errors"
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+)
 
 // PlanInput is everything a plan is computed from: what the preview worker
 // hands the plan engine.
@@ -100,4 +105,16 @@ func Unsettled(changes []Change) (sources, platform []string) {
 		}
 	}
 	return sources, platform
+}
+
+// OptionsHash identifies options as a plan used them: a plan basis holds
+// only for a re-sync with the same options (scope, mapping, ignored
+// users and the rest).
+func OptionsHash(o Options) string {
+	b, err := json.Marshal(o)
+	if err != nil {
+		return "" // Options always marshal; "" matches no basis's hash
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }

@@ -223,8 +223,11 @@ type syncView struct {
 	// ReadReason why in full; null before the read and for an undo.
 	ReadKind   *domain.ReadKind `json:"readKind"`
 	ReadReason *string          `json:"readReason"`
-	Progress   *progressView    `json:"progress"`
-	Events     []syncEventView  `json:"events"`
+	// PlannedUsers is how many users a plan from the changes compared;
+	// null when the plan compared every user (or for an undo).
+	PlannedUsers *int            `json:"plannedUsers"`
+	Progress     *progressView   `json:"progress"`
+	Events       []syncEventView `json:"events"`
 }
 
 // syncEventView is a lifecycle event published for the sync.
@@ -243,6 +246,10 @@ func newSyncView(s *domain.Sync, p *domain.Progress) syncView {
 	if s.ReadKind != "" {
 		kind := s.ReadKind
 		v.ReadKind = &kind
+	}
+	if s.PlannedUsers > 0 {
+		n := s.PlannedUsers
+		v.PlannedUsers = &n
 	}
 	for _, e := range s.Events {
 		v.Events = append(v.Events, syncEventView{Type: e.Type, Time: e.Time.UTC()})

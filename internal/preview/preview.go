@@ -43,6 +43,13 @@ type Store interface {
 	// LoadMirror answers domain.ErrNoMirror when none is kept.
 	LoadMirror(ctx context.Context, tenant string) (*domain.SourceMirror, error)
 	SaveMirror(ctx context.Context, tenant string, m *domain.SourceMirror) error
+	// What a plan of part of the tenant reads: the basis the last clean
+	// apply left (not found when none), the directory's version, the
+	// basis sync's plan and part of the directory.
+	LoadPlanBasis(ctx context.Context, tenant string) (*domain.PlanBasis, error)
+	DirectoryVersion(ctx context.Context, tenant string) (int64, error)
+	PlanChanges(ctx context.Context, tenant, syncID string) ([]domain.Change, error)
+	LoadDirectoryPart(ctx context.Context, tenant string, part domain.DirectoryPart) (*domain.Directory, error)
 }
 
 // Publisher publishes lifecycle events (EventBridge in AWS).
@@ -100,7 +107,10 @@ type Service struct {
 	NewReader  ReaderFactory
 	Classify   ReadErrorClassifier
 	Plan       Planner
-	Invert     Inverter
+	// PlanPart plans part of a tenant, for a re-sync after a clean apply;
+	// nil plans every preview in full.
+	PlanPart PartPlanner
+	Invert   Inverter
 	// UndoWindow is how long after a sync finished it can be undone
 	// (default domain.DefaultUndoWindow).
 	UndoWindow time.Duration
@@ -352,7 +362,11 @@ func (s *Service) compute(ctx context.Context, sy *domain.Sync, lease domain.Lea
 		}
 		return fail(domain.SyncErrOptions, domain.ErrorMessage(err))
 	}
-	src, err := s.read(ctx, sy, reader, opts, log)
+	basis, err := s.planBasis(ctx, sy.TenantID)
+	if err != nil {
+		return err
+	}
+	src, err := s.read(ctx, sy, reader, opts, basis, log)
 	if err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("preview: read source: %w", err)
@@ -366,11 +380,24 @@ func (s *Service) compute(ctx context.Context, sy *domain.Sync, lease domain.Lea
 	defer src.mirrorSaved()
 	snap := src.mirror.Snapshot(opts.Scope.Groups)
 
-	dir, err := s.Store.LoadDirectory(ctx, job.TenantID)
+	// Read before the directory: a write after it moves the version, so
+	// the basis this plan leaves is refused rather than trusted.
+	version, err := s.Store.DirectoryVersion(ctx, job.TenantID)
 	if err != nil {
-		return fmt.Errorf("preview: load directory: %w", err)
+		return fmt.Errorf("preview: directory version: %w", err)
 	}
-	p, err := s.Plan(domain.PlanInput{Snapshot: snap, Directory: dir, Options: opts, ActorEmail: job.ActorEmail})
+	started := s.now()
+	p, plannedUsers, err := s.planPart(ctx, job.TenantID, src, snap, opts, job.ActorEmail, basis, version, log)
+	if errors.Is(err, errPlanInFull) {
+		var dir *domain.Directory
+		if dir, err = s.Store.LoadDirectory(ctx, job.TenantID); err != nil {
+			return fmt.Errorf("preview: load directory: %w", err)
+		}
+		p, err = s.Plan(domain.PlanInput{Snapshot: snap, Directory: dir, Options: opts, ActorEmail: job.ActorEmail})
+	}
+	if err == nil {
+		log.Info("planned", "part_users", plannedUsers, "changes", len(p.Changes), "seconds", s.now().Sub(started).Seconds())
+	}
 	switch {
 	case errors.Is(err, domain.ErrSourceEmpty):
 		return fail(domain.SyncErrSourceEmpty, "Entra ID returned no users while the platform holds users linked to it; refusing to treat that as everyone leaving")
@@ -382,7 +409,8 @@ func (s *Service) compute(ctx context.Context, sy *domain.Sync, lease domain.Lea
 	if job.ActorEmail == "" {
 		p.Warnings = append(p.Warnings, NoEmailWarning)
 	}
-	return s.savePlan(ctx, sy, lease, p, domain.PlanWrite{ReadKind: src.kind, ReadReason: src.reason}, log)
+	return s.savePlan(ctx, sy, lease, p, domain.PlanWrite{ReadKind: src.kind, ReadReason: src.reason,
+		PlannedUsers: plannedUsers, NextBasis: nextBasis(p, opts, version)}, log)
 }
 
 // sourceRead is the outcome of a preview's read of the tenant.
@@ -404,7 +432,7 @@ type sourceRead struct {
 // up to date is saved for the next re-sync, meanwhile; failing to save it
 // costs that re-sync a full read (or a delta from the older mirror), not
 // this preview.
-func (s *Service) read(ctx context.Context, sy *domain.Sync, reader Reader, opts domain.Options, log *slog.Logger) (sourceRead, error) {
+func (s *Service) read(ctx context.Context, sy *domain.Sync, reader Reader, opts domain.Options, basis *domain.PlanBasis, log *slog.Logger) (sourceRead, error) {
 	var prev *domain.SourceMirror
 	var err error
 	if !sy.FullRead { // a requested full read needs no mirror (tens of MB at a million users)
@@ -436,8 +464,9 @@ func (s *Service) read(ctx context.Context, sy *domain.Sync, reader Reader, opts
 			return sourceRead{sourceFailed: true}, err
 		}
 	}
+	chainMirror(m, prev, basis, sy.ID)
 	log.Info("source read", "read_kind", kind, "reason", reason, "users", len(m.Users), "groups", len(m.Groups),
-		"seconds", s.now().Sub(started).Seconds())
+		"changed_since_basis", len(m.Changed), "seconds", s.now().Sub(started).Seconds())
 	saved := make(chan struct{})
 	go func() {
 		defer close(saved)

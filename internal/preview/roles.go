@@ -27,16 +27,25 @@ type WorkerConfig struct {
 	UserBatchSize           int
 }
 
+// Engine is the plan engine as the worker uses it (internal/plan): a
+// plan of the whole tenant, of part of it, and of an undo.
+type Engine struct {
+	Plan     Planner
+	PlanPart PartPlanner
+	Invert   Inverter
+}
+
 // NewWorker is the preview worker's service: it reads the directory a
-// sync pinned (newReader), plans it (planner) and stores the plan; for an
-// undo it plans the inverse of what the sync undone applied (inverter).
-// newReader may build any Reader type; an error it returns that is a
-// domain error (a connection the reader refuses, a secret version gone)
-// fails the preview, any other is transient and retried.
+// sync pinned (newReader), plans it (engine) and stores the plan; for an
+// undo it plans the inverse of what the sync undone applied. newReader
+// may build any Reader type; an error it returns that is a domain error
+// (a connection the reader refuses, a secret version gone) fails the
+// preview, any other is transient and retried.
 func NewWorker[R Reader](st Store, newReader func(context.Context, *domain.Connection) (R, error), classify ReadErrorClassifier,
-	planner Planner, inverter Inverter, events Publisher, cfg WorkerConfig, logger *slog.Logger) (*Service, error) {
+	engine Engine, events Publisher, cfg WorkerConfig, logger *slog.Logger) (*Service, error) {
 	errs := []error{need(st != nil, "worker", "Store"), need(newReader != nil, "worker", "NewReader"), need(events != nil, "worker", "Events"),
-		need(classify != nil, "worker", "Classify"), need(planner != nil, "worker", "Planner"), need(inverter != nil, "worker", "Inverter"), positive("worker", "TTL", cfg.TTL),
+		need(classify != nil, "worker", "Classify"), need(engine.Plan != nil, "worker", "Planner"), need(engine.PlanPart != nil, "worker", "PartPlanner"),
+		need(engine.Invert != nil, "worker", "Inverter"), positive("worker", "TTL", cfg.TTL),
 		positive("worker", "Retention", cfg.Retention), positive("worker", "LockFor", cfg.LockFor)}
 	if cfg.UserBatchSize < 1 {
 		errs = append(errs, fmt.Errorf("preview: worker: UserBatchSize %d, want at least 1", cfg.UserBatchSize))
@@ -51,7 +60,8 @@ func NewWorker[R Reader](st Store, newReader func(context.Context, *domain.Conne
 		}
 		return r, nil
 	}
-	return &Service{Store: st, NewReader: readers, Classify: classify, Plan: planner, Invert: inverter, Events: events, TTL: cfg.TTL, Retention: cfg.Retention,
+	return &Service{Store: st, NewReader: readers, Classify: classify, Plan: engine.Plan, PlanPart: engine.PlanPart, Invert: engine.Invert,
+		Events: events, TTL: cfg.TTL, Retention: cfg.Retention,
 		LockFor: cfg.LockFor, UserBatchSize: cfg.UserBatchSize, Logger: logger}, nil
 }
 

@@ -21,6 +21,7 @@ func TestRoleConstructorsRefuseMissingDependencies(t *testing.T) {
 	classify := func(error) domain.SyncError { return domain.SyncError{} }
 	pub := &recordingPublisher{}
 	cfg := WorkerConfig{TTL: time.Hour, Retention: time.Hour, LockFor: time.Minute, UserBatchSize: 100}
+	engine := Engine{Plan: plan.Compute, PlanPart: plan.ComputePart, Invert: plan.Invert}
 	tests := []struct {
 		name    string
 		build   func() error
@@ -32,33 +33,43 @@ func TestRoleConstructorsRefuseMissingDependencies(t *testing.T) {
 		{"starter without store", func() error { _, err := NewStarter(nil, d, time.Minute, time.Hour, nil); return err }, true, "Store"},
 		{"starter without lease", func() error { _, err := NewStarter(st, d, 0, time.Hour, nil); return err }, false, "LockFor"},
 		{"worker", func() error {
-			_, err := NewWorker(st, reader, classify, plan.Compute, plan.Invert, pub, cfg, nil)
+			_, err := NewWorker(st, reader, classify, engine, pub, cfg, nil)
 			return err
 		}, false, ""},
 		{"worker without reader", func() error {
-			_, err := NewWorker[Reader](st, nil, classify, plan.Compute, plan.Invert, pub, cfg, nil)
+			_, err := NewWorker[Reader](st, nil, classify, engine, pub, cfg, nil)
 			return err
 		}, true, "NewReader"},
-		{"worker without planner", func() error { _, err := NewWorker(st, reader, classify, nil, plan.Invert, pub, cfg, nil); return err }, true, "Planner"},
-		{"worker without inverter", func() error { _, err := NewWorker(st, reader, classify, plan.Compute, nil, pub, cfg, nil); return err }, true, "Inverter"},
+		{"worker without planner", func() error {
+			_, err := NewWorker(st, reader, classify, Engine{PlanPart: plan.ComputePart, Invert: plan.Invert}, pub, cfg, nil)
+			return err
+		}, true, "Planner"},
+		{"worker without part planner", func() error {
+			_, err := NewWorker(st, reader, classify, Engine{Plan: plan.Compute, Invert: plan.Invert}, pub, cfg, nil)
+			return err
+		}, true, "PartPlanner"},
+		{"worker without inverter", func() error {
+			_, err := NewWorker(st, reader, classify, Engine{Plan: plan.Compute, PlanPart: plan.ComputePart}, pub, cfg, nil)
+			return err
+		}, true, "Inverter"},
 		{"worker without classifier", func() error {
-			_, err := NewWorker(st, reader, nil, plan.Compute, plan.Invert, pub, cfg, nil)
+			_, err := NewWorker(st, reader, nil, engine, pub, cfg, nil)
 			return err
 		}, true, "Classify"},
 		{"worker without batch size", func() error {
 			c := cfg
 			c.UserBatchSize = 0
-			_, err := NewWorker(st, reader, classify, plan.Compute, plan.Invert, pub, c, nil)
+			_, err := NewWorker(st, reader, classify, engine, pub, c, nil)
 			return err
 		}, false, "UserBatchSize 0"},
 		{"worker without retention", func() error {
 			c := cfg
 			c.Retention = 0
-			_, err := NewWorker(st, reader, classify, plan.Compute, plan.Invert, pub, c, nil)
+			_, err := NewWorker(st, reader, classify, engine, pub, c, nil)
 			return err
 		}, false, "Retention"},
 		{"worker without publisher", func() error {
-			_, err := NewWorker(st, reader, classify, plan.Compute, plan.Invert, nil, cfg, nil)
+			_, err := NewWorker(st, reader, classify, engine, nil, cfg, nil)
 			return err
 		}, true, "Events"},
 		{"failure recorder", func() error { _, err := NewFailureRecorder(st, pub, nil); return err }, false, ""},

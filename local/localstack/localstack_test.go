@@ -157,6 +157,7 @@ type syncBody struct {
 	Error      *domain.SyncError  `json:"error"`
 	ReadKind   *string            `json:"readKind"`
 	ReadReason *string            `json:"readReason"`
+	Planned    *int               `json:"plannedUsers"`
 }
 
 type changeBody struct {

@@ -2,6 +2,7 @@ package localstack
 
 import (
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -88,5 +89,42 @@ func TestResyncReadsOnlyTheChanges(t *testing.T) {
 	again := c.preview()
 	if kind, _ := readOf(again); kind != "delta" || again.Counts != delta.Counts {
 		t.Fatalf("after the fallback: read %q counting %+v, want a delta counting %+v", kind, again.Counts, delta.Counts)
+	}
+	// The import's 3,000 changes are too many to plan from: every re-sync
+	// so far compared every user.
+	for _, sy := range []syncBody{delta, full, expired, again} {
+		if sy.Planned != nil {
+			t.Fatalf("sync %s compared %d users, want every user", sy.ID, *sy.Planned)
+		}
+	}
+
+	// Once a re-sync applied cleanly, the next compares only the users
+	// changed since and those it listed, and plans what comparing every
+	// user plans.
+	if code := c.do("POST", "/v1/syncs/"+again.ID+"/confirm", `{"allowDeactivations":true}`, nil); code != http.StatusAccepted {
+		t.Fatalf("confirm the re-sync = %d", code)
+	}
+	if p := c.waitApplied(again.ID); p.Status != string(domain.SyncCompleted) {
+		t.Fatalf("re-sync apply %+v", p)
+	}
+	if err := stack.Fake.Update(dir.ID, func(t *fakeentra.Tenant) { res = fakeentra.Churn(t, 0.01, 6) }); err != nil {
+		t.Fatal(err)
+	}
+	part := c.preview()
+	if kind, _ := readOf(part); part.Status != string(domain.SyncPreviewReady) || kind != "delta" || part.Planned == nil {
+		t.Fatalf("the re-sync after a clean apply: %s read %q, compared %v users (%+v), want a delta planned from the changes", part.Status, kind, part.Planned, part.Error)
+	}
+	if n := *part.Planned; n > 300 || n < again.Counts.Users.Add {
+		t.Fatalf("compared %d users after %+v changed (the last sync listed %+v), want about those", n, res, again.Counts.Users)
+	}
+	whole := c.previewWith(map[string]bool{"fullRead": true})
+	if whole.Planned != nil {
+		t.Fatalf("a requested full read compared %d users, want every user", *whole.Planned)
+	}
+	if whole.Counts != part.Counts || !reflect.DeepEqual(whole.Safeguards, part.Safeguards) || !reflect.DeepEqual(whole.Warnings, part.Warnings) {
+		t.Fatalf("comparing every user counted %+v %+v, the part %+v %+v", whole.Counts, whole.Safeguards, part.Counts, part.Safeguards)
+	}
+	if a, b := c.changes(whole.ID, ""), c.changes(part.ID, ""); !reflect.DeepEqual(a, b) {
+		t.Fatalf("comparing every user planned %d changes, the part %d (or others)", len(a), len(b))
 	}
 }

@@ -197,6 +197,7 @@ func newFixture(ctx context.Context, db *dynamodb.Client, users int, kind fixtur
 		Store:      &timedStore{Store: f.store, clock: f.clock},
 		Dispatcher: f.jobs,
 		Plan:       plan.Compute,
+		PlanPart:   plan.ComputePart,
 		NewReader: func(ctx context.Context, conn *domain.Connection) (preview.Reader, error) {
 			r, err := entra.NewReader(entra.ConfigFor(conn, benchSecret, entra.Config{
 				GraphEndpoint: f.fake.url, AuthorityHost: f.fake.url, Transport: f.readerTransport,

@@ -1,0 +1,150 @@
+package preview
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+
+	"dirsync/internal/domain"
+)
+
+// PartPlanner computes the plan of part of a tenant (plan.ComputePart),
+// given by the wiring like the Planner.
+type PartPlanner func(domain.PartInput) (*domain.Plan, domain.PartNeeds, error)
+
+// partRounds bounds how many times a part is loaded again with what it
+// needs; each round adds only users an earlier one pulled in, so a few
+// suffice.
+const partRounds = 6
+
+// maxPartUsers is the largest part worth planning: past it, loading the
+// part by key costs more than loading the whole directory.
+func maxPartUsers(sourceUsers int) int { return max(2_000, sourceUsers/20) }
+
+// planBasis is the tenant's plan basis, nil when none is kept.
+func (s *Service) planBasis(ctx context.Context, tenant string) (*domain.PlanBasis, error) {
+	b, err := s.Store.LoadPlanBasis(ctx, tenant)
+	if domain.ErrorCode(err) == domain.ENotFound {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("preview: load the plan basis: %w", err)
+	}
+	return b, nil
+}
+
+// chainMirror names next as round's mirror and records the users changed
+// since the basis's mirror: those changed since prev, and those prev had
+// recorded when it came after the basis too. Without a basis, or with one
+// prev does not follow, next records nothing and the next re-sync plans in
+// full.
+func chainMirror(next, prev *domain.SourceMirror, basis *domain.PlanBasis, round string) {
+	next.Round, next.ChangedSince, next.Changed = round, "", nil
+	if basis == nil || prev == nil {
+		return
+	}
+	var changed []string
+	switch basis.SyncID {
+	case prev.Round:
+	case prev.ChangedSince:
+		changed = prev.Changed
+	default:
+		return
+	}
+	changed = append(slices.Clone(changed), domain.ChangedUsers(prev, next)...)
+	slices.Sort(changed)
+	changed = slices.Compact(changed)
+	if len(changed) > maxPartUsers(len(next.Users)) {
+		return // too many for a plan of part
+	}
+	next.ChangedSince, next.Changed = basis.SyncID, changed
+}
+
+// nextBasis is the plan basis a clean apply of plan p leaves, nil when it
+// can leave none: a plan that leaves linked users active (deactivateMissing
+// off) lists no change for them, so no later part would cover them.
+func nextBasis(p *domain.Plan, opts domain.Options, directoryVersion int64) *domain.PlanBasis {
+	if p.LeftActive > 0 {
+		return nil
+	}
+	return &domain.PlanBasis{DirectoryVersion: directoryVersion, OptionsHash: domain.OptionsHash(opts), Bases: p.BasesAfter}
+}
+
+// errPlanInFull: the part cannot be planned (too large, or a read without
+// users); the tenant is planned in full.
+var errPlanInFull = errors.New("preview: plan the tenant in full")
+
+// planPart plans part of the tenant when the plan basis allows: the read
+// was a delta from a mirror that follows the basis's, the options and the
+// directory are as the basis left them. It covers the users changed since
+// and every user and member the basis's plan listed, loads the platform
+// users they need, and grows the part with what the engine asks for.
+// errPlanInFull says to plan in full instead.
+func (s *Service) planPart(ctx context.Context, tenant string, src sourceRead, snap *domain.Snapshot, opts domain.Options,
+	actor string, basis *domain.PlanBasis, directoryVersion int64, log *slog.Logger) (*domain.Plan, int, error) {
+	m := src.mirror
+	switch {
+	case s.PlanPart == nil, basis == nil, src.kind != domain.ReadDelta:
+		return nil, 0, errPlanInFull
+	case m.ChangedSince != basis.SyncID, basis.OptionsHash != domain.OptionsHash(opts), basis.DirectoryVersion != directoryVersion:
+		log.Info("planning in full: the directory or the options changed since the last sync applied", "basis", basis.SyncID)
+		return nil, 0, errPlanInFull
+	}
+	limit := maxPartUsers(len(m.Users))
+	last, err := s.Store.GetSync(ctx, tenant, basis.SyncID)
+	if domain.ErrorCode(err) == domain.ENotFound {
+		return nil, 0, errPlanInFull // its plan expired with its items
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("preview: load the basis sync: %w", err)
+	}
+	if last.ChangeTotal+len(m.Changed) > limit {
+		return nil, 0, errPlanInFull
+	}
+	changes, err := s.Store.PlanChanges(ctx, tenant, basis.SyncID)
+	if err != nil {
+		return nil, 0, fmt.Errorf("preview: the basis sync's changes: %w", err)
+	}
+	if len(changes) != last.ChangeTotal {
+		return nil, 0, errPlanInFull // some of its items expired
+	}
+	sources, platform := domain.Unsettled(changes)
+	in := domain.PartInput{
+		PlanInput: domain.PlanInput{Snapshot: snap, Options: opts, ActorEmail: actor},
+		Users:     compact(append(sources, m.Changed...)),
+		Bases:     basis.Bases,
+	}
+	platform = compact(platform)
+	for range partRounds {
+		if len(in.Users)+len(platform) > 2*limit {
+			return nil, 0, errPlanInFull
+		}
+		in.Directory, err = s.Store.LoadDirectoryPart(ctx, tenant, domain.DirectoryPart{
+			DirectoryTenantID: snap.DirectoryTenantID, ExternalIDs: in.Users, Emails: in.Emails, UserIDs: platform, FullGroups: in.FullGroups,
+		})
+		if err != nil {
+			return nil, 0, fmt.Errorf("preview: load part of the directory: %w", err)
+		}
+		p, needs, err := s.PlanPart(in)
+		switch {
+		case errors.Is(err, domain.ErrPartOfEmptySource):
+			return nil, 0, errPlanInFull
+		case err != nil:
+			return nil, 0, err
+		case needs.Empty():
+			return p, len(in.Users), nil
+		}
+		in.Users = compact(append(in.Users, needs.Users...))
+		in.Emails = compact(append(in.Emails, needs.Emails...))
+		in.FullGroups = compact(append(in.FullGroups, needs.Groups...))
+	}
+	return nil, 0, errPlanInFull
+}
+
+// compact sorts ids and drops repeats.
+func compact(ids []string) []string {
+	slices.Sort(ids)
+	return slices.Compact(ids)
+}

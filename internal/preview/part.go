@@ -62,6 +62,20 @@ func chainMirror(next, prev *domain.SourceMirror, basis *domain.PlanBasis, round
 	next.ChangedSince, next.Changed = basis.SyncID, changed
 }
 
+// basisHolds reports whether a basis naming sync sy can be planned from:
+// its plan is stored whole and either it applied cleanly (finalize saved
+// the basis) or nothing of it was applied (the worker saved it with the
+// plan, and no confirm came, which would have dropped it).
+func basisHolds(sy *domain.Sync) bool {
+	switch sy.Status {
+	case domain.SyncCompleted:
+		return true
+	case domain.SyncPreviewReady, domain.SyncExpired, domain.SyncCancelled:
+		return sy.ConfirmedAt == nil
+	}
+	return false
+}
+
 // nextBasis is the plan basis a clean apply of plan p leaves, nil when it
 // can leave none: a plan that leaves linked users active (deactivateMissing
 // off) lists no change for them, so no later part would cover them.
@@ -100,7 +114,7 @@ func (s *Service) planPart(ctx context.Context, tenant string, src sourceRead, s
 	if err != nil {
 		return nil, 0, fmt.Errorf("preview: load the basis sync: %w", err)
 	}
-	if last.ChangeTotal+len(m.Changed) > limit {
+	if !basisHolds(last) || last.ChangeTotal+len(m.Changed) > limit {
 		return nil, 0, errPlanInFull
 	}
 	changes, err := s.Store.PlanChanges(ctx, tenant, basis.SyncID)
@@ -147,4 +161,20 @@ func (s *Service) planPart(ctx context.Context, tenant string, src sourceRead, s
 func compact(ids []string) []string {
 	slices.Sort(ids)
 	return slices.Compact(ids)
+}
+
+// keepBasis saves, before the plan is stored (so no confirm can come
+// between), the basis a re-sync can plan from while this plan is not
+// applied: nothing it lists is settled, everything else is, and the
+// directory's bases are the plan's. A confirm drops it; a clean apply
+// leaves next in its place.
+func (s *Service) keepBasis(ctx context.Context, sy *domain.Sync, p *domain.Plan, next *domain.PlanBasis, log *slog.Logger) {
+	if next == nil {
+		return
+	}
+	b := *next
+	b.SyncID, b.Bases, b.SavedAt = sy.ID, p.Bases, s.now()
+	if err := s.Store.SavePlanBasis(ctx, sy.TenantID, b); err != nil {
+		log.Warn("the plan basis could not be saved; the next re-sync compares every user", "error", err.Error())
+	}
 }

@@ -47,6 +47,7 @@ type Store interface {
 	// apply left (not found when none), the directory's version, the
 	// basis sync's plan and part of the directory.
 	LoadPlanBasis(ctx context.Context, tenant string) (*domain.PlanBasis, error)
+	SavePlanBasis(ctx context.Context, tenant string, b domain.PlanBasis) error
 	DirectoryVersion(ctx context.Context, tenant string) (int64, error)
 	PlanChanges(ctx context.Context, tenant, syncID string) ([]domain.Change, error)
 	LoadDirectoryPart(ctx context.Context, tenant string, part domain.DirectoryPart) (*domain.Directory, error)
@@ -409,8 +410,10 @@ func (s *Service) compute(ctx context.Context, sy *domain.Sync, lease domain.Lea
 	if job.ActorEmail == "" {
 		p.Warnings = append(p.Warnings, NoEmailWarning)
 	}
+	next := nextBasis(p, opts, version)
+	s.keepBasis(ctx, sy, p, next, log)
 	return s.savePlan(ctx, sy, lease, p, domain.PlanWrite{ReadKind: src.kind, ReadReason: src.reason,
-		PlannedUsers: plannedUsers, NextBasis: nextBasis(p, opts, version)}, log)
+		PlannedUsers: plannedUsers, NextBasis: next}, log)
 }
 
 // sourceRead is the outcome of a preview's read of the tenant.

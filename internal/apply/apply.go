@@ -43,8 +43,10 @@ type Store interface {
 	CompleteBatch(ctx context.Context, tenant, syncID string, index int, t domain.Tally) (bool, error)
 	// RecordEvents appends to the sync the lifecycle events published for it.
 	RecordEvents(ctx context.Context, tenant, syncID string, evs []domain.SyncEvent) error
-	// The plan basis a clean apply leaves for re-syncs (deleted before any
-	// apply writes), and the directory version it is valid at.
+	// The plan basis re-syncs plan from (held or dropped before any apply
+	// writes, released by a clean end), and the directory version it is
+	// valid at.
+	LoadPlanBasis(ctx context.Context, tenant string) (*domain.PlanBasis, error)
 	SavePlanBasis(ctx context.Context, tenant string, b domain.PlanBasis) error
 	DeletePlanBasis(ctx context.Context, tenant string) error
 	DirectoryVersion(ctx context.Context, tenant string) (int64, error)
@@ -191,9 +193,7 @@ func (s *Service) Confirm(ctx context.Context, actor domain.Actor, syncID string
 func (s *Service) begin(ctx context.Context, sy *domain.Sync, confirmedBy string) (*domain.Sync, error) {
 	c, refusal := sy.ConfirmableAt(s.now())
 	if c == domain.ConfirmBegin {
-		// The directory is about to change in ways no plan basis accounts
-		// for until this apply ends cleanly.
-		if err := s.Store.DeletePlanBasis(ctx, sy.TenantID); err != nil {
+		if err := s.holdBasis(ctx, sy); err != nil {
 			return nil, err
 		}
 		err := s.Store.BeginApply(ctx, sy.TenantID, sy.ID, confirmedBy, sy.Version)
@@ -563,36 +563,73 @@ func (s *Service) finish(ctx context.Context, tenant, syncID string, failure *do
 	return sy.Status, nil
 }
 
-// leaveBasis saves the plan basis a sync ending with status leaves: one
-// that applied every change of its plan (none excluded, none in conflict
-// or failed) to a directory nothing else wrote since it was planned. It
-// reports whether it saved one.
+// holdBasis marks the plan basis the confirmed sync's preview left as
+// applying, so nothing is planned from it while the directory changes;
+// a basis of another sync (an undo's confirm, or a basis the preview
+// could not save) is dropped: no clean end of this apply accounts for it.
+func (s *Service) holdBasis(ctx context.Context, sy *domain.Sync) error {
+	b, err := s.Store.LoadPlanBasis(ctx, sy.TenantID)
+	switch {
+	case domain.ErrorCode(err) == domain.ENotFound:
+		return nil
+	case err != nil:
+		return err
+	case b.SyncID != sy.ID || sy.EffectiveKind() == domain.SyncKindUndo:
+		return s.Store.DeletePlanBasis(ctx, sy.TenantID)
+	}
+	b.Applying = true
+	return s.Store.SavePlanBasis(ctx, sy.TenantID, *b)
+}
+
+// leaveBasis releases the plan basis an apply ending with status held:
+// with the bases after it when the sync applied every change of its plan
+// (none excluded, none in conflict or failed) to a directory nothing else
+// wrote since it was planned, else by dropping it. It reports whether it
+// left one.
 func (s *Service) leaveBasis(ctx context.Context, tenant, syncID string, status domain.SyncStatus, p *domain.Progress) (bool, error) {
-	if status != domain.SyncCompleted || p.Failed > 0 || p.Conflicts > 0 {
+	b, err := s.Store.LoadPlanBasis(ctx, tenant)
+	switch {
+	case domain.ErrorCode(err) == domain.ENotFound:
 		return false, nil
+	case err != nil:
+		return false, err
+	case b.SyncID != syncID || !b.Applying:
+		return false, nil // released by an earlier attempt
+	}
+	clean, err := s.appliedCleanly(ctx, tenant, syncID, status, p, b)
+	if err != nil {
+		return false, err
+	}
+	if clean == nil {
+		return false, s.Store.DeletePlanBasis(ctx, tenant)
+	}
+	b.Applying, b.Bases, b.SavedAt = false, *clean, s.now().UTC()
+	return true, s.Store.SavePlanBasis(ctx, tenant, *b)
+}
+
+// appliedCleanly returns the directory's bases after the sync when it
+// applied every change of its plan to a directory nothing else wrote since
+// it was planned (held basis b's version); nil otherwise.
+func (s *Service) appliedCleanly(ctx context.Context, tenant, syncID string, status domain.SyncStatus, p *domain.Progress, b *domain.PlanBasis) (*domain.SafeguardBases, error) {
+	if status != domain.SyncCompleted || p.Failed > 0 || p.Conflicts > 0 {
+		return nil, nil
 	}
 	sy, err := s.Store.GetSync(ctx, tenant, syncID)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
-	next := sy.NextBasis
-	if next == nil || sy.EffectiveKind() == domain.SyncKindUndo || sy.Counts.Users.Excluded > 0 || sy.Counts.Groups.Excluded > 0 {
-		return false, nil
+	if sy.NextBasis == nil || sy.Counts.Users.Excluded > 0 || sy.Counts.Groups.Excluded > 0 {
+		return nil, nil
 	}
 	version, err := s.Store.DirectoryVersion(ctx, tenant)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
-	if version != next.DirectoryVersion {
+	if version != b.DirectoryVersion || version != sy.NextBasis.DirectoryVersion {
 		s.logger().Info("no plan basis: the directory was written outside the sync since it was planned", "tenant_id", tenant, "sync_id", syncID)
-		return false, nil
+		return nil, nil
 	}
-	b := *next
-	b.SyncID, b.SavedAt = syncID, s.now().UTC()
-	if err := s.Store.SavePlanBasis(ctx, tenant, b); err != nil {
-		return false, err
-	}
-	return true, nil
+	return &sy.NextBasis.Bases, nil
 }
 
 // announce publishes and records the events of a transition already made.

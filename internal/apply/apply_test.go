@@ -123,7 +123,13 @@ func (sc *scenario) preview(t *testing.T, p *domain.Plan, sy *domain.Sync, batch
 	if err := sc.st.CreateSync(ctx, sy, time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	if err := sc.st.SavePlan(ctx, domain.Lease{Tenant: tenant, SyncID: sy.ID}, p, domain.PlanWrite{Batches: domain.CutBatches(p.Changes, domain.BatchSizes{Users: batchSize}), ExpiresAt: now.Add(time.Hour), RetainUntil: now.Add(48 * time.Hour)}); err != nil {
+	version, err := sc.st.DirectoryVersion(ctx, tenant)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := &domain.PlanBasis{DirectoryVersion: version, OptionsHash: domain.OptionsHash(sy.Options), Bases: p.BasesAfter}
+	if err := sc.st.SavePlan(ctx, domain.Lease{Tenant: tenant, SyncID: sy.ID}, p, domain.PlanWrite{Batches: domain.CutBatches(p.Changes, domain.BatchSizes{Users: batchSize}),
+		ExpiresAt: now.Add(time.Hour), RetainUntil: now.Add(48 * time.Hour), NextBasis: next}); err != nil {
 		t.Fatal(err)
 	}
 	ready, err := sc.st.GetSync(ctx, tenant, sy.ID)

@@ -212,9 +212,10 @@ type Plan struct {
 	// BasesAfter are the bases once every change is applied: what a
 	// re-sync that plans only what changed measures against.
 	BasesAfter SafeguardBases `json:"-"`
-	// LeftActive counts the linked users leaving the scope left active
-	// because deactivateMissing is off (no change lists them).
-	LeftActive int      `json:"-"`
+	// LeftActive are the Entra object ids of the linked users leaving the
+	// scope left active because deactivateMissing is off (no change lists
+	// them), sorted.
+	LeftActive []string `json:"-"`
 	Warnings   []string `json:"warnings,omitempty"`
 }
 

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"sync/atomic"
 
@@ -142,9 +143,9 @@ type computation struct {
 	activeLinked    int
 	ownedGroups     int
 	heldMemberships int
-	// leftActive counts the linked users leaving the scope that stay
-	// active because deactivateMissing is off.
-	leftActive   int
+	// leftActive are the linked users leaving the scope that stay active
+	// because deactivateMissing is off, by Entra object id.
+	leftActive []string
 	groupChanges []domain.Change
 	warnings     []string
 }
@@ -463,7 +464,7 @@ func (c *computation) reactivates(st *sourceState, p *domain.PlatformUser) bool 
 // sync can never deactivate them.
 func (c *computation) planDeactivations() {
 	pus := c.dir.Users
-	leftActive := 0
+	var leftActive []string
 	for pi := range pus {
 		p := &pus[pi]
 		if c.ignoring && c.ignoredPlatform(pi) {
@@ -481,16 +482,17 @@ func (c *computation) planDeactivations() {
 			continue
 		}
 		if !c.opts.DeactivateMissing {
-			leftActive++
+			leftActive = append(leftActive, p.ExternalID)
 			continue
 		}
 		c.userKeys[kindDeactivate] = append(c.userKeys[kindDeactivate], newOrderKey(p.Email, int32(pi)))
 	}
+	slices.Sort(leftActive)
 	c.leftActive = leftActive
-	if leftActive > 0 {
+	if len(leftActive) > 0 {
 		c.warnings = append(c.warnings, fmt.Sprintf(
 			"%d linked users are no longer in scope (deleted, disabled or out of scope in Entra ID) and were left active because deactivateMissing is off",
-			leftActive))
+			len(leftActive)))
 	}
 }
 

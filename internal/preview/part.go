@@ -76,11 +76,16 @@ func basisHolds(sy *domain.Sync) bool {
 	return false
 }
 
-// nextBasis is the plan basis a clean apply of plan p leaves, nil when it
-// can leave none: a plan that leaves linked users active (deactivateMissing
-// off) lists no change for them, so no later part would cover them.
+// maxLeftActive is the most linked users left active a plan basis holds
+// (their ids ride in its item, under DynamoDB's 400 KB): a plan leaving
+// more leaves no basis.
+const maxLeftActive = 5_000
+
+// nextBasis is what a clean apply of plan p leaves as plan basis (its
+// sync id and the users left active are the basis item's), nil when it
+// can leave none: the plan left too many linked users active to list.
 func nextBasis(p *domain.Plan, opts domain.Options, directoryVersion int64) *domain.PlanBasis {
-	if p.LeftActive > 0 {
+	if len(p.LeftActive) > maxLeftActive {
 		return nil
 	}
 	return &domain.PlanBasis{DirectoryVersion: directoryVersion, OptionsHash: domain.OptionsHash(opts), Bases: p.BasesAfter}
@@ -100,7 +105,7 @@ func (s *Service) planPart(ctx context.Context, tenant string, src sourceRead, s
 	actor string, basis *domain.PlanBasis, directoryVersion int64, log *slog.Logger) (*domain.Plan, int, error) {
 	m := src.mirror
 	switch {
-	case s.PlanPart == nil, basis == nil, src.kind != domain.ReadDelta:
+	case s.PlanPart == nil, basis == nil, basis.Applying, src.kind != domain.ReadDelta:
 		return nil, 0, errPlanInFull
 	case m.ChangedSince != basis.SyncID, basis.OptionsHash != domain.OptionsHash(opts), basis.DirectoryVersion != directoryVersion:
 		log.Info("planning in full: the directory or the options changed since the last sync applied", "basis", basis.SyncID)
@@ -125,6 +130,7 @@ func (s *Service) planPart(ctx context.Context, tenant string, src sourceRead, s
 		return nil, 0, errPlanInFull // some of its items expired
 	}
 	sources, platform := domain.Unsettled(changes)
+	sources = append(sources, basis.LeftActive...)
 	in := domain.PartInput{
 		PlanInput: domain.PlanInput{Snapshot: snap, Options: opts, ActorEmail: actor},
 		Users:     compact(append(sources, m.Changed...)),
@@ -165,15 +171,16 @@ func compact(ids []string) []string {
 
 // keepBasis saves, before the plan is stored (so no confirm can come
 // between), the basis a re-sync can plan from while this plan is not
-// applied: nothing it lists is settled, everything else is, and the
-// directory's bases are the plan's. A confirm drops it; a clean apply
-// leaves next in its place.
+// applied: nothing it lists or leaves active is settled, everything else
+// is, and the directory's bases are the plan's. Its confirm holds it
+// (Applying) and a clean end of its apply releases it with the bases
+// after (next); any other confirm or end drops it.
 func (s *Service) keepBasis(ctx context.Context, sy *domain.Sync, p *domain.Plan, next *domain.PlanBasis, log *slog.Logger) {
 	if next == nil {
 		return
 	}
 	b := *next
-	b.SyncID, b.Bases, b.SavedAt = sy.ID, p.Bases, s.now()
+	b.SyncID, b.Bases, b.LeftActive, b.SavedAt = sy.ID, p.Bases, p.LeftActive, s.now()
 	if err := s.Store.SavePlanBasis(ctx, sy.TenantID, b); err != nil {
 		log.Warn("the plan basis could not be saved; the next re-sync compares every user", "error", err.Error())
 	}

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -49,7 +50,7 @@ func TestAppliedChangesCarryARemovalsMembers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ready.PlannedUsers != 12 || ready.NextBasis == nil || *ready.NextBasis != *next {
+	if ready.PlannedUsers != 12 || ready.NextBasis == nil || !reflect.DeepEqual(*ready.NextBasis, *next) {
 		t.Fatalf("the sync keeps planned users %d and next basis %+v, want 12 and %+v", ready.PlannedUsers, ready.NextBasis, next)
 	}
 	if err := s.RecordOutcomes(ctx, "acme", sy.ID, []domain.Outcome{

@@ -65,6 +65,14 @@ func (s *Store) SavePlanBasis(ctx context.Context, tenant string, b domain.PlanB
 		return fmt.Errorf("store: encode plan basis: %w", err)
 	}
 	it["sgb"] = bases
+	if len(b.LeftActive) > 0 {
+		if it["la"], err = avJSON(b.LeftActive); err != nil {
+			return fmt.Errorf("store: encode plan basis: %w", err)
+		}
+	}
+	if b.Applying {
+		it["apl"] = &types.AttributeValueMemberBOOL{Value: true}
+	}
 	if _, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.syncTable), Item: it}); err != nil {
 		return fmt.Errorf("store: put plan basis: %w", err)
 	}
@@ -84,10 +92,12 @@ func (s *Store) LoadPlanBasis(ctx context.Context, tenant string) (*domain.PlanB
 	}
 	b := &domain.PlanBasis{
 		SyncID: getS(out.Item, "sid"), DirectoryVersion: getN(out.Item, "dver"),
-		OptionsHash: getS(out.Item, "oh"), SavedAt: getTime(out.Item, "at"),
+		OptionsHash: getS(out.Item, "oh"), SavedAt: getTime(out.Item, "at"), Applying: getBool(out.Item, "apl"),
 	}
-	if err := getJSON(out.Item, "sgb", &b.Bases); err != nil {
-		return nil, fmt.Errorf("store: plan basis: %w", err)
+	for name, v := range map[string]any{"sgb": &b.Bases, "la": &b.LeftActive} {
+		if err := getJSON(out.Item, name, v); err != nil {
+			return nil, fmt.Errorf("store: plan basis: %w", err)
+		}
 	}
 	return b, nil
 }

@@ -117,7 +117,7 @@ func TestPlanBasis(t *testing.T) {
 	saved := time.Date(2026, 12, 2, 16, 30, 0, 123456789, time.UTC)
 	first := domain.PlanBasis{SyncID: "sync-1", DirectoryVersion: 7, OptionsHash: "h1",
 		Bases: domain.SafeguardBases{ActiveLinked: 1000, OwnedGroups: 12, HeldMemberships: 34567}, SavedAt: saved}
-	second := domain.PlanBasis{SyncID: "sync-2", OptionsHash: "h2", SavedAt: saved.Add(time.Hour)}
+	second := domain.PlanBasis{SyncID: "sync-2", OptionsHash: "h2", SavedAt: saved.Add(time.Hour), LeftActive: []string{"a", "b"}, Applying: true}
 
 	wantNone := func(t *testing.T, tenant string) {
 		t.Helper()

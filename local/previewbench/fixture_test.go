@@ -254,18 +254,27 @@ func (q *jobQueue) take() (preview.Job, bool) {
 }
 
 // phaseClock times the worker's phases around the calls it makes: the
-// Graph read, the directory load and the plan write; the plan is what lies
-// between the end of the load and the start of the write.
+// Graph read, the directory load (the whole directory, or every load of a
+// part) and the plan write; the plan is what lies between the start of the
+// first load and the start of the write, loads left out.
 type phaseClock struct {
-	read, load, write  time.Duration
-	loadEnd, saveStart time.Time
+	read, load, write    time.Duration
+	loadStart, saveStart time.Time
 }
 
 func (c *phaseClock) plan() time.Duration {
-	if c.loadEnd.IsZero() || c.saveStart.IsZero() {
+	if c.loadStart.IsZero() || c.saveStart.IsZero() {
 		return 0
 	}
-	return c.saveStart.Sub(c.loadEnd)
+	return c.saveStart.Sub(c.loadStart) - c.load
+}
+
+// loaded records one directory load that started at start.
+func (c *phaseClock) loaded(start time.Time) {
+	if c.loadStart.IsZero() {
+		c.loadStart = start
+	}
+	c.load += time.Since(start)
 }
 
 type timedReader struct {
@@ -293,11 +302,13 @@ type timedStore struct {
 }
 
 func (s *timedStore) LoadDirectory(ctx context.Context, tenant string) (*domain.Directory, error) {
-	start := time.Now()
-	d, err := s.Store.LoadDirectory(ctx, tenant)
-	s.clock.loadEnd = time.Now()
-	s.clock.load = s.clock.loadEnd.Sub(start)
-	return d, err
+	defer s.clock.loaded(time.Now())
+	return s.Store.LoadDirectory(ctx, tenant)
+}
+
+func (s *timedStore) LoadDirectoryPart(ctx context.Context, tenant string, part domain.DirectoryPart) (*domain.Directory, error) {
+	defer s.clock.loaded(time.Now())
+	return s.Store.LoadDirectoryPart(ctx, tenant, part)
 }
 
 func (s *timedStore) SavePlan(ctx context.Context, l domain.Lease, p *domain.Plan, w domain.PlanWrite) error {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"reflect"
 	"runtime"
 	"testing"
 	"time"
@@ -39,10 +40,13 @@ func forResyncSizes(b *testing.B, bench func(b *testing.B, users int, modeled bo
 // joiners in groups, members leaving groups), on a platform directory that
 // holds every importable user, as after an applied first import. Each run
 // churns the fake's tenant (untimed), then times Start and the worker's
-// Run, which reads only the changes from the mirror the run before left;
-// it fails unless the preview read a delta and its counts equal those of a
-// full-read preview of the same tenant, run afterwards untimed. Reported
-// as BenchmarkPreview, plus changes (the plan's user and group changes,
+// Run, which reads only the changes from the mirror the run before left
+// and plans from them (the preview before left its plan basis); it fails
+// unless the preview read a delta, compared only part of the users, and
+// its counts and safeguards equal those of a full-read preview of the same
+// tenant, run afterwards untimed. Reported as BenchmarkPreview, plus
+// planned-users (the users the plan compared), changes (the plan's user
+// and group changes,
 // skips excluded) and, under model=graph, requests, 429s and wall-s.
 func BenchmarkResync(b *testing.B) { forResyncSizes(b, benchResync) }
 
@@ -52,7 +56,7 @@ func benchResync(b *testing.B, n int, modeled bool) {
 	var before fakeentra.GraphStats
 	var total, read, load, plan, write time.Duration
 	var requests, throttled int64
-	var changes int
+	var changes, planned int
 	var peak struct{ objects, live uint64 }
 	var written Written
 	for range b.N {
@@ -77,7 +81,7 @@ func benchResync(b *testing.B, n int, modeled bool) {
 		read, load, plan, write = read+run.read, load+run.load, plan+run.plan, write+run.write
 		peak.objects, peak.live = max(peak.objects, run.peak.Objects), max(peak.live, run.peak.Live)
 		written = run.written
-		changes = planChanges(run.sync)
+		changes, planned = planChanges(run.sync), run.sync.PlannedUsers
 		f.lastWrite = run.written
 	}
 	runs := float64(b.N)
@@ -91,6 +95,7 @@ func benchResync(b *testing.B, n int, modeled bool) {
 	b.ReportMetric(write.Seconds()/runs, "write-s")
 	b.ReportMetric(float64(written.Items), "items-written")
 	b.ReportMetric(float64(changes), "changes")
+	b.ReportMetric(float64(planned), "planned-users")
 	if modeled {
 		b.ReportMetric(float64(requests)/runs, "requests")
 		b.ReportMetric(float64(throttled)/runs, "429s")
@@ -226,12 +231,15 @@ func (f *fixture) checkResync(ctx context.Context, sy *domain.Sync) error {
 	if planChanges(sy) == 0 {
 		return fmt.Errorf("the re-sync after the churn planned no change: %+v", sy.Counts)
 	}
+	if sy.PlannedUsers == 0 {
+		return fmt.Errorf("the re-sync compared every user, want only those that changed and those the preview before it listed")
+	}
 	full, err := f.run(ctx, noTimer{}, true)
 	if err != nil {
 		return fmt.Errorf("full read to check the re-sync: %w", err)
 	}
-	if full.sync.Counts != sy.Counts {
-		return fmt.Errorf("the re-sync counted %+v, a full read of the same tenant %+v", sy.Counts, full.sync.Counts)
+	if full.sync.Counts != sy.Counts || !reflect.DeepEqual(full.sync.Safeguards, sy.Safeguards) {
+		return fmt.Errorf("the re-sync counted %+v %+v, a full read of the same tenant %+v %+v", sy.Counts, sy.Safeguards, full.sync.Counts, full.sync.Safeguards)
 	}
 	return nil
 }

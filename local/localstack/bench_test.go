@@ -36,9 +36,11 @@ func benchGroups(users int) int {
 // template.yaml's timeout, memory and role, DynamoDB Local and moto. Each
 // run times, from POST /v1/syncs to PREVIEW_READY:
 //   - first: a first import's preview, a full read (an empty directory);
-//   - resync: after the first import was applied (untimed, up to
-//     maxAppliedUsers) and 1 % of the users changed (fakeentra.Churn), a
-//     re-sync reading only the changes from the first one's mirror.
+//   - resync: after the first import was applied and previewed again
+//     (untimed, up to maxAppliedUsers) and 1 % of the users changed
+//     (fakeentra.Churn), a re-sync reading only the changes from the
+//     mirror and planning only the users they touch (planned-users, 0
+//     when it compared every user).
 //
 // Beside each, in the same run, its floor: the same Graph requests with
 // plain net/http and encoding/json (local/graphfloor: Read, and
@@ -78,8 +80,14 @@ func benchLocalRuntime(b *testing.B, users int) {
 		one.floor = time.Since(floorStart)
 		first.add(one)
 		if users <= maxAppliedUsers {
-			// The re-sync then finds the first import applied, as it would.
+			// The re-sync then finds the first import applied, as it would,
+			// and after a preview of it (untimed): the import listed every
+			// user, so the re-sync right after it compares everyone; the
+			// one after that preview compares only what changed.
 			applyPreview(b, c, one.syncID)
+			if settled := c.previewWithin(nil, 20*time.Minute); settled.Status != string(domain.SyncPreviewReady) {
+				b.Fatalf("the preview after the import: %s %+v", settled.Status, settled.Error)
+			}
 		}
 
 		if err := stack.Fake.Update(dir.ID, func(t *fakeentra.Tenant) { fakeentra.Churn(t, 0.01, uint64(run+1)) }); err != nil {
@@ -139,6 +147,7 @@ type localPreview struct {
 	wall, floor, worker time.Duration
 	requests, throttled int64
 	peakMB              int
+	plannedUsers        int
 }
 
 // measureLocalPreview starts a preview and waits for it, timed, and takes
@@ -161,6 +170,9 @@ func measureLocalPreview(b *testing.B, c *client, body any, kind domain.ReadKind
 	stack.WaitIdle()
 	p.peakMB, p.worker = stack.Lambda.TakePeaks("PreviewWorkerFunction")
 	p.syncID = sy.ID
+	if sy.Planned != nil {
+		p.plannedUsers = *sy.Planned
+	}
 	if got, _ := readOf(sy); sy.Status != string(domain.SyncPreviewReady) || got != string(kind) {
 		b.Fatalf("preview %s read %q (%+v), want PREVIEW_READY from a %s read", sy.Status, got, sy.Error, kind)
 	}
@@ -175,6 +187,7 @@ func (p *localPreview) add(q localPreview) {
 	p.wall, p.floor = p.wall+q.wall, p.floor+q.floor
 	p.requests, p.throttled = p.requests+q.requests, p.throttled+q.throttled
 	p.worker, p.peakMB = max(p.worker, q.worker), max(p.peakMB, q.peakMB)
+	p.plannedUsers = q.plannedUsers
 }
 
 // report reports the per-run averages and the peaks.
@@ -186,4 +199,5 @@ func (p localPreview) report(b *testing.B, name string) {
 	b.ReportMetric(float64(p.throttled)/runs, name+"-429s")
 	b.ReportMetric(float64(p.peakMB), name+"-worker-peak-MB")
 	b.ReportMetric(p.worker.Seconds(), name+"-worker-s")
+	b.ReportMetric(float64(p.plannedUsers), name+"-planned-users")
 }

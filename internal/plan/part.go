@@ -199,10 +199,15 @@ func restrictSnapshot(snap *domain.Snapshot, covered []bool, position map[string
 	}
 	part.Groups = make([]domain.SourceGroup, len(snap.Groups))
 	for i, g := range snap.Groups {
-		g.MemberIDs = slices.DeleteFunc(slices.Clone(g.MemberIDs), func(id string) bool {
-			si, ok := position[id]
-			return ok && !covered[si]
-		})
+		// Built anew rather than filtered from a copy: a million users'
+		// groups hold tens of millions of members, the part a few.
+		var members []string
+		for _, id := range g.MemberIDs {
+			if si, ok := position[id]; !ok || covered[si] {
+				members = append(members, id)
+			}
+		}
+		g.MemberIDs = members
 		part.Groups[i] = g
 	}
 	return part

@@ -75,17 +75,21 @@ func directoryPart(dir *domain.Directory, dirTenant string, sources, withEmails,
 	for _, e := range withEmails {
 		emails[domain.NormalizeEmail(e)] = true
 	}
+	byID := map[string]bool{}
+	for _, id := range platform {
+		byID[id] = true
+	}
 	part := &domain.Directory{}
 	kept := map[string]bool{}
 	for _, u := range dir.Users {
-		if (linkedTo(&u, dirTenant) && wanted[u.ExternalID]) || emails[domain.NormalizeEmail(u.Email)] || slices.Contains(platform, u.ID) {
+		if (linkedTo(&u, dirTenant) && wanted[u.ExternalID]) || emails[domain.NormalizeEmail(u.Email)] || byID[u.ID] {
 			part.Users = append(part.Users, u)
 			kept[u.ID] = true
 		}
 	}
 	slices.SortFunc(part.Users, func(a, b domain.PlatformUser) int { return strings.Compare(a.ID, b.ID) })
 	for _, g := range dir.Groups {
-		if !slices.Contains(full, g.ID) {
+		if !slices.Contains(full, g.ID) { // a handful
 			g.MemberIDs = slices.DeleteFunc(slices.Clone(g.MemberIDs), func(id string) bool { return !kept[id] })
 		}
 		part.Groups = append(part.Groups, g)
@@ -342,6 +346,63 @@ func TestComputePartNeeds(t *testing.T) {
 			if next := needs(); !slices.Equal(next.Users, tc.wantNext.Users) || !slices.Equal(next.Groups, tc.wantNext.Groups) {
 				t.Fatalf("then needs %+v, want %+v", next, tc.wantNext)
 			}
+		})
+	}
+}
+
+// BenchmarkComputePart plans the re-sync tenants of BenchmarkCompute from
+// their part, as a re-sync after the plan before them does: the users
+// that plan listed (its drift) and what they pull in, over the rounds a
+// re-sync loads. The directory part is filtered in memory beforehand for
+// every round, so only the engine is timed; beside BenchmarkCompute's
+// resync figures.
+func BenchmarkComputePart(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		cfg  genConfig
+	}{
+		{"resync-100k", resyncConfig(100_000)},
+		{"resync-1M", resyncConfig(1_000_000)},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			in := cachedInput(bc.cfg)
+			whole, err := Compute(in)
+			if err != nil {
+				b.Fatal(err)
+			}
+			sources, platform := domain.Unsettled(whole.Changes)
+			sources = append(sources, whole.LeftActive...)
+			// The rounds a re-sync makes, each with the part it loaded.
+			type round struct {
+				in domain.PartInput
+			}
+			var rounds []round
+			var emails, full []string
+			var plan *domain.Plan
+			for plan == nil {
+				part := directoryPart(in.Directory, in.Snapshot.DirectoryTenantID, sources, emails, platform, full)
+				pin := domain.PartInput{PlanInput: domain.PlanInput{Snapshot: in.Snapshot, Directory: part, Options: in.Options, ActorEmail: in.ActorEmail},
+					Users: slices.Clone(sources), Emails: slices.Clone(emails), FullGroups: slices.Clone(full), Bases: whole.Bases}
+				rounds = append(rounds, round{pin})
+				p, needs, err := ComputePart(pin)
+				if err != nil {
+					b.Fatal(err)
+				}
+				plan = p
+				sources, emails, full = append(sources, needs.Users...), append(emails, needs.Emails...), append(full, needs.Groups...)
+			}
+			if !reflect.DeepEqual(plan, whole) {
+				b.Fatal("the part's plan differs from the whole plan")
+			}
+			measure(b, len(in.Snapshot.Users), func() {
+				for _, r := range rounds {
+					if _, _, err := ComputePart(r.in); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+			b.ReportMetric(float64(len(rounds)), "rounds")
+			b.ReportMetric(float64(len(rounds[len(rounds)-1].in.Users)), "part-users")
 		})
 	}
 }

@@ -145,7 +145,7 @@ type computation struct {
 	heldMemberships int
 	// leftActive are the linked users leaving the scope that stay active
 	// because deactivateMissing is off, by Entra object id.
-	leftActive []string
+	leftActive   []string
 	groupChanges []domain.Change
 	warnings     []string
 }

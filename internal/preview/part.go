@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 
 	"dirsync/internal/domain"
 )
@@ -136,17 +137,25 @@ func (s *Service) planPart(ctx context.Context, tenant string, src sourceRead, s
 		Users:     compact(append(sources, m.Changed...)),
 		Bases:     basis.Bases,
 	}
-	platform = compact(platform)
-	for range partRounds {
-		if len(in.Users)+len(platform) > 2*limit {
+	// What the source alone says the part needs (users sharing an email,
+	// the email holders) is asked for with the first load, and each later
+	// round loads only what the rounds before did not.
+	if _, first, err := s.PlanPart(in); err == nil {
+		in.Users, in.Emails = compact(append(in.Users, first.Users...)), compact(first.Emails)
+	}
+	ask := domain.DirectoryPart{DirectoryTenantID: snap.DirectoryTenantID, ExternalIDs: in.Users, Emails: in.Emails, UserIDs: compact(platform)}
+	for round := range partRounds {
+		if len(in.Users)+len(ask.UserIDs) > 2*limit {
 			return nil, 0, errPlanInFull
 		}
-		in.Directory, err = s.Store.LoadDirectoryPart(ctx, tenant, domain.DirectoryPart{
-			DirectoryTenantID: snap.DirectoryTenantID, ExternalIDs: in.Users, Emails: in.Emails, UserIDs: platform, FullGroups: in.FullGroups,
-		})
+		started := s.now()
+		part, err := s.Store.LoadDirectoryPart(ctx, tenant, ask)
 		if err != nil {
 			return nil, 0, fmt.Errorf("preview: load part of the directory: %w", err)
 		}
+		in.Directory = mergePart(in.Directory, part, ask.FullGroups)
+		log.Info("part of the directory loaded", "round", round+1, "asked_users", len(ask.ExternalIDs), "asked_emails", len(ask.Emails),
+			"asked_groups", len(ask.FullGroups), "users", len(in.Directory.Users), "seconds", s.now().Sub(started).Seconds())
 		p, needs, err := s.PlanPart(in)
 		switch {
 		case errors.Is(err, domain.ErrPartOfEmptySource):
@@ -156,11 +165,44 @@ func (s *Service) planPart(ctx context.Context, tenant string, src sourceRead, s
 		case needs.Empty():
 			return p, len(in.Users), nil
 		}
+		ask = domain.DirectoryPart{DirectoryTenantID: snap.DirectoryTenantID, ExternalIDs: needs.Users, Emails: needs.Emails, FullGroups: needs.Groups}
 		in.Users = compact(append(in.Users, needs.Users...))
 		in.Emails = compact(append(in.Emails, needs.Emails...))
 		in.FullGroups = compact(append(in.FullGroups, needs.Groups...))
 	}
 	return nil, 0, errPlanInFull
+}
+
+// mergePart adds part, a load of more of the directory, to dir (nil: the
+// first load): its users not yet there, in id order, and each group's
+// members among them, or every member of the groups in full.
+func mergePart(dir, part *domain.Directory, full []string) *domain.Directory {
+	if dir == nil {
+		return part
+	}
+	have := make(map[string]bool, len(dir.Users))
+	for _, u := range dir.Users {
+		have[u.ID] = true
+	}
+	for _, u := range part.Users {
+		if !have[u.ID] {
+			dir.Users = append(dir.Users, u)
+		}
+	}
+	slices.SortFunc(dir.Users, func(a, b domain.PlatformUser) int { return strings.Compare(a.ID, b.ID) })
+	members := make(map[string][]string, len(part.Groups))
+	for _, g := range part.Groups {
+		members[g.ID] = g.MemberIDs
+	}
+	for i := range dir.Groups {
+		g := &dir.Groups[i]
+		if slices.Contains(full, g.ID) {
+			g.MemberIDs = members[g.ID]
+		} else if m := members[g.ID]; len(m) > 0 {
+			g.MemberIDs = compact(append(slices.Clone(g.MemberIDs), m...))
+		}
+	}
+	return dir
 }
 
 // compact sorts ids and drops repeats.

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -234,13 +235,18 @@ func platformGroup(g domain.Group) domain.PlatformGroup {
 const queryPageLimit = 1000
 
 // queryAll runs a Query over every item of pk whose sk starts with prefix.
+// It asks for the range from prefix to prefix followed by the largest code
+// point, which is every such sort key (the ids after these prefixes are
+// ASCII): DynamoDB reads the same items either way, but DynamoDB Local
+// answers begins_with by walking the rest of the partition, so one user's
+// groups in a 100k-user directory cost 14 ms instead of 1 ms (measured).
 func (s *Store) queryAll(ctx context.Context, table, pk, prefix string, fn func(item)) error {
 	in := &dynamodb.QueryInput{
 		TableName:              aws.String(table),
 		Limit:                  aws.Int32(queryPageLimit),
-		KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :p)"),
+		KeyConditionExpression: aws.String("pk = :pk AND sk BETWEEN :p AND :end"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": avS(pk), ":p": avS(prefix),
+			":pk": avS(pk), ":p": avS(prefix), ":end": avS(prefix + string(utf8.MaxRune)),
 		},
 	}
 	for {

@@ -23,3 +23,13 @@ func FromEnv(variable string, defaults ...int) []int {
 	}
 	return out
 }
+
+// Groups is how many groups a benchmark tenant of users has: the 20,000
+// nested groups of the enterprise tenant of a million users, the
+// generator's default count below (0).
+func Groups(users int) int {
+	if users >= 1_000_000 {
+		return 20_000
+	}
+	return 0
+}

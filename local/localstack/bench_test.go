@@ -19,18 +19,8 @@ import (
 // LOCAL_RUNTIME_USERS=1000000 for the enterprise tenant.
 func localRuntimeSizes() []int { return benchsizes.FromEnv("LOCAL_RUNTIME_USERS", 100_000) }
 
-// benchGroups is the groups of a benchmark tenant: the issue's 20,000 for
-// the enterprise tenant of a million users, the generator's default count
-// below (0).
-func benchGroups(users int) int {
-	if users >= 1_000_000 {
-		return 20_000
-	}
-	return 0
-}
-
 // BenchmarkLocalRuntime previews a generated tenant (nested groups,
-// benchGroups of them) through the whole local stack under the
+// benchsizes.Groups of them) through the whole local stack under the
 // fake's realistic Graph model: the API, the preview and worker Lambdas as
 // their real bootstrap binaries under the Runtime Interface Emulator with
 // template.yaml's timeout, memory and role, DynamoDB Local and moto. Each
@@ -63,7 +53,7 @@ func benchLocalRuntime(b *testing.B, users int) {
 		tenant := fmt.Sprintf("bench%d-%d", users, run)
 		dir := fakeentra.Generate(fakeentra.Spec{
 			TenantID: fmt.Sprintf("be0c%04x-0000-4000-8000-%012x", run, users), Domain: tenant + ".onmicrosoft.com",
-			Seed: uint64(users + run), Users: users, Groups: benchGroups(users),
+			Seed: uint64(users + run), Users: users, Groups: benchsizes.Groups(users),
 		})
 		c := adminOf(b, tenant)
 		connectTenant(b, c, dir, `{}`)

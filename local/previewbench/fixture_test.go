@@ -1,15 +1,18 @@
 package previewbench
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"dirsync/local/benchheap"
+	"dirsync/local/benchsizes"
 	"dirsync/local/graphfloor"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
 	"runtime"
 	"sync"
@@ -185,7 +188,7 @@ func newFixture(ctx context.Context, db *dynamodb.Client, users int, kind fixtur
 	duplicates := 2 * fakeentra.PopulationCount(fakeentra.DuplicateMailPairs, users)
 	f.want = wantCounts{
 		add: users - excluded - duplicates - linked - manual, update: manual, unchanged: linked,
-		skip: duplicates, outOfScope: excluded, groupAdd: fakeentra.DefaultGroupCount(users),
+		skip: duplicates, outOfScope: excluded, groupAdd: cmp.Or(benchsizes.Groups(users), fakeentra.DefaultGroupCount(users)),
 	}
 
 	// The product's defaults: batch size, TTL, retention, lock.
@@ -212,7 +215,7 @@ func newFixture(ctx context.Context, db *dynamodb.Client, users int, kind fixtur
 		Retention:     cfg.PreviewRetention,
 		LockFor:       cfg.PreviewLock,
 		UserBatchSize: cfg.UserBatchSize,
-		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Logger:        slog.New(slog.NewTextHandler(benchLog(), nil)),
 	}
 	return f, nil
 }
@@ -490,4 +493,13 @@ func (f *fixture) floor(ctx context.Context, t timer) (floorRun, error) {
 		return run, fmt.Errorf("paged %d users, want %d", pages.Users, f.users)
 	}
 	return run, nil
+}
+
+// benchLog is where the worker logs: nowhere, unless PREVIEWBENCH_LOG=1
+// asks for its log on stderr (the phases of a run, the part rounds).
+func benchLog() io.Writer {
+	if os.Getenv("PREVIEWBENCH_LOG") == "1" {
+		return os.Stderr
+	}
+	return io.Discard
 }

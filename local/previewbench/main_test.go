@@ -17,6 +17,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"dirsync/local/benchsizes"
 	"dirsync/local/dynamolocal"
 	"dirsync/local/fakeentra"
 )
@@ -31,11 +32,11 @@ const (
 )
 
 // benchTenant generates the benchmark's Entra directory of n users with
-// the default groups. The same n always gives the same tenant, so the
+// benchsizes.Groups groups. The same n always gives the same tenant, so the
 // platform side (seeded here) and the fake process agree on it.
 func benchTenant(n int) *fakeentra.Tenant {
 	return fakeentra.Generate(fakeentra.Spec{
-		TenantID: benchDirectory, Domain: benchDomain, Seed: benchSeed, Users: n,
+		TenantID: benchDirectory, Domain: benchDomain, Seed: benchSeed, Users: n, Groups: benchsizes.Groups(n),
 		ClientID: benchClientID, Secret: benchSecret,
 	})
 }

@@ -109,7 +109,7 @@ func (s *Service) planPart(ctx context.Context, tenant string, src sourceRead, s
 	case s.PlanPart == nil, basis == nil, basis.Applying, src.kind != domain.ReadDelta:
 		return nil, 0, errPlanInFull
 	case m.ChangedSince != basis.SyncID, basis.OptionsHash != domain.OptionsHash(opts), basis.DirectoryVersion != directoryVersion:
-		log.Info("planning in full: the directory or the options changed since the last sync applied", "basis", basis.SyncID)
+		log.Info("planning in full: the mirror, the options or the directory moved on from the plan basis", "basis", basis.SyncID)
 		return nil, 0, errPlanInFull
 	}
 	limit := maxPartUsers(len(m.Users))

@@ -238,7 +238,7 @@ func TestRefusedPublishIsLoggedAndTheSyncGoesOn(t *testing.T) {
 	const grant = "            - Effect: Allow\n              Action: events:PutEvents\n" +
 		"              Resource: !Sub \"arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/default\"\n"
 	const workerBefore = "secret:${SecretPrefix}/*\"\n"
-	const finalizeBefore = "              Action: [dynamodb:GetItem, dynamodb:UpdateItem, dynamodb:DeleteItem]\n              Resource: !GetAtt SyncTable.Arn\n"
+	const finalizeBefore = "              Action: [dynamodb:GetItem, dynamodb:PutItem, dynamodb:UpdateItem, dynamodb:DeleteItem]\n              Resource: !GetAtt SyncTable.Arn\n"
 	out := &syncedBuffer{}
 	st := alteredStackWith(t, out, [2]string{workerBefore + grant, workerBefore}, [2]string{finalizeBefore + grant, finalizeBefore})
 	c := adminOn(t, st, "aperture")

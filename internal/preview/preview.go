@@ -43,9 +43,9 @@ type Store interface {
 	// LoadMirror answers domain.ErrNoMirror when none is kept.
 	LoadMirror(ctx context.Context, tenant string) (*domain.SourceMirror, error)
 	SaveMirror(ctx context.Context, tenant string, m *domain.SourceMirror) error
-	// What a plan of part of the tenant reads: the basis the last clean
-	// apply left (not found when none), the directory's version, the
-	// basis sync's plan and part of the directory.
+	// What a plan of part of the tenant reads and leaves: the basis the
+	// last preview or clean apply left (not found when none), the
+	// directory's version, the basis sync's plan and part of the directory.
 	LoadPlanBasis(ctx context.Context, tenant string) (*domain.PlanBasis, error)
 	SavePlanBasis(ctx context.Context, tenant string, b domain.PlanBasis) error
 	DirectoryVersion(ctx context.Context, tenant string) (int64, error)
@@ -108,7 +108,7 @@ type Service struct {
 	NewReader  ReaderFactory
 	Classify   ReadErrorClassifier
 	Plan       Planner
-	// PlanPart plans part of a tenant, for a re-sync after a clean apply;
+	// PlanPart plans part of a tenant, for a re-sync from a plan basis;
 	// nil plans every preview in full.
 	PlanPart PartPlanner
 	Invert   Inverter

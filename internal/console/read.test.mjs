@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
 import { Api } from './web/api.js';
-import { readSentence, readTag } from './web/format.js';
+import { planSentence, readSentence, readTag } from './web/format.js';
 
 describe('readSentence', () => {
   const cases = [
@@ -35,6 +35,21 @@ describe('readSentence', () => {
     assert.equal(readTag(null), '');
     assert.equal(readTag(undefined), '');
   });
+});
+
+describe('planSentence', () => {
+  const cases = [
+    { name: 'planned from the changes', sync: { readKind: 'delta', plannedUsers: 3071 },
+      want: 'Compared only the 3,071 users that changed or the last preview listed; everyone else was already in step.' },
+    { name: 'one user', sync: { readKind: 'delta', plannedUsers: 1 },
+      want: 'Compared only the 1 user that changed or the last preview listed; everyone else was already in step.' },
+    { name: 'every user compared', sync: { readKind: 'delta', plannedUsers: null }, want: '' },
+    { name: 'an older sync without the field', sync: { readKind: 'full' }, want: '' },
+    { name: 'no sync', sync: null, want: '' },
+  ];
+  for (const c of cases) {
+    it(c.name, () => assert.equal(planSentence(c.sync), c.want));
+  }
 });
 
 describe('Api.startSync', () => {

@@ -127,6 +127,16 @@ export function readSentence(sync) {
   return `Read all of Entra ID: ${readReasonLabels[sync.readReason] || sync.readReason.replace(/_/g, ' ')}.`;
 }
 
+/**
+ * planSentence says when a preview compared only part of the users
+ * (plannedUsers: a re-sync planned from what changed), or ''.
+ */
+export function planSentence(sync) {
+  const n = sync && sync.plannedUsers;
+  if (!n) return '';
+  return `Compared only the ${plural(n, 'user', 'users')} that changed or the last preview listed; everyone else was already in step.`;
+}
+
 const readKindLabels = { full: 'Full read', delta: 'Changes only' };
 
 /** readTag is the history's short tag of a sync's readKind, or ''. */

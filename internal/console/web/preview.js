@@ -5,7 +5,7 @@
 
 import { describeError } from './api.js';
 import { $, h, Pager, replace, setBusy, show } from './dom.js';
-import { count, dateTime, fieldLabel, outcome, plural, range, readSentence, reason, safeguardSentence, syncStatus } from './format.js';
+import { count, dateTime, fieldLabel, outcome, planSentence, plural, range, readSentence, reason, safeguardSentence, syncStatus } from './format.js';
 
 const pageSize = 25;
 
@@ -144,7 +144,7 @@ export class PreviewView {
       sync.status === 'CANCELLED' && !sync.confirmedAt ? 'This preview was discarded.' : '',
     ].filter(Boolean).join(' ');
     // How Entra ID was read: only the changes, or all of it and why.
-    const read = readSentence(sync);
+    const read = [readSentence(sync), planSentence(sync)].filter(Boolean).join(' ');
     $('preview-read').textContent = read;
     show($('preview-read'), !!read);
 
